@@ -1,0 +1,121 @@
+// Package hashtag extracts the part of a Redis Cluster key that is hashed
+// to choose its slot, following the hash-tag rules of the Redis Cluster
+// specification.
+//
+// If a key contains a '{' and, somewhere after it, a '}' with at least one
+// byte between them, only the bytes between the first '{' and the first '}'
+// after it are hashed. Otherwise the whole key is hashed. Keys are treated
+// as bytes and never decoded as text.
+package hashtag
+
+import (
+	"strings"
+	"unsafe"
+)
+
+// Extract returns exactly the bytes of key that Redis Cluster hashes.
+//
+//	Extract("user:{42}:name") == "42"
+//	Extract("foo{}{bar}")     == "foo{}{bar}" // empty first tag: whole key
+//	Extract("foo{{bar}}zap")  == "{bar"
+func Extract(key string) string {
+	s, e, ok := span(key)
+	if !ok {
+		return key
+	}
+	return key[s:e]
+}
+
+// ExtractBytes is Extract for a key held as bytes. The result aliases key;
+// it allocates nothing.
+func ExtractBytes(key []byte) []byte {
+	s, e, ok := span(view(key))
+	if !ok {
+		return key
+	}
+	return key[s:e]
+}
+
+// Tag returns the hash tag of key (the bytes between the braces) and true,
+// or "" and false when key has no usable hash tag and is hashed whole.
+func Tag(key string) (string, bool) {
+	s, e, ok := span(key)
+	if !ok {
+		return "", false
+	}
+	return key[s:e], true
+}
+
+// Wrap returns tag enclosed in braces, "{tag}", the form to embed in keys
+// that must share a slot. Wrap does not check that tag is usable: a tag
+// containing '}' is cut at that byte by the server, and an empty tag makes
+// the server hash the whole key; see Valid.
+func Wrap(tag string) string {
+	return "{" + tag + "}"
+}
+
+// Key returns "{tag}suffix": a key whose slot is decided by tag alone.
+func Key(tag, suffix string) string {
+	return "{" + tag + "}" + suffix
+}
+
+// Valid reports whether tag can be used as a hash tag: non-empty and free
+// of '}'. (A '{' inside a tag is allowed: "{{a}" hashes "{a".)
+func Valid(tag string) bool {
+	if tag == "" {
+		return false
+	}
+	return strings.IndexByte(tag, '}') < 0
+}
+
+// Shared reports whether all keys hash the same bytes, and returns those
+// bytes. Keys that hash the same bytes always share a slot (the converse
+// does not hold: different bytes may collide in CRC16). With no keys it
+// returns "", true.
+func Shared(keys ...string) (string, bool) {
+	if len(keys) == 0 {
+		return "", true
+	}
+	first := Extract(keys[0])
+	for _, k := range keys[1:] {
+		if Extract(k) != first {
+			return "", false
+		}
+	}
+	return first, true
+}
+
+// span finds the hashed part of key: the bytes between the first '{' and
+// the first '}' after it, when that part is non-empty.
+func span(key string) (start, end int, ok bool) {
+	open := indexOpen(key)
+	if open < 0 {
+		return 0, 0, false
+	}
+	n := strings.IndexByte(key[open+1:], '}')
+	if n <= 0 { // no '}' after the '{', or "{}" (empty tag)
+		return 0, 0, false
+	}
+	return open + 1, open + 1 + n, true
+}
+
+// indexOpen returns the index of the first '{' in key, or -1. Short keys,
+// the common case, are scanned inline; that beats the call into the
+// vectorised strings.IndexByte below about 16 bytes.
+func indexOpen(key string) int {
+	if len(key) < 16 {
+		for i := 0; i < len(key); i++ {
+			if key[i] == '{' {
+				return i
+			}
+		}
+		return -1
+	}
+	return strings.IndexByte(key, '{')
+}
+
+// view returns b as a string without copying. The string must not outlive
+// b or be retained; it is only scanned.
+func view(b []byte) string {
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
