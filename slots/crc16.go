@@ -1,0 +1,75 @@
+package slots
+
+// CRC-16/XMODEM (polynomial 0x1021, initial value 0, not reflected, no final
+// XOR), the checksum Redis Cluster uses for key slots.
+//
+// The textbook implementation consumes one byte per step, and each step
+// depends on the previous one through a table lookup. crc16 below consumes
+// 16 bytes per step with 16 independent lookups (slicing-by-16): CRC16 is
+// linear, so the CRC of a block is the XOR of each byte's contribution at
+// its distance from the block's end, and the running CRC is folded into the
+// block's first two bytes. A remainder of 8 to 15 bytes takes one
+// 8-byte step the same way. The tables are computed once from the polynomial
+// and never written again.
+
+const poly = 0x1021
+
+// sliceBy is the number of bytes consumed per step by the fast path.
+const sliceBy = 16
+
+// crcTables[k][b] is the CRC of byte b followed by k zero bytes.
+// crcTables[0] is the textbook table.
+var crcTables = makeTables()
+
+func makeTables() [sliceBy][256]uint16 {
+	var t [sliceBy][256]uint16
+	for b := 0; b < 256; b++ {
+		crc := uint16(b) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ poly
+			} else {
+				crc <<= 1
+			}
+		}
+		t[0][b] = crc
+	}
+	for k := 1; k < sliceBy; k++ {
+		for b := 0; b < 256; b++ {
+			prev := t[k-1][b]
+			t[k][b] = prev<<8 ^ t[0][prev>>8]
+		}
+	}
+	return t
+}
+
+// CRC16 returns the CRC-16/XMODEM checksum of b.
+// CRC16([]byte("123456789")) == 0x31C3.
+func CRC16(b []byte) uint16 {
+	return crc16(view(b))
+}
+
+// crc16 is the implementation shared by string and byte keys.
+func crc16(s string) uint16 {
+	t := &crcTables
+	var crc uint16
+	for len(s) >= sliceBy {
+		// The running CRC is XORed into the block's first two bytes.
+		crc = t[15][byte(crc>>8)^s[0]] ^ t[14][byte(crc)^s[1]] ^
+			t[13][s[2]] ^ t[12][s[3]] ^ t[11][s[4]] ^ t[10][s[5]] ^
+			t[9][s[6]] ^ t[8][s[7]] ^ t[7][s[8]] ^ t[6][s[9]] ^
+			t[5][s[10]] ^ t[4][s[11]] ^ t[3][s[12]] ^ t[2][s[13]] ^
+			t[1][s[14]] ^ t[0][s[15]]
+		s = s[sliceBy:]
+	}
+	if len(s) >= 8 {
+		crc = t[7][byte(crc>>8)^s[0]] ^ t[6][byte(crc)^s[1]] ^
+			t[5][s[2]] ^ t[4][s[3]] ^ t[3][s[4]] ^ t[2][s[5]] ^
+			t[1][s[6]] ^ t[0][s[7]]
+		s = s[8:]
+	}
+	for i := 0; i < len(s); i++ {
+		crc = crc<<8 ^ t[0][byte(crc>>8)^s[i]]
+	}
+	return crc
+}

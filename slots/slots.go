@@ -1,0 +1,49 @@
+// Package slots computes Redis Cluster hash slots and provides the Slot,
+// Range and Set types used throughout slotrouter.
+//
+// A key's slot is CRC16(hashtag.Extract(key)) mod 16384. Of and OfBytes
+// allocate nothing.
+package slots
+
+import (
+	"unsafe"
+
+	"github.com/slotrouter/slotrouter/hashtag"
+)
+
+// Count is the number of hash slots in a Redis Cluster.
+const Count = 16384
+
+// Max is the highest slot number.
+const Max Slot = Count - 1
+
+// Slot is a Redis Cluster hash slot, 0 to 16383.
+type Slot uint16
+
+// Valid reports whether s is a slot number a cluster can have.
+func (s Slot) Valid() bool { return s < Count }
+
+// Of returns the hash slot of key, honouring hash tags.
+func Of(key string) Slot {
+	k := hashtag.Extract(key)
+	if len(k) < 8 {
+		// Short keys, the common case: the one-byte loop, without the
+		// further call into crc16.
+		var crc uint16
+		for i := 0; i < len(k); i++ {
+			crc = crc<<8 ^ crcTables[0][byte(crc>>8)^k[i]]
+		}
+		return Slot(crc & (Count - 1))
+	}
+	return Slot(crc16(k) & (Count - 1))
+}
+
+// OfBytes returns the hash slot of key, honouring hash tags.
+func OfBytes(key []byte) Slot {
+	return Of(view(key))
+}
+
+// view returns b as a string without copying, for read-only scanning.
+func view(b []byte) string {
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
