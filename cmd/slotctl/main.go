@@ -1,0 +1,56 @@
+// Command slotctl is the command-line face of slotrouter: it tells where
+// keys live in a Redis Cluster, checks a cluster's slot layout, and plans
+// and applies slot moves.
+//
+// Usage:
+//
+//	slotctl keyslot [-json] KEY...   slot and hash tag of each key ("-" reads keys from stdin)
+//
+// Run "slotctl help" for every subcommand.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes one slotctl invocation and returns the process exit code:
+// 0 success, 1 failure, 2 usage error.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "keyslot":
+		return runKeyslot(ctx, rest, stdin, stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		usage(stdout)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "slotctl: unknown command %q\n\n", cmd)
+		usage(stderr)
+		return 2
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `slotctl: where keys live in a Redis Cluster, and how to move slots safely.
+
+Commands:
+  keyslot [-json] KEY...   print the slot and hash tag of each key ("-" reads keys, one per line, from stdin)
+  help                     this text
+`)
+}
