@@ -52,7 +52,8 @@ const maxChain = 64
 //     io.ErrUnexpectedEOF, net.ErrClosed, syscall.ECONNRESET, ECONNREFUSED,
 //     ECONNABORTED, EPIPE, ETIMEDOUT, EHOSTUNREACH, ENETUNREACH, ENETDOWN,
 //     or implements net.Error (which includes *net.OpError, *net.DNSError
-//     and os.ErrDeadlineExceeded), gives KindConn.
+//     and os.ErrDeadlineExceeded, but not other syscall.Errno values),
+//     gives KindConn.
 //  6. Everything else is KindOther.
 //
 // The chain is walked with Unwrap() error and Unwrap() []error (depth
@@ -172,6 +173,16 @@ var connErrors = [...]error{
 }
 
 func isConn(err error) bool {
+	if errno, ok := err.(syscall.Errno); ok {
+		// Errno has Timeout and Temporary methods, so it satisfies
+		// net.Error; only the listed numbers are connection failures.
+		for _, s := range connErrors {
+			if errno == s {
+				return true
+			}
+		}
+		return false
+	}
 	if _, ok := err.(net.Error); ok {
 		return true
 	}

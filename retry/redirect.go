@@ -110,9 +110,6 @@ func ParseRedirect(msg string) (Redirect, error) {
 		return Redirect{}, malformed("missing address", msg)
 	}
 	slotText, addr := rest[:sp], rest[sp+1:]
-	if indexSpace(addr) >= 0 {
-		return Redirect{}, malformed("extra fields after the address", msg)
-	}
 
 	slot, ok := parseDecimal(slotText, NumSlots-1)
 	switch {
@@ -124,6 +121,10 @@ func ParseRedirect(msg string) (Redirect, error) {
 		return Redirect{}, malformed(fmt.Sprintf("slot %s out of range 0-%d", clip(slotText), NumSlots-1), msg)
 	}
 	r.Slot = uint16(slot)
+
+	if indexSpace(addr) >= 0 {
+		return Redirect{}, malformed("extra fields after the address", msg)
+	}
 
 	if addr == "" {
 		return Redirect{}, malformed("empty address", msg)
