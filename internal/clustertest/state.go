@@ -1,0 +1,454 @@
+package clustertest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// queryTimeout bounds one command sent while polling the cluster's state.
+const queryTimeout = 2 * time.Second
+
+// nodeLine is one line of CLUSTER NODES.
+type nodeLine struct {
+	id        string
+	port      int
+	flags     []string
+	myself    bool
+	master    bool
+	replica   bool
+	fail      bool // fail or fail?
+	handshake bool
+	noaddr    bool
+	masterID  string // "" for primaries
+	connected bool
+	slots     [][2]int
+	migrating map[int]string // slot -> target ID (myself only)
+	importing map[int]string // slot -> source ID (myself only)
+}
+
+// parseClusterNodes parses a CLUSTER NODES reply.
+func parseClusterNodes(s string) ([]nodeLine, error) {
+	var out []nodeLine
+	for raw := range strings.SplitSeq(s, "\n") {
+		line := strings.TrimSpace(raw)
+		if line == "" {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) < 8 {
+			return nil, fmt.Errorf("clustertest: short CLUSTER NODES line %q", line)
+		}
+		nl := nodeLine{id: f[0], connected: f[7] == "connected"}
+		addr := f[1]
+		if i := strings.IndexAny(addr, "@,"); i >= 0 {
+			addr = addr[:i]
+		}
+		if i := strings.LastIndexByte(addr, ':'); i >= 0 {
+			nl.port, _ = strconv.Atoi(addr[i+1:])
+		}
+		nl.flags = strings.Split(f[2], ",")
+		for _, fl := range nl.flags {
+			switch fl {
+			case "myself":
+				nl.myself = true
+			case "master":
+				nl.master = true
+			case "slave":
+				nl.replica = true
+			case "fail", "fail?":
+				nl.fail = true
+			case "handshake":
+				nl.handshake = true
+			case "noaddr":
+				nl.noaddr = true
+			}
+		}
+		if f[3] != "-" {
+			nl.masterID = f[3]
+		}
+		for _, sl := range f[8:] {
+			if strings.HasPrefix(sl, "[") {
+				inner := strings.Trim(sl, "[]")
+				if i := strings.Index(inner, "->-"); i >= 0 {
+					slot, err := strconv.Atoi(inner[:i])
+					if err == nil {
+						if nl.migrating == nil {
+							nl.migrating = map[int]string{}
+						}
+						nl.migrating[slot] = inner[i+3:]
+					}
+				} else if i := strings.Index(inner, "-<-"); i >= 0 {
+					slot, err := strconv.Atoi(inner[:i])
+					if err == nil {
+						if nl.importing == nil {
+							nl.importing = map[int]string{}
+						}
+						nl.importing[slot] = inner[i+3:]
+					}
+				}
+				continue
+			}
+			lo, hi, ok := strings.Cut(sl, "-")
+			a, err := strconv.Atoi(lo)
+			if err != nil {
+				return nil, fmt.Errorf("clustertest: bad slot %q in CLUSTER NODES", sl)
+			}
+			b := a
+			if ok {
+				if b, err = strconv.Atoi(hi); err != nil {
+					return nil, fmt.Errorf("clustertest: bad slot %q in CLUSTER NODES", sl)
+				}
+			}
+			if a < 0 || b >= NumSlots || a > b {
+				return nil, fmt.Errorf("clustertest: bad slot %q in CLUSTER NODES", sl)
+			}
+			nl.slots = append(nl.slots, [2]int{a, b})
+		}
+		out = append(out, nl)
+	}
+	return out, nil
+}
+
+func (nl nodeLine) firstSlot() int {
+	first := NumSlots
+	for _, r := range nl.slots {
+		first = min(first, r[0])
+	}
+	return first
+}
+
+func (nl nodeLine) slotList() []uint16 {
+	var s []uint16
+	for _, r := range nl.slots {
+		for i := r[0]; i <= r[1]; i++ {
+			s = append(s, uint16(i))
+		}
+	}
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s
+}
+
+// view returns n's CLUSTER NODES, parsed.
+func (c *Cluster) view(ctx context.Context, n *Node) ([]nodeLine, error) {
+	qctx, cancel := context.WithTimeout(ctx, queryTimeout)
+	defer cancel()
+	s, err := c.doString(qctx, n, "CLUSTER", "NODES")
+	if err != nil {
+		return nil, err
+	}
+	return parseClusterNodes(s)
+}
+
+// self returns n's own line of its CLUSTER NODES.
+func (c *Cluster) self(ctx context.Context, n *Node) (nodeLine, error) {
+	v, err := c.view(ctx, n)
+	if err != nil {
+		return nodeLine{}, err
+	}
+	for _, l := range v {
+		if l.myself {
+			return l, nil
+		}
+	}
+	return nodeLine{}, fmt.Errorf("clustertest: no myself line in CLUSTER NODES of %s", n)
+}
+
+// infoField returns field of an INFO section reply.
+func (c *Cluster) infoField(ctx context.Context, n *Node, cmd []string, field string) (string, error) {
+	qctx, cancel := context.WithTimeout(ctx, queryTimeout)
+	defer cancel()
+	s, err := c.doString(qctx, n, cmd...)
+	if err != nil {
+		return "", err
+	}
+	for line := range strings.SplitSeq(s, "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok && k == field {
+			return v, nil
+		}
+	}
+	return "", fmt.Errorf("clustertest: no %s in %s of %s", field, strings.Join(cmd, " "), n)
+}
+
+// checkHealthy returns nil when the cluster is healthy, else what is wrong.
+func (c *Cluster) checkHealthy(ctx context.Context) error {
+	live := c.liveNodes()
+	if len(live) == 0 {
+		return errors.New("no running node")
+	}
+	liveByID := map[string]*Node{}
+	for _, n := range live {
+		liveByID[n.ID] = n
+	}
+	c.mu.Lock()
+	removed := map[string]bool{}
+	for _, n := range c.removed {
+		removed[n.ID] = true
+	}
+	c.mu.Unlock()
+
+	views := map[string]map[string]nodeLine{}
+	selfs := map[string]nodeLine{}
+	var ref []string
+	var refNode *Node
+	for _, n := range live {
+		state, err := c.infoField(ctx, n, []string{"CLUSTER", "INFO"}, "cluster_state")
+		if err != nil {
+			return err
+		}
+		if state != "ok" {
+			return fmt.Errorf("%s: cluster_state:%s", n, state)
+		}
+		v, err := c.view(ctx, n)
+		if err != nil {
+			return err
+		}
+		byID := map[string]nodeLine{}
+		owners := make([]string, NumSlots)
+		for _, l := range v {
+			byID[l.id] = l
+			if l.myself {
+				selfs[n.ID] = l
+			}
+			if l.handshake {
+				return fmt.Errorf("%s: handshake with %s in progress", n, l.id)
+			}
+			if removed[l.id] {
+				return fmt.Errorf("%s still knows removed node %.8s", n, l.id)
+			}
+			if l.master {
+				for _, r := range l.slots {
+					for s := r[0]; s <= r[1]; s++ {
+						owners[s] = l.id
+					}
+				}
+			}
+		}
+		if _, ok := selfs[n.ID]; !ok {
+			return fmt.Errorf("%s: no myself line", n)
+		}
+		if selfs[n.ID].id != n.ID {
+			return fmt.Errorf("%s reports ID %s", n, selfs[n.ID].id)
+		}
+		views[n.ID] = byID
+		if ref == nil {
+			ref, refNode = owners, n
+			for s, id := range owners {
+				if id == "" {
+					return fmt.Errorf("%s: slot %d unassigned", n, s)
+				}
+				if _, ok := liveByID[id]; !ok {
+					return fmt.Errorf("%s: slot %d owned by %.8s, which is not running", n, s, id)
+				}
+			}
+			continue
+		}
+		for s := range owners {
+			if owners[s] != ref[s] {
+				return fmt.Errorf("%s and %s disagree on the owner of slot %d (%.8s vs %.8s)", refNode, n, s, ref[s], owners[s])
+			}
+		}
+	}
+	// Every node sees every live node, not failing, in the role it claims.
+	for viewer, byID := range views {
+		for id, self := range selfs {
+			l, ok := byID[id]
+			if !ok {
+				return fmt.Errorf("%s does not know %s", liveByID[viewer], liveByID[id])
+			}
+			if l.fail || l.noaddr {
+				return fmt.Errorf("%s sees %s as %s", liveByID[viewer], liveByID[id], strings.Join(l.flags, ","))
+			}
+			if l.master != self.master || l.masterID != self.masterID {
+				return fmt.Errorf("%s sees %s with role %s/%.8s, it says %s/%.8s", liveByID[viewer], liveByID[id],
+					role(l), l.masterID, role(self), self.masterID)
+			}
+		}
+	}
+	for _, owner := range ref {
+		if !selfs[owner].master {
+			return fmt.Errorf("slot owner %s does not say it is a primary", liveByID[owner])
+		}
+	}
+	for _, n := range live {
+		self := selfs[n.ID]
+		if !self.replica {
+			continue
+		}
+		if _, ok := liveByID[self.masterID]; !ok {
+			return fmt.Errorf("replica %s follows %.8s, which is not running", n, self.masterID)
+		}
+		link, err := c.infoField(ctx, n, []string{"INFO", "replication"}, "master_link_status")
+		if err != nil {
+			return err
+		}
+		if link != "up" {
+			return fmt.Errorf("replica %s: master_link_status:%s", n, link)
+		}
+	}
+	return nil
+}
+
+func role(l nodeLine) string {
+	if l.master {
+		return "primary"
+	}
+	if l.replica {
+		return "replica"
+	}
+	return "none"
+}
+
+// WaitHealthy waits until every running node (not killed or paused) says
+// cluster_state:ok, all of them agree on the owner of every slot and that
+// owner is running, every running node sees every other one without a
+// failure flag and in the role the node itself reports, removed nodes are
+// forgotten, and every running replica has master_link_status:up. Without
+// a deadline in ctx it waits at most Options.WaitTimeout. The error wraps
+// ErrNotHealthy and says what was still wrong.
+func (c *Cluster) WaitHealthy(ctx context.Context) error {
+	ctx, cancel := c.withWait(ctx)
+	defer cancel()
+	begin := time.Now()
+	for {
+		last := c.checkHealthy(ctx)
+		if last == nil {
+			c.logf("healthy after %v", time.Since(begin).Round(time.Millisecond))
+			return nil
+		}
+		if errors.Is(last, ErrStopped) {
+			return last
+		}
+		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
+			return fmt.Errorf("%w after %v: %v (%v)", ErrNotHealthy, time.Since(begin).Round(time.Millisecond), last, err)
+		}
+	}
+}
+
+// selves asks every running node for its own line.
+func (c *Cluster) selves(ctx context.Context) (map[*Node]nodeLine, error) {
+	out := map[*Node]nodeLine{}
+	for _, n := range c.liveNodes() {
+		l, err := c.self(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		out[n] = l
+	}
+	return out, nil
+}
+
+// Primaries returns the running nodes that say they are primaries, sorted
+// by their first slot (primaries without slots last, by port).
+func (c *Cluster) Primaries(ctx context.Context) ([]*Node, error) {
+	selfs, err := c.selves(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var ps []*Node
+	for n, l := range selfs {
+		if l.master {
+			ps = append(ps, n)
+		}
+	}
+	sort.Slice(ps, func(i, j int) bool {
+		a, b := selfs[ps[i]].firstSlot(), selfs[ps[j]].firstSlot()
+		if a != b {
+			return a < b
+		}
+		return ps[i].Port < ps[j].Port
+	})
+	return ps, nil
+}
+
+// Replicas returns the running nodes that say they are replicas, by port.
+func (c *Cluster) Replicas(ctx context.Context) ([]*Node, error) {
+	selfs, err := c.selves(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var rs []*Node
+	for n, l := range selfs {
+		if l.replica {
+			rs = append(rs, n)
+		}
+	}
+	sortNodesByPort(rs)
+	return rs, nil
+}
+
+// ReplicasOf returns the running nodes that say they replicate primary, by
+// port.
+func (c *Cluster) ReplicasOf(ctx context.Context, primary *Node) ([]*Node, error) {
+	if primary == nil {
+		return nil, fmt.Errorf("%w: nil node", ErrNotManaged)
+	}
+	selfs, err := c.selves(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var rs []*Node
+	for n, l := range selfs {
+		if l.replica && l.masterID == primary.ID {
+			rs = append(rs, n)
+		}
+	}
+	sortNodesByPort(rs)
+	return rs, nil
+}
+
+// SlotsOf returns the slots n owns according to n itself, ascending.
+func (c *Cluster) SlotsOf(ctx context.Context, n *Node) ([]uint16, error) {
+	l, err := c.self(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	return l.slotList(), nil
+}
+
+// OwnerOf returns the node that owns slot according to the first running
+// node that answers (during a migration, the source).
+func (c *Cluster) OwnerOf(ctx context.Context, slot uint16) (*Node, error) {
+	id, err := c.ownerID(ctx, slot)
+	if err != nil {
+		return nil, err
+	}
+	n := c.NodeByID(id)
+	if n == nil {
+		return nil, fmt.Errorf("%w: slot %d owned by unknown node %s", ErrNotManaged, slot, id)
+	}
+	return n, nil
+}
+
+func (c *Cluster) ownerID(ctx context.Context, slot uint16) (string, error) {
+	if int(slot) >= NumSlots {
+		return "", fmt.Errorf("clustertest: slot %d out of range", slot)
+	}
+	var errs []error
+	for _, n := range c.liveNodes() {
+		v, err := c.view(ctx, n)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, l := range v {
+			if !l.master {
+				continue
+			}
+			for _, r := range l.slots {
+				if int(slot) >= r[0] && int(slot) <= r[1] {
+					return l.id, nil
+				}
+			}
+		}
+		return "", fmt.Errorf("clustertest: slot %d unassigned according to %s", slot, n)
+	}
+	if len(errs) == 0 {
+		return "", fmt.Errorf("%w: no running node", ErrNodeDown)
+	}
+	return "", errors.Join(errs...)
+}
