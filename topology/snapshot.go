@@ -1,0 +1,379 @@
+package topology
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/slotrouter/slotrouter/slots"
+)
+
+// Shard is a primary, its replicas and the slot ranges it serves.
+//
+// Shards reachable from a Snapshot are shared and must not be modified.
+type Shard struct {
+	// ID is the shard id when the cluster reported one (7.2+), else "".
+	ID string
+	// Primary is the node that serves writes for the shard's slots.
+	Primary *Node
+	// Replicas are the primary's replicas, in a stable order.
+	Replicas []*Node
+	// Ranges are the shard's slots as maximal ascending runs. In a Snapshot
+	// they are derived from the slot table, so they never overlap between
+	// shards. A primary with no slots has no ranges.
+	Ranges []slots.Range
+}
+
+// Slots returns the shard's slots as a set.
+func (s *Shard) Slots() slots.Set { return slots.SetOf(s.Ranges...) }
+
+// SlotCount returns how many slots the shard serves.
+func (s *Shard) SlotCount() int {
+	n := 0
+	for _, r := range s.Ranges {
+		n += r.Len()
+	}
+	return n
+}
+
+// noShard marks an uncovered slot in the slot table.
+const noShard = 0xFFFF
+
+// maxShards is the number of shards a snapshot can index.
+const maxShards = noShard
+
+// SlotEntry is the bookkeeping a Snapshot keeps for one slot, so that the
+// map never goes backwards.
+type SlotEntry struct {
+	// Covered reports whether some shard serves the slot.
+	Covered bool
+	// Epoch is the config epoch of the owner the entry was decided with;
+	// meaningful only when EpochKnown.
+	Epoch uint64
+	// EpochKnown reports whether Epoch came from the cluster.
+	EpochKnown bool
+	// Fixed reports that a MOVED redirect set the owner; only a claim with a
+	// strictly newer epoch (or the fixed owner's own word) overrides it.
+	Fixed bool
+}
+
+// SnapshotOptions configures NewSnapshot. The zero value is the default.
+type SnapshotOptions struct {
+	// Version is the snapshot's version; 0 means 1.
+	Version uint64
+	// MapAddr maps an announced "host:port" to a dialable one (the
+	// address-mapping hook). Nil keeps addresses as announced. The snapshot
+	// keeps it and applies it to nodes that ApplyMoved adds.
+	MapAddr func(announced string) string
+}
+
+// Snapshot is an immutable slot map: which shard serves each of the 16384
+// slots, plus every known node. It is safe for concurrent use; build a new
+// one (Reconcile, ApplyMoved, NewSnapshot) instead of changing it.
+type Snapshot struct {
+	owner   [slots.Count]uint16
+	version uint64
+	shards  []Shard
+	nodes   []*Node
+	byAddr  map[string]*Node
+	byID    map[string]*Node
+	// shardOf maps a node key to its shard index.
+	shardOf   map[*Node]int
+	uncovered slots.Set
+	epoch     *[slots.Count]uint64
+	known     slots.Set
+	fixed     slots.Set
+	mapAddr   func(string) string
+}
+
+// Version returns the snapshot's version. Snapshots derived from another
+// (Reconcile, ApplyMoved) have a higher version than their parent.
+func (s *Snapshot) Version() uint64 { return s.version }
+
+// Lookup returns the shard serving slot, or false when the slot is uncovered
+// or out of range. It is one array index: no lock, no allocation.
+func (s *Snapshot) Lookup(slot slots.Slot) (*Shard, bool) {
+	if int(slot) >= slots.Count {
+		return nil, false
+	}
+	i := s.owner[slot]
+	if i == noShard {
+		return nil, false
+	}
+	return &s.shards[i], true
+}
+
+// Primary returns the primary serving slot, or false when the slot is
+// uncovered or out of range.
+func (s *Snapshot) Primary(slot slots.Slot) (*Node, bool) {
+	sh, ok := s.Lookup(slot)
+	if !ok {
+		return nil, false
+	}
+	return sh.Primary, true
+}
+
+// Shards returns the shards ordered by their lowest slot; primaries without
+// slots come last, ordered by node key. The slice is shared: do not modify.
+func (s *Snapshot) Shards() []Shard { return s.shards }
+
+// Nodes returns every node, shard by shard, primary first. The slice is
+// shared: do not modify.
+func (s *Snapshot) Nodes() []*Node { return s.nodes }
+
+// NodeByAddr finds a node by its dialable Addr or its Announced address.
+func (s *Snapshot) NodeByAddr(addr string) (*Node, bool) {
+	n, ok := s.byAddr[addr]
+	return n, ok
+}
+
+// NodeByID finds a node by its id.
+func (s *Snapshot) NodeByID(id string) (*Node, bool) {
+	if id == "" {
+		return nil, false
+	}
+	n, ok := s.byID[id]
+	return n, ok
+}
+
+// ShardOf returns the shard a node belongs to (as primary or replica).
+func (s *Snapshot) ShardOf(n *Node) (*Shard, bool) {
+	i, ok := s.shardOf[n]
+	if !ok {
+		return nil, false
+	}
+	return &s.shards[i], true
+}
+
+// Uncovered returns the slots no shard serves.
+func (s *Snapshot) Uncovered() slots.Set { return s.uncovered }
+
+// Covered reports whether every slot is served.
+func (s *Snapshot) Covered() bool { return s.uncovered.Empty() }
+
+// Entry returns the bookkeeping for one slot (zero for an invalid slot).
+func (s *Snapshot) Entry(slot slots.Slot) SlotEntry {
+	if int(slot) >= slots.Count {
+		return SlotEntry{}
+	}
+	return SlotEntry{
+		Covered:    s.owner[slot] != noShard,
+		Epoch:      s.epoch[slot],
+		EpochKnown: s.known.Has(slot),
+		Fixed:      s.fixed.Has(slot),
+	}
+}
+
+// MapAddr applies the snapshot's address-mapping hook to an announced
+// address (identity when there is none).
+func (s *Snapshot) MapAddr(announced string) string {
+	if s.mapAddr == nil {
+		return announced
+	}
+	return s.mapAddr(announced)
+}
+
+// NewSnapshot builds a snapshot from shards. Nodes are copied, so the caller
+// may reuse its values. Each shard needs a primary; ranges must be valid
+// and must not overlap; a node may appear in one shard only. A node's Addr
+// is set to MapAddr(Announced) (Announced defaults to Addr, or to
+// Endpoint:Port). Slots take the epoch of their primary when it is known.
+func NewSnapshot(shards []Shard, opts SnapshotOptions) (*Snapshot, error) {
+	if len(shards) > maxShards {
+		return nil, fmt.Errorf("%w: %d shards, at most %d", ErrInvalidShards, len(shards), maxShards)
+	}
+	b := newBuilder(opts.MapAddr)
+	seen := make(map[string]bool)
+	for i := range shards {
+		sh := &shards[i]
+		if sh.Primary == nil {
+			return nil, fmt.Errorf("%w: shard %d has no primary", ErrInvalidShards, i)
+		}
+		idx := b.addShard(sh.ID, copyNode(sh.Primary), nil)
+		for _, r := range sh.Replicas {
+			if r == nil {
+				return nil, fmt.Errorf("%w: shard %d has a nil replica", ErrInvalidShards, i)
+			}
+			b.shards[idx].Replicas = append(b.shards[idx].Replicas, copyNode(r))
+		}
+		for _, n := range b.nodesOf(idx) {
+			k := n.Key()
+			if k == "" {
+				return nil, fmt.Errorf("%w: shard %d has a node with neither id nor address", ErrInvalidShards, i)
+			}
+			if seen[k] {
+				return nil, fmt.Errorf("%w: node %s appears twice", ErrInvalidShards, k)
+			}
+			seen[k] = true
+		}
+		p := b.shards[idx].Primary
+		for _, r := range sh.Ranges {
+			if !r.Valid() {
+				return nil, fmt.Errorf("%w: shard %d: invalid range %d-%d", ErrInvalidShards, i, r.Start, r.End)
+			}
+			for x := int(r.Start); x <= int(r.End); x++ {
+				if b.owner[x] != noShard {
+					return nil, fmt.Errorf("%w: slot %d is in shards %d and %d", ErrInvalidShards, x, b.owner[x], i)
+				}
+				b.owner[x] = uint16(idx)
+				if p.EpochKnown {
+					b.epoch[x] = p.ConfigEpoch
+					b.known.Add(slots.Slot(x))
+				}
+			}
+		}
+	}
+	v := opts.Version
+	if v == 0 {
+		v = 1
+	}
+	return b.finish(v), nil
+}
+
+// copyNode returns a fresh copy of n.
+func copyNode(n *Node) *Node {
+	c := *n
+	return &c
+}
+
+// builder assembles a snapshot: shards with fresh nodes, and a slot table
+// holding shard indices into shards.
+type builder struct {
+	shards  []Shard
+	owner   [slots.Count]uint16
+	epoch   *[slots.Count]uint64
+	known   slots.Set
+	fixed   slots.Set
+	mapAddr func(string) string
+}
+
+func newBuilder(mapAddr func(string) string) *builder {
+	b := &builder{epoch: new([slots.Count]uint64), mapAddr: mapAddr}
+	for i := range b.owner {
+		b.owner[i] = noShard
+	}
+	return b
+}
+
+// addShard appends a shard and returns its index.
+func (b *builder) addShard(id string, primary *Node, replicas []*Node) int {
+	b.shards = append(b.shards, Shard{ID: id, Primary: primary, Replicas: replicas})
+	return len(b.shards) - 1
+}
+
+func (b *builder) nodesOf(i int) []*Node {
+	sh := &b.shards[i]
+	out := make([]*Node, 0, 1+len(sh.Replicas))
+	out = append(out, sh.Primary)
+	return append(out, sh.Replicas...)
+}
+
+// fixAddr fills Announced and Addr of a node owned by the builder.
+func (b *builder) fixAddr(n *Node) {
+	if n.Announced == "" {
+		switch {
+		case n.Addr != "":
+			n.Announced = n.Addr
+		case n.Endpoint != "" && (n.Port != 0 || n.TLSPort != 0):
+			p := n.Port
+			if p == 0 {
+				p = n.TLSPort
+			}
+			n.Announced = joinAddr(n.Endpoint, p)
+		}
+	}
+	if b.mapAddr != nil && n.Announced != "" {
+		n.Addr = b.mapAddr(n.Announced)
+	} else if n.Addr == "" {
+		n.Addr = n.Announced
+	}
+}
+
+// finish derives ranges from the slot table, orders shards, indexes nodes
+// and returns the snapshot. Nodes in b.shards must be owned by the builder.
+func (b *builder) finish(version uint64) *Snapshot {
+	// Ranges from the table.
+	for i := range b.shards {
+		b.shards[i].Ranges = nil
+	}
+	for x := 0; x < slots.Count; {
+		o := b.owner[x]
+		y := x
+		for y+1 < slots.Count && b.owner[y+1] == o {
+			y++
+		}
+		if o != noShard {
+			b.shards[o].Ranges = append(b.shards[o].Ranges, slots.Range{Start: slots.Slot(x), End: slots.Slot(y)})
+		}
+		x = y + 1
+	}
+	// Order: by lowest slot, then slotless by key.
+	order := make([]int, len(b.shards))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, c int) bool {
+		sa, sc := &b.shards[order[a]], &b.shards[order[c]]
+		if len(sa.Ranges) > 0 && len(sc.Ranges) > 0 {
+			return sa.Ranges[0].Start < sc.Ranges[0].Start
+		}
+		if len(sa.Ranges) > 0 || len(sc.Ranges) > 0 {
+			return len(sa.Ranges) > 0
+		}
+		return sa.Primary.Key() < sc.Primary.Key()
+	})
+	remap := make([]uint16, len(b.shards))
+	s := &Snapshot{
+		version: version,
+		shards:  make([]Shard, len(b.shards)),
+		byAddr:  make(map[string]*Node),
+		byID:    make(map[string]*Node),
+		shardOf: make(map[*Node]int),
+		epoch:   b.epoch,
+		known:   b.known,
+		fixed:   b.fixed,
+		mapAddr: b.mapAddr,
+	}
+	for newIdx, oldIdx := range order {
+		remap[oldIdx] = uint16(newIdx)
+		s.shards[newIdx] = b.shards[oldIdx]
+	}
+	for x := range b.owner {
+		o := b.owner[x]
+		if o == noShard {
+			s.owner[x] = noShard
+			s.uncovered.Add(slots.Slot(x))
+			s.fixed.Remove(slots.Slot(x))
+			continue
+		}
+		s.owner[x] = remap[o]
+	}
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.Primary.Role = RolePrimary
+		sh.Primary.PrimaryID = ""
+		sort.SliceStable(sh.Replicas, func(a, c int) bool { return sh.Replicas[a].Key() < sh.Replicas[c].Key() })
+		for _, r := range sh.Replicas {
+			r.Role = RoleReplica
+			r.PrimaryID = sh.Primary.ID
+		}
+		for _, n := range append([]*Node{sh.Primary}, sh.Replicas...) {
+			b.fixAddr(n)
+			s.nodes = append(s.nodes, n)
+			s.shardOf[n] = i
+			if n.ID != "" {
+				s.byID[n.ID] = n
+			}
+			if n.Announced != "" {
+				if _, dup := s.byAddr[n.Announced]; !dup {
+					s.byAddr[n.Announced] = n
+				}
+			}
+			if n.Addr != "" {
+				if _, dup := s.byAddr[n.Addr]; !dup {
+					s.byAddr[n.Addr] = n
+				}
+			}
+		}
+	}
+	return s
+}
