@@ -16,7 +16,9 @@ var cluster *Cluster
 func TestMain(m *testing.M) {
 	opts := Options{Primaries: 3, Replicas: 1}
 	if os.Getenv("CLUSTERTEST_VERBOSE") == "1" {
-		opts.Logf = func(format string, args ...any) { println(time.Now().Format("15:04:05.000"), " ", sprintf(format, args...)) }
+		opts.Logf = func(format string, args ...any) {
+			println(time.Now().Format("15:04:05.000"), " ", sprintf(format, args...))
+		}
 	}
 	Main(m, opts, &cluster)
 }

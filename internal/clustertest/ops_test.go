@@ -1,0 +1,355 @@
+package clustertest
+
+import (
+	"context"
+	"errors"
+	"os"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestCRC16MatchesServer(t *testing.T) {
+	c := Need(t, cluster)
+	n := c.Nodes()[0]
+	for _, k := range []string{"a", "foo", "{user1000}.following", "123456789", "x{}y"} {
+		m, err := c.Do(t.Context(), n, "CLUSTER", "KEYSLOT", k)
+		require.NoError(t, err)
+		s, err := m.AsInt64()
+		require.NoError(t, err)
+		want := k
+		if i := strings.IndexByte(k, '{'); i >= 0 {
+			if j := strings.IndexByte(k[i+1:], '}'); j > 0 {
+				want = k[i+1 : i+1+j]
+			}
+		}
+		assert.Equal(t, int64(crc16([]byte(want))%NumSlots), s, k)
+	}
+}
+
+func TestMoveSlotsKeepsKeys(t *testing.T) {
+	c := Need(t, cluster)
+	ctx := testCtx(t, 60*time.Second)
+	ps, err := c.Primaries(ctx)
+	require.NoError(t, err)
+	from, to := ps[0], ps[1]
+	have, err := c.SlotsOf(ctx, from)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(have), 3)
+
+	var keys []string
+	for _, s := range have[:3] {
+		ks := keysInSlot(t, s, 20)
+		setKeys(t, c, from, ks)
+		keys = append(keys, ks...)
+	}
+	moved, err := c.MoveSlots(ctx, from, to, 3)
+	require.NoError(t, err)
+	require.Equal(t, have[:3], moved)
+
+	for _, s := range moved {
+		owner, err := c.OwnerOf(ctx, s)
+		require.NoError(t, err)
+		assert.Equal(t, to, owner, "slot %d", s)
+	}
+	requireKeys(t, c, to, keys)
+	_, err = c.Do(ctx, from, "GET", keys[0])
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "MOVED")
+
+	// And back, one slot at a time.
+	for _, s := range moved {
+		require.NoError(t, c.MoveSlot(ctx, s, from))
+	}
+	requireKeys(t, c, from, keys)
+	got, err := c.SlotsOf(ctx, from)
+	require.NoError(t, err)
+	assert.Equal(t, have, got)
+	for i := 0; i < len(keys); i += 20 {
+		_, err = c.Do(ctx, from, append([]string{"DEL"}, keys[i:i+20]...)...)
+		require.NoError(t, err)
+	}
+}
+
+func TestHalfDoneMigration(t *testing.T) {
+	c := Need(t, cluster)
+	ctx := testCtx(t, 60*time.Second)
+	ps, err := c.Primaries(ctx)
+	require.NoError(t, err)
+	owner, target := ps[1], ps[2]
+	have, err := c.SlotsOf(ctx, owner)
+	require.NoError(t, err)
+	slot := have[len(have)/2]
+	keys := keysInSlot(t, slot, 5)
+	setKeys(t, c, owner, keys)
+
+	require.ErrorIs(t, c.MigrateKeys(ctx, slot, keys[0]), ErrNoMigration)
+	require.NoError(t, c.BeginMigration(ctx, slot, target))
+	require.NoError(t, c.MigrateKeys(ctx, slot, keys[0]))
+	// A key of another slot is refused.
+	require.Error(t, c.MigrateKeys(ctx, slot, keysInSlot(t, slot+1, 1)[0]))
+
+	// Moved key: ASK to the target. Multi-key command over a split slot:
+	// TRYAGAIN. Keys still on the owner are served by it.
+	_, err = c.Do(ctx, owner, "GET", keys[0])
+	require.Error(t, err)
+	assert.True(t, strings.HasPrefix(err.Error(), "ASK "), err.Error())
+	_, err = c.Do(ctx, owner, "MGET", keys[0], keys[1])
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "TRYAGAIN")
+	requireKeys(t, c, owner, keys[1:])
+	_, err = c.Do(ctx, target, "GET", keys[0])
+	require.Error(t, err, "target must answer MOVED without ASKING")
+	assert.Contains(t, err.Error(), "MOVED")
+	o, err := c.OwnerOf(ctx, slot)
+	require.NoError(t, err)
+	assert.Equal(t, owner, o, "owner keeps the slot while migrating")
+
+	require.NoError(t, c.FinishMigration(ctx, slot))
+	o, err = c.OwnerOf(ctx, slot)
+	require.NoError(t, err)
+	assert.Equal(t, target, o)
+	requireKeys(t, c, target, keys)
+	require.ErrorIs(t, c.FinishMigration(ctx, slot), ErrNoMigration)
+	require.NoError(t, c.WaitHealthy(ctx))
+
+	require.NoError(t, c.MoveSlot(ctx, slot, owner))
+	requireKeys(t, c, owner, keys)
+	_, err = c.Do(ctx, owner, append([]string{"DEL"}, keys...)...)
+	require.NoError(t, err)
+}
+
+func TestPauseResume(t *testing.T) {
+	c := Need(t, cluster)
+	ctx := testCtx(t, 60*time.Second)
+	rs, err := c.Replicas(ctx)
+	require.NoError(t, err)
+	r := rs[0]
+	ps, err := c.Primaries(ctx)
+	require.NoError(t, err)
+
+	require.NoError(t, c.Pause(r))
+	t.Cleanup(func() {
+		if r.getState() == statePaused {
+			_ = c.Resume(r)
+		}
+	})
+	require.Error(t, c.Pause(r), "already paused")
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	_, err = c.Do(short, r, "PING")
+	cancel()
+	require.Error(t, err, "a paused node cannot answer")
+
+	// The others notice: after NodeTimeout the node is flagged failing.
+	deadline := time.Now().Add(c.Options().NodeTimeout*4 + 5*time.Second)
+	flagged := false
+	for !flagged && time.Now().Before(deadline) {
+		v, err := c.view(ctx, ps[0])
+		require.NoError(t, err)
+		for _, l := range v {
+			if l.id == r.ID && l.fail {
+				flagged = true
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	require.True(t, flagged, "%s never flagged as failing", r)
+	// The rest of the cluster is healthy: a paused node is left out.
+	require.NoError(t, c.WaitHealthy(ctx))
+
+	require.NoError(t, c.Resume(r))
+	require.Error(t, c.Resume(r), "not paused")
+	require.NoError(t, c.WaitHealthy(ctx))
+	_, err = c.Do(ctx, r, "PING")
+	require.NoError(t, err)
+}
+
+func TestFailover(t *testing.T) {
+	c := Need(t, cluster)
+	ctx := testCtx(t, 60*time.Second)
+	ps, err := c.Primaries(ctx)
+	require.NoError(t, err)
+	p := ps[2]
+	rs, err := c.ReplicasOf(ctx, p)
+	require.NoError(t, err)
+	require.Len(t, rs, 1)
+	r := rs[0]
+
+	require.Error(t, c.Failover(ctx, p), "a primary cannot fail over")
+	require.NoError(t, c.Failover(ctx, r))
+	ps2, err := c.Primaries(ctx)
+	require.NoError(t, err)
+	assert.Contains(t, ps2, r)
+	assert.NotContains(t, ps2, p)
+	of, err := c.ReplicasOf(ctx, r)
+	require.NoError(t, err)
+	assert.Equal(t, []*Node{p}, of)
+
+	// And back.
+	require.NoError(t, c.Failover(ctx, p))
+	of, err = c.ReplicasOf(ctx, p)
+	require.NoError(t, err)
+	assert.Equal(t, []*Node{r}, of)
+}
+
+func TestKillFailoverRestart(t *testing.T) {
+	c := Need(t, cluster)
+	ctx := testCtx(t, 90*time.Second)
+	ps, err := c.Primaries(ctx)
+	require.NoError(t, err)
+	p := ps[1]
+	rs, err := c.ReplicasOf(ctx, p)
+	require.NoError(t, err)
+	require.Len(t, rs, 1)
+	r := rs[0]
+	slots, err := c.SlotsOf(ctx, p)
+	require.NoError(t, err)
+	keys := keysInSlot(t, slots[0], 10)
+	setKeys(t, c, p, keys)
+	m, err := c.Do(ctx, p, "WAIT", "1", "5000")
+	require.NoError(t, err)
+	acked, err := m.AsInt64()
+	require.NoError(t, err)
+	require.Equal(t, int64(1), acked)
+
+	pid := p.PID()
+	require.NotZero(t, pid)
+	require.NoError(t, c.Kill(p))
+	assert.Zero(t, p.PID())
+	assert.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "process must be gone")
+	_, err = c.Do(ctx, p, "PING")
+	require.ErrorIs(t, err, ErrNodeDown)
+	require.Error(t, c.Kill(p))
+
+	np, err := c.WaitFailover(ctx, p)
+	require.NoError(t, err)
+	require.Equal(t, r, np)
+	requireKeys(t, c, np, keys)
+
+	require.NoError(t, c.Restart(ctx, p))
+	assert.NotZero(t, p.PID())
+	of, err := c.ReplicasOf(ctx, np)
+	require.NoError(t, err)
+	assert.Equal(t, []*Node{p}, of, "old primary rejoins as a replica")
+	requireKeys(t, c, np, keys)
+
+	// Restore the original roles for the tests that follow.
+	require.NoError(t, c.Failover(ctx, p))
+	_, err = c.Do(ctx, p, append([]string{"DEL"}, keys...)...)
+	require.NoError(t, err)
+}
+
+func TestAddMoveRemove(t *testing.T) {
+	c := Need(t, cluster)
+	ctx := testCtx(t, 90*time.Second)
+	before := len(c.Nodes())
+	ps, err := c.Primaries(ctx)
+	require.NoError(t, err)
+	src := ps[0]
+
+	n, err := c.AddNode(ctx, nil)
+	require.NoError(t, err)
+	require.Len(t, c.Nodes(), before+1)
+	ps2, err := c.Primaries(ctx)
+	require.NoError(t, err)
+	require.Len(t, ps2, len(ps)+1)
+	assert.Equal(t, n, ps2[len(ps2)-1], "an empty primary sorts last")
+
+	have, err := c.SlotsOf(ctx, src)
+	require.NoError(t, err)
+	keys := keysInSlot(t, have[0], 10)
+	setKeys(t, c, src, keys)
+	moved, err := c.MoveSlots(ctx, src, n, 10)
+	require.NoError(t, err)
+	require.Len(t, moved, 10)
+	requireKeys(t, c, n, keys)
+
+	back, err := c.MoveSlots(ctx, n, src, 10)
+	require.NoError(t, err)
+	assert.Equal(t, moved, back)
+	requireKeys(t, c, src, keys)
+	got, err := c.SlotsOf(ctx, n)
+	require.NoError(t, err)
+	assert.Empty(t, got)
+
+	// A node that owns slots cannot be removed.
+	require.Error(t, c.RemoveNode(ctx, src))
+
+	require.NoError(t, c.RemoveNode(ctx, n))
+	require.Len(t, c.Nodes(), before)
+	assert.NotContains(t, c.Nodes(), n)
+	require.ErrorIs(t, c.RemoveNode(ctx, n), ErrNotManaged)
+	for _, o := range c.Nodes() {
+		v, err := c.view(ctx, o)
+		require.NoError(t, err)
+		assert.False(t, slices.ContainsFunc(v, func(l nodeLine) bool { return l.id == n.ID }), "%s still knows %s", o, n)
+	}
+
+	// A replica added to a primary follows it, and goes away again.
+	r, err := c.AddNode(ctx, src)
+	require.NoError(t, err)
+	of, err := c.ReplicasOf(ctx, src)
+	require.NoError(t, err)
+	assert.Contains(t, of, r)
+	require.NoError(t, c.RemoveNode(ctx, r))
+	require.Len(t, c.Nodes(), before)
+	_, err = c.Do(ctx, src, append([]string{"DEL"}, keys...)...)
+	require.NoError(t, err)
+}
+
+// TestSmallClusterStop builds a 1-primary cluster (the path redis-cli
+// cannot take) and checks that Stop ends its processes and removes its
+// directory.
+func TestSmallClusterStop(t *testing.T) {
+	Need(t, cluster)
+	ctx := testCtx(t, 60*time.Second)
+	c, err := Start(ctx, Options{Primaries: 1, Replicas: 1})
+	require.NoError(t, err)
+	ps, err := c.Primaries(ctx)
+	require.NoError(t, err)
+	require.Len(t, ps, 1)
+	slots, err := c.SlotsOf(ctx, ps[0])
+	require.NoError(t, err)
+	require.Len(t, slots, NumSlots)
+	rs, err := c.ReplicasOf(ctx, ps[0])
+	require.NoError(t, err)
+	require.Len(t, rs, 1)
+	_, err = c.Do(ctx, ps[0], "SET", "k", "v")
+	require.NoError(t, err)
+
+	var pids []int
+	for _, n := range c.Nodes() {
+		pids = append(pids, n.PID())
+	}
+	dir := c.Dir()
+	require.NoError(t, c.Stop())
+	require.NoError(t, c.Stop(), "Stop twice")
+	for _, pid := range pids {
+		assert.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "pid %d", pid)
+	}
+	_, err = os.Stat(dir)
+	assert.True(t, errors.Is(err, os.ErrNotExist), "dir %s: %v", dir, err)
+	_, err = c.Do(ctx, ps[0], "PING")
+	assert.ErrorIs(t, err, ErrStopped)
+}
+
+func TestStartMissingServer(t *testing.T) {
+	_, err := Start(t.Context(), Options{ServerBin: "/nonexistent/redis-server"})
+	require.ErrorIs(t, err, ErrServerNotFound)
+}
+
+func TestDoRedisError(t *testing.T) {
+	c := Need(t, cluster)
+	_, err := c.Do(t.Context(), c.Nodes()[0], "NOSUCHCOMMAND")
+	require.Error(t, err)
+	var re *rueidis.RedisError
+	assert.True(t, errors.As(err, &re))
+	_, err = c.Do(t.Context(), c.Nodes()[0])
+	require.Error(t, err)
+}
