@@ -49,10 +49,10 @@ func runMain(m *testing.M, opts Options, c **Cluster, leakOpts []goleak.Option) 
 	switch {
 	case errors.Is(err, ErrServerNotFound):
 		if os.Getenv(RequireEnv) == "1" {
-			fmt.Fprintf(os.Stderr, "clustertest: %v (required by %s=1)\n", err, RequireEnv)
+			fmt.Fprintf(os.Stderr, "%v (required by %s=1)\n", err, RequireEnv)
 			return 1
 		}
-		fmt.Fprintf(os.Stderr, "clustertest: %v; tests that need a Redis Cluster are skipped (set %s=1 to fail instead)\n", err, RequireEnv)
+		fmt.Fprintf(os.Stderr, "%v; tests that need a Redis Cluster are skipped (set %s=1 to fail instead)\n", err, RequireEnv)
 		return leakCheck(m.Run(), leakOpts)
 	case err != nil:
 		fmt.Fprintf(os.Stderr, "clustertest: cannot start the cluster: %v\n", err)

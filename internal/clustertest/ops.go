@@ -168,7 +168,8 @@ func (c *Cluster) Failover(ctx context.Context, replica *Node) error {
 			break
 		}
 		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
-			return fmt.Errorf("clustertest: failover to %s not done after %v: %s: %w", replica, time.Since(begin).Round(time.Millisecond), why, err)
+			return fmt.Errorf("clustertest: failover to %s not done after %v: %s: %w\n--- log tail of %s ---\n%s",
+				replica, time.Since(begin).Round(time.Millisecond), why, err, replica, replica.LogTail(10))
 		}
 	}
 	c.logf("failover to %s done in %v", replica, time.Since(begin).Round(time.Millisecond))
@@ -213,6 +214,16 @@ func (c *Cluster) WaitFailover(ctx context.Context, deadPrimary *Node) (*Node, e
 	deadPrimary.mu.Unlock()
 	if len(slots) == 0 {
 		return nil, fmt.Errorf("clustertest: WaitFailover: %s owned no slots when it went down", deadPrimary)
+	}
+	if owner, err := c.OwnerOf(ctx, slots[0]); err == nil && owner == deadPrimary {
+		// Not failed over yet: is there anybody to promote?
+		rs, err := c.ReplicasOf(ctx, deadPrimary)
+		if err != nil {
+			return nil, err
+		}
+		if len(rs) == 0 {
+			return nil, fmt.Errorf("clustertest: WaitFailover: %s has no running replica to promote", deadPrimary)
+		}
 	}
 	if err := c.WaitHealthy(ctx); err != nil {
 		return nil, fmt.Errorf("clustertest: no failover of %s: %w", deadPrimary, err)
@@ -544,4 +555,39 @@ func (c *Cluster) RemoveNode(ctx context.Context, n *Node) error {
 	}
 	c.logf("removed %s", n)
 	return c.WaitHealthy(ctx)
+}
+
+// Heal resumes paused nodes, restarts killed ones and waits until the
+// cluster is healthy: a t.Cleanup for tests that break the shared cluster.
+// Roles are not restored (a failed-over primary stays a replica).
+func (c *Cluster) Heal(ctx context.Context) error {
+	ctx, cancel := c.withWait(ctx)
+	defer cancel()
+	for _, n := range c.Nodes() {
+		switch n.getState() {
+		case statePaused:
+			if err := c.Resume(n); err != nil {
+				return err
+			}
+		case stateKilled:
+			if err := c.launch(ctx, n); err != nil {
+				return fmt.Errorf("clustertest: heal: restart %s: %w", n, err)
+			}
+		}
+	}
+	return c.WaitHealthy(ctx)
+}
+
+// FlushAll deletes every key: FLUSHALL on every running primary.
+func (c *Cluster) FlushAll(ctx context.Context) error {
+	ps, err := c.Primaries(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		if _, err := c.Do(ctx, p, "FLUSHALL"); err != nil {
+			return fmt.Errorf("clustertest: FLUSHALL on %s: %w", p, err)
+		}
+	}
+	return nil
 }

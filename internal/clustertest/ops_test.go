@@ -353,3 +353,67 @@ func TestDoRedisError(t *testing.T) {
 	_, err = c.Do(t.Context(), c.Nodes()[0])
 	require.Error(t, err)
 }
+
+func TestStartBadConfig(t *testing.T) {
+	Need(t, cluster)
+	ctx := testCtx(t, 30*time.Second)
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	_, err := Start(ctx, Options{Primaries: 3, ExtraConfig: []string{"no-such-directive yes"}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no-such-directive", "the error shows the server's complaint")
+	left, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	assert.Empty(t, left, "the temporary directory is removed")
+}
+
+func TestNeedSkipsWithoutCluster(t *testing.T) {
+	if os.Getenv(RequireEnv) == "1" {
+		t.Skip("REQUIRE_CLUSTER=1 turns a nil cluster into a failure")
+	}
+	var ran bool
+	t.Run("nil", func(t *testing.T) {
+		Need(t, nil)
+		ran = true
+	})
+	assert.False(t, ran, "Need must stop the test")
+	c := Need(t, cluster)
+	assert.Same(t, cluster, c)
+}
+
+// TestHealNoReplicas uses its own 3x0 cluster: a killed primary without
+// replicas cannot fail over (WaitFailover says so at once) and Heal brings
+// killed and paused nodes back.
+func TestHealNoReplicas(t *testing.T) {
+	Need(t, cluster)
+	ctx := testCtx(t, 60*time.Second)
+	c, err := Start(ctx, Options{Primaries: 3})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, c.Stop()) }()
+	ps, err := c.Primaries(ctx)
+	require.NoError(t, err)
+	require.Len(t, ps, 3)
+	keys := keysInSlot(t, 0, 3)
+	setKeys(t, c, ps[0], keys)
+
+	require.NoError(t, c.Kill(ps[1]))
+	begin := time.Now()
+	_, err = c.WaitFailover(ctx, ps[1])
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no running replica")
+	assert.Less(t, time.Since(begin), 5*time.Second)
+
+	require.NoError(t, c.Pause(ps[2]))
+	require.NoError(t, c.Heal(ctx))
+	for _, n := range ps {
+		_, err := c.Do(ctx, n, "PING")
+		require.NoError(t, err, n.String())
+	}
+	requireKeys(t, c, ps[0], keys)
+	require.NoError(t, c.FlushAll(ctx))
+	m, err := c.Do(ctx, ps[0], "DBSIZE")
+	require.NoError(t, err)
+	size, err := m.AsInt64()
+	require.NoError(t, err)
+	assert.Zero(t, size)
+}
