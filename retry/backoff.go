@@ -38,7 +38,8 @@ func (b Backoff) params() (base, maxDelay time.Duration) {
 	return base, maxDelay
 }
 
-// Ceiling returns the upper bound of the delay for the given attempt:
+// Ceiling returns the upper bound of the delay for the given attempt (the
+// retry number, 0 for the first retry):
 // min(Cap, Base*2^attempt). Attempts below zero count as zero. It never
 // overflows, however large attempt is.
 func (b Backoff) Ceiling(attempt int) time.Duration {

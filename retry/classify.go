@@ -24,7 +24,9 @@ type Class struct {
 // Kinder can be implemented by an error type to state its Kind explicitly.
 // Classify honours it (outermost first) before looking at messages; this
 // lets callers mark their own errors, e.g. a client's "closing" error as
-// KindConn. Context cancellation still wins over a Kinder.
+// KindConn. Context cancellation still wins over a Kinder. The marked
+// error becomes Class.Err, so one marked as a redirect must have the reply
+// line as its Error().
 type Kinder interface {
 	RetryKind() Kind
 }

@@ -62,6 +62,9 @@
 //		case act != retry.ActionFollow && act != retry.ActionAsk && !budget.Withdraw():
 //			return err
 //		}
-//		// act-specific work: class.Redirect(), Backoff.Delay + Fits + Wait...
+//		// act-specific work: class.Redirect() for Follow/Ask; for Backoff
+//		// and RetryConn d := backoff.Delay(ctr.Attempts-2, nil) (0 for the
+//		// first retry), fail with err unless retry.Fits(ctx, d), then
+//		// retry.Wait(ctx, d).
 //	}
 package retry
