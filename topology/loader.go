@@ -1,0 +1,477 @@
+package topology
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/redis/rueidis"
+)
+
+// Errors of the loader and the refresher; test them with errors.Is.
+var (
+	// ErrNoNodeAnswered means that no node asked during a refresh (known
+	// nodes, then the seeds) gave a usable answer. The error also carries
+	// each node's own error.
+	ErrNoNodeAnswered = errors.New("topology: no node answered")
+	// ErrNoSeeds means Options.Seeds is empty or none of the seeds could
+	// be resolved.
+	ErrNoSeeds = errors.New("topology: no usable seed")
+	// ErrClosed is returned by the methods of a closed Loader or Refresher.
+	ErrClosed = errors.New("topology: closed")
+)
+
+// Defaults of Options.
+const (
+	// DefaultNodesPerRefresh is how many known nodes a refresh asks.
+	DefaultNodesPerRefresh = 3
+	// DefaultNodeTimeout bounds one node's answer, dial included.
+	DefaultNodeTimeout = 2 * time.Second
+	// DefaultDialTimeout is the dial (and handshake) timeout used when
+	// Options.ClientOption.Dialer.Timeout is zero.
+	DefaultDialTimeout = 2 * time.Second
+)
+
+// NodeReply is what one node answered to the loader: its view, parsed and
+// with config epochs attached, or the error that kept it from answering.
+type NodeReply struct {
+	// Addr is the dialable address that was asked.
+	Addr string
+	// View is the node's view (valid when Err is nil): CLUSTER SHARDS (or
+	// CLUSTER SLOTS before Redis 7) with the config epochs of CLUSTER NODES
+	// attached.
+	View View
+	// Digest is a hash of the node's CLUSTER NODES reply without the
+	// fields that change all the time (ping/pong times, link state). Two
+	// equal digests mean the node's view did not change.
+	Digest uint64
+	// Err is why the node gave no usable view.
+	Err error
+}
+
+// LoadReport says whom a load asked and who answered.
+type LoadReport struct {
+	// Asked are the dialable addresses asked, in order.
+	Asked []string
+	// Answered are the addresses whose views were used.
+	Answered []string
+	// FromSeeds reports that no known node answered and the seeds were
+	// asked.
+	FromSeeds bool
+	// Replies are the answers of every node asked.
+	Replies []NodeReply
+}
+
+// Loader asks cluster nodes for their view of the topology and reconciles
+// the answers into a Snapshot. It keeps one rueidis single-node client per
+// dialable address. Its methods are safe for concurrent use; the Refresher
+// drives one Loader.
+type Loader struct {
+	seeds    []string
+	lookup   LookupHostFunc
+	mapper   AddrMapper
+	perLoad  int
+	timeout  time.Duration
+	template rueidis.ClientOption
+
+	mu      sync.Mutex
+	conns   map[string]rueidis.Client
+	legacy  map[string]bool // nodes that do not know CLUSTER SHARDS
+	closed  bool
+	rnd     *rand.Rand
+	dialing sync.WaitGroup
+}
+
+// NewLoader returns a Loader configured by the connection-related fields of
+// opts (Seeds, ClientOption, MapAddr, LookupHost, NodesPerRefresh,
+// NodeTimeout). It does not connect: connections are opened on first use.
+// Close it when done.
+func NewLoader(opts Options) *Loader {
+	o := opts.withDefaults()
+	tpl := o.ClientOption
+	tpl.InitAddress = nil
+	tpl.ForceSingleClient = true
+	tpl.DisableCache = true
+	tpl.DisableRetry = true
+	tpl.ShuffleInit = false
+	tpl.ReplicaOnly = false
+	tpl.Sentinel = rueidis.SentinelOption{}
+	tpl.Standalone = rueidis.StandaloneOption{}
+	if tpl.Dialer.Timeout == 0 {
+		tpl.Dialer.Timeout = DefaultDialTimeout
+	}
+	return &Loader{
+		seeds:    slices.Clone(o.Seeds),
+		lookup:   o.LookupHost,
+		mapper:   o.MapAddr,
+		perLoad:  o.NodesPerRefresh,
+		timeout:  o.NodeTimeout,
+		template: tpl,
+		conns:    make(map[string]rueidis.Client),
+		legacy:   make(map[string]bool),
+		rnd:      rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+	}
+}
+
+// MapAddr applies the address-mapping hook (Options.MapAddr) to an
+// announced address.
+func (l *Loader) MapAddr(announced string) string { return l.mapper.mapAddr(announced) }
+
+// Load asks min(NodesPerRefresh, n) random known nodes of prev (healthy
+// ones first) for their views; when none of them answers, or prev is nil
+// or empty, it asks the seeds, resolved again, in groups of
+// NodesPerRefresh until one group answers. It reconciles the views with
+// prev (see Reconcile) and returns the new snapshot. The error wraps
+// ErrNoNodeAnswered when nobody answered.
+func (l *Loader) Load(ctx context.Context, prev *Snapshot) (*Snapshot, LoadReport, error) {
+	views, rep, err := l.LoadViews(ctx, prev, nil)
+	if err != nil {
+		return nil, rep, err
+	}
+	s, err := Reconcile(prev, views, ReconcileOptions{MapAddr: l.mapper.hook()})
+	return s, rep, err
+}
+
+// LoadViews is Load without the reconciliation: it returns the views of the
+// nodes that answered. When ask is not empty those addresses are asked
+// instead of random known nodes (the seeds are still the fall-back).
+func (l *Loader) LoadViews(ctx context.Context, prev *Snapshot, ask []string) ([]View, LoadReport, error) {
+	var rep LoadReport
+	if l.isClosed() {
+		return nil, rep, ErrClosed
+	}
+	var errs []error
+	tried := make(map[string]bool)
+	collect := func(replies []NodeReply) []View {
+		var views []View
+		for _, r := range replies {
+			tried[r.Addr] = true
+			rep.Asked = append(rep.Asked, r.Addr)
+			rep.Replies = append(rep.Replies, r)
+			if r.Err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", r.Addr, r.Err))
+				continue
+			}
+			rep.Answered = append(rep.Answered, r.Addr)
+			views = append(views, r.View)
+		}
+		return views
+	}
+	targets := ask
+	if len(targets) == 0 {
+		targets = l.PickNodes(prev, l.perLoad)
+	}
+	if len(targets) > 0 {
+		if views := collect(l.Fetch(ctx, targets)); len(views) > 0 {
+			return views, rep, nil
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, rep, l.noAnswer(errors.Join(append(errs, err)...))
+	}
+	// Fall back to the seeds, resolved again.
+	rep.FromSeeds = true
+	rctx, cancel := context.WithTimeout(ctx, l.timeout)
+	seeds, err := resolveSeeds(rctx, l.seeds, l.lookup)
+	cancel()
+	if err != nil {
+		errs = append(errs, err)
+	} else if len(l.seeds) == 0 {
+		errs = append(errs, ErrNoSeeds)
+	}
+	var rest []string
+	for _, s := range seeds {
+		if !tried[s] {
+			rest = append(rest, s)
+		}
+	}
+	l.mu.Lock()
+	l.rnd.Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
+	l.mu.Unlock()
+	for len(rest) > 0 && ctx.Err() == nil {
+		n := min(l.perLoad, len(rest))
+		group := rest[:n]
+		rest = rest[n:]
+		if views := collect(l.Fetch(ctx, group)); len(views) > 0 {
+			return views, rep, nil
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		errs = append(errs, err)
+	}
+	return nil, rep, l.noAnswer(errors.Join(errs...))
+}
+
+func (l *Loader) noAnswer(cause error) error {
+	if cause == nil {
+		return ErrNoNodeAnswered
+	}
+	return fmt.Errorf("%w: %w", ErrNoNodeAnswered, cause)
+}
+
+// PickNodes returns up to n random dialable addresses of s's nodes, nodes
+// not marked failed first. It returns nil for a nil or empty snapshot.
+func (l *Loader) PickNodes(s *Snapshot, n int) []string {
+	if s == nil || n <= 0 {
+		return nil
+	}
+	var good, bad []string
+	seen := make(map[string]bool)
+	for _, nd := range s.Nodes() {
+		if nd.Addr == "" || seen[nd.Addr] {
+			continue
+		}
+		seen[nd.Addr] = true
+		if nd.Health == HealthFailed {
+			bad = append(bad, nd.Addr)
+		} else {
+			good = append(good, nd.Addr)
+		}
+	}
+	l.mu.Lock()
+	l.rnd.Shuffle(len(good), func(i, j int) { good[i], good[j] = good[j], good[i] })
+	l.mu.Unlock()
+	out := append(good, bad...)
+	return out[:min(n, len(out))]
+}
+
+// Fetch asks every address for its view concurrently (CLUSTER SHARDS and
+// CLUSTER NODES in one pipeline; CLUSTER SLOTS instead of CLUSTER SHARDS
+// for servers that do not know it) and returns one reply per address, in
+// order. Each node's answer is bounded by ctx and Options.NodeTimeout.
+func (l *Loader) Fetch(ctx context.Context, addrs []string) []NodeReply {
+	return l.each(ctx, addrs, l.fetchOne)
+}
+
+// Probe asks every address for its CLUSTER NODES reply only and returns the
+// digests (View is empty). It is the cheap check of the periodic refresh.
+func (l *Loader) Probe(ctx context.Context, addrs []string) []NodeReply {
+	return l.each(ctx, addrs, l.probeOne)
+}
+
+func (l *Loader) each(ctx context.Context, addrs []string, one func(context.Context, string) NodeReply) []NodeReply {
+	out := make([]NodeReply, len(addrs))
+	var wg sync.WaitGroup
+	for i, a := range addrs {
+		wg.Go(func() {
+			nctx, cancel := context.WithTimeout(ctx, l.timeout)
+			defer cancel()
+			out[i] = one(nctx, a)
+			out[i].Addr = a
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+func (l *Loader) fetchOne(ctx context.Context, addr string) NodeReply {
+	c, err := l.client(ctx, addr)
+	if err != nil {
+		return NodeReply{Err: err}
+	}
+	l.mu.Lock()
+	legacy := l.legacy[addr]
+	l.mu.Unlock()
+	mapCmd := "SHARDS"
+	if legacy {
+		mapCmd = "SLOTS"
+	}
+	res := c.DoMulti(ctx,
+		c.B().Arbitrary("CLUSTER", mapCmd).Build(),
+		c.B().Arbitrary("CLUSTER", "NODES").Build())
+	mapMsg, mapErr := res[0].ToMessage()
+	if !legacy && isUnknownSubcommand(mapErr) {
+		// Redis < 7: CLUSTER SHARDS is unknown. Remember, and ask SLOTS.
+		l.mu.Lock()
+		l.legacy[addr] = true
+		l.mu.Unlock()
+		mapCmd = "SLOTS"
+		mapMsg, mapErr = c.Do(ctx, c.B().Arbitrary("CLUSTER", "SLOTS").Build()).ToMessage()
+	}
+	if _, redisErr := rueidis.IsRedisErr(mapErr); mapErr != nil && !redisErr {
+		return NodeReply{Err: mapErr}
+	}
+	text, nodesErr := res[1].ToString()
+	if nodesErr != nil {
+		return NodeReply{Err: fmt.Errorf("CLUSTER NODES: %w", nodesErr)}
+	}
+	text = strings.TrimPrefix(text, "txt:")
+	nodesView, err := ParseNodes(text, addr)
+	if err != nil {
+		return NodeReply{Err: err}
+	}
+	var v View
+	if mapCmd == "SHARDS" {
+		v, err = ParseShards(mapMsg, addr)
+	} else {
+		v, err = ParseSlots(mapMsg, addr)
+	}
+	if err != nil {
+		return NodeReply{Err: err}
+	}
+	v.AttachEpochs(&nodesView)
+	if v.MyID == "" {
+		v.MyID = nodesView.MyID
+	}
+	return NodeReply{View: v, Digest: nodesDigest(text)}
+}
+
+func (l *Loader) probeOne(ctx context.Context, addr string) NodeReply {
+	c, err := l.client(ctx, addr)
+	if err != nil {
+		return NodeReply{Err: err}
+	}
+	text, err := c.Do(ctx, c.B().Arbitrary("CLUSTER", "NODES").Build()).ToString()
+	if err != nil {
+		return NodeReply{Err: fmt.Errorf("CLUSTER NODES: %w", err)}
+	}
+	return NodeReply{Digest: nodesDigest(strings.TrimPrefix(text, "txt:"))}
+}
+
+// isUnknownSubcommand reports whether err is the server's answer to a
+// CLUSTER subcommand it does not know (Redis < 7 for SHARDS).
+func isUnknownSubcommand(err error) bool {
+	var re *rueidis.RedisError
+	if !errors.As(err, &re) {
+		return false
+	}
+	return strings.Contains(strings.ToLower(re.Error()), "unknown subcommand")
+}
+
+// nodesDigest hashes a CLUSTER NODES reply without the fields that change
+// while the topology does not: ping-sent, pong-recv and link-state. Lines
+// are sorted so that the order of the reply does not matter.
+func nodesDigest(text string) uint64 {
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	norm := make([]string, 0, len(lines))
+	for _, ln := range lines {
+		f := strings.Fields(ln)
+		if len(f) >= 8 {
+			f = append(append(f[:4:4], f[6]), f[8:]...)
+		}
+		norm = append(norm, strings.Join(f, " "))
+	}
+	sort.Strings(norm)
+	d := xxhash.New()
+	for _, ln := range norm {
+		_, _ = d.WriteString(ln)
+		_, _ = d.WriteString("\n")
+	}
+	return d.Sum64()
+}
+
+// client returns the pooled client for addr, dialing it when needed. The
+// dial runs in its own goroutine so that ctx bounds the wait; a dial that
+// finishes after ctx is done still lands in the pool (or is closed when the
+// loader was closed meanwhile).
+func (l *Loader) client(ctx context.Context, addr string) (rueidis.Client, error) {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if c, ok := l.conns[addr]; ok {
+		l.mu.Unlock()
+		return c, nil
+	}
+	l.dialing.Add(1)
+	l.mu.Unlock()
+
+	type result struct {
+		c   rueidis.Client
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer l.dialing.Done()
+		opt := l.template
+		opt.InitAddress = []string{addr}
+		c, err := rueidis.NewClient(opt)
+		if err != nil {
+			if c != nil {
+				c.Close()
+			}
+			done <- result{err: fmt.Errorf("dial %s: %w", addr, err)}
+			return
+		}
+		l.mu.Lock()
+		switch old, ok := l.conns[addr]; {
+		case l.closed:
+			l.mu.Unlock()
+			c.Close()
+			done <- result{err: ErrClosed}
+			return
+		case ok:
+			l.mu.Unlock()
+			c.Close()
+			c = old
+		default:
+			l.conns[addr] = c
+			l.mu.Unlock()
+		}
+		done <- result{c: c}
+	}()
+	select {
+	case r := <-done:
+		return r.c, r.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("dial %s: %w", addr, ctx.Err())
+	}
+}
+
+// Prune closes the connections to every address not in keep.
+func (l *Loader) Prune(keep func(addr string) bool) {
+	l.mu.Lock()
+	var drop []rueidis.Client
+	for a, c := range l.conns {
+		if !keep(a) {
+			drop = append(drop, c)
+			delete(l.conns, a)
+			delete(l.legacy, a)
+		}
+	}
+	l.mu.Unlock()
+	for _, c := range drop {
+		c.Close()
+	}
+}
+
+// Conns returns the addresses the loader holds a connection to, sorted.
+func (l *Loader) Conns() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]string, 0, len(l.conns))
+	for a := range l.conns {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (l *Loader) isClosed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
+}
+
+// Close closes every connection and waits for dials in progress (each is
+// bounded by the dial timeout). Later calls return ErrClosed-wrapping
+// errors from Load and Fetch. Close can be called more than once.
+func (l *Loader) Close() {
+	l.mu.Lock()
+	l.closed = true
+	conns := l.conns
+	l.conns = make(map[string]rueidis.Client)
+	l.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+	l.dialing.Wait()
+}
