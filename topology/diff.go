@@ -43,7 +43,81 @@ func (c *Changes) Empty() bool {
 }
 
 // Diff reports what changed from old to new. A nil snapshot counts as
-// empty (no slots, no nodes).
+// empty (no slots, no nodes). Moved slots come as maximal runs with the
+// same old and new primary, in slot order; node lists follow the order of
+// the snapshot they come from.
 func Diff(old, new *Snapshot) Changes {
-	return Changes{} // TODO(part A)
+	var c Changes
+	key := func(s *Snapshot, slot slots.Slot) *Node {
+		if s == nil {
+			return nil
+		}
+		p, _ := s.Primary(slot)
+		return p
+	}
+	same := func(a, b *Node) bool {
+		if a == nil || b == nil {
+			return a == b
+		}
+		return a.Key() == b.Key()
+	}
+	for x := 0; x < slots.Count; {
+		from, to := key(old, slots.Slot(x)), key(new, slots.Slot(x))
+		y := x
+		for y+1 < slots.Count && same(key(old, slots.Slot(y+1)), from) && same(key(new, slots.Slot(y+1)), to) {
+			y++
+		}
+		if !same(from, to) {
+			c.Moved = append(c.Moved, SlotMove{Range: slots.Range{Start: slots.Slot(x), End: slots.Slot(y)}, From: from, To: to})
+		}
+		x = y + 1
+	}
+	oldNodes, newNodes := map[string]*Node{}, map[string]*Node{}
+	if old != nil {
+		for _, n := range old.nodes {
+			oldNodes[n.Key()] = n
+		}
+	}
+	if new != nil {
+		for _, n := range new.nodes {
+			newNodes[n.Key()] = n
+			o, ok := oldNodes[n.Key()]
+			if !ok {
+				c.Added = append(c.Added, n)
+				continue
+			}
+			if o.Health != n.Health {
+				c.HealthChanged = append(c.HealthChanged, n)
+			}
+		}
+	}
+	if old != nil {
+		for _, n := range old.nodes {
+			if _, ok := newNodes[n.Key()]; !ok {
+				c.Removed = append(c.Removed, n)
+			}
+		}
+	}
+	if old == nil || new == nil {
+		return c
+	}
+	for i := range new.shards {
+		p := new.shards[i].Primary
+		o, ok := oldNodes[p.Key()]
+		if !ok || o.Role != RoleReplica {
+			continue
+		}
+		osh, ok := old.ShardOf(o)
+		if !ok {
+			continue
+		}
+		oldPrimary := osh.Primary
+		if np, ok := newNodes[oldPrimary.Key()]; ok {
+			if nsh, ok := new.ShardOf(np); ok && nsh.Primary == np && len(nsh.Ranges) > 0 {
+				continue // the old primary still serves slots: not a failover
+			}
+		}
+		c.Failovers = append(c.Failovers, PrimaryChange{Old: oldPrimary, New: p})
+	}
+	return c
 }

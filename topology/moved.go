@@ -1,6 +1,12 @@
 package topology
 
-import "github.com/slotrouter/slotrouter/slots"
+import (
+	"fmt"
+	"net"
+	"strconv"
+
+	"github.com/slotrouter/slotrouter/slots"
+)
 
 // MovedKind says how ApplyMoved interpreted a redirect.
 type MovedKind uint8
@@ -57,10 +63,141 @@ type MovedResult struct {
 }
 
 // ApplyMoved returns a snapshot in which slot is served by the node at addr
-// (a MOVED redirect's address, announced form or dialable form). It never
+// (a MOVED redirect's address, announced or dialable form). It never
 // modifies s; when nothing changes (same owner, invalid input) it returns s
-// itself. The changed slots are marked fixed so that a refresh built from
-// older data cannot roll them back.
+// itself. The three cases:
+//
+//   - addr is a known primary: the slot moves to it (MovedToPrimary).
+//   - addr is a replica of the slot's owner: a failover happened. The
+//     replica is promoted and the old primary demoted to its replica; the
+//     whole shard's slots go with it (MovedFailover).
+//   - addr is unknown (or a replica of another shard): it becomes the
+//     primary of a new shard holding the slot, and NeedRefresh is set.
+//
+// Changed slots are marked fixed, with the highest epoch known for them,
+// so a refresh built from older data cannot roll them back (see
+// Reconcile). The new snapshot's version is s.Version()+1.
 func (s *Snapshot) ApplyMoved(slot slots.Slot, addr string) (*Snapshot, MovedResult) {
-	return s, MovedResult{Kind: MovedInvalid, Err: ErrNoViews} // TODO(part A)
+	if int(slot) >= slots.Count {
+		return s, MovedResult{Kind: MovedInvalid, Err: fmt.Errorf("%w: MOVED slot %d out of range", ErrMalformedReply, slot)}
+	}
+	host, portStr, err := net.SplitHostPort(addr)
+	port, perr := strconv.Atoi(portStr)
+	if err != nil || host == "" || perr != nil || port <= 0 || port > 65535 {
+		return s, MovedResult{Kind: MovedInvalid, Err: fmt.Errorf("%w: MOVED address %q is not host:port", ErrMalformedReply, addr)}
+	}
+	from, _ := s.Primary(slot)
+	target, known := s.NodeByAddr(addr)
+	if known && from != nil && target == from {
+		return s, MovedResult{Kind: MovedSameOwner, From: from, To: from}
+	}
+	b, fresh := s.clone()
+	cur := -1
+	if sh, ok := s.Lookup(slot); ok {
+		cur = int(s.owner[slot])
+		_ = sh
+	}
+	res := MovedResult{From: from}
+	var toNode *Node
+	switch {
+	case known && target.Role == RolePrimary && s.shardOf[target] >= 0:
+		t := s.shardOf[target]
+		toNode = fresh[target]
+		b.owner[slot] = uint16(t)
+		b.fix(slot, toNode)
+		res.Kind = MovedToPrimary
+	case known && cur >= 0 && s.shardOf[target] == cur:
+		sh := &b.shards[cur]
+		old := sh.Primary
+		toNode = fresh[target]
+		reps := make([]*Node, 0, len(sh.Replicas))
+		for _, r := range sh.Replicas {
+			if r != toNode {
+				reps = append(reps, r)
+			}
+		}
+		old.Role = RoleReplica
+		sh.Primary = toNode
+		sh.Replicas = append(reps, old)
+		for x := range b.owner {
+			if int(b.owner[x]) == cur {
+				b.fix(slots.Slot(x), toNode)
+			}
+		}
+		res.Kind = MovedFailover
+	case known:
+		// A replica of another shard: take it out and let it serve the slot.
+		r := s.shardOf[target]
+		sh := &b.shards[r]
+		toNode = fresh[target]
+		reps := make([]*Node, 0, len(sh.Replicas))
+		for _, x := range sh.Replicas {
+			if x != toNode {
+				reps = append(reps, x)
+			}
+		}
+		sh.Replicas = reps
+		toNode.Role = RolePrimary
+		toNode.PrimaryID = ""
+		t := b.addShard("", toNode, nil)
+		b.owner[slot] = uint16(t)
+		b.fix(slot, toNode)
+		res.Kind, res.NeedRefresh = MovedToReplica, true
+	default:
+		toNode = &Node{Endpoint: host, IP: host, Port: port, Role: RolePrimary, Health: HealthOnline, Announced: addr}
+		if ip := net.ParseIP(host); ip == nil {
+			toNode.IP, toNode.Hostname = "", host
+		}
+		if len(b.shards) >= maxShards {
+			return s, MovedResult{Kind: MovedInvalid, From: from, Err: fmt.Errorf("%w: too many shards", ErrInvalidShards)}
+		}
+		t := b.addShard("", toNode, nil)
+		b.owner[slot] = uint16(t)
+		b.fix(slot, toNode)
+		res.Kind, res.NeedRefresh = MovedToUnknown, true
+	}
+	ns := b.finish(s.version + 1)
+	res.To = toNode
+	if res.From != nil {
+		if n, ok := ns.NodeByID(res.From.ID); ok && res.From.ID != "" {
+			res.From = n
+		}
+	}
+	return ns, res
+}
+
+// clone copies s into a builder with fresh nodes (same shard order and
+// slot table), and returns the map from s's nodes to their copies.
+func (s *Snapshot) clone() (*builder, map[*Node]*Node) {
+	b := newBuilder(s.mapAddr)
+	fresh := make(map[*Node]*Node, len(s.nodes))
+	cp := func(n *Node) *Node {
+		c := copyNode(n)
+		fresh[n] = c
+		return c
+	}
+	b.shards = make([]Shard, len(s.shards), len(s.shards)+1)
+	for i := range s.shards {
+		sh := &s.shards[i]
+		reps := make([]*Node, len(sh.Replicas))
+		for j, r := range sh.Replicas {
+			reps[j] = cp(r)
+		}
+		b.shards[i] = Shard{ID: sh.ID, Primary: cp(sh.Primary), Replicas: reps}
+	}
+	b.owner = s.owner
+	*b.epoch = *s.epoch
+	b.known = s.known
+	b.fixed = s.fixed
+	return b, fresh
+}
+
+// fix marks slot as set by a MOVED redirect to owner, keeping the highest
+// epoch known for it.
+func (b *builder) fix(slot slots.Slot, owner *Node) {
+	b.fixed.Add(slot)
+	if owner.EpochKnown && (!b.known.Has(slot) || owner.ConfigEpoch > b.epoch[slot]) {
+		b.epoch[slot] = owner.ConfigEpoch
+		b.known.Add(slot)
+	}
 }
