@@ -37,7 +37,7 @@ type Changes struct {
 }
 
 // Empty reports whether nothing changed.
-func (c *Changes) Empty() bool {
+func (c Changes) Empty() bool {
 	return len(c.Moved) == 0 && len(c.Failovers) == 0 && len(c.Added) == 0 &&
 		len(c.Removed) == 0 && len(c.HealthChanged) == 0
 }
