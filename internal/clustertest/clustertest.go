@@ -123,6 +123,7 @@ const (
 	stateRemoved
 )
 
+// String names the state for messages.
 func (s nodeState) String() string {
 	switch s {
 	case stateRunning:
@@ -205,6 +206,7 @@ type Cluster struct {
 	removed []*Node
 	ports   map[int]bool // ports in use by this cluster
 	clients map[*Node]rueidis.Client
+	dials   sync.WaitGroup // connections being opened
 	stopped bool
 }
 
@@ -306,7 +308,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		return nil, err
 	}
 	if err := c.WaitHealthy(ctx); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w%s", err, c.diagnose(ctx))
 	}
 	c.logf("cluster %dx%d healthy in %v (dir %s)", opts.Primaries, opts.Replicas, time.Since(begin).Round(time.Millisecond), dir)
 	return c, nil
@@ -318,11 +320,43 @@ func (c *Cluster) createWithCLI(ctx context.Context, nodes []*Node) error {
 		args = append(args, n.Addr)
 	}
 	args = append(args, "--cluster-replicas", strconv.Itoa(c.opts.Replicas), "--cluster-yes")
-	out, err := runCommand(ctx, c.cliBin, args, c.dir)
+	// redis-cli waits for the join without a limit; bound it.
+	cctx, cancel := context.WithTimeout(ctx, createTimeout)
+	defer cancel()
+	out, err := runCommand(cctx, c.cliBin, args, c.dir)
 	if err != nil {
-		return fmt.Errorf("clustertest: redis-cli --cluster create: %w\n%s", err, tail(out, 30))
+		var lines []string
+		for l := range strings.SplitSeq(out, "\n") {
+			if strings.Trim(l, ".") != "" {
+				lines = append(lines, l)
+			}
+		}
+		return fmt.Errorf("clustertest: redis-cli --cluster create: %w\n%s%s", err, tail(strings.Join(lines, "\n"), 20), c.diagnose(ctx))
 	}
 	return nil
+}
+
+// createTimeout bounds redis-cli --cluster create.
+const createTimeout = 30 * time.Second
+
+// diagnose describes every node (pid, CLUSTER NODES, log tail) for errors.
+func (c *Cluster) diagnose(ctx context.Context) string {
+	var b strings.Builder
+	for _, n := range c.Nodes() {
+		fmt.Fprintf(&b, "\n--- %s pid %d %v ---\n", n, n.PID(), n.getState())
+		if n.getState() == stateRunning {
+			qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			s, err := c.doString(qctx, n, "CLUSTER", "NODES")
+			cancel()
+			if err != nil {
+				s = err.Error()
+			}
+			b.WriteString(strings.TrimSpace(s))
+			b.WriteString("\n")
+		}
+		b.WriteString(n.LogTail(8))
+	}
+	return b.String()
 }
 
 // createByHand builds a cluster the way redis-cli does, for fewer than 3
@@ -405,6 +439,8 @@ func (c *Cluster) Stop() error {
 			}
 		}
 	}
+	// Dials still running see stopped and close what they opened.
+	c.dials.Wait()
 	if c.opts.KeepDir {
 		c.logf("kept %s", c.dir)
 	} else if err := os.RemoveAll(c.dir); err != nil {
@@ -462,7 +498,10 @@ func (c *Cluster) Addrs() []string {
 	return addrs
 }
 
-func (c *Cluster) client(n *Node) (rueidis.Client, error) {
+// client returns n's connection, opening it on first use. Opening honours
+// ctx; a dial abandoned because of ctx finishes in the background and is
+// waited for by Stop.
+func (c *Cluster) client(ctx context.Context, n *Node) (rueidis.Client, error) {
 	if n == nil {
 		return nil, fmt.Errorf("%w: nil node", ErrNotManaged)
 	}
@@ -474,32 +513,53 @@ func (c *Cluster) client(n *Node) (rueidis.Client, error) {
 		c.mu.Unlock()
 		return nil, ErrStopped
 	}
-	cl, ok := c.clients[n]
-	c.mu.Unlock()
-	if ok {
+	if cl, ok := c.clients[n]; ok {
+		c.mu.Unlock()
 		return cl, nil
 	}
-	cl, err := rueidis.NewClient(rueidis.ClientOption{
-		InitAddress:       []string{n.Addr},
-		ForceSingleClient: true,
-		DisableCache:      true,
-		DisableRetry:      true,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("clustertest: connect %s: %w", n, err)
+	c.dials.Add(1)
+	c.mu.Unlock()
+
+	type result struct {
+		cl  rueidis.Client
+		err error
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.stopped {
-		cl.Close()
-		return nil, ErrStopped
+	done := make(chan result, 1)
+	go func() {
+		defer c.dials.Done()
+		cl, err := rueidis.NewClient(rueidis.ClientOption{
+			InitAddress:       []string{n.Addr},
+			ForceSingleClient: true,
+			DisableCache:      true,
+			DisableRetry:      true,
+		})
+		if err != nil {
+			done <- result{err: fmt.Errorf("clustertest: connect %s: %w", n, err)}
+			return
+		}
+		c.mu.Lock()
+		if c.stopped {
+			c.mu.Unlock()
+			cl.Close()
+			done <- result{err: ErrStopped}
+			return
+		}
+		if old, ok := c.clients[n]; ok {
+			c.mu.Unlock()
+			cl.Close()
+			done <- result{cl: old}
+			return
+		}
+		c.clients[n] = cl
+		c.mu.Unlock()
+		done <- result{cl: cl}
+	}()
+	select {
+	case r := <-done:
+		return r.cl, r.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("clustertest: connect %s: %w", n, ctx.Err())
 	}
-	if old, ok := c.clients[n]; ok {
-		cl.Close()
-		return old, nil
-	}
-	c.clients[n] = cl
-	return cl, nil
 }
 
 func (c *Cluster) closeClient(n *Node) {
@@ -523,7 +583,7 @@ func (c *Cluster) Do(ctx context.Context, n *Node, args ...string) (rueidis.Redi
 	if strings.HasSuffix(strings.ToUpper(args[0]), "SUBSCRIBE") {
 		return rueidis.RedisMessage{}, errors.New("clustertest: Do: subscribe commands are not supported")
 	}
-	cl, err := c.client(n)
+	cl, err := c.client(ctx, n)
 	if err != nil {
 		return rueidis.RedisMessage{}, err
 	}

@@ -17,8 +17,9 @@ import (
 // redis-server into a failure instead of skipped tests.
 const RequireEnv = "REQUIRE_CLUSTER"
 
-// StartTimeout bounds how long Main waits for the cluster to start.
-const StartTimeout = 2 * time.Minute
+// StartTimeout bounds each of Main's (at most two) attempts to start the
+// cluster.
+const StartTimeout = 60 * time.Second
 
 // Main is a whole TestMain: it starts a cluster with opts, stores it in *c,
 // runs the tests, stops the cluster, checks for leaked goroutines with
@@ -28,7 +29,8 @@ const StartTimeout = 2 * time.Minute
 // When redis-server or redis-cli cannot be found it prints a message and,
 // if the environment variable REQUIRE_CLUSTER is "1", exits with status 1;
 // otherwise it runs the tests with *c == nil so that Need skips those that
-// need a cluster. Any other start failure exits with status 1.
+// need a cluster. Any other start failure is retried once, then exits with
+// status 1.
 //
 // On SIGINT or SIGTERM the cluster is stopped before the process exits.
 // Without Options.Logf, CLUSTERTEST_VERBOSE=1 logs progress to stderr.
@@ -43,9 +45,18 @@ func runMain(m *testing.M, opts Options, c **Cluster, leakOpts []goleak.Option) 
 		}
 	}
 	*c = nil
-	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
-	cl, err := Start(ctx, opts)
-	cancel()
+	start := func() (*Cluster, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
+		defer cancel()
+		return Start(ctx, opts)
+	}
+	cl, err := start()
+	if err != nil && !errors.Is(err, ErrServerNotFound) {
+		// One more try on fresh ports: other test binaries start clusters
+		// on the same machine at the same time.
+		fmt.Fprintf(os.Stderr, "clustertest: starting the cluster failed, trying once more: %v\n", err)
+		cl, err = start()
+	}
 	switch {
 	case errors.Is(err, ErrServerNotFound):
 		if os.Getenv(RequireEnv) == "1" {
@@ -55,7 +66,7 @@ func runMain(m *testing.M, opts Options, c **Cluster, leakOpts []goleak.Option) 
 		fmt.Fprintf(os.Stderr, "%v; tests that need a Redis Cluster are skipped (set %s=1 to fail instead)\n", err, RequireEnv)
 		return leakCheck(m.Run(), leakOpts)
 	case err != nil:
-		fmt.Fprintf(os.Stderr, "clustertest: cannot start the cluster: %v\n", err)
+		fmt.Fprintf(os.Stderr, "cannot start the cluster: %v\n", err)
 		return 1
 	}
 	*c = cl

@@ -145,6 +145,14 @@ func TestPauseResume(t *testing.T) {
 	_, err = c.Do(short, r, "PING")
 	cancel()
 	require.Error(t, err, "a paused node cannot answer")
+	// Opening a new connection to a paused node honours ctx too.
+	c.closeClient(r)
+	begin := time.Now()
+	short, cancel = context.WithTimeout(ctx, 200*time.Millisecond)
+	_, err = c.Do(short, r, "PING")
+	cancel()
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(begin), time.Second)
 
 	// The others notice: after NodeTimeout the node is flagged failing.
 	deadline := time.Now().Add(c.Options().NodeTimeout*4 + 5*time.Second)
