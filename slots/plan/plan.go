@@ -183,37 +183,104 @@ func buildPlan(kind Kind, nodes []Node, prim []int, before, after *[slots.Count]
 	return p
 }
 
-// batchMoves groups moves so that no node appears twice in a batch: moves
-// are taken largest first and each goes into the first batch where both of
-// its nodes are free (a greedy edge colouring; at most 2d-1 batches where d
-// is the most moves any node takes part in).
+// batchMoves groups moves so that no node appears twice in a batch, using
+// as few batches as possible: a node gives or receives, never both, so the
+// moves form a bipartite graph, whose edges can be coloured with as many
+// colours as the largest number of moves any node takes part in (König);
+// colours are found by flipping alternating paths. Batches are ordered by
+// their largest move, biggest first.
 func batchMoves(moves []Move) [][]int {
-	order := make([]int, len(moves))
-	for i := range order {
-		order[i] = i
+	if len(moves) == 0 {
+		return nil
 	}
-	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(moves[b].Slots, moves[a].Slots) })
-	var batches [][]int
-	var busy []map[string]bool
-	for _, mi := range order {
-		m := moves[mi]
-		placed := false
-		for bi := range batches {
-			if !busy[bi][m.Source] && !busy[bi][m.Target] {
-				batches[bi] = append(batches[bi], mi)
-				busy[bi][m.Source], busy[bi][m.Target] = true, true
-				placed = true
-				break
+	num := map[string]int{}
+	node := func(id string) int {
+		if n, ok := num[id]; ok {
+			return n
+		}
+		num[id] = len(num)
+		return len(num) - 1
+	}
+	type edge struct{ u, v int }
+	edges := make([]edge, len(moves))
+	deg := map[int]int{}
+	for i, m := range moves {
+		edges[i] = edge{node(m.Source), node(m.Target)}
+		deg[edges[i].u]++
+		deg[edges[i].v]++
+	}
+	colors := 0
+	for _, d := range deg {
+		colors = max(colors, d)
+	}
+	// at[n][c] is the edge of colour c at node n, or -1.
+	at := make([][]int, len(num))
+	for n := range at {
+		at[n] = make([]int, colors)
+		for c := range at[n] {
+			at[n][c] = -1
+		}
+	}
+	color := make([]int, len(moves))
+	free := func(n int) int {
+		for c, e := range at[n] {
+			if e < 0 {
+				return c
 			}
 		}
-		if !placed {
-			batches = append(batches, []int{mi})
-			busy = append(busy, map[string]bool{m.Source: true, m.Target: true})
+		return -1 // cannot happen: degree <= colours
+	}
+	for i, e := range edges {
+		a, b := free(e.u), free(e.v)
+		if at[e.v][a] >= 0 {
+			// Flip the path from v whose edges alternate a, b.
+			var path []int
+			x, c := e.v, a
+			for at[x][c] >= 0 {
+				pe := at[x][c]
+				path = append(path, pe)
+				y := edges[pe].u
+				if y == x {
+					y = edges[pe].v
+				}
+				x = y
+				if c == a {
+					c = b
+				} else {
+					c = a
+				}
+			}
+			for _, pe := range path {
+				at[edges[pe].u][color[pe]] = -1
+				at[edges[pe].v][color[pe]] = -1
+			}
+			for _, pe := range path {
+				if color[pe] == a {
+					color[pe] = b
+				} else {
+					color[pe] = a
+				}
+				at[edges[pe].u][color[pe]] = pe
+				at[edges[pe].v][color[pe]] = pe
+			}
 		}
+		color[i] = a
+		at[e.u][a] = i
+		at[e.v][a] = i
 	}
-	for _, b := range batches {
-		slices.Sort(b)
+	batches := make([][]int, colors)
+	for i, c := range color {
+		batches[c] = append(batches[c], i)
 	}
+	batches = slices.DeleteFunc(batches, func(b []int) bool { return len(b) == 0 })
+	biggest := func(b []int) int {
+		m := 0
+		for _, i := range b {
+			m = max(m, moves[i].Slots)
+		}
+		return m
+	}
+	slices.SortStableFunc(batches, func(x, y []int) int { return cmp.Compare(biggest(y), biggest(x)) })
 	return batches
 }
 
