@@ -115,7 +115,7 @@ func serverSlotMap(ctx context.Context, t testing.TB, c *clustertest.Cluster, n 
 			switch {
 			case role == "master" && health != "fail" && health != "failed":
 				primary = addr
-			case role == "replica" && health == "online":
+			case role == "replica" && health != "fail" && health != "failed":
 				rs = append(rs, addr)
 			}
 		}
@@ -148,6 +148,23 @@ func requireMatchesEveryNode(ctx context.Context, t testing.TB, c *clustertest.C
 		asked++
 	}
 	require.GreaterOrEqual(t, asked, 3)
+}
+
+// requireOwnersMatchEveryNode checks that the snapshot's slot owners equal
+// those of the CLUSTER SHARDS view of every running node (replica sets are
+// not compared).
+func requireOwnersMatchEveryNode(ctx context.Context, t testing.TB, c *clustertest.Cluster, s *Snapshot) {
+	t.Helper()
+	got := snapshotSlotMap(s)
+	got.replicas = nil
+	for _, n := range c.Nodes() {
+		if n.PID() == 0 {
+			continue
+		}
+		want := serverSlotMap(ctx, t, c, n)
+		want.replicas = nil
+		require.Empty(t, diffSlotMaps(want, got), "snapshot v%d differs from the view of %s", s.Version(), n)
+	}
 }
 
 // eventually polls cond every 50ms until it holds or ctx ends.

@@ -385,6 +385,12 @@ func (r *Refresher) loop() {
 
 		lastStart = time.Now()
 		ev := r.attempt(cause)
+		if r.ctx.Err() != nil { // closed during the attempt
+			for _, w := range waiters {
+				w.ch <- ErrClosed
+			}
+			return
+		}
 		ev.Reason = reason
 		ev.Triggers = int(ntrig)
 		if ev.Err != nil {
@@ -396,11 +402,13 @@ func (r *Refresher) loop() {
 			failures = 0
 		}
 		nextPeriodic = time.Now().Add(r.period)
-		for _, w := range waiters {
-			w.ch <- ev.Err
-		}
+		// The observer first, so that a Refresh that returned has been
+		// reported.
 		if r.obs != nil {
 			r.obs.OnRefresh(ev)
+		}
+		for _, w := range waiters {
+			w.ch <- ev.Err
 		}
 	}
 }
