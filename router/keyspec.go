@@ -107,7 +107,7 @@ func parseCommand(m *rueidis.RedisMessage, parent string, depth int) (*Command, 
 	if len(f) < 6 {
 		return nil, fmt.Errorf("command entry has %d fields, want at least 6", len(f))
 	}
-	name, err := f[0].ToString()
+	name, err := text(&f[0])
 	if err != nil || name == "" {
 		return nil, fmt.Errorf("command name: not a non-empty string")
 	}
@@ -125,7 +125,7 @@ func parseCommand(m *rueidis.RedisMessage, parent string, depth int) (*Command, 
 		return nil, fmt.Errorf("%s: flags: %v", name, err)
 	}
 	for i := range flags {
-		s, err := flags[i].ToString()
+		s, err := text(&flags[i])
 		if err != nil {
 			return nil, fmt.Errorf("%s: flag %d: %v", name, i, err)
 		}
@@ -213,7 +213,7 @@ func parseKeySpec(m *rueidis.RedisMessage) (KeySpec, error) {
 			return s, fmt.Errorf("flags: %v", err)
 		}
 		for i := range flags {
-			f, err := flags[i].ToString()
+			f, err := text(&flags[i])
 			if err != nil {
 				return s, fmt.Errorf("flag %d: %v", i, err)
 			}
@@ -241,7 +241,7 @@ func parseKeySpec(m *rueidis.RedisMessage) (KeySpec, error) {
 		if !ok {
 			return s, errors.New("begin_search: keyword missing")
 		}
-		if s.Keyword, err = km.ToString(); err != nil {
+		if s.Keyword, err = text(&km); err != nil {
 			return s, fmt.Errorf("begin_search: keyword: %v", err)
 		}
 		if s.StartFrom, err = specInt(spec, "startfrom", -maxSpecValue, maxSpecValue); err != nil {
@@ -297,7 +297,7 @@ func typedSpec(kv map[string]rueidis.RedisMessage, field string) (string, map[st
 	if !ok {
 		return "", nil, fmt.Errorf("%s: type missing", field)
 	}
-	typ, err := tm.ToString()
+	typ, err := text(&tm)
 	if err != nil {
 		return "", nil, fmt.Errorf("%s: type: %v", field, err)
 	}
@@ -336,4 +336,17 @@ func intField(m *rueidis.RedisMessage, what string) (int, error) {
 		return 0, fmt.Errorf("%s %d out of range", what, v)
 	}
 	return int(v), nil
+}
+
+// text returns a string field; rueidis's ToString also "succeeds" on
+// some other types (an empty array, a boolean), which a server never
+// sends where a string belongs.
+func text(m *rueidis.RedisMessage) (string, error) {
+	if !m.IsString() {
+		if err := m.Error(); err != nil {
+			return "", err
+		}
+		return "", errors.New("not a string")
+	}
+	return m.ToString()
 }

@@ -121,9 +121,12 @@ func TestCaptureCommandReply(t *testing.T) {
 	}
 }
 
+// readCapture returns a captured COMMAND reply.
+func readCapture(proto string) ([]byte, error) { return os.ReadFile(capturePath(proto)) }
+
 // learnCaptured learns a table, from nothing, from a captured reply.
 func learnCaptured(proto string) (*router.Table, error) {
-	raw, err := os.ReadFile(capturePath(proto))
+	raw, err := readCapture(proto)
 	if err != nil {
 		return nil, err
 	}
