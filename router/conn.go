@@ -1,0 +1,346 @@
+package router
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/slotrouter/slotrouter/retry"
+)
+
+// connKey identifies a connection of the pool: a dialable address, and
+// whether the connection is in READONLY mode (for replica reads).
+type connKey struct {
+	addr     string
+	readonly bool
+}
+
+// nodeConn is one rueidis single-node client.
+type nodeConn struct {
+	key    connKey
+	client rueidis.Client
+}
+
+// dialing is an in-flight dial that concurrent callers share.
+type dialing struct {
+	done chan struct{}
+	nc   *nodeConn
+	err  error
+}
+
+// pool keeps one rueidis client per (address, readonly) and one circuit
+// breaker per address. Lookups are lock-free (copy-on-write maps).
+type pool struct {
+	opt   rueidis.ClientOption // template: InitAddress set per node
+	ropt  rueidis.ClientOption // template for READONLY connections
+	bopts retry.BreakerOptions
+
+	conns    atomic.Pointer[map[connKey]*nodeConn]
+	breakers atomic.Pointer[map[string]*retry.Breaker]
+
+	mu      sync.Mutex
+	pending map[connKey]*dialing
+	closed  bool
+	wg      sync.WaitGroup
+}
+
+func newPool(opt rueidis.ClientOption, bopts retry.BreakerOptions) *pool {
+	p := &pool{opt: opt, bopts: bopts, pending: make(map[connKey]*dialing)}
+	p.ropt = opt
+	p.ropt.DialCtxFn = readonlyDialer(opt)
+	empty := map[connKey]*nodeConn{}
+	p.conns.Store(&empty)
+	noBreakers := map[string]*retry.Breaker{}
+	p.breakers.Store(&noBreakers)
+	return p
+}
+
+// breaker returns the circuit breaker of addr, creating it.
+func (p *pool) breaker(addr string) *retry.Breaker {
+	if b := (*p.breakers.Load())[addr]; b != nil {
+		return b
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := *p.breakers.Load()
+	if b := old[addr]; b != nil {
+		return b
+	}
+	m := make(map[string]*retry.Breaker, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	b := retry.NewBreaker(p.bopts)
+	m[addr] = b
+	p.breakers.Store(&m)
+	return b
+}
+
+// get returns the client for addr, dialing it when needed. A dial is
+// shared by concurrent callers; ctx bounds the wait (the dial itself is
+// bounded by the dial timeout and finishes in the background).
+func (p *pool) get(ctx context.Context, addr string, readonly bool) (*nodeConn, error) {
+	key := connKey{addr: addr, readonly: readonly}
+	if nc := (*p.conns.Load())[key]; nc != nil {
+		return nc, nil
+	}
+	return p.dial(ctx, key)
+}
+
+func (p *pool) dial(ctx context.Context, key connKey) (*nodeConn, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if nc := (*p.conns.Load())[key]; nc != nil {
+		p.mu.Unlock()
+		return nc, nil
+	}
+	d := p.pending[key]
+	if d == nil {
+		d = &dialing{done: make(chan struct{})}
+		p.pending[key] = d
+		p.wg.Add(1)
+		go p.connect(key, d)
+	}
+	p.mu.Unlock()
+	select {
+	case <-d.done:
+		return d.nc, d.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// connect creates the rueidis client of key and publishes it.
+func (p *pool) connect(key connKey, d *dialing) {
+	defer p.wg.Done()
+	opt := p.opt
+	if key.readonly {
+		opt = p.ropt
+	}
+	opt.InitAddress = []string{key.addr}
+	client, err := rueidis.NewClient(opt)
+	if err != nil {
+		if client != nil {
+			client.Close()
+		}
+		client = nil
+		err = &NodeError{Addr: key.addr, Err: err}
+	}
+	p.mu.Lock()
+	delete(p.pending, key)
+	if client != nil {
+		if p.closed {
+			client.Close()
+			client, err = nil, ErrClosed
+		} else {
+			d.nc = &nodeConn{key: key, client: client}
+			old := *p.conns.Load()
+			m := make(map[connKey]*nodeConn, len(old)+1)
+			for k, v := range old {
+				m[k] = v
+			}
+			m[key] = d.nc
+			p.conns.Store(&m)
+		}
+	}
+	d.err = err
+	p.mu.Unlock()
+	close(d.done)
+}
+
+// drop closes the client nc (if it is still the pool's) so that the next
+// get dials again, resolving the node's name again.
+func (p *pool) drop(nc *nodeConn) {
+	p.mu.Lock()
+	old := *p.conns.Load()
+	if old[nc.key] != nc {
+		p.mu.Unlock()
+		return
+	}
+	m := make(map[connKey]*nodeConn, len(old))
+	for k, v := range old {
+		if k != nc.key {
+			m[k] = v
+		}
+	}
+	p.conns.Store(&m)
+	p.mu.Unlock()
+	nc.client.Close()
+}
+
+// prune closes the clients and forgets the breakers of the addresses
+// keep rejects (nodes that left the topology).
+func (p *pool) prune(keep func(addr string) bool) {
+	var gone []*nodeConn
+	p.mu.Lock()
+	old := *p.conns.Load()
+	m := make(map[connKey]*nodeConn, len(old))
+	for k, v := range old {
+		if keep(k.addr) {
+			m[k] = v
+		} else {
+			gone = append(gone, v)
+		}
+	}
+	if len(gone) > 0 {
+		p.conns.Store(&m)
+	}
+	oldB := *p.breakers.Load()
+	mb := make(map[string]*retry.Breaker, len(oldB))
+	for k, v := range oldB {
+		if keep(k) {
+			mb[k] = v
+		}
+	}
+	if len(mb) != len(oldB) {
+		p.breakers.Store(&mb)
+	}
+	p.mu.Unlock()
+	for _, nc := range gone {
+		nc.client.Close()
+	}
+}
+
+// addrs returns the addresses of the open clients.
+func (p *pool) addrs() []string {
+	m := *p.conns.Load()
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k.addr)
+	}
+	return out
+}
+
+// close closes every client and waits for in-flight dials.
+func (p *pool) close() {
+	p.mu.Lock()
+	p.closed = true
+	old := *p.conns.Load()
+	empty := map[connKey]*nodeConn{}
+	p.conns.Store(&empty)
+	p.mu.Unlock()
+	for _, nc := range old {
+		nc.client.Close()
+	}
+	p.wg.Wait()
+}
+
+// readonlyDialer returns a DialCtxFn that dials as rueidis would (or with
+// the template's own DialCtxFn) and then puts the new connection in
+// READONLY mode, authenticating first when credentials are configured:
+// rueidis refuses ClientOption.ReplicaOnly for a single-node client, and
+// this way every connection it opens to the node (pipelines, the blocking
+// pool, reconnections) is read-only.
+func readonlyDialer(opt rueidis.ClientOption) func(context.Context, string, *net.Dialer, *tls.Config) (net.Conn, error) {
+	base := opt.DialCtxFn
+	user, pass, credFn := opt.Username, opt.Password, opt.AuthCredentialsFn
+	return func(ctx context.Context, dst string, dialer *net.Dialer, tlsConfig *tls.Config) (net.Conn, error) {
+		var conn net.Conn
+		var err error
+		switch {
+		case base != nil:
+			conn, err = base(ctx, dst, dialer, tlsConfig)
+		case tlsConfig != nil:
+			d := tls.Dialer{NetDialer: dialer, Config: tlsConfig}
+			conn, err = d.DialContext(ctx, "tcp", dst)
+		default:
+			conn, err = dialer.DialContext(ctx, "tcp", dst)
+		}
+		if err != nil {
+			return nil, err
+		}
+		u, pw := user, pass
+		if credFn != nil {
+			cred, err := credFn(rueidis.AuthCredentialsContext{Address: conn.RemoteAddr()})
+			if err != nil {
+				conn.Close()
+				return nil, err
+			}
+			u, pw = cred.Username, cred.Password
+		}
+		if err := sendReadonly(ctx, conn, dialer.Timeout, u, pw); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		return conn, nil
+	}
+}
+
+// errReadonlyReply is a READONLY (or AUTH) reply that is not +OK.
+var errReadonlyReply = errors.New("slotrouter: READONLY refused")
+
+// sendReadonly writes [AUTH] READONLY in RESP2 on a fresh connection and
+// reads the replies, within timeout.
+func sendReadonly(ctx context.Context, conn net.Conn, timeout time.Duration, user, pass string) error {
+	if timeout <= 0 {
+		timeout = DefaultDialTimeout
+	}
+	deadline := time.Now().Add(timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if err := conn.SetDeadline(deadline); err != nil {
+		return err
+	}
+	var b []byte
+	n := 1
+	switch {
+	case pass != "" && user != "":
+		b = appendCommand(b, "AUTH", user, pass)
+		n++
+	case pass != "":
+		b = appendCommand(b, "AUTH", pass)
+		n++
+	}
+	b = appendCommand(b, "READONLY")
+	if _, err := conn.Write(b); err != nil {
+		return err
+	}
+	r := bufio.NewReaderSize(conn, 64)
+	for range n {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return err
+		}
+		if !strings.HasPrefix(line, "+") {
+			return fmt.Errorf("%w: %q", errReadonlyReply, strings.TrimSpace(line))
+		}
+	}
+	if r.Buffered() > 0 {
+		return fmt.Errorf("%w: unexpected extra reply", errReadonlyReply)
+	}
+	return conn.SetDeadline(time.Time{})
+}
+
+func appendCommand(b []byte, args ...string) []byte {
+	b = append(b, '*')
+	b = strconv.AppendInt(b, int64(len(args)), 10)
+	b = append(b, '\r', '\n')
+	for _, a := range args {
+		b = append(b, '$')
+		b = strconv.AppendInt(b, int64(len(a)), 10)
+		b = append(b, '\r', '\n')
+		b = append(b, a...)
+		b = append(b, '\r', '\n')
+	}
+	return b
+}
+
+// breakerOpen reports whether addr's breaker is open (without taking a
+// probe).
+func (p *pool) breakerOpen(addr string) bool {
+	b := (*p.breakers.Load())[addr]
+	return b != nil && b.State() == retry.Open
+}

@@ -1,0 +1,300 @@
+package router
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/slotrouter/slotrouter/retry"
+	"github.com/slotrouter/slotrouter/slots"
+	"github.com/slotrouter/slotrouter/topology"
+)
+
+// Cmd is one command for DoCmd and DoMulti: its arguments, name first,
+// and whether it may be sent again after an unknown outcome.
+type Cmd struct {
+	// Args are the command's arguments, name first ("SET", "k", "v").
+	Args []string
+	// Idempotent marks a write as safe to send again when the connection
+	// broke after it was sent (SET k v, DEL k, HSET ...). Read-only
+	// commands are always safe; other writes (INCR, LPUSH, ...) then fail
+	// with ErrUnknownOutcome.
+	Idempotent bool
+}
+
+// C returns the command args (not marked idempotent).
+func C(args ...string) Cmd { return Cmd{Args: args} }
+
+// Idempotent returns the command args marked idempotent: the caller
+// states that executing it twice has the same effect as once, so it is
+// retried after a connection error even when it may have been executed.
+func Idempotent(args ...string) Cmd { return Cmd{Args: args, Idempotent: true} }
+
+// Do sends one command, given as its arguments (name first), to the node
+// that serves its keys, following redirects and retrying what is safe to
+// retry (see the package documentation). The reply and error are those of
+// rueidis (rueidis.IsRedisNil(err) for a nil reply), or a client error:
+// *CrossSlotError, ErrBadCommand, *UnknownOutcomeError
+// (ErrUnknownOutcome), *retry.ExhaustedError (wrapping the last error),
+// ErrNoNode, ErrClosed, a *NodeError wrapping retry.ErrOpen when the
+// node's circuit breaker is open, or the context's error.
+func (c *Client) Do(ctx context.Context, args ...string) (rueidis.RedisMessage, error) {
+	return c.do(ctx, args, false)
+}
+
+// DoCmd is Do for a Cmd, which may be marked idempotent.
+func (c *Client) DoCmd(ctx context.Context, cmd Cmd) (rueidis.RedisMessage, error) {
+	return c.do(ctx, cmd.Args, cmd.Idempotent)
+}
+
+// state is one command's (or MULTI block's) progress in the retry loop.
+type state struct {
+	d      decision
+	idem   bool
+	ctr    retry.Counter
+	forced string // dialable address named by the last redirect
+	asking bool   // send ASKING first (to forced)
+	avoid  string // a node that just failed a read: try another
+	block  bool   // a MULTI block: always to the primary
+	last   error
+}
+
+func (c *Client) do(ctx context.Context, args []string, idem bool) (rueidis.RedisMessage, error) {
+	if c.closed.Load() {
+		return rueidis.RedisMessage{}, ErrClosed
+	}
+	d, err := decide(c.table, args)
+	if err != nil {
+		return rueidis.RedisMessage{}, err
+	}
+	if d.txn {
+		return rueidis.RedisMessage{}, errTxnInDo
+	}
+	st := state{d: d, idem: idem, ctr: c.limits.Counter()}
+	for {
+		addr, ro, err := c.pick(&st)
+		var res rueidis.RedisResult
+		var unsent bool
+		if err == nil {
+			var nc *nodeConn
+			nc, err = c.pool.get(ctx, addr, ro)
+			if err != nil {
+				unsent = true
+			} else {
+				res = c.send(ctx, nc, args, st.asking, d.blocking)
+				err = res.Error()
+				if err == nil || rueidis.IsRedisNil(err) {
+					c.pool.breaker(addr).Success()
+					return res.ToMessage()
+				}
+			}
+		}
+		delay, retryNow, final := c.handle(ctx, &st, args[0], addr, err, unsent)
+		if !retryNow {
+			return rueidis.RedisMessage{}, final
+		}
+		if delay > 0 {
+			if err := retry.Wait(ctx, delay); err != nil {
+				return rueidis.RedisMessage{}, waitErr(err, st.last)
+			}
+		}
+	}
+}
+
+// send sends args on nc, after ASKING when asking.
+func (c *Client) send(ctx context.Context, nc *nodeConn, args []string, asking, blocking bool) rueidis.RedisResult {
+	cl := nc.client
+	b := cl.B().Arbitrary(args...)
+	var cmd rueidis.Completed
+	if blocking {
+		cmd = b.Blocking()
+	} else {
+		cmd = b.Build()
+	}
+	if !asking {
+		return cl.Do(ctx, cmd)
+	}
+	rs := cl.DoMulti(ctx, cl.B().Asking().Build(), cmd)
+	return rs[1]
+}
+
+// pick chooses the node for the next attempt of st and takes a pass from
+// its circuit breaker: the redirect target, else the slot's primary, or a
+// replica for a read under PreferReplica or when the primary's breaker is
+// open (or it just failed).
+func (c *Client) pick(st *state) (addr string, ro bool, err error) {
+	if st.forced != "" {
+		if err := c.pool.breaker(st.forced).Allow(); err != nil {
+			return st.forced, false, &NodeError{Addr: st.forced, Err: err}
+		}
+		return st.forced, false, nil
+	}
+	s := c.topo.Current()
+	if !st.d.hasKeys {
+		p, err := anyPrimary(s, func(n *topology.Node) bool {
+			return n.Addr != st.avoid && !c.pool.breakerOpen(n.Addr)
+		})
+		if err != nil {
+			return "", false, err
+		}
+		if err := c.pool.breaker(p.Addr).Allow(); err != nil {
+			return p.Addr, false, &NodeError{Addr: p.Addr, Err: err}
+		}
+		return p.Addr, false, nil
+	}
+	sh, ok := s.Lookup(st.d.slot)
+	if !ok || sh.Primary == nil || sh.Primary.Addr == "" {
+		return "", false, ErrNoNode
+	}
+	readOnly := st.d.readOnly && !st.block
+	allowed := func(n *topology.Node) bool {
+		return n.Addr != st.avoid && c.pool.breaker(n.Addr).Allow() == nil
+	}
+	if readOnly && c.policy == PreferReplica {
+		if r := pickReplica(sh, allowed); r != nil {
+			return r.Addr, true, nil
+		}
+	}
+	p := sh.Primary
+	pb := c.pool.breaker(p.Addr)
+	if p.Addr != st.avoid {
+		err := pb.Allow()
+		if err == nil {
+			return p.Addr, false, nil
+		}
+		if !readOnly {
+			return p.Addr, false, &NodeError{Addr: p.Addr, Err: err}
+		}
+	}
+	if readOnly && c.policy != PreferReplica {
+		if r := pickReplica(sh, allowed); r != nil {
+			return r.Addr, true, nil
+		}
+	}
+	if err := pb.Allow(); err != nil {
+		return p.Addr, false, &NodeError{Addr: p.Addr, Err: err}
+	}
+	return p.Addr, false, nil
+}
+
+// handle decides what follows a failed attempt of st on addr: retry now
+// (after delay) or stop with final. It does the action's work: patch the
+// topology for MOVED, arm ASKING for ASK, refresh for READONLY, feed the
+// breaker and trigger a refresh for connection errors, report to the
+// Observer.
+func (c *Client) handle(ctx context.Context, st *state, name, addr string, err error, unsent bool) (delay time.Duration, retryNow bool, final error) {
+	wasAsking := st.asking
+	st.asking = false
+	st.forced = ""
+	st.avoid = ""
+	class := retry.Classify(err)
+	kind := class.Kind
+	if err == ErrNoNode {
+		// The snapshot does not cover the slot: refresh and wait as for
+		// CLUSTERDOWN.
+		kind = retry.KindClusterDown
+		c.topo.Trigger("slot not covered")
+	}
+	switch kind {
+	case retry.KindConn:
+		c.pool.breaker(addr).Failure()
+		c.topo.Trigger("connection error to " + addr)
+	case retry.KindOther, retry.KindCanceled:
+	default:
+		if addr != "" && !unsent {
+			c.pool.breaker(addr).Success()
+		}
+	}
+	st.last = err
+	op := retry.Op{Unsent: unsent || retry.Unsent(err), ReadOnly: st.d.readOnly, Idempotent: st.idem}
+	act := retry.Decide(kind, op)
+	switch {
+	case act == retry.ActionFailUnknownOutcome:
+		return 0, false, &UnknownOutcomeError{Addr: addr, Command: name, Err: err}
+	case !act.IsRetry():
+		return 0, false, err
+	case !st.ctr.Step(act):
+		return 0, false, st.ctr.Exhausted(err)
+	}
+	switch act {
+	case retry.ActionFollow, retry.ActionAsk:
+		red, rerr := class.Redirect()
+		if rerr != nil {
+			return 0, false, fmt.Errorf("%w (reply from %s: %w)", rerr, addr, err)
+		}
+		to := c.redirectTarget(red, addr)
+		if c.obs != nil {
+			c.obs.OnRedirect(RedirectEvent{Kind: red.Kind, Slot: slots.Slot(red.Slot), From: addr, To: to})
+		}
+		if act == retry.ActionFollow && to == addr && !wasAsking {
+			// MOVED to the node just asked: its name may resolve to
+			// another host now; dial it again.
+			c.dropAddr(addr)
+		}
+		st.forced = to
+		st.asking = act == retry.ActionAsk
+		return 0, true, nil
+	case retry.ActionRefresh:
+		c.retried(kind, addr, st, 0)
+		if rerr := c.topo.Refresh(ctx); rerr != nil && ctx.Err() != nil {
+			return 0, false, waitErr(ctx.Err(), err)
+		}
+		return 0, true, nil
+	case retry.ActionRetryConn:
+		if st.d.readOnly {
+			st.avoid = addr
+		}
+	}
+	// Backoff and RetryConn: exponential backoff with full jitter, the
+	// first retry of a connection error at once.
+	if act == retry.ActionBackoff || st.ctr.Attempts > 2 {
+		delay = c.backoff.Delay(st.ctr.Attempts-2, nil)
+	}
+	if !retry.Fits(ctx, delay) {
+		return 0, false, err
+	}
+	c.retried(kind, addr, st, delay)
+	return delay, true, nil
+}
+
+// redirectTarget returns the dialable address of a redirect from addr,
+// recording a MOVED in the topology.
+func (c *Client) redirectTarget(red retry.Redirect, addr string) string {
+	from := addr
+	if n, ok := c.topo.Current().NodeByAddr(addr); ok && n.Announced != "" {
+		from = n.Announced
+	}
+	target := red.Resolve(from)
+	if red.Kind == retry.KindMoved {
+		res := c.topo.ApplyMoved(slots.Slot(red.Slot), target)
+		if res.To != nil && res.To.Addr != "" && res.Err == nil {
+			return res.To.Addr
+		}
+	}
+	return c.topo.MapAddr(target)
+}
+
+// dropAddr closes the clients of addr so that they are dialed again.
+func (c *Client) dropAddr(addr string) {
+	for _, ro := range [2]bool{false, true} {
+		if nc := (*c.pool.conns.Load())[connKey{addr: addr, readonly: ro}]; nc != nil {
+			c.pool.drop(nc)
+		}
+	}
+}
+
+func (c *Client) retried(kind retry.Kind, addr string, st *state, delay time.Duration) {
+	if c.obs != nil {
+		c.obs.OnRetry(RetryEvent{Cause: kind, Addr: addr, Attempt: st.ctr.Attempts, Delay: delay})
+	}
+}
+
+// waitErr is the error of a wait cut short by the context: the context's
+// error, with the last server error.
+func waitErr(ctxErr, last error) error {
+	if last == nil {
+		return ctxErr
+	}
+	return fmt.Errorf("%w while waiting to retry after: %w", ctxErr, last)
+}

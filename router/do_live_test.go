@@ -1,0 +1,196 @@
+package router_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/slotrouter/slotrouter/internal/clustertest"
+	"github.com/slotrouter/slotrouter/router"
+	"github.com/slotrouter/slotrouter/slots"
+	"github.com/slotrouter/slotrouter/topology"
+)
+
+// liveCtx returns a context bounded by d for a test.
+func liveCtx(t *testing.T, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// newLiveClient connects a router.Client to cl (the shared cluster when
+// nil) and closes it at the end of the test.
+func newLiveClient(t *testing.T, cl *clustertest.Cluster, opts router.Options) *router.Client {
+	t.Helper()
+	if cl == nil {
+		cl = clustertest.Need(t, cluster)
+	}
+	if opts.Seeds == nil {
+		opts.Seeds = cl.Addrs()
+	}
+	ctx := liveCtx(t, 30*time.Second)
+	c, err := router.New(ctx, opts)
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	return c
+}
+
+// testKey returns a key unique to the test, with an optional hash tag.
+func testKey(t *testing.T, parts ...string) string {
+	return t.Name() + ":" + strings.Join(parts, ":")
+}
+
+func TestDoSetGetLive(t *testing.T) {
+	c := newLiveClient(t, nil, router.Options{})
+	ctx := liveCtx(t, 30*time.Second)
+	for i := range 200 {
+		k := testKey(t, fmt.Sprint(i))
+		_, err := c.Do(ctx, "SET", k, fmt.Sprint(i*7))
+		require.NoError(t, err)
+	}
+	for i := range 200 {
+		k := testKey(t, fmt.Sprint(i))
+		msg, err := c.Do(ctx, "GET", k)
+		require.NoError(t, err)
+		v, err := msg.ToString()
+		require.NoError(t, err)
+		assert.Equal(t, fmt.Sprint(i*7), v)
+	}
+	_, err := c.Do(ctx, "GET", testKey(t, "missing"))
+	assert.True(t, rueidis.IsRedisNil(err), "nil reply: %v", err)
+
+	// The key is on the node Route names: read it there directly.
+	k := testKey(t, "7")
+	slot, node, err := c.Route("GET", k)
+	require.NoError(t, err)
+	assert.Equal(t, slots.Of(k), slot)
+	cn := cluster.NodeByAddr(node.Addr)
+	require.NotNil(t, cn, "route names a node of the cluster: %s", node.Addr)
+	msg, err := cluster.Do(ctx, cn, "GET", k)
+	require.NoError(t, err)
+	v, _ := msg.ToString()
+	assert.Equal(t, "49", v)
+}
+
+func TestDoRejectsTxnAlone(t *testing.T) {
+	c := newLiveClient(t, nil, router.Options{})
+	ctx := liveCtx(t, 10*time.Second)
+	_, err := c.Do(ctx, "MULTI")
+	require.Error(t, err)
+	_, err = c.Do(ctx)
+	assert.ErrorIs(t, err, router.ErrBadCommand)
+}
+
+// shardsOwner parses CLUSTER SHARDS from node n of cl and returns the
+// address of slot's primary.
+func shardsOwner(ctx context.Context, t *testing.T, cl *clustertest.Cluster, view *topology.View, slot slots.Slot) string {
+	t.Helper()
+	for _, sh := range view.Shards {
+		for _, r := range sh.Ranges {
+			if r.Contains(slot) && sh.Primary != nil {
+				return sh.Primary.Addr
+			}
+		}
+	}
+	t.Fatalf("slot %d uncovered in CLUSTER SHARDS", slot)
+	return ""
+}
+
+// TestRouteEveryCommandLive checks, for a sample of every command of the
+// table, that Route names the slot CLUSTER KEYSLOT gives for its first key
+// and the node CLUSTER SHARDS names for that slot, and that keyless
+// commands go to a primary.
+func TestRouteEveryCommandLive(t *testing.T) {
+	cl := clustertest.Need(t, cluster)
+	c := newLiveClient(t, cl, router.Options{})
+	ctx := liveCtx(t, 60*time.Second)
+	node := cl.Nodes()[0]
+	msg, err := cl.Do(ctx, node, "CLUSTER", "SHARDS")
+	require.NoError(t, err)
+	view, err := topology.ParseShards(msg, node.Addr)
+	require.NoError(t, err)
+	primaries := map[string]bool{}
+	for _, sh := range view.Shards {
+		if sh.Primary != nil && len(sh.Ranges) > 0 {
+			primaries[sh.Primary.Addr] = true
+		}
+	}
+	routed, keyless := 0, 0
+	for _, s := range keySamples {
+		args := sampleArgs(s)
+		keys, kerr := c.Table().Keys(args)
+		slot, n, err := c.Route(args...)
+		if kerr != nil || errors.Is(err, router.ErrCrossSlot) {
+			require.Error(t, err, "%q", s)
+			continue
+		}
+		require.NoError(t, err, "%q", s)
+		require.NotNil(t, n, "%q", s)
+		if len(keys) == 0 {
+			keyless++
+			assert.Equal(t, router.NoSlot, slot, "%q", s)
+			assert.True(t, primaries[n.Addr], "%q: keyless command to a primary, got %s", s, n.Addr)
+			continue
+		}
+		m, err := cl.Do(ctx, node, "CLUSTER", "KEYSLOT", keys[0])
+		require.NoError(t, err)
+		want, err := m.AsInt64()
+		require.NoError(t, err)
+		assert.Equal(t, slots.Slot(want), slot, "%q", s)
+		assert.Equal(t, shardsOwner(ctx, t, cl, &view, slot), n.Addr, "%q", s)
+		routed++
+	}
+	t.Logf("%d samples routed by key, %d keyless", routed, keyless)
+	assert.Greater(t, routed, 100)
+}
+
+// TestCrossSlotNothingSentLive checks that a cross-slot command fails
+// before anything is sent: the servers' commandstats for MGET do not move.
+func TestCrossSlotNothingSentLive(t *testing.T) {
+	cl := clustertest.Need(t, cluster)
+	c := newLiveClient(t, cl, router.Options{})
+	ctx := liveCtx(t, 30*time.Second)
+	before := commandCalls(ctx, t, cl, "mget")
+	a, b := "user:1", "user:2"
+	require.NotEqual(t, slots.Of(a), slots.Of(b))
+	_, err := c.Do(ctx, "MGET", a, b)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, router.ErrCrossSlot)
+	var cse *router.CrossSlotError
+	require.ErrorAs(t, err, &cse)
+	require.Len(t, cse.Keys, 2)
+	assert.Equal(t, slots.Of(a), cse.Keys[0].Slot)
+	assert.Equal(t, slots.Of(b), cse.Keys[1].Slot)
+	assert.Contains(t, err.Error(), fmt.Sprint(slots.Of(a)))
+	assert.Contains(t, err.Error(), `"user:2"`)
+	res := c.DoMulti(ctx, router.C("MGET", a, b))
+	assert.ErrorIs(t, res[0].Err, router.ErrCrossSlot)
+	assert.Equal(t, before, commandCalls(ctx, t, cl, "mget"), "no MGET reached a server")
+}
+
+// commandCalls sums INFO commandstats calls of cmd over every node.
+func commandCalls(ctx context.Context, t *testing.T, cl *clustertest.Cluster, cmd string) int64 {
+	t.Helper()
+	var total int64
+	for _, n := range cl.Nodes() {
+		m, err := cl.Do(ctx, n, "INFO", "commandstats")
+		require.NoError(t, err)
+		s, _ := m.ToString()
+		for _, line := range strings.Split(s, "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_"+cmd+":calls="); ok {
+				var calls int64
+				fmt.Sscanf(v, "%d", &calls)
+				total += calls
+			}
+		}
+	}
+	return total
+}

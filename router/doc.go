@@ -1,0 +1,48 @@
+// Package router is slotrouter's cluster smart client and slot router: it
+// makes a Redis Cluster (or Valkey cluster) look like one dependable
+// server.
+//
+// # Command table
+//
+// A Table knows, for every command, where its keys are (static for the
+// commands of Redis 7.0, learned from the server's COMMAND reply for the
+// rest: Table.Learn) and its flags (read-only, blocking...). Table.Slot
+// gives a command's slot and refuses, before anything is sent, a command
+// whose keys hash to different slots (*CrossSlotError, ErrCrossSlot).
+//
+// # Client
+//
+// New starts a Client over a topology.Refresher. Each node is reached
+// through its own rueidis single-node client (auto-pipelined, with
+// rueidis's retries off so that this package decides); replica reads go
+// over connections in READONLY mode. Do sends one command, DoMulti many
+// (one pipeline per node, nodes in parallel, results in the caller's
+// order; MULTI ... EXEC blocks stay together), Route tells where a
+// command would go without any I/O.
+//
+// # Redirects and retries
+//
+// The client runs the loop; package retry decides:
+//
+//   - MOVED: the slot is patched in the topology (ApplyMoved) and the
+//     command goes to the target at once. A MOVED naming the node just
+//     asked makes the client dial that node again.
+//   - ASK: ASKING and the command are pipelined to the target, once; the
+//     topology is not changed.
+//   - TRYAGAIN, CLUSTERDOWN, LOADING, MASTERDOWN: exponential backoff
+//     with full jitter (Options.Backoff), never past the context's
+//     deadline: when the next delay would not fit, the last error is
+//     returned.
+//   - READONLY: the topology is refreshed and the command retried.
+//   - Connection errors feed the node's circuit breaker and trigger a
+//     topology refresh. A command that surely was not sent, a read-only
+//     command, or one marked idempotent (Idempotent, Cmd.Idempotent) is
+//     retried; any other write fails with ErrUnknownOutcome and is never
+//     sent again. A node whose breaker is open fails fast, except that a
+//     read-only command falls back to another replica or the primary.
+//
+// Hops (MOVED/ASK, default 16) and attempts (default 5) are bounded
+// (Options.Limits); when a limit is reached the error is a
+// *retry.ExhaustedError wrapping the last server error. An Observer sees
+// every redirect and retry; Counters counts them.
+package router

@@ -1,0 +1,313 @@
+package router
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/slotrouter/slotrouter/retry"
+)
+
+// Result is the reply to one command of DoMulti: the message and error
+// rueidis gives (rueidis.IsRedisNil(Err) for a nil reply), or a client
+// error as for Do.
+type Result struct {
+	Msg rueidis.RedisMessage
+	Err error
+}
+
+// unit is what DoMulti retries as a whole: one command, or one
+// MULTI ... EXEC (or DISCARD) block.
+type unit struct {
+	first, last int // indexes of cmds, inclusive
+	block       bool
+	st          state
+	notBefore   time.Time
+	done        bool
+
+	// per round
+	addr   string
+	ro     bool
+	res    []rueidis.RedisResult
+	err    error
+	unsent bool
+}
+
+// DoMulti sends cmds and returns their results in the same order. The
+// commands are grouped per node into one pipeline each, the nodes are
+// asked in parallel, and each command follows its own redirects and
+// retries as with Do: redirected and retried commands are regrouped into
+// new pipelines, round after round, until every command has its result.
+//
+// A MULTI ... EXEC (or MULTI ... DISCARD) block stays together, on one
+// connection, and is redirected and retried as a whole; all its keys must
+// hash to one slot (a *CrossSlotError for every command of the block
+// otherwise) and it always goes to the primary. Its results are those of
+// each command ("OK", "QUEUED" ..., then EXEC's array). WATCH is not
+// supported. Commands that fail validation get their error without being
+// sent; the others are sent.
+func (c *Client) DoMulti(ctx context.Context, cmds ...Cmd) []Result {
+	results := make([]Result, len(cmds))
+	if len(cmds) == 0 {
+		return results
+	}
+	if c.closed.Load() {
+		for i := range results {
+			results[i].Err = ErrClosed
+		}
+		return results
+	}
+	units := c.units(cmds, results)
+	pending := len(units)
+	for pending > 0 {
+		now := time.Now()
+		var ready []*unit
+		var wake time.Time
+		for _, u := range units {
+			if u.done {
+				continue
+			}
+			if !u.notBefore.After(now) {
+				ready = append(ready, u)
+			} else if wake.IsZero() || u.notBefore.Before(wake) {
+				wake = u.notBefore
+			}
+		}
+		if len(ready) == 0 {
+			if err := retry.Wait(ctx, time.Until(wake)); err != nil {
+				for _, u := range units {
+					if !u.done {
+						c.finish(u, cmds, results, nil, waitErr(err, u.st.last))
+						pending--
+					}
+				}
+				return results
+			}
+			continue
+		}
+		c.round(ctx, cmds, ready)
+		for _, u := range ready {
+			if u.err == nil {
+				c.pool.breaker(u.addr).Success()
+				c.finish(u, cmds, results, u.res, nil)
+				pending--
+				continue
+			}
+			delay, again, final := c.handle(ctx, &u.st, cmds[u.first].Args[0], u.addr, u.err, u.unsent)
+			if !again {
+				c.finish(u, cmds, results, u.res, final)
+				pending--
+				continue
+			}
+			u.notBefore = time.Time{}
+			if delay > 0 {
+				u.notBefore = time.Now().Add(delay)
+			}
+		}
+	}
+	return results
+}
+
+// units validates cmds, fills the results of invalid ones and returns the
+// units to send.
+func (c *Client) units(cmds []Cmd, results []Result) []*unit {
+	units := make([]*unit, 0, len(cmds))
+	for i := 0; i < len(cmds); i++ {
+		args := cmds[i].Args
+		if len(args) > 0 && strings.EqualFold(args[0], "multi") {
+			j := i + 1
+			for j < len(cmds) && !isTxnEnd(cmds[j].Args) && !isMulti(cmds[j].Args) {
+				j++
+			}
+			if j == len(cmds) || isMulti(cmds[j].Args) {
+				for k := i; k < j; k++ {
+					results[k].Err = ErrMultiBlock
+				}
+				i = j - 1
+				continue
+			}
+			u, err := c.blockUnit(cmds, i, j)
+			if err != nil {
+				for k := i; k <= j; k++ {
+					results[k].Err = err
+				}
+			} else {
+				units = append(units, u)
+			}
+			i = j
+			continue
+		}
+		d, err := decide(c.table, args)
+		if err == nil && d.txn {
+			err = ErrMultiBlock
+		}
+		if err != nil {
+			results[i].Err = err
+			continue
+		}
+		units = append(units, &unit{first: i, last: i, st: state{d: d, idem: cmds[i].Idempotent, ctr: c.limits.Counter()}})
+	}
+	return units
+}
+
+func isMulti(args []string) bool { return len(args) > 0 && strings.EqualFold(args[0], "multi") }
+
+func isTxnEnd(args []string) bool {
+	return len(args) > 0 && (strings.EqualFold(args[0], "exec") || strings.EqualFold(args[0], "discard"))
+}
+
+// blockUnit validates the block cmds[i..j] (MULTI ... EXEC/DISCARD).
+func (c *Client) blockUnit(cmds []Cmd, i, j int) (*unit, error) {
+	var bd decision
+	bd.readOnly = true
+	idem := true
+	var keys []string
+	for k := i + 1; k < j; k++ {
+		d, err := decide(c.table, cmds[k].Args)
+		if err != nil {
+			return nil, err
+		}
+		if d.txn {
+			return nil, ErrMultiBlock
+		}
+		if d.hasKeys {
+			ks, _ := c.table.Keys(cmds[k].Args)
+			keys = append(keys, ks...)
+			if !bd.hasKeys {
+				bd.slot, bd.hasKeys = d.slot, true
+			} else if d.slot != bd.slot {
+				_, _, err := CheckSlot("MULTI", keys...)
+				if err == nil {
+					err = ErrCrossSlot
+				}
+				return nil, err
+			}
+		}
+		bd.readOnly = bd.readOnly && d.readOnly
+		idem = idem && (d.readOnly || cmds[k].Idempotent)
+	}
+	return &unit{first: i, last: j, block: true, st: state{d: bd, idem: idem, block: true, ctr: c.limits.Counter()}}, nil
+}
+
+// round sends the ready units, one pipeline per node, nodes in parallel.
+func (c *Client) round(ctx context.Context, cmds []Cmd, ready []*unit) {
+	type group struct {
+		key   connKey
+		units []*unit
+	}
+	var groups []*group
+	for _, u := range ready {
+		u.res, u.err, u.unsent = nil, nil, false
+		addr, ro, err := c.pick(&u.st)
+		u.addr, u.ro = addr, ro
+		if err != nil {
+			u.err = err
+			continue
+		}
+		k := connKey{addr: addr, readonly: ro}
+		var g *group
+		for _, x := range groups {
+			if x.key == k {
+				g = x
+				break
+			}
+		}
+		if g == nil {
+			g = &group{key: k}
+			groups = append(groups, g)
+		}
+		g.units = append(g.units, u)
+	}
+	if len(groups) == 1 {
+		c.pipeline(ctx, cmds, groups[0].key, groups[0].units)
+		return
+	}
+	var wg sync.WaitGroup
+	for _, g := range groups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.pipeline(ctx, cmds, g.key, g.units)
+		}()
+	}
+	wg.Wait()
+}
+
+// pipeline sends units to one node in one DoMulti and sets each unit's
+// replies and error.
+func (c *Client) pipeline(ctx context.Context, cmds []Cmd, key connKey, units []*unit) {
+	nc, err := c.pool.get(ctx, key.addr, key.readonly)
+	if err != nil {
+		for _, u := range units {
+			u.err, u.unsent = err, true
+		}
+		return
+	}
+	cl := nc.client
+	var batch []rueidis.Completed
+	offs := make([]int, len(units))
+	for i, u := range units {
+		offs[i] = len(batch)
+		if u.st.asking {
+			batch = append(batch, cl.B().Asking().Build())
+		}
+		for k := u.first; k <= u.last; k++ {
+			b := cl.B().Arbitrary(cmds[k].Args...)
+			if !u.block && u.st.d.blocking {
+				batch = append(batch, b.Blocking())
+			} else {
+				batch = append(batch, b.Build())
+			}
+		}
+	}
+	rs := cl.DoMulti(ctx, batch...)
+	for i, u := range units {
+		r := rs[offs[i]:]
+		if u.st.asking {
+			r = r[1:]
+		}
+		u.res = r[:u.last-u.first+1]
+		u.err = unitErr(u)
+	}
+}
+
+// unitErr returns the error that decides a unit's fate: for a command its
+// error (nil for a nil reply); for a block the first error of a queued
+// command (a redirect, say), else EXEC's error.
+func unitErr(u *unit) error {
+	if !u.block {
+		err := u.res[0].Error()
+		if rueidis.IsRedisNil(err) {
+			return nil
+		}
+		return err
+	}
+	n := len(u.res)
+	for _, r := range u.res[:n-1] {
+		if err := r.Error(); err != nil {
+			return err
+		}
+	}
+	err := u.res[n-1].Error()
+	if rueidis.IsRedisNil(err) { // EXEC aborted by WATCH: a valid reply
+		return nil
+	}
+	return err
+}
+
+// finish stores the results of u: the replies, or final for every
+// command of u (a block's queued replies are kept when the block was
+// sent).
+func (c *Client) finish(u *unit, cmds []Cmd, results []Result, res []rueidis.RedisResult, final error) {
+	u.done = true
+	for k := u.first; k <= u.last; k++ {
+		if final == nil && res != nil {
+			msg, err := res[k-u.first].ToMessage()
+			results[k] = Result{Msg: msg, Err: err}
+			continue
+		}
+		results[k] = Result{Err: final}
+	}
+}

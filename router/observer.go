@@ -1,0 +1,123 @@
+package router
+
+import (
+	"sync"
+	"time"
+
+	"github.com/slotrouter/slotrouter/retry"
+	"github.com/slotrouter/slotrouter/slots"
+)
+
+// Observer receives events of the redirect/retry loop. Callbacks run on
+// the caller's goroutine, in the middle of a command: they must be fast,
+// must not block, and must be safe for concurrent use.
+type Observer interface {
+	// OnRedirect is called for every MOVED or ASK reply followed.
+	OnRedirect(RedirectEvent)
+	// OnRetry is called before every retry that is not a redirect
+	// (backoff, refresh, connection error, READONLY fallback...).
+	OnRetry(RetryEvent)
+}
+
+// RedirectEvent describes one redirect.
+type RedirectEvent struct {
+	// Kind is retry.KindMoved or retry.KindAsk.
+	Kind retry.Kind
+	// Slot is the slot the redirect names.
+	Slot slots.Slot
+	// From is the address of the node that sent the redirect.
+	From string
+	// To is the dialable address of the target.
+	To string
+}
+
+// RetryEvent describes one retry.
+type RetryEvent struct {
+	// Cause is the kind of error that caused the retry (retry.KindTryAgain,
+	// retry.KindConn, ...).
+	Cause retry.Kind
+	// Addr is the node that answered with the error.
+	Addr string
+	// Attempt is the number of the attempt about to be made (2 for the
+	// first retry).
+	Attempt int
+	// Delay is the backoff waited before the retry (0 for none).
+	Delay time.Duration
+}
+
+// Counters is an Observer that counts events: MOVED and ASK per node (the
+// node that sent them) and retries per cause. The zero value is ready;
+// it is safe for concurrent use.
+type Counters struct {
+	mu      sync.Mutex
+	moved   map[string]int64
+	ask     map[string]int64
+	retries map[retry.Kind]int64
+}
+
+// OnRedirect counts a redirect.
+func (c *Counters) OnRedirect(e RedirectEvent) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := &c.moved
+	if e.Kind == retry.KindAsk {
+		m = &c.ask
+	}
+	if *m == nil {
+		*m = make(map[string]int64)
+	}
+	(*m)[e.From]++
+}
+
+// OnRetry counts a retry.
+func (c *Counters) OnRetry(e RetryEvent) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.retries == nil {
+		c.retries = make(map[retry.Kind]int64)
+	}
+	c.retries[e.Cause]++
+}
+
+// Moved returns the number of MOVED replies per node.
+func (c *Counters) Moved() map[string]int64 { return c.copyOf(&c.moved) }
+
+// Asked returns the number of ASK replies per node.
+func (c *Counters) Asked() map[string]int64 { return c.copyOf(&c.ask) }
+
+// Retries returns the number of retries per cause.
+func (c *Counters) Retries() map[retry.Kind]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[retry.Kind]int64, len(c.retries))
+	for k, v := range c.retries {
+		out[k] = v
+	}
+	return out
+}
+
+// Total returns the total numbers of MOVED, ASK and retries.
+func (c *Counters) Total() (moved, asked, retries int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, v := range c.moved {
+		moved += v
+	}
+	for _, v := range c.ask {
+		asked += v
+	}
+	for _, v := range c.retries {
+		retries += v
+	}
+	return moved, asked, retries
+}
+
+func (c *Counters) copyOf(m *map[string]int64) map[string]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]int64, len(*m))
+	for k, v := range *m {
+		out[k] = v
+	}
+	return out
+}

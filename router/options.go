@@ -1,0 +1,116 @@
+package router
+
+import (
+	"crypto/tls"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/slotrouter/slotrouter/retry"
+	"github.com/slotrouter/slotrouter/topology"
+)
+
+// Defaults of Options.
+const (
+	// DefaultDialTimeout bounds dialing a node and its handshake.
+	DefaultDialTimeout = 5 * time.Second
+)
+
+// Options configures New. The zero value of every field means its
+// default; only Seeds is required.
+type Options struct {
+	// Seeds are "host:port" addresses of some cluster nodes, asked for the
+	// topology at start and whenever no known node answers.
+	Seeds []string
+
+	// Username and Password authenticate every connection (AUTH / HELLO
+	// AUTH). Empty means no authentication.
+	Username string
+	Password string
+
+	// TLSConfig, when not nil, makes every connection use TLS.
+	TLSConfig *tls.Config
+
+	// DialTimeout bounds dialing a node, handshake included (default
+	// DefaultDialTimeout).
+	DialTimeout time.Duration
+
+	// CommandTimeout is rueidis's ConnWriteTimeout: the read/write deadline
+	// of each connection, which detects an unresponsive node (default:
+	// rueidis's default). It does not bound blocking commands; the
+	// context of each call does.
+	CommandTimeout time.Duration
+
+	// ReadPolicy chooses the node that serves read-only commands (default
+	// ReadPrimary).
+	ReadPolicy ReadPolicy
+
+	// Limits bounds the redirect hops (default 16) and attempts (default
+	// 5) of one command.
+	Limits retry.Limits
+
+	// Backoff is the exponential backoff with full jitter used after
+	// TRYAGAIN, CLUSTERDOWN, LOADING, MASTERDOWN and connection errors.
+	Backoff retry.Backoff
+
+	// Breaker configures the circuit breaker kept for every node.
+	Breaker retry.BreakerOptions
+
+	// MapAddr maps every address the cluster announces (topology replies,
+	// MOVED and ASK targets) to the address to dial; nil dials them as
+	// announced. See topology.AddrMapper. It must be fast and safe for
+	// concurrent use; "" means "as announced".
+	MapAddr func(announced string) string
+
+	// Observer receives redirect and retry events (nil: none).
+	Observer Observer
+
+	// Table is the command table used to find keys (default: DefaultTable,
+	// extended with what the cluster's COMMAND reply says unless
+	// NoLearn is set).
+	Table *Table
+
+	// NoLearn keeps Table as given: New does not ask a node for COMMAND.
+	NoLearn bool
+
+	// ClientOption is the template for every rueidis connection, for
+	// settings this struct does not name (ClientName, BlockingPoolSize,
+	// DialCtxFn, ...). InitAddress is set per node; ForceSingleClient,
+	// DisableCache and DisableRetry are forced on. Username, Password,
+	// TLSConfig, DialTimeout and CommandTimeout above override it when set.
+	ClientOption rueidis.ClientOption
+
+	// Topology tunes the topology refresher (MinInterval, Period,
+	// NodesPerRefresh, Observer...). Seeds, ClientOption and MapAddr are
+	// set from this struct.
+	Topology topology.Options
+}
+
+// clientOption returns the rueidis template with the fields of o applied.
+func (o *Options) clientOption() rueidis.ClientOption {
+	co := o.ClientOption
+	if o.Username != "" {
+		co.Username = o.Username
+	}
+	if o.Password != "" {
+		co.Password = o.Password
+	}
+	if o.TLSConfig != nil {
+		co.TLSConfig = o.TLSConfig
+	}
+	switch {
+	case o.DialTimeout > 0:
+		co.Dialer.Timeout = o.DialTimeout
+	case co.Dialer.Timeout <= 0:
+		co.Dialer.Timeout = DefaultDialTimeout
+	}
+	if o.CommandTimeout > 0 {
+		co.ConnWriteTimeout = o.CommandTimeout
+	}
+	co.InitAddress = nil
+	co.ForceSingleClient = true
+	co.DisableCache = true
+	co.DisableRetry = true
+	co.ReplicaOnly = false
+	co.SendToReplicas = nil
+	return co
+}

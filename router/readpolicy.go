@@ -1,0 +1,53 @@
+package router
+
+import (
+	"math/rand/v2"
+
+	"github.com/slotrouter/slotrouter/topology"
+)
+
+// ReadPolicy chooses the node that serves read-only commands. Commands
+// that write, and commands the table does not know, always go to the
+// slot's primary.
+type ReadPolicy uint8
+
+const (
+	// ReadPrimary sends every command to the slot's primary (the default).
+	ReadPrimary ReadPolicy = iota
+	// PreferReplica sends read-only commands to a random online replica of
+	// the slot's shard, over a READONLY connection, and falls back to the
+	// primary when the shard has none, or when the replicas' circuit
+	// breakers are open. Replica reads may be stale.
+	PreferReplica
+)
+
+// String returns "primary" or "prefer-replica".
+func (p ReadPolicy) String() string {
+	if p == PreferReplica {
+		return "prefer-replica"
+	}
+	return "primary"
+}
+
+// pickReplica returns a random online replica of sh for which ok holds
+// (nil ok: any), or nil. It allocates nothing.
+func pickReplica(sh *topology.Shard, ok func(*topology.Node) bool) *topology.Node {
+	n := len(sh.Replicas)
+	if n == 0 {
+		return nil
+	}
+	start := 0
+	if n > 1 {
+		start = rand.IntN(n)
+	}
+	for i := range n {
+		r := sh.Replicas[(start+i)%n]
+		if r == nil || r.Health == topology.HealthFailed || r.Health == topology.HealthLoading || r.Addr == "" {
+			continue
+		}
+		if ok == nil || ok(r) {
+			return r
+		}
+	}
+	return nil
+}

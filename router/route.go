@@ -1,0 +1,125 @@
+package router
+
+import (
+	"errors"
+	"math/rand/v2"
+
+	"github.com/slotrouter/slotrouter/slots"
+	"github.com/slotrouter/slotrouter/topology"
+)
+
+// NoSlot is the slot Route reports for a command without keys (PING,
+// INFO, EVAL with numkeys 0, and commands the table does not know): such
+// a command goes to a primary.
+const NoSlot slots.Slot = 1<<16 - 1
+
+// Route decides, without any I/O, where the command args (name first)
+// goes in snapshot s: its slot (NoSlot for a command without keys) and
+// the node — the slot's primary, or for a read-only command under
+// PreferReplica a random online replica of the slot's shard. A command
+// without keys, or unknown to t, goes to a random primary. t nil means
+// DefaultTable().
+//
+// The error is a *CrossSlotError (errors.Is(err, ErrCrossSlot)) when the
+// keys hash to different slots, wraps ErrBadCommand for a malformed
+// command, or is ErrNoNode when no node serves the slot. Route allocates
+// nothing for a valid command with fewer than 17 keys.
+func Route(s *topology.Snapshot, t *Table, policy ReadPolicy, args ...string) (slots.Slot, *topology.Node, error) {
+	if t == nil {
+		t = DefaultTable()
+	}
+	d, err := decide(t, args)
+	if err != nil {
+		return 0, nil, err
+	}
+	n, err := nodeFor(s, d, policy)
+	return d.slotOrNone(), n, err
+}
+
+// decision is what the table says about one command.
+type decision struct {
+	slot     slots.Slot
+	hasKeys  bool
+	readOnly bool
+	blocking bool
+	txn      bool // MULTI, EXEC, DISCARD, WATCH, UNWATCH: connection state
+}
+
+func (d *decision) slotOrNone() slots.Slot {
+	if !d.hasKeys {
+		return NoSlot
+	}
+	return d.slot
+}
+
+// decide finds the slot and the flags of args. Unknown commands are
+// keyless writes.
+func decide(t *Table, args []string) (decision, error) {
+	var d decision
+	c, err := t.Command(args)
+	if err != nil {
+		if errors.Is(err, ErrUnknownCommand) {
+			return d, nil
+		}
+		return d, err
+	}
+	d.slot, d.hasKeys, err = c.Slot(args)
+	if err != nil {
+		return d, err
+	}
+	d.readOnly = c.Flags&FlagReadOnly != 0
+	d.blocking = c.Flags&FlagBlocking != 0 && t.IsBlocking(args)
+	switch c.Name {
+	case "multi", "exec", "discard", "watch", "unwatch":
+		d.txn = true
+	}
+	return d, nil
+}
+
+// nodeFor picks the node of d in s under policy.
+func nodeFor(s *topology.Snapshot, d decision, policy ReadPolicy) (*topology.Node, error) {
+	if s == nil {
+		return nil, ErrNoNode
+	}
+	if !d.hasKeys {
+		return anyPrimary(s, nil)
+	}
+	sh, ok := s.Lookup(d.slot)
+	if !ok || sh.Primary == nil {
+		return nil, ErrNoNode
+	}
+	if d.readOnly && policy == PreferReplica {
+		if r := pickReplica(sh, nil); r != nil {
+			return r, nil
+		}
+	}
+	return sh.Primary, nil
+}
+
+// anyPrimary returns a random primary of s for which ok holds (nil: any),
+// or the first primary when ok rejects them all.
+func anyPrimary(s *topology.Snapshot, ok func(*topology.Node) bool) (*topology.Node, error) {
+	shards := s.Shards()
+	n := len(shards)
+	if n == 0 {
+		return nil, ErrNoNode
+	}
+	start := rand.IntN(n)
+	var first *topology.Node
+	for i := range n {
+		p := shards[(start+i)%n].Primary
+		if p == nil || p.Addr == "" || len(shards[(start+i)%n].Ranges) == 0 {
+			continue
+		}
+		if first == nil {
+			first = p
+		}
+		if ok == nil || ok(p) {
+			return p, nil
+		}
+	}
+	if first == nil {
+		return nil, ErrNoNode
+	}
+	return first, nil
+}

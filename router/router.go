@@ -1,0 +1,188 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/slotrouter/slotrouter/retry"
+	"github.com/slotrouter/slotrouter/slots"
+	"github.com/slotrouter/slotrouter/topology"
+)
+
+// learnTimeout bounds asking a node for COMMAND in New.
+const learnTimeout = 5 * time.Second
+
+// Client is the cluster smart client: it routes every command to the
+// node that serves its slot, follows MOVED and ASK redirects, retries
+// what is safe to retry, and keeps the topology up to date. Create it
+// with New, Close it when done. A Client is safe for concurrent use.
+type Client struct {
+	topo    *topology.Refresher
+	pool    *pool
+	table   *Table
+	policy  ReadPolicy
+	limits  retry.Limits
+	backoff retry.Backoff
+	obs     Observer
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	pruneStop chan struct{}
+	pruneDone chan struct{}
+}
+
+// New connects to the cluster reachable through opts.Seeds: it loads the
+// topology (bounded by ctx), learns the command table from one node's
+// COMMAND reply (unless opts.NoLearn), and starts the topology refresher.
+// The error wraps topology.ErrNoNodeAnswered when no seed answered.
+func New(ctx context.Context, opts Options) (*Client, error) {
+	co := opts.clientOption()
+	topts := opts.Topology
+	topts.Seeds = opts.Seeds
+	topts.ClientOption = co
+	if opts.MapAddr != nil {
+		topts.MapAddr = topology.AddrMapper(opts.MapAddr)
+	}
+	topo, err := topology.New(ctx, topts)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{
+		topo:      topo,
+		pool:      newPool(co, opts.Breaker),
+		table:     opts.Table,
+		policy:    opts.ReadPolicy,
+		limits:    opts.Limits,
+		backoff:   opts.Backoff,
+		obs:       opts.Observer,
+		pruneStop: make(chan struct{}),
+		pruneDone: make(chan struct{}),
+	}
+	if c.table == nil {
+		c.table = DefaultTable()
+	}
+	if !opts.NoLearn {
+		c.learn(ctx)
+	}
+	go c.pruneLoop()
+	return c, nil
+}
+
+// learn extends the table with a node's COMMAND reply. Failures are
+// ignored: the static table still works.
+func (c *Client) learn(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, learnTimeout)
+	defer cancel()
+	p, err := anyPrimary(c.topo.Current(), nil)
+	if err != nil {
+		return
+	}
+	nc, err := c.pool.get(ctx, p.Addr, false)
+	if err != nil {
+		return
+	}
+	msg, err := nc.client.Do(ctx, nc.client.B().Command().Build()).ToMessage()
+	if err != nil {
+		return
+	}
+	if t, err := c.table.Learn(msg); err == nil && t != nil {
+		c.table = t
+	}
+}
+
+// pruneInterval is how often the pool closes the connections of nodes
+// that left the topology.
+const pruneInterval = time.Second
+
+// pruneLoop closes the clients of nodes that left the topology.
+func (c *Client) pruneLoop() {
+	defer close(c.pruneDone)
+	t := time.NewTicker(pruneInterval)
+	defer t.Stop()
+	var seen uint64
+	for {
+		select {
+		case <-c.pruneStop:
+			return
+		case <-t.C:
+		}
+		s := c.topo.Current()
+		if s.Version() == seen || len(s.Nodes()) == 0 {
+			continue
+		}
+		seen = s.Version()
+		c.pool.prune(func(addr string) bool {
+			_, ok := s.NodeByAddr(addr)
+			return ok
+		})
+	}
+}
+
+// Close closes every connection and stops every goroutine of the client.
+// Calls in flight fail; later calls return ErrClosed. Close can be called
+// more than once.
+func (c *Client) Close() {
+	c.closeOnce.Do(func() {
+		c.closed.Store(true)
+		close(c.pruneStop)
+		<-c.pruneDone
+		c.pool.close()
+		c.topo.Close()
+	})
+}
+
+// Topology returns the topology refresher (for its current snapshot,
+// Refresh and Trigger).
+func (c *Client) Topology() *topology.Refresher { return c.topo }
+
+// Table returns the command table in use.
+func (c *Client) Table() *Table { return c.table }
+
+// Route decides, without I/O, where Do would send the command args (name
+// first) now: its slot (NoSlot without keys) and node, following the read
+// policy and skipping nodes whose circuit breaker is open when another
+// node can serve a read. See the package function Route for the errors.
+func (c *Client) Route(args ...string) (slots.Slot, *topology.Node, error) {
+	d, err := decide(c.table, args)
+	if err != nil {
+		return 0, nil, err
+	}
+	s := c.topo.Current()
+	n, err := nodeFor(s, d, c.policy)
+	if err != nil {
+		return d.slotOrNone(), nil, err
+	}
+	if c.pool.breakerOpen(n.Addr) && d.readOnly && d.hasKeys {
+		if sh, ok := s.Lookup(d.slot); ok {
+			if alt := pickReplica(sh, func(r *topology.Node) bool { return !c.pool.breakerOpen(r.Addr) }); alt != nil {
+				return d.slot, alt, nil
+			}
+			if sh.Primary != nil && !c.pool.breakerOpen(sh.Primary.Addr) {
+				return d.slot, sh.Primary, nil
+			}
+		}
+	}
+	return d.slotOrNone(), n, nil
+}
+
+// Node returns the rueidis client of the node at addr (dialable address,
+// as in topology.Node.Addr), dialing it when needed. It is for commands
+// aimed at one node (CLUSTER INFO, INFO, SCAN); they are not redirected.
+func (c *Client) Node(ctx context.Context, addr string) (rueidis.Client, error) {
+	if c.closed.Load() {
+		return nil, ErrClosed
+	}
+	nc, err := c.pool.get(ctx, addr, false)
+	if err != nil {
+		return nil, err
+	}
+	return nc.client, nil
+}
+
+// errTxnInDo is returned by Do for MULTI, EXEC, DISCARD, WATCH and
+// UNWATCH, which need one connection across commands.
+var errTxnInDo = errors.New("slotrouter: MULTI/EXEC/DISCARD/WATCH/UNWATCH cannot be sent alone: send the whole MULTI ... EXEC block with DoMulti")
