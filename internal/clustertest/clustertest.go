@@ -59,6 +59,9 @@ var (
 	ErrNotManaged = errors.New("clustertest: node not managed by this cluster")
 	// ErrNoMigration means the slot is not being migrated.
 	ErrNoMigration = errors.New("clustertest: slot is not migrating")
+	// ErrNodeDied means a node's process exited although nobody killed
+	// it (a crash, or a signal from outside).
+	ErrNodeDied = errors.New("clustertest: node exited unexpectedly")
 	// ErrNotHealthy means a wait for a healthy cluster ran out of time; the
 	// error text says what was still wrong.
 	ErrNotHealthy = errors.New("clustertest: cluster not healthy")
@@ -323,7 +326,7 @@ func (c *Cluster) createWithCLI(ctx context.Context, nodes []*Node) error {
 	// redis-cli waits for the join without a limit; bound it.
 	cctx, cancel := context.WithTimeout(ctx, createTimeout)
 	defer cancel()
-	out, err := runCommand(cctx, c.cliBin, args, c.dir)
+	out, err := runCommand(cctx, c.cliBin, args, c.dir, c.checkAlive)
 	if err != nil {
 		var lines []string
 		for l := range strings.SplitSeq(out, "\n") {
@@ -343,7 +346,13 @@ const createTimeout = 30 * time.Second
 func (c *Cluster) diagnose(ctx context.Context) string {
 	var b strings.Builder
 	for _, n := range c.Nodes() {
-		fmt.Fprintf(&b, "\n--- %s pid %d %v ---\n", n, n.PID(), n.getState())
+		exited := ""
+		n.mu.Lock()
+		if n.proc != nil && n.proc.exited() {
+			exited = fmt.Sprintf(" (process exited: %v)", n.proc.err)
+		}
+		n.mu.Unlock()
+		fmt.Fprintf(&b, "\n--- %s pid %d %v%s ---\n", n, n.PID(), n.getState(), exited)
 		if n.getState() == stateRunning {
 			qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 			s, err := c.doString(qctx, n, "CLUSTER", "NODES")

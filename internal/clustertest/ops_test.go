@@ -418,6 +418,16 @@ func TestHealNoReplicas(t *testing.T) {
 		require.NoError(t, err, n.String())
 	}
 	requireKeys(t, c, ps[0], keys)
+
+	// A node killed behind the cluster's back is reported at once.
+	require.NoError(t, syscall.Kill(ps[2].PID(), syscall.SIGKILL))
+	begin = time.Now()
+	err = c.WaitHealthy(ctx)
+	require.ErrorIs(t, err, ErrNodeDied)
+	assert.Less(t, time.Since(begin), 5*time.Second)
+	require.NoError(t, c.Kill(ps[2]), "Kill accepts a node that already died")
+	require.NoError(t, c.Restart(ctx, ps[2]))
+
 	require.NoError(t, c.FlushAll(ctx))
 	m, err := c.Do(ctx, ps[0], "DBSIZE")
 	require.NoError(t, err)

@@ -92,8 +92,9 @@ func (p *proc) signal(sig syscall.Signal) error {
 }
 
 // runCommand runs a short-lived command and returns its combined output.
-// It honours ctx by killing the process.
-func runCommand(ctx context.Context, bin string, args []string, dir string) (string, error) {
+// It honours ctx by killing the process; so it does when watch (if not nil,
+// called every 100ms) returns an error.
+func runCommand(ctx context.Context, bin string, args []string, dir string, watch func() error) (string, error) {
 	f, err := os.CreateTemp(dir, "cmd-*.out")
 	if err != nil {
 		return "", err
@@ -105,16 +106,25 @@ func runCommand(ctx context.Context, bin string, args []string, dir string) (str
 	if err != nil {
 		return "", err
 	}
-	select {
-	case <-p.done:
-	case <-ctx.Done():
-		_ = p.kill()
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	var werr error
+	for werr == nil {
+		select {
+		case <-p.done:
+			out, _ := os.ReadFile(name)
+			return string(out), p.err
+		case <-ctx.Done():
+			werr = ctx.Err()
+		case <-t.C:
+			if watch != nil {
+				werr = watch()
+			}
+		}
 	}
+	_ = p.kill()
 	out, _ := os.ReadFile(name)
-	if ctx.Err() != nil {
-		return string(out), ctx.Err()
-	}
-	return string(out), p.err
+	return string(out), werr
 }
 
 // canBind reports whether port and its bus port are free on 127.0.0.1.

@@ -315,6 +315,9 @@ func (c *Cluster) WaitHealthy(ctx context.Context) error {
 	defer cancel()
 	begin := time.Now()
 	for {
+		if err := c.checkAlive(); err != nil {
+			return err
+		}
 		last := c.checkHealthy(ctx)
 		if last == nil {
 			c.logf("healthy after %v", time.Since(begin).Round(time.Millisecond))
@@ -472,4 +475,19 @@ func (c *Cluster) removedNodes() []*Node {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]*Node(nil), c.removed...)
+}
+
+// checkAlive returns an error wrapping ErrNodeDied when a node that should
+// be running (or paused) has exited on its own.
+func (c *Cluster) checkAlive() error {
+	for _, n := range c.Nodes() {
+		n.mu.Lock()
+		p, st := n.proc, n.state
+		n.mu.Unlock()
+		if p == nil || (st != stateRunning && st != statePaused) || !p.exited() {
+			continue
+		}
+		return fmt.Errorf("%w: %s (pid %d): %v\n--- log tail of %s ---\n%s", ErrNodeDied, n, p.pid, p.err, n, n.LogTail(15))
+	}
+	return nil
 }
