@@ -185,8 +185,8 @@ func (s *Snapshot) clone() (*builder, map[*Node]*Node) {
 		}
 		b.shards[i] = Shard{ID: sh.ID, Primary: cp(sh.Primary), Replicas: reps}
 	}
-	b.owner = s.owner
-	*b.epoch = *s.epoch
+	*b.owner = s.owner
+	b.epoch.t = s.epoch
 	b.known = s.known
 	b.fixed = s.fixed
 	return b, fresh
@@ -196,8 +196,8 @@ func (s *Snapshot) clone() (*builder, map[*Node]*Node) {
 // epoch known for it.
 func (b *builder) fix(slot slots.Slot, owner *Node) {
 	b.fixed.Add(slot)
-	if owner.EpochKnown && (!b.known.Has(slot) || owner.ConfigEpoch > b.epoch[slot]) {
-		b.epoch[slot] = owner.ConfigEpoch
+	if owner.EpochKnown && (!b.known.Has(slot) || owner.ConfigEpoch > b.epoch.t.get(slot)) {
+		b.epoch.set(slot, owner.ConfigEpoch)
 		b.known.Add(slot)
 	}
 }

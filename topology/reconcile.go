@@ -99,7 +99,7 @@ type reconciler struct {
 	slotClaim [][]int16
 	// result per slot: catalog index or -1, epoch, known, fixed.
 	owner []int32
-	epoch [slots.Count]uint64
+	epoch epochWriter
 	known slots.Set
 	fixed slots.Set
 }
@@ -336,7 +336,7 @@ func (r *reconciler) decideSlots() {
 		r.owner[x] = int32(owner)
 		if owner >= 0 {
 			r.nodes[owner].owns = true
-			r.epoch[x] = epoch
+			r.epoch.set(slot, epoch)
 			if known {
 				r.known.Add(slot)
 			}
@@ -576,7 +576,7 @@ func (r *reconciler) build() *Snapshot {
 			b.owner[x] = uint16(shardOf[int(o)])
 		}
 	}
-	*b.epoch = r.epoch
+	b.epoch = r.epoch
 	b.known = r.known
 	b.fixed = r.fixed
 	v := uint64(1)

@@ -79,7 +79,7 @@ type Snapshot struct {
 	// shardOf maps a node key to its shard index.
 	shardOf   map[*Node]int
 	uncovered slots.Set
-	epoch     *[slots.Count]uint64
+	epoch     epochTable
 	known     slots.Set
 	fixed     slots.Set
 	mapAddr   func(string) string
@@ -157,7 +157,7 @@ func (s *Snapshot) Entry(slot slots.Slot) SlotEntry {
 	}
 	return SlotEntry{
 		Covered:    s.owner[slot] != noShard,
-		Epoch:      s.epoch[slot],
+		Epoch:      s.epoch.get(slot),
 		EpochKnown: s.known.Has(slot),
 		Fixed:      s.fixed.Has(slot),
 	}
@@ -216,7 +216,7 @@ func NewSnapshot(shards []Shard, opts SnapshotOptions) (*Snapshot, error) {
 				}
 				b.owner[x] = uint16(idx)
 				if p.EpochKnown {
-					b.epoch[x] = p.ConfigEpoch
+					b.epoch.set(slots.Slot(x), p.ConfigEpoch)
 					b.known.Add(slots.Slot(x))
 				}
 			}
@@ -236,18 +236,21 @@ func copyNode(n *Node) *Node {
 }
 
 // builder assembles a snapshot: shards with fresh nodes, and a slot table
-// holding shard indices into shards.
+// holding shard indices into shards. The table is the new snapshot's own,
+// filled in place.
 type builder struct {
+	s       *Snapshot
 	shards  []Shard
-	owner   [slots.Count]uint16
-	epoch   *[slots.Count]uint64
+	owner   *[slots.Count]uint16
+	epoch   epochWriter
 	known   slots.Set
 	fixed   slots.Set
 	mapAddr func(string) string
 }
 
 func newBuilder(mapAddr func(string) string) *builder {
-	b := &builder{epoch: new([slots.Count]uint64), mapAddr: mapAddr}
+	s := &Snapshot{}
+	b := &builder{s: s, owner: &s.owner, mapAddr: mapAddr}
 	for i := range b.owner {
 		b.owner[i] = noShard
 	}
@@ -322,25 +325,23 @@ func (b *builder) finish(version uint64) *Snapshot {
 		return sa.Primary.Key() < sc.Primary.Key()
 	})
 	remap := make([]uint16, len(b.shards))
-	s := &Snapshot{
-		version: version,
-		shards:  make([]Shard, len(b.shards)),
-		byAddr:  make(map[string]*Node),
-		byID:    make(map[string]*Node),
-		shardOf: make(map[*Node]int),
-		epoch:   b.epoch,
-		known:   b.known,
-		fixed:   b.fixed,
-		mapAddr: b.mapAddr,
-	}
+	s := b.s
+	s.version = version
+	s.shards = make([]Shard, len(b.shards))
+	s.byAddr = make(map[string]*Node)
+	s.byID = make(map[string]*Node)
+	s.shardOf = make(map[*Node]int)
+	s.epoch = b.epoch.t
+	s.known = b.known
+	s.fixed = b.fixed
+	s.mapAddr = b.mapAddr
 	for newIdx, oldIdx := range order {
 		remap[oldIdx] = uint16(newIdx)
 		s.shards[newIdx] = b.shards[oldIdx]
 	}
-	for x := range b.owner {
-		o := b.owner[x]
+	for x := range s.owner {
+		o := s.owner[x]
 		if o == noShard {
-			s.owner[x] = noShard
 			s.uncovered.Add(slots.Slot(x))
 			s.fixed.Remove(slots.Slot(x))
 			continue
