@@ -239,3 +239,70 @@ func TestLiveStaleViewCannotRollBack(t *testing.T) {
 	require.NoError(t, r.Refresh(ctx))
 	requireMatchesEveryNode(ctx, t, c, r.Current())
 }
+
+// TestLivePausedNodeCannotRollBack: a node is paused (SIGSTOP) while its
+// cluster fails a shard over, and asked, alone, the moment it resumes: our
+// request is already waiting in its socket, so it is likely to answer
+// before it has caught up on the cluster bus. Whether its answer is stale
+// or already fresh, publishing it alone must not roll the map back.
+func TestLivePausedNodeCannotRollBack(t *testing.T) {
+	c := clustertest.Need(t, cluster)
+	ctx := liveCtx(t, 60*time.Second)
+	t.Cleanup(func() { _ = c.Heal(liveCtx(t, 60*time.Second)) })
+	r := newLive(ctx, t, c, Options{Period: NoPeriodicRefresh})
+	primary, replica := primaryWithReplica(ctx, t, c)
+	owned, err := c.SlotsOf(ctx, primary)
+	require.NoError(t, err)
+	// The witness: a node of another shard.
+	rs, err := c.ReplicasOf(ctx, primary)
+	require.NoError(t, err)
+	var witness *clustertest.Node
+	for _, n := range c.Nodes() {
+		if n != primary && n.PID() != 0 && !slices.Contains(rs, n) {
+			witness = n
+			break
+		}
+	}
+	require.NotNil(t, witness)
+	// A loader of its own, patient with the paused node.
+	slow := NewLoader(Options{NodeTimeout: 40 * time.Second})
+	defer slow.Close()
+	slow.template.Dialer.Timeout = 40 * time.Second
+	slow.template.ConnWriteTimeout = 40 * time.Second
+
+	require.NoError(t, slow.Fetch(ctx, []string{witness.Addr})[0].Err) // connected
+
+	// The request is written while the node is paused, before the
+	// failover: it waits in the node's socket ahead of the news, which the
+	// node reads one cluster-bus packet per link and event-loop turn.
+	require.NoError(t, c.Pause(witness))
+	got := make(chan NodeReply, 1)
+	go func() { got <- slow.Fetch(ctx, []string{witness.Addr})[0] }()
+	time.Sleep(100 * time.Millisecond)
+	require.NoError(t, c.Failover(ctx, replica))
+	require.NoError(t, r.Refresh(ctx))
+	p, _ := r.Current().Primary(slots.Slot(owned[0]))
+	require.Equal(t, replica.Addr, p.Addr)
+	require.NoError(t, c.Resume(witness))
+	reply := <-got
+	require.NoError(t, reply.Err)
+	stale := false
+	for _, sh := range reply.View.Shards {
+		if sh.Primary != nil && sh.Primary.Addr == primary.Addr && len(sh.Ranges) > 0 {
+			stale = true
+		}
+	}
+	t.Logf("the resumed node's view was stale: %v", stale)
+
+	_, s, err := r.publish([]View{reply.View})
+	require.NoError(t, err)
+	for _, x := range owned {
+		p, ok := s.Primary(slots.Slot(x))
+		require.True(t, ok, "slot %d uncovered", x)
+		require.Equal(t, replica.Addr, p.Addr, "slot %d rolled back", x)
+	}
+	require.True(t, s.Covered())
+	require.NoError(t, c.WaitHealthy(ctx))
+	require.NoError(t, r.Refresh(ctx))
+	requireMatchesEveryNode(ctx, t, c, r.Current())
+}
