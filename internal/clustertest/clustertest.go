@@ -21,6 +21,8 @@
 //		...
 //	}
 //
+// For a cluster to use by hand, see testdata/cluster.sh.
+//
 // Helpers that change the cluster (Kill, Failover, MoveSlots, ...) wait until
 // the cluster is healthy again before they return, so that tests can go on
 // from a known state. Roles are always asked from the servers: after a
@@ -84,7 +86,8 @@ type Options struct {
 	// looked up on PATH.
 	CLIBin string
 	// ExtraConfig holds extra redis.conf lines appended to every node's
-	// configuration (for example "cluster-allow-replica-migration no").
+	// configuration (for example "cluster-allow-replica-migration no");
+	// being last, they override the defaults.
 	ExtraConfig []string
 	// Logf, when set, receives progress messages.
 	Logf func(format string, args ...any)

@@ -435,3 +435,33 @@ func TestHealNoReplicas(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, size)
 }
+
+// TestPausePrimaryFailsOver: a primary paused longer than NodeTimeout is
+// failed over; resumed, it comes back as a replica of its successor.
+func TestPausePrimaryFailsOver(t *testing.T) {
+	c := Need(t, cluster)
+	ctx := testCtx(t, 90*time.Second)
+	ps, err := c.Primaries(ctx)
+	require.NoError(t, err)
+	p := ps[0]
+	rs, err := c.ReplicasOf(ctx, p)
+	require.NoError(t, err)
+	require.Len(t, rs, 1)
+
+	require.NoError(t, c.Pause(p))
+	t.Cleanup(func() {
+		if p.getState() == statePaused {
+			_ = c.Resume(p)
+		}
+	})
+	np, err := c.WaitFailover(ctx, p)
+	require.NoError(t, err)
+	assert.Equal(t, rs[0], np)
+
+	require.NoError(t, c.Resume(p))
+	require.NoError(t, c.WaitHealthy(ctx))
+	of, err := c.ReplicasOf(ctx, np)
+	require.NoError(t, err)
+	assert.Equal(t, []*Node{p}, of)
+	require.NoError(t, c.Failover(ctx, p))
+}
