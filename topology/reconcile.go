@@ -1,6 +1,8 @@
 package topology
 
 import (
+	"fmt"
+
 	"github.com/slotrouter/slotrouter/slots"
 )
 
@@ -40,7 +42,8 @@ type ReconcileOptions struct {
 // that no view mentions are kept only while they still own slots.
 //
 // The result has version prev.Version()+1 (1 when prev is nil). Reconcile
-// never modifies prev or the views.
+// never modifies prev or the views. It fails only with ErrNoViews, or
+// ErrInvalidShards when the views name 65535 primaries or more.
 func Reconcile(prev *Snapshot, views []View, opts ReconcileOptions) (*Snapshot, error) {
 	if len(views) == 0 {
 		return nil, ErrNoViews
@@ -52,7 +55,7 @@ func Reconcile(prev *Snapshot, views []View, opts ReconcileOptions) (*Snapshot, 
 	r := newReconciler(prev, views, mapAddr)
 	r.ingest()
 	r.decideSlots()
-	return r.build(), nil
+	return r.build()
 }
 
 // rnode is a node of the catalog Reconcile merges views into.
@@ -311,7 +314,7 @@ func (r *reconciler) decideSlots() {
 		}
 		owner, epoch, known, fixed := -1, uint64(0), false, false
 		if len(cands) == 0 {
-			if prevIdx >= 0 && !r.mayDrop(prevIdx) {
+			if prevIdx >= 0 && !r.mayDrop(prevIdx, prevEntry.Fixed) {
 				owner, epoch, known, fixed = prevIdx, prevEntry.Epoch, prevEntry.EpochKnown, prevEntry.Fixed
 			}
 		} else {
@@ -377,8 +380,9 @@ func better(a, b cand, prevIdx int) bool {
 
 // mayDrop reports whether a slot of prev's owner that no view claims may be
 // dropped: never for a failed owner; when the owner itself answered; else
-// only when another node confirms (two views or more).
-func (r *reconciler) mayDrop(prevIdx int) bool {
+// only when another node confirms (two views or more) and the slot is not
+// MOVED-fixed.
+func (r *reconciler) mayDrop(prevIdx int, fixed bool) bool {
 	o := r.nodes[prevIdx]
 	if o.failed || (r.prev != nil && r.prevFailed(prevIdx)) {
 		return false
@@ -386,7 +390,7 @@ func (r *reconciler) mayDrop(prevIdx int) bool {
 	if o.answered {
 		return true
 	}
-	return len(r.views) >= 2
+	return !fixed && len(r.views) >= 2
 }
 
 func (r *reconciler) prevFailed(i int) bool {
@@ -469,7 +473,7 @@ func (rn *rnode) role() (Role, string) {
 }
 
 // build assembles the snapshot.
-func (r *reconciler) build() *Snapshot {
+func (r *reconciler) build() (*Snapshot, error) {
 	b := newBuilder(r.mapAddr)
 	shardOf := make(map[int]int) // catalog index -> builder shard
 	fresh := make([]*Node, len(r.nodes))
@@ -571,6 +575,9 @@ func (r *reconciler) build() *Snapshot {
 		s := shardOf[target]
 		b.shards[s].Replicas = append(b.shards[s].Replicas, mk(i))
 	}
+	if len(b.shards) >= maxShards {
+		return nil, fmt.Errorf("%w: %d primaries, at most %d", ErrInvalidShards, len(b.shards), maxShards-1)
+	}
 	for x := 0; x < slots.Count; x++ {
 		if o := r.owner[x]; o >= 0 {
 			b.owner[x] = uint16(shardOf[int(o)])
@@ -583,5 +590,5 @@ func (r *reconciler) build() *Snapshot {
 	if r.prev != nil {
 		v = r.prev.version + 1
 	}
-	return b.finish(v)
+	return b.finish(v), nil
 }

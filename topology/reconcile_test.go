@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -313,4 +314,31 @@ func TestReconcileReplicaMovesAndNodeJoinLeave(t *testing.T) {
 	assert.Empty(t, ch.Moved)
 	assert.Equal(t, []string{"D"}, ids(ch.Added))
 	assert.Equal(t, []string{"c1"}, ids(ch.Removed))
+}
+
+func TestReconcileFixedSlotNotDroppedByOmission(t *testing.T) {
+	prev, err := NewSnapshot(threeShards(t, false), SnapshotOptions{})
+	require.NoError(t, err)
+	fixed, _ := prev.ApplyMoved(100, "10.0.0.1:7001")
+	// Two other nodes' views omit slot 100 entirely.
+	in := threeShards(t, false)
+	in[0] = tshard(t, tnode("A", 7000), "0-99,101-5460")
+	in[1] = tshard(t, tnode("B", 7001), "5461-10922")
+	v := tview("10.0.0.1:7002", in...)
+	s, err := Reconcile(fixed, []View{v, v}, ReconcileOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "B", ownerOf(s, 100))
+	// B itself says it does not have it: dropped.
+	s, err = Reconcile(fixed, []View{tview("10.0.0.1:7001", in...)}, ReconcileOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "", ownerOf(s, 100))
+}
+
+func TestReconcileTooManyPrimaries(t *testing.T) {
+	shards := make([]Shard, maxShards)
+	for i := range shards {
+		shards[i] = Shard{Primary: &Node{ID: fmt.Sprintf("n%d", i), Endpoint: "h", Port: 1 + i%60000, Announced: fmt.Sprintf("h:%d", i)}}
+	}
+	_, err := Reconcile(nil, []View{{Shards: shards}}, ReconcileOptions{})
+	assert.ErrorIs(t, err, ErrInvalidShards)
 }

@@ -121,6 +121,8 @@ func (s *Snapshot) Shards() []Shard { return s.shards }
 func (s *Snapshot) Nodes() []*Node { return s.nodes }
 
 // NodeByAddr finds a node by its dialable Addr or its Announced address.
+// When a failed node and a live one share an address, the live one is
+// returned.
 func (s *Snapshot) NodeByAddr(addr string) (*Node, bool) {
 	n, ok := s.byAddr[addr]
 	return n, ok
@@ -364,17 +366,22 @@ func (b *builder) finish(version uint64) *Snapshot {
 			if n.ID != "" {
 				s.byID[n.ID] = n
 			}
-			if n.Announced != "" {
-				if _, dup := s.byAddr[n.Announced]; !dup {
-					s.byAddr[n.Announced] = n
-				}
-			}
-			if n.Addr != "" {
-				if _, dup := s.byAddr[n.Addr]; !dup {
-					s.byAddr[n.Addr] = n
-				}
-			}
+			indexAddr(s.byAddr, n.Announced, n)
+			indexAddr(s.byAddr, n.Addr, n)
 		}
 	}
 	return s
+}
+
+// indexAddr records n under addr. When two nodes share an address (a node
+// replaced by a new one at the same address), a healthy node wins over a
+// failed one, else the first one stays.
+func indexAddr(m map[string]*Node, addr string, n *Node) {
+	if addr == "" {
+		return
+	}
+	if old, dup := m[addr]; dup && !(old.Health == HealthFailed && n.Health != HealthFailed) {
+		return
+	}
+	m[addr] = n
 }

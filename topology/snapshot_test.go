@@ -107,3 +107,18 @@ func TestRoleHealthStrings(t *testing.T) {
 	n.Role = RolePrimary
 	assert.Equal(t, "01234567@10.0.0.1:7000 (primary, online)", n.String())
 }
+
+func TestNodeByAddrPrefersLiveNode(t *testing.T) {
+	dead := tnode("old", 7000)
+	dead.Health = HealthFailed
+	for _, order := range [][]Shard{
+		{tshard(t, dead, ""), tshard(t, tnode("new", 7000), "0-16383")},
+		{tshard(t, tnode("new", 7000), "0-16383"), tshard(t, dead, "")},
+	} {
+		s, err := NewSnapshot(order, SnapshotOptions{})
+		require.NoError(t, err)
+		n, ok := s.NodeByAddr("10.0.0.1:7000")
+		require.True(t, ok)
+		assert.Equal(t, "new", n.ID)
+	}
+}
