@@ -3,6 +3,8 @@ package topology
 import (
 	"testing"
 
+	"github.com/slotrouter/slotrouter/slots"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -114,4 +116,30 @@ func TestApplyMovedUncoveredSlot(t *testing.T) {
 	assert.Equal(t, MovedToPrimary, res.Kind)
 	assert.Nil(t, res.From)
 	assert.Equal(t, []string{"0-99:A", "500:A"}, owners(ns))
+}
+
+func TestApplyMovedOnEmptySnapshot(t *testing.T) {
+	s, err := NewSnapshot(nil, SnapshotOptions{})
+	require.NoError(t, err)
+	assert.Empty(t, s.Nodes())
+	u := s.Uncovered()
+	assert.Equal(t, 16384, u.Count())
+	ns, res := s.ApplyMoved(42, "127.0.0.1:7000")
+	assert.Equal(t, MovedToUnknown, res.Kind)
+	assert.Nil(t, res.From)
+	assert.True(t, res.NeedRefresh)
+	p, ok := ns.Primary(42)
+	require.True(t, ok)
+	assert.Equal(t, "127.0.0.1:7000", p.Addr)
+	assert.Equal(t, uint64(2), ns.Version())
+	ch := Diff(s, ns)
+	require.Len(t, ch.Moved, 1)
+	assert.Equal(t, "42", ch.Moved[0].Range.String())
+	// A refresh that knows the node by id replaces the id-less placeholder.
+	v := tview("127.0.0.1:7000", Shard{Primary: &Node{ID: "X", Endpoint: "127.0.0.1", Port: 7000, Announced: "127.0.0.1:7000", Addr: "127.0.0.1:7000"},
+		Ranges: []slots.Range{{Start: 0, End: 16383}}})
+	rs, err := Reconcile(ns, []View{v}, ReconcileOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "X", ownerOf(rs, 42))
+	assert.Len(t, rs.Nodes(), 1, "the placeholder is gone")
 }

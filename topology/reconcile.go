@@ -150,22 +150,6 @@ func (r *reconciler) ingest() {
 			}
 		}
 	}
-	// Who answered: by id, or by address.
-	for vi := range r.views {
-		v := &r.views[vi]
-		if i, ok := r.byKey[v.MyID]; ok && v.MyID != "" {
-			r.nodes[i].answered = true
-			continue
-		}
-		if v.Answered == "" {
-			continue
-		}
-		for _, rn := range r.nodes {
-			if rn.n.Announced == v.Answered || r.mapped(rn.n.Announced) == v.Answered {
-				rn.answered = true
-			}
-		}
-	}
 	// Claims, with epochs falling back to the catalog's.
 	for vi := range r.views {
 		v := &r.views[vi]
@@ -196,11 +180,23 @@ func (r *reconciler) ingest() {
 		}
 		r.slotClaim[vi] = sc
 	}
-	// Prev's nodes, so prev owners have a catalog index.
+	// Prev's nodes, so prev owners have a catalog index. A node prev knew
+	// only by address (added by ApplyMoved) is the view node at that address.
 	if r.prev != nil {
+		byAddr := make(map[string]int)
+		for i, rn := range r.nodes {
+			if rn.n.Announced != "" {
+				byAddr[rn.n.Announced] = i
+			}
+		}
 		for si := range r.prev.shards {
 			sh := &r.prev.shards[si]
 			for _, n := range append([]*Node{sh.Primary}, sh.Replicas...) {
+				if n.ID == "" {
+					if i, ok := byAddr[n.Announced]; ok {
+						r.byKey[n.Key()] = i
+					}
+				}
 				i := r.node(n)
 				rn := r.nodes[i]
 				rn.prevShard = si
@@ -208,6 +204,22 @@ func (r *reconciler) ingest() {
 					rn.failed = n.Health == HealthFailed
 					rn.epoch, rn.epochKnown = n.ConfigEpoch, n.EpochKnown
 				}
+			}
+		}
+	}
+	// Who answered: by id, or by address.
+	for vi := range r.views {
+		v := &r.views[vi]
+		if i, ok := r.byKey[v.MyID]; ok && v.MyID != "" {
+			r.nodes[i].answered = true
+			continue
+		}
+		if v.Answered == "" {
+			continue
+		}
+		for _, rn := range r.nodes {
+			if rn.n.Announced == v.Answered || r.mapped(rn.n.Announced) == v.Answered {
+				rn.answered = true
 			}
 		}
 	}
