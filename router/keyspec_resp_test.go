@@ -165,3 +165,28 @@ func readRESP(r *bufio.Reader, depth int) (rueidis.RedisMessage, error) {
 		return rueidis.RedisMessage{}, fmt.Errorf("%w: unknown type byte %q", errRESP, typ)
 	}
 }
+
+// splitRESPArray returns the raw bytes of each element of the top-level
+// array in b.
+func splitRESPArray(b []byte) ([][]byte, error) {
+	br := bytes.NewReader(b)
+	r := bufio.NewReader(br)
+	consumed := func() int { return len(b) - br.Len() - r.Buffered() }
+	typ, err := r.ReadByte()
+	if err != nil || (typ != '*' && typ != '~') {
+		return nil, fmt.Errorf("%w: not an array", errRESP)
+	}
+	n, err := readLen(r)
+	if err != nil {
+		return nil, err
+	}
+	var out [][]byte
+	for i := 0; i < n; i++ {
+		start := consumed()
+		if _, err := readRESP(r, 0); err != nil {
+			return nil, err
+		}
+		out = append(out, b[start:consumed()])
+	}
+	return out, nil
+}
