@@ -187,11 +187,22 @@ func buildPlan(kind Kind, nodes []Node, prim []int, before, after *[slots.Count]
 // as few batches as possible: a node gives or receives, never both, so the
 // moves form a bipartite graph, whose edges can be coloured with as many
 // colours as the largest number of moves any node takes part in (König);
-// colours are found by flipping alternating paths. Batches are ordered by
-// their largest move, biggest first.
+// colours are found by flipping alternating paths. When some node both
+// gives and receives (load-aware plans can do that) the graph may not be
+// bipartite and a greedy colouring is used (at most 2d-1 batches). Batches
+// are ordered by their largest move, biggest first.
 func batchMoves(moves []Move) [][]int {
 	if len(moves) == 0 {
 		return nil
+	}
+	gives := map[string]bool{}
+	for _, m := range moves {
+		gives[m.Source] = true
+	}
+	for _, m := range moves {
+		if gives[m.Target] {
+			return greedyBatches(moves)
+		}
 	}
 	num := map[string]int{}
 	node := func(id string) int {
@@ -236,7 +247,7 @@ func batchMoves(moves []Move) [][]int {
 			// Flip the path from v whose edges alternate a, b.
 			var path []int
 			x, c := e.v, a
-			for at[x][c] >= 0 {
+			for at[x][c] >= 0 && len(path) <= len(edges) {
 				pe := at[x][c]
 				path = append(path, pe)
 				y := edges[pe].u
@@ -281,6 +292,38 @@ func batchMoves(moves []Move) [][]int {
 		return m
 	}
 	slices.SortStableFunc(batches, func(x, y []int) int { return cmp.Compare(biggest(y), biggest(x)) })
+	return batches
+}
+
+// greedyBatches puts each move, largest first, into the first batch where
+// both its nodes are free.
+func greedyBatches(moves []Move) [][]int {
+	order := make([]int, len(moves))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(moves[b].Slots, moves[a].Slots) })
+	var batches [][]int
+	var busy []map[string]bool
+	for _, mi := range order {
+		m := moves[mi]
+		placed := false
+		for bi := range batches {
+			if !busy[bi][m.Source] && !busy[bi][m.Target] {
+				batches[bi] = append(batches[bi], mi)
+				busy[bi][m.Source], busy[bi][m.Target] = true, true
+				placed = true
+				break
+			}
+		}
+		if !placed {
+			batches = append(batches, []int{mi})
+			busy = append(busy, map[string]bool{m.Source: true, m.Target: true})
+		}
+	}
+	for _, b := range batches {
+		slices.Sort(b)
+	}
 	return batches
 }
 
