@@ -36,6 +36,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -302,7 +303,11 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	// Keep a stable order: primaries-to-be first, by creation index.
+	// Nodes() lists the nodes in the order given to redis-cli: primaries
+	// first.
+	c.mu.Lock()
+	c.nodes = slices.Clone(nodes)
+	c.mu.Unlock()
 	c.logf("%d nodes up in %v", total, time.Since(begin).Round(time.Millisecond))
 
 	if opts.Primaries >= 3 {

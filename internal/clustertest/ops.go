@@ -35,11 +35,14 @@ func (c *Cluster) rememberSlots(n *Node) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	l, err := c.self(ctx, n)
-	if err != nil || !l.master {
+	if err != nil {
 		return
 	}
 	n.mu.Lock()
-	n.lastSlots = l.slotList()
+	n.lastSlots = nil
+	if l.master {
+		n.lastSlots = l.slotList()
+	}
 	n.mu.Unlock()
 }
 
@@ -136,9 +139,10 @@ func (c *Cluster) Resume(n *Node) error {
 	return nil
 }
 
-// Failover sends CLUSTER FAILOVER to replica and waits until it is a
-// primary, its old primary (if running) reports itself a replica of it,
-// and the cluster is healthy with every node agreeing.
+// Failover sends CLUSTER FAILOVER to replica (FORCE when its primary is
+// killed or paused) and waits until it is a primary, its old primary (if
+// running) reports itself a replica of it, and the cluster is healthy with
+// every node agreeing.
 func (c *Cluster) Failover(ctx context.Context, replica *Node) error {
 	if err := c.managed(replica); err != nil {
 		return err
@@ -158,8 +162,13 @@ func (c *Cluster) Failover(ctx context.Context, replica *Node) error {
 	for {
 		if time.Since(sent) > 10*time.Second {
 			// A manual failover times out after a while; ask again.
-			if _, err := c.Do(ctx, replica, "CLUSTER", "FAILOVER"); err != nil {
-				return fmt.Errorf("clustertest: CLUSTER FAILOVER on %s: %w", replica, err)
+			args := []string{"CLUSTER", "FAILOVER"}
+			if old == nil || old.getState() != stateRunning {
+				// No primary to agree with: skip the handshake.
+				args = append(args, "FORCE")
+			}
+			if _, err := c.Do(ctx, replica, args...); err != nil {
+				return fmt.Errorf("clustertest: %s on %s: %w", strings.Join(args, " "), replica, err)
 			}
 			sent = time.Now()
 		}

@@ -465,3 +465,28 @@ func TestPausePrimaryFailsOver(t *testing.T) {
 	assert.Equal(t, []*Node{p}, of)
 	require.NoError(t, c.Failover(ctx, p))
 }
+
+// TestFailoverDeadPrimary: Failover of a replica whose primary is killed
+// uses FORCE and does not wait for the dead node.
+func TestFailoverDeadPrimary(t *testing.T) {
+	c := Need(t, cluster)
+	ctx := testCtx(t, 90*time.Second)
+	ps, err := c.Primaries(ctx)
+	require.NoError(t, err)
+	p := ps[2]
+	rs, err := c.ReplicasOf(ctx, p)
+	require.NoError(t, err)
+	require.Len(t, rs, 1)
+	r := rs[0]
+
+	require.NoError(t, c.Kill(p))
+	require.NoError(t, c.Failover(ctx, r))
+	ps2, err := c.Primaries(ctx)
+	require.NoError(t, err)
+	assert.Contains(t, ps2, r)
+	require.NoError(t, c.Restart(ctx, p))
+	require.NoError(t, c.Failover(ctx, p))
+	of, err := c.ReplicasOf(ctx, p)
+	require.NoError(t, err)
+	assert.Equal(t, []*Node{r}, of)
+}
