@@ -69,7 +69,11 @@ type rnode struct {
 	online     bool
 	epoch      uint64
 	epochKnown bool
-	reports    []roleReport
+	// primaryEpoch is the highest epoch reported while the node was listed
+	// as a primary (a replica's listed epoch is its primary's).
+	primaryEpoch      uint64
+	primaryEpochKnown bool
+	reports           []roleReport
 	prevShard  int // shard index in prev, -1
 	owns       bool
 }
@@ -145,6 +149,8 @@ func (r *reconciler) ingest() {
 				rep := roleReport{role: RolePrimary, epoch: n.ConfigEpoch, epochKnown: n.EpochKnown, view: vi}
 				if n != sh.Primary {
 					rep.role, rep.primary = RoleReplica, pk
+				} else if n.EpochKnown && (!rn.primaryEpochKnown || n.ConfigEpoch > rn.primaryEpoch) {
+					rn.primaryEpoch, rn.primaryEpochKnown = n.ConfigEpoch, true
 				}
 				rn.reports = append(rn.reports, rep)
 			}
@@ -417,8 +423,10 @@ func (r *reconciler) overridesFixed(w cand, fixedIdx int, e SlotEntry, x int) bo
 			return true
 		}
 		if !e.EpochKnown {
+			// The fix's epoch is unknown: compare with the fixed owner's own
+			// epoch as a primary, when some view tells it.
 			fo := r.nodes[fixedIdx]
-			if fo.epochKnown && w.epoch > fo.epoch {
+			if fo.primaryEpochKnown && w.epoch > fo.primaryEpoch {
 				return true
 			}
 		}

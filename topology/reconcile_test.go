@@ -342,3 +342,51 @@ func TestReconcileTooManyPrimaries(t *testing.T) {
 	_, err := Reconcile(nil, []View{{Shards: shards}}, ReconcileOptions{})
 	assert.ErrorIs(t, err, ErrInvalidShards)
 }
+
+func TestReconcileStaleViewAfterMovedFailover(t *testing.T) {
+	prev, err := NewSnapshot(threeShards(t, false), SnapshotOptions{})
+	require.NoError(t, err)
+	over, res := prev.ApplyMoved(6000, "10.0.0.1:7101") // b1 took over from B
+	require.Equal(t, MovedFailover, res.Kind)
+	stale := tview("10.0.0.1:7000", threeShards(t, false)...)
+	s, err := Reconcile(over, []View{stale, stale}, ReconcileOptions{})
+	require.NoError(t, err)
+	for _, x := range []uint16{5461, 6000, 10922} {
+		assert.Equal(t, "b1", ownerOf(s, slotOf(x)), "slot %d", x)
+	}
+	b1, _ := s.NodeByID("b1")
+	assert.Equal(t, RolePrimary, b1.Role)
+	// Another node's view with epochs, b1 listed as B's replica: b1's own
+	// epoch as a primary is unknown, so the fix stands...
+	back := threeShards(t, true)
+	back[1] = tshard(t, tnode("B", 7001, 20), "5461-10922", tnode("b1", 7101, 20))
+	s, err = Reconcile(s, []View{tview("10.0.0.1:7000", back...)}, ReconcileOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "b1", ownerOf(s, 6000))
+	// ...until b1 itself says it is B's replica.
+	s, err = Reconcile(s, []View{tview("10.0.0.1:7101", back...)}, ReconcileOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "B", ownerOf(s, 6000))
+	assert.False(t, s.Entry(6000).Fixed)
+	b1, _ = s.NodeByID("b1")
+	assert.Equal(t, RoleReplica, b1.Role)
+	assert.Equal(t, "B", b1.PrimaryID)
+}
+
+func TestReconcileUnknownFixEpochComparedWithOwnerEpoch(t *testing.T) {
+	prev, err := NewSnapshot(threeShards(t, false), SnapshotOptions{})
+	require.NoError(t, err)
+	fixed, _ := prev.ApplyMoved(100, "10.0.0.1:7001")
+	require.False(t, fixed.Entry(100).EpochKnown)
+	for _, tc := range []struct {
+		aEpoch uint64
+		want   string
+	}{{9, "A"}, {4, "B"}, {3, "B"}} {
+		v := threeShards(t, true)
+		v[0] = tshard(t, tnode("A", 7000, tc.aEpoch), "0-5460")
+		v[1] = tshard(t, tnode("B", 7001, 4), "5461-10922")
+		s, err := Reconcile(fixed, []View{tview("10.0.0.1:7002", v...)}, ReconcileOptions{})
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, ownerOf(s, 100), "A at epoch %d vs B at 4", tc.aEpoch)
+	}
+}
