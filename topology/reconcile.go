@@ -74,8 +74,8 @@ type rnode struct {
 	primaryEpoch      uint64
 	primaryEpochKnown bool
 	reports           []roleReport
-	prevShard  int // shard index in prev, -1
-	owns       bool
+	prevShard         int // shard index in prev, -1
+	owns              bool
 }
 
 type roleReport struct {
