@@ -122,3 +122,21 @@ func TestNodeByAddrPrefersLiveNode(t *testing.T) {
 		assert.Equal(t, "new", n.ID)
 	}
 }
+
+func TestShardSlotsAndViewHelpers(t *testing.T) {
+	sh := tshard(t, tnode("A", 1), "0-9,20")
+	set := sh.Slots()
+	assert.Equal(t, 11, set.Count())
+	assert.Equal(t, 11, sh.SlotCount())
+	v := tview("x:1", sh, tshard(t, tnode("B", 2, 5), "30-39"))
+	assert.False(t, v.HasEpochs(), "A has no epoch")
+	cov := v.Covered()
+	assert.Equal(t, 21, cov.Count())
+	assert.Equal(t, 0, v.AttachEpochs(nil))
+	nodes := View{Facts: []NodeFacts{{Node: Node{ID: "A", ConfigEpoch: 4, EpochKnown: true}, Fail: true}}, MyID: "A"}
+	assert.Equal(t, 1, v.AttachEpochs(&nodes))
+	assert.True(t, v.HasEpochs())
+	assert.Equal(t, HealthFailed, v.Shards[0].Primary.Health)
+	assert.Equal(t, "A", v.MyID)
+	assert.Equal(t, SlotEntry{}, (&Snapshot{}).Entry(slots.Count))
+}
