@@ -230,7 +230,9 @@ func (r *Refresher) MapAddr(announced string) string { return r.mapper.mapAddr(a
 // once per Options.MinInterval. reason is reported to the Observer.
 func (r *Refresher) Trigger(reason string) {
 	if r.triggers.Add(1) == 1 {
-		r.reason.Store(&reason)
+		p := new(string) // only the first trigger of a batch allocates
+		*p = reason
+		r.reason.Store(p)
 	}
 	select {
 	case r.kick <- struct{}{}:

@@ -450,3 +450,32 @@ func TestRefresherMapAddr(t *testing.T) {
 		assert.Equal(t, "127.0.0.1:17009", res.To.Addr)
 	})
 }
+
+// BenchmarkRefresherCurrent measures the hot path: the snapshot load and a
+// slot lookup, from many goroutines.
+func BenchmarkRefresherCurrent(b *testing.B) {
+	r := newRefresher(Options{Period: NoPeriodicRefresh}, newFakeSource())
+	defer r.Close()
+	require.NoError(b, r.Refresh(context.Background()))
+	b.RunParallel(func(pb *testing.PB) {
+		x := slots.Slot(0)
+		for pb.Next() {
+			if _, ok := r.Current().Lookup(x); !ok {
+				b.Fatal("uncovered")
+			}
+			x = (x + 1) & slots.Max
+		}
+	})
+}
+
+// BenchmarkRefresherTrigger measures Trigger from many goroutines at once
+// (the fetches it causes are spaced by MinInterval, off the caller's path).
+func BenchmarkRefresherTrigger(b *testing.B) {
+	r := newRefresher(Options{Period: NoPeriodicRefresh}, newFakeSource())
+	defer r.Close()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			r.Trigger("bench")
+		}
+	})
+}
