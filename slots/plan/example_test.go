@@ -1,0 +1,127 @@
+package plan_test
+
+import (
+	"fmt"
+
+	"github.com/slotrouter/slotrouter/slots/plan"
+)
+
+func ExampleRebalance() {
+	l, err := plan.ParseLayout([]byte(`{"nodes":[
+		{"id":"a","slots":["0-5460"]},
+		{"id":"b","slots":["5461-10922"]},
+		{"id":"c","slots":["10923-16383"]},
+		{"id":"d"}]}`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	p, err := plan.Rebalance(l, plan.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, m := range p.Moves {
+		fmt.Println(m.Source, "->", m.Target, m.Ranges[0], m.Slots)
+	}
+	fmt.Println("moved", p.Summary.SlotsMoved, "in", p.Summary.Batches, "batches")
+	// Output:
+	// a -> d 4096-5460 1365
+	// b -> d 9557-10922 1366
+	// c -> d 10923-12287 1365
+	// moved 4096 in 3 batches
+}
+
+func ExampleRemoveNodes() {
+	l := &plan.Layout{Nodes: []plan.Node{
+		{ID: "a", Slots: plan.Ranges{{Start: 0, End: 4095}}},
+		{ID: "b", Slots: plan.Ranges{{Start: 4096, End: 8191}}},
+		{ID: "c", Slots: plan.Ranges{{Start: 8192, End: 12287}}},
+		{ID: "d", Slots: plan.Ranges{{Start: 12288, End: 16383}}},
+	}}
+	p, err := plan.RemoveNodes(l, []string{"d"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("moved", p.Summary.SlotsMoved)
+	for _, id := range []string{"a", "b", "c", "d"} {
+		fmt.Println(id, p.Final()[id])
+	}
+	// Output:
+	// moved 4096
+	// a [0-4095 15018-16383]
+	// b [4096-8191 13653-15017]
+	// c [8192-13652]
+	// d []
+}
+
+func ExampleReshard() {
+	l := &plan.Layout{Nodes: []plan.Node{
+		{ID: "a", Slots: plan.Ranges{{Start: 0, End: 8191}}},
+		{ID: "b", Slots: plan.Ranges{{Start: 8192, End: 16383}}},
+		{ID: "c"},
+	}}
+	p, err := plan.Reshard(l, plan.ReshardRequest{Target: "c", Slots: 11})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(p.Summary.SlotsMoved, p.Final()["c"])
+	// Output:
+	// 11 [8186-8196]
+}
+
+func ExamplePlace() {
+	nodes := []plan.Node{
+		{ID: "a", Host: "big"}, {ID: "b", Host: "big"}, {ID: "c", Host: "big"}, {ID: "d", Host: "big"},
+		{ID: "e", Host: "h2"}, {ID: "f", Host: "h2"},
+		{ID: "g", Host: "h3"}, {ID: "h", Host: "h3"},
+	}
+	pl, err := plan.Place(plan.PlaceRequest{Nodes: nodes, Primaries: 2})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("primaries", pl.Primaries, "score", pl.Score.Total)
+	for _, v := range pl.Score.Violations {
+		fmt.Println(v.Kind, v.Weight, v.Nodes)
+	}
+	// Output:
+	// primaries [e g] score 4
+	// replicas-same-host 2 [a c]
+	// replicas-same-host 2 [b d]
+}
+
+func ExampleCheck() {
+	// What two nodes say in CLUSTER NODES: each lists both; 10.0.0.1 has
+	// slot 100 migrating to 10.0.0.2, which does not import it; slots
+	// 16001-16383 have no owner.
+	var reports []plan.NodeReport
+	for _, reporter := range []string{"A", "B"} {
+		a := plan.NodeReport{Reporter: reporter, ID: "A", Addr: "10.0.0.1:7000", Flags: []string{"master"}, Slots: plan.Ranges{{Start: 0, End: 8191}}}
+		b := plan.NodeReport{Reporter: reporter, ID: "B", Addr: "10.0.0.2:7000", Flags: []string{"master"}, Slots: plan.Ranges{{Start: 8192, End: 16000}}}
+		if reporter == "A" {
+			a.Flags = append(a.Flags, "myself")
+			a.Migrating = []plan.SlotPeer{{Slot: 100, Node: "B"}}
+		} else {
+			b.Flags = append(b.Flags, "myself")
+		}
+		reports = append(reports, a, b)
+	}
+	rep, err := plan.Check(plan.CheckInput{Reports: reports})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("ok:", rep.OK)
+	for _, f := range rep.Findings {
+		fmt.Println(f.Severity, f.Code, f.Message)
+	}
+	// Output:
+	// ok: false
+	// error open-slot slot 100 is open: A is migrating it to B, but B is not importing it
+	// error uncovered 383 slots (16001-16383) are served by no node
+	// info no-replica primary A serves slots but has no replica
+	// info no-replica primary B serves slots but has no replica
+}
