@@ -55,7 +55,7 @@
 //
 //	{
 //	  "version": 1,
-//	  "kind": "rebalance",            // add-nodes, remove-nodes, reshard, rebalance-load
+//	  "kind": "rebalance",
 //	  "before": {"n1": ["0-5460"], "n2": ["5461-10922"], "n4": []},
 //	  "targets": {"n1": 4096, "n2": 4096, "n4": 4096},
 //	  "moves": [
@@ -68,6 +68,9 @@
 //	  "notes": ["…"]
 //	}
 //
+// The fields:
+//
+//   - kind: rebalance, add-nodes, remove-nodes, reshard or rebalance-load.
 //   - before: every primary's slots when the plan was made (nodes without
 //     slots listed with []). An executor must refuse a plan whose before
 //     does not match the cluster.
