@@ -592,7 +592,9 @@ func (c *Cluster) closeClient(n *Node) {
 // Do sends one command to one node and returns its reply. A reply that is
 // a Redis error is returned as the error as well (a *rueidis.RedisError,
 // use rueidis.IsRedisErr). The connection is opened on first use and
-// reused; it does not follow redirections.
+// reused; it does not follow redirections. Each node has one pipelined
+// connection, so a blocking command (BLPOP ...) holds it and must end
+// within rueidis' default ConnWriteTimeout (10s).
 func (c *Cluster) Do(ctx context.Context, n *Node, args ...string) (rueidis.RedisMessage, error) {
 	if len(args) == 0 || args[0] == "" {
 		return rueidis.RedisMessage{}, errors.New("clustertest: Do: no command")
