@@ -36,6 +36,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch cmd {
 	case "keyslot":
 		return runKeyslot(ctx, rest, stdin, stdout, stderr)
+	case "plan":
+		return runPlan(ctx, rest, stdin, stdout, stderr)
+	case "check":
+		return runCheck(ctx, rest, stdin, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return 0
@@ -51,6 +55,9 @@ func usage(w io.Writer) {
 
 Commands:
   keyslot [-json] KEY...   print the slot and hash tag of each key ("-" reads keys, one per line, from stdin)
+  plan SUBCOMMAND ...      plan rebalance/add/remove/reshard/load moves, placement and repair ("slotctl plan help")
+  check -nodes FILE | -addr HOST:PORT
+                           report open, uncovered and contested slots, failed nodes, anti-affinity
   help                     this text
 `)
 }

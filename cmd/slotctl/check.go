@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/slotrouter/slotrouter/slots/plan"
+	"github.com/slotrouter/slotrouter/topology"
+)
+
+// maxCheckNodes bounds how many nodes a live check asks.
+const maxCheckNodes = 1000
+
+func runCheck(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var files []string
+	fs.Func("nodes", "saved CLUSTER NODES output of one node (\"-\": stdin); repeat for several nodes", func(s string) error {
+		files = append(files, s)
+		return nil
+	})
+	addr := fs.String("addr", "", "a node of a live cluster (host:port); every node it knows is asked too")
+	timeout := fs.Duration("timeout", 5*time.Second, "overall time limit of a live check")
+	strict := fs.Bool("strict", false, "exit 1 on warnings too, not only on errors")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: slotctl check -nodes FILE [-nodes FILE...] | -addr HOST:PORT  [-strict] [-timeout D]")
+		fmt.Fprintln(stderr, "Writes a JSON report on stdout and a summary on stderr; exit 1 when it finds errors.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 || (len(files) == 0) == (*addr == "") {
+		fs.Usage()
+		return 2
+	}
+	var in plan.CheckInput
+	if *addr != "" {
+		lctx, cancel := context.WithTimeout(ctx, *timeout)
+		var err error
+		in, err = gatherLive(lctx, *addr, *timeout)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(stderr, "slotctl check: %v\n", err)
+			return 1
+		}
+	}
+	for _, f := range files {
+		data, err := readInput(f, stdin)
+		if err != nil {
+			fmt.Fprintf(stderr, "slotctl check: %v\n", err)
+			return 1
+		}
+		v, err := topology.ParseNodes(string(data), "")
+		if err != nil {
+			fmt.Fprintf(stderr, "slotctl check: %s: %v\n", f, err)
+			return 1
+		}
+		in.Reports = append(in.Reports, reportsOf(&v, f)...)
+	}
+	rep, err := plan.Check(in)
+	if err != nil {
+		fmt.Fprintf(stderr, "slotctl check: %v\n", err)
+		return 1
+	}
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		fmt.Fprintf(stderr, "slotctl check: %v\n", err)
+		return 1
+	}
+	if _, err := stdout.Write(append(b, '\n')); err != nil {
+		fmt.Fprintf(stderr, "slotctl check: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stderr, "%d nodes (%d primaries) as seen by %d; %d/16384 slots covered; %d errors, %d warnings\n",
+		rep.Nodes, rep.Primaries, len(rep.Reporters), rep.Covered, rep.Errors, rep.Warnings)
+	for _, f := range rep.Findings {
+		fmt.Fprintf(stderr, "[%s] %s: %s\n", f.Severity, f.Code, f.Message)
+	}
+	if !rep.OK || (*strict && rep.Warnings > 0) {
+		return 1
+	}
+	return 0
+}
+
+// reportsOf turns one node's parsed CLUSTER NODES reply into node reports;
+// the reporter is the node flagged myself, else fallback.
+func reportsOf(v *topology.View, fallback string) []plan.NodeReport {
+	reporter := v.MyID
+	if reporter == "" {
+		reporter = fallback
+	}
+	out := make([]plan.NodeReport, 0, len(v.Facts))
+	for i := range v.Facts {
+		f := &v.Facts[i]
+		r := plan.NodeReport{
+			Reporter: reporter,
+			ID:       f.ID,
+			Addr:     f.Announced,
+			Host:     f.IP,
+			Flags:    f.Flags,
+			Slots:    plan.Ranges(f.Ranges),
+		}
+		if f.Replica {
+			r.Primary = f.PrimaryID
+		}
+		for _, m := range f.Migrating {
+			r.Migrating = append(r.Migrating, plan.SlotPeer{Slot: m.Slot, Node: m.NodeID})
+		}
+		for _, m := range f.Importing {
+			r.Importing = append(r.Importing, plan.SlotPeer{Slot: m.Slot, Node: m.NodeID})
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// gatherLive asks addr for CLUSTER NODES, then every node it lists (and
+// those they list), one at a time; nodes that do not answer are reported
+// as unreachable. Only the first node's failure is an error.
+func gatherLive(ctx context.Context, addr string, timeout time.Duration) (plan.CheckInput, error) {
+	var in plan.CheckInput
+	asked := map[string]bool{addr: true}
+	queue := []string{addr}
+	for len(queue) > 0 && len(asked) <= maxCheckNodes {
+		a := queue[0]
+		queue = queue[1:]
+		text, err := clusterNodes(ctx, a, timeout)
+		var v topology.View
+		if err == nil {
+			v, err = topology.ParseNodes(text, a)
+		}
+		if err != nil {
+			if a == addr {
+				return in, fmt.Errorf("%s: %w", a, err)
+			}
+			in.Unreachable = append(in.Unreachable, fmt.Sprintf("%s (%v)", a, err))
+			continue
+		}
+		in.Reports = append(in.Reports, reportsOf(&v, a)...)
+		for i := range v.Facts {
+			f := &v.Facts[i]
+			next := f.Addr
+			if next == "" {
+				next = f.Announced
+			}
+			if next == "" || f.Handshake || f.NoAddr || f.Fail || asked[next] {
+				continue
+			}
+			asked[next] = true
+			queue = append(queue, next)
+		}
+	}
+	return in, nil
+}
+
+// clusterNodes sends CLUSTER NODES to one node over its own connection.
+func clusterNodes(ctx context.Context, addr string, timeout time.Duration) (string, error) {
+	c, err := rueidis.NewClient(rueidis.ClientOption{
+		InitAddress:       []string{addr},
+		ForceSingleClient: true,
+		DisableCache:      true,
+		DisableRetry:      true,
+		Dialer:            net.Dialer{Timeout: timeout},
+	})
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	s, err := c.Do(ctx, c.B().Arbitrary("CLUSTER", "NODES").Build()).ToString()
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimPrefix(s, "txt:"), nil
+}
+
