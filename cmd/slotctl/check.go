@@ -185,4 +185,3 @@ func clusterNodes(ctx context.Context, addr string, timeout time.Duration) (stri
 	}
 	return strings.TrimPrefix(s, "txt:"), nil
 }
-
