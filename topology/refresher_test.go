@@ -60,6 +60,7 @@ type fakeSource struct {
 	block     chan struct{} // when set, LoadViews waits for it to close
 	loadTimes []time.Time
 	probes    int
+	probeErr  error
 	closed    bool
 }
 
@@ -103,7 +104,7 @@ func (f *fakeSource) Probe(ctx context.Context, addrs []string) []NodeReply {
 	f.probes++
 	out := make([]NodeReply, len(addrs))
 	for i, a := range addrs {
-		out[i] = NodeReply{Addr: a, Digest: f.digest, Err: f.err}
+		out[i] = NodeReply{Addr: a, Digest: f.digest, Err: errors.Join(f.err, f.probeErr)}
 	}
 	return out
 }
@@ -347,6 +348,28 @@ func TestRefresherPeriodicDigest(t *testing.T) {
 		assert.Len(t, f.loads(), 3)
 		assert.Equal(t, 4, f.probes)
 	})
+}
+
+func TestRefresherPeriodicProbeFailsThenLoads(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeSource()
+		f.probeErr = errors.New("probe refused")
+		_, rec := startFake(t, f, Options{Period: time.Second})
+		time.Sleep(1500 * time.Millisecond)
+		assert.Equal(t, 1, f.probes)
+		require.Len(t, f.loads(), 2, "no digest answered: a full refresh instead")
+		evs := rec.all()
+		last := evs[len(evs)-1]
+		assert.True(t, last.Probed)
+		assert.False(t, last.Skipped)
+		assert.NotNil(t, last.New)
+		assert.Len(t, last.Asked, 3, "2 probed + 1 loaded")
+	})
+}
+
+func TestNewNeedsSeeds(t *testing.T) {
+	_, err := New(context.Background(), Options{})
+	assert.ErrorIs(t, err, ErrNoSeeds)
 }
 
 func TestRefresherPeriodicOff(t *testing.T) {
