@@ -12,7 +12,19 @@
 // carries the epoch it was decided with and a marker when a MOVED redirect
 // fixed it, so a refresh built from older data never rolls the map back.
 //
-// Nothing in this part of the package performs I/O; parsers decode
+// Nothing in the model half of the package performs I/O; parsers decode
 // rueidis.RedisMessage values and text, and return errors wrapping
-// ErrMalformedReply for anything they cannot make sense of.
+// ErrMalformedReply (or ErrErrorReply) for anything they cannot make sense
+// of, and never panic.
+//
+// The I/O half keeps the map current. The Refresher (New) holds the current
+// Snapshot; Current is one atomic load. A Loader asks min(3, n) random
+// known nodes (CLUSTER SHARDS, or CLUSTER SLOTS before Redis 7, pipelined
+// with CLUSTER NODES for config epochs; the seeds, resolved again, when no
+// known node answers) and Reconcile merges their views. Trigger coalesces
+// requests and spaces fetches (Options.MinInterval, with jitter); a
+// periodic refresh skips the rebuild when the digests of CLUSTER NODES are
+// unchanged; failures back off exponentially. Options.MapAddr maps every
+// announced address the package sees (replies, and MOVED/ASK targets via
+// Refresher.MapAddr) to the address to dial.
 package topology

@@ -37,7 +37,9 @@ type ReconcileOptions struct {
 // Nodes: a node's address comes from CLUSTER SHARDS/SLOTS views when any
 // (they follow the cluster's preferred endpoint type), else CLUSTER NODES.
 // A node is failed when a view says so, unless it answered itself. Its role
-// follows the report with the highest epoch, else the majority. Failed
+// follows the report with the highest epoch, else the majority; a role
+// change reported with an epoch older than the node's shard in prev is
+// ignored (roles don't roll back either), unless the node answered itself. Failed
 // primaries without slots stay as slotless shards, marked. Nodes of prev
 // that no view mentions are kept only while they still own slots.
 //
@@ -457,10 +459,11 @@ func (r *reconciler) fromNode(v *View, i int) bool {
 	return v.Answered != "" && (v.Answered == n.Announced || v.Answered == r.mapped(n.Announced))
 }
 
-// role decides a node's role and primary from its reports.
-func (rn *rnode) role() (Role, string) {
+// role picks the report that decides a node's role and primary: the one
+// with the highest epoch, else the majority, then the later view.
+func (rn *rnode) role() roleReport {
 	if len(rn.reports) == 0 {
-		return RoleUnknown, ""
+		return roleReport{}
 	}
 	anyKnown := false
 	for _, rep := range rn.reports {
@@ -488,6 +491,27 @@ func (rn *rnode) role() (Role, string) {
 			w, bestVotes = rep, votes
 		}
 		_ = i
+	}
+	return w
+}
+
+// roleOf decides node i's role and primary, never going back to a report
+// older than prev: a role change (primary <-> replica) reported with an
+// epoch lower than the epoch of the node's shard in prev is stale and
+// ignored, unless the node itself answered.
+func (r *reconciler) roleOf(i int) (Role, string) {
+	rn := r.nodes[i]
+	w := rn.role()
+	if r.prev == nil || rn.prevShard < 0 || rn.answered || !w.epochKnown || !rn.inViews {
+		return w.role, w.primary
+	}
+	psh := &r.prev.shards[rn.prevShard]
+	prevRole, prevPrimary := RoleReplica, psh.Primary.Key()
+	if r.byKey[psh.Primary.Key()] == i {
+		prevRole, prevPrimary = RolePrimary, ""
+	}
+	if prevRole != w.role && psh.Primary.EpochKnown && w.epoch < psh.Primary.ConfigEpoch {
+		return prevRole, prevPrimary
 	}
 	return w.role, w.primary
 }
@@ -533,8 +557,8 @@ func (r *reconciler) build() (*Snapshot, error) {
 	}
 	roles := make([]Role, len(r.nodes))
 	prims := make([]string, len(r.nodes))
-	for i, rn := range r.nodes {
-		roles[i], prims[i] = rn.role()
+	for i := range r.nodes {
+		roles[i], prims[i] = r.roleOf(i)
 	}
 	// Primaries: slot owners, then slotless primaries some view reports.
 	for i, rn := range r.nodes {

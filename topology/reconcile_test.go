@@ -390,3 +390,48 @@ func TestReconcileUnknownFixEpochComparedWithOwnerEpoch(t *testing.T) {
 		assert.Equal(t, tc.want, ownerOf(s, 100), "A at epoch %d vs B at 4", tc.aEpoch)
 	}
 }
+
+func TestReconcileRolesDoNotRollBack(t *testing.T) {
+	// prev: R primary (epoch 8) with replica P. A view taken before the
+	// failover says P is primary (epoch 3) with replica R.
+	now := tview("10.0.0.1:7000", tshard(t, tnode("R", 7001, 8), "0-16383", tnode("P", 7002, 8)))
+	prev, err := Reconcile(nil, []View{now}, ReconcileOptions{})
+	require.NoError(t, err)
+	stale := tview("10.0.0.1:7000", tshard(t, tnode("P", 7002, 3), "0-16383", tnode("R", 7001, 3)))
+	s, err := Reconcile(prev, []View{stale}, ReconcileOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "R", ownerOf(s, 0))
+	p, ok := s.NodeByID("P")
+	require.True(t, ok)
+	assert.Equal(t, RoleReplica, p.Role)
+	assert.Equal(t, "R", p.PrimaryID)
+	require.Len(t, s.Shards(), 1)
+	assert.True(t, Diff(prev, s).Empty())
+
+	// P answering itself is believed about its own role.
+	self := stale
+	self.Answered = "10.0.0.1:7002"
+	s, err = Reconcile(prev, []View{self}, ReconcileOptions{})
+	require.NoError(t, err)
+	p, _ = s.NodeByID("P")
+	assert.Equal(t, RolePrimary, p.Role)
+
+	// A newer report (a later failover, epoch 9) is taken.
+	newer := tview("10.0.0.1:7000", tshard(t, tnode("P", 7002, 9), "0-16383", tnode("R", 7001, 9)))
+	s, err = Reconcile(prev, []View{newer}, ReconcileOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "P", ownerOf(s, 0))
+	r, _ := s.NodeByID("R")
+	assert.Equal(t, RoleReplica, r.Role)
+
+	// A replica moving to another primary with a lower epoch is not a role
+	// change, so it is taken.
+	two := tview("10.0.0.1:7000", tshard(t, tnode("R", 7001, 8), "0-8191", tnode("P", 7002, 8)), tshard(t, tnode("Q", 7003, 2), "8192-16383"))
+	prev2, err := Reconcile(nil, []View{two}, ReconcileOptions{})
+	require.NoError(t, err)
+	moved := tview("10.0.0.1:7000", tshard(t, tnode("R", 7001, 8), "0-8191"), tshard(t, tnode("Q", 7003, 2), "8192-16383", tnode("P", 7002, 2)))
+	s, err = Reconcile(prev2, []View{moved}, ReconcileOptions{})
+	require.NoError(t, err)
+	p, _ = s.NodeByID("P")
+	assert.Equal(t, "Q", p.PrimaryID)
+}
