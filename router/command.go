@@ -306,28 +306,32 @@ func badCommand(c *Command, msg string) error {
 	return &badCommandError{cmd: c.Name, msg: msg}
 }
 
-// lookupFold looks name up in m, whose keys are lower case, without
-// allocating for names of up to 64 bytes.
+// lookupFold looks name up in m, whose keys are lower case, with one map
+// lookup and without allocating for names of up to 64 bytes.
 func lookupFold(m map[string]*Command, name string) (*Command, bool) {
-	if c, ok := m[name]; ok {
-		return c, true
+	upper := -1
+	for i := 0; i < len(name); i++ {
+		if b := name[i]; 'A' <= b && b <= 'Z' {
+			upper = i
+			break
+		}
+	}
+	if upper < 0 {
+		c, ok := m[name]
+		return c, ok
 	}
 	if len(name) > 64 {
 		c, ok := m[strings.ToLower(name)]
 		return c, ok
 	}
 	var buf [64]byte
-	changed := false
-	for i := 0; i < len(name); i++ {
+	copy(buf[:upper], name[:upper])
+	for i := upper; i < len(name); i++ {
 		b := name[i]
 		if 'A' <= b && b <= 'Z' {
 			b += 'a' - 'A'
-			changed = true
 		}
 		buf[i] = b
-	}
-	if !changed {
-		return nil, false
 	}
 	c, ok := m[string(buf[:len(name)])]
 	return c, ok
