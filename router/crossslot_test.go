@@ -14,7 +14,7 @@ import (
 	"github.com/slotrouter/slotrouter/slots"
 )
 
-func crossSlot(t *testing.T, args ...string) *router.CrossSlotError {
+func mustCrossSlot(t *testing.T, args ...string) *router.CrossSlotError {
 	t.Helper()
 	_, hasKeys, err := router.DefaultTable().Slot(args)
 	require.Error(t, err)
@@ -27,7 +27,7 @@ func crossSlot(t *testing.T, args ...string) *router.CrossSlotError {
 }
 
 func TestCrossSlotErrorContent(t *testing.T) {
-	cs := crossSlot(t, "MGET", "user:1", "user:2")
+	cs := mustCrossSlot(t, "MGET", "user:1", "user:2")
 	assert.Equal(t, "MGET", cs.Command)
 	require.Len(t, cs.Keys, 2)
 	for i, k := range []string{"user:1", "user:2"} {
@@ -50,7 +50,7 @@ func TestCrossSlotErrorContent(t *testing.T) {
 func TestCrossSlotKeysInArgumentOrder(t *testing.T) {
 	// Keys of different specs (destination, then sources) in argument
 	// order, with tags reported.
-	cs := crossSlot(t, "zunionstore", "{a}dst", "2", "{a}x", "{b}y", "WEIGHTS", "1", "2")
+	cs := mustCrossSlot(t, "zunionstore", "{a}dst", "2", "{a}x", "{b}y", "WEIGHTS", "1", "2")
 	assert.Equal(t, "zunionstore", cs.Command)
 	var keys, tags []string
 	for _, k := range cs.Keys {
@@ -68,20 +68,20 @@ func TestCrossSlotKeysInArgumentOrder(t *testing.T) {
 }
 
 func TestCrossSlotSubcommandAndScripts(t *testing.T) {
-	cs := crossSlot(t, "EVAL", "return 1", "2", "order:1:items", "order:2:items")
+	cs := mustCrossSlot(t, "EVAL", "return 1", "2", "order:1:items", "order:2:items")
 	assert.Equal(t, []string{"{order}:1:items", "{order}:2:items"}, cs.SuggestedKeys)
-	cs = crossSlot(t, "XREAD", "STREAMS", "s1", "s2", "0", "0")
+	cs = mustCrossSlot(t, "XREAD", "STREAMS", "s1", "s2", "0", "0")
 	assert.Equal(t, []string{"{s}1", "{s}2"}, cs.SuggestedKeys)
-	cs = crossSlot(t, "XREADGROUP", "GROUP", "g", "c", "STREAMS", "events:eu", "events:us", ">", ">")
+	cs = mustCrossSlot(t, "XREADGROUP", "GROUP", "g", "c", "STREAMS", "events:eu", "events:us", ">", ">")
 	assert.Equal(t, []string{"{events}:eu", "{events}:us"}, cs.SuggestedKeys)
 }
 
 func TestCrossSlotGenericSuggestion(t *testing.T) {
-	cs := crossSlot(t, "DEL", "alpha", "beta")
+	cs := mustCrossSlot(t, "DEL", "alpha", "beta")
 	assert.Equal(t, []string{"{tag}alpha", "{tag}beta"}, cs.SuggestedKeys)
 	assert.Contains(t, cs.Error(), `e.g. "{tag}alpha", "{tag}beta"`)
 	// Mixed tagged and untagged keys with a brace in the common prefix.
-	cs = crossSlot(t, "DEL", "{x}a", "{y}b", "c")
+	cs = mustCrossSlot(t, "DEL", "{x}a", "{y}b", "c")
 	assert.Equal(t, []string{"{tag}{x}a", "{tag}{y}b", "{tag}c"}, cs.SuggestedKeys)
 	_, ok := hashtag.Shared(cs.SuggestedKeys...)
 	assert.True(t, ok)
@@ -92,7 +92,7 @@ func TestCrossSlotManyKeysTruncated(t *testing.T) {
 	for i := 0; i < 300; i++ {
 		args = append(args, fmt.Sprintf("key:%d", i))
 	}
-	cs := crossSlot(t, args...)
+	cs := mustCrossSlot(t, args...)
 	require.Len(t, cs.Keys, 300)
 	require.Len(t, cs.SuggestedKeys, 300)
 	msg := cs.Error()
@@ -107,7 +107,7 @@ func TestCrossSlotManyKeysTruncated(t *testing.T) {
 
 func TestCrossSlotLongKeyShortened(t *testing.T) {
 	long := strings.Repeat("k", 500)
-	cs := crossSlot(t, "MGET", long+"1", long+"2xyz")
+	cs := mustCrossSlot(t, "MGET", long+"1", long+"2xyz")
 	assert.Less(t, len(cs.Error()), 500)
 	assert.Equal(t, long+"1", cs.Keys[0].Key)
 }
@@ -130,13 +130,13 @@ func TestCheckSlot(t *testing.T) {
 	assert.ErrorIs(t, err, router.ErrCrossSlot)
 
 	// Different tags that collide in CRC16 are the same slot: no error.
-	a, b := collidingTags(t)
+	a, b := collidingHashTags(t)
 	_, _, err = router.CheckSlot("MGET", hashtag.Key(a, "x"), hashtag.Key(b, "y"))
 	assert.NoError(t, err)
 }
 
-// collidingTags finds two different tags with the same slot.
-func collidingTags(t *testing.T) (string, string) {
+// collidingHashTags finds two different tags with the same slot.
+func collidingHashTags(t *testing.T) (string, string) {
 	seen := map[slots.Slot]string{}
 	for i := 0; ; i++ {
 		tag := fmt.Sprint(i)

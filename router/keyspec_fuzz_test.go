@@ -11,11 +11,11 @@ import (
 	"github.com/slotrouter/slotrouter/slots"
 )
 
-// checkKeys runs every routing entry point of tab on args and checks the
+// checkRouting runs every routing entry point of tab on args and checks the
 // invariants that hold for any input: no panic, positions in range and in
 // argument order per spec, Keys and Slot consistent with KeyIndexes, and
 // only the documented errors.
-func checkKeys(t *testing.T, tab *router.Table, args []string) {
+func checkRouting(t *testing.T, tab *router.Table, args []string) {
 	t.Helper()
 	idx, err := tab.KeyIndexes(args, nil)
 	_ = tab.IsReadOnly(args)
@@ -95,9 +95,9 @@ func checkKeys(t *testing.T, tab *router.Table, args []string) {
 	_ = cs.Error()
 }
 
-// fuzzNames are the command lines FuzzKeyIndexes starts from: every
+// fuzzCommandLines are the command lines FuzzKeyIndexes starts from: every
 // command and subcommand of the static table.
-var fuzzNames = sync.OnceValue(func() [][]string {
+var fuzzCommandLines = sync.OnceValue(func() [][]string {
 	var out [][]string
 	tab := router.DefaultTable()
 	names := tab.Names()
@@ -114,7 +114,7 @@ var fuzzNames = sync.OnceValue(func() [][]string {
 	return out
 })
 
-var capturedTable = sync.OnceValues(func() (*router.Table, error) { return learnCaptured("resp3") })
+var capturedLearned = sync.OnceValues(func() (*router.Table, error) { return learnCaptured("resp3") })
 
 // FuzzKeyIndexes routes random argument lists for every command, with
 // the static table and with a table learned from the captured reply.
@@ -130,18 +130,18 @@ func FuzzKeyIndexes(f *testing.F) {
 	f.Add(uint16(7), "STREAMS STREAMS 0")
 	f.Add(uint16(9), "-1 a b")
 	f.Add(uint16(11), "9223372036854775807 a")
-	learned, err := capturedTable()
+	learned, err := capturedLearned()
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, n uint16, rest string) {
-		names := fuzzNames()
+		names := fuzzCommandLines()
 		base := names[int(n)%len(names)]
 		args := append(slices.Clone(base), strings.Split(rest, " ")...)
-		checkKeys(t, router.DefaultTable(), args)
-		checkKeys(t, learned, args)
+		checkRouting(t, router.DefaultTable(), args)
+		checkRouting(t, learned, args)
 		// The name alone, and the raw split.
-		checkKeys(t, router.DefaultTable(), strings.Split(rest, " "))
+		checkRouting(t, router.DefaultTable(), strings.Split(rest, " "))
 	})
 }
 
@@ -196,11 +196,11 @@ func FuzzLearn(f *testing.F) {
 			}
 			for _, n := range names {
 				for _, rest := range [][]string{nil, {"a"}, {"a", "b"}, {"2", "a", "b", "KEYS", "c", "d"}, {"x", "KEYS", "a", "b", "1", "2"}} {
-					checkKeys(t, tab, append([]string{n}, rest...))
+					checkRouting(t, tab, append([]string{n}, rest...))
 				}
 				c, _ := tab.Lookup(n)
 				for _, s := range c.Subcommands() {
-					checkKeys(t, tab, []string{n, s[strings.IndexByte(s, '|')+1:], "a", "b"})
+					checkRouting(t, tab, []string{n, s[strings.IndexByte(s, '|')+1:], "a", "b"})
 				}
 			}
 		}

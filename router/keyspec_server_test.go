@@ -33,20 +33,20 @@ func capturePath(proto string) string {
 	return filepath.Join("testdata", "command-redis-"+capturedVersion+"."+proto)
 }
 
-func testCtx(t *testing.T) context.Context {
+func keysTestCtx(t *testing.T) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	return ctx
 }
 
-// recorder keeps every byte read from a connection.
-type recorder struct {
+// captureRecorder keeps every byte read from a connection.
+type captureRecorder struct {
 	r   io.Reader
 	buf []byte
 }
 
-func (r *recorder) Read(p []byte) (int, error) {
+func (r *captureRecorder) Read(p []byte) (int, error) {
 	n, err := r.r.Read(p)
 	r.buf = append(r.buf, p[:n]...)
 	return n, err
@@ -60,7 +60,7 @@ func captureCommand(t *testing.T, addr string, resp3 bool) []byte {
 	require.NoError(t, err)
 	defer conn.Close()
 	require.NoError(t, conn.SetDeadline(time.Now().Add(30*time.Second)))
-	rec := &recorder{r: conn}
+	rec := &captureRecorder{r: conn}
 	br := bufio.NewReader(rec)
 	if resp3 {
 		_, err = conn.Write([]byte("*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n"))
@@ -78,9 +78,9 @@ func captureCommand(t *testing.T, addr string, resp3 bool) []byte {
 	return slices.Clone(rec.buf)
 }
 
-func serverVersion(t *testing.T, c *clustertest.Cluster) string {
+func redisVersion(t *testing.T, c *clustertest.Cluster) string {
 	t.Helper()
-	m, err := c.Do(testCtx(t), c.Nodes()[0], "INFO", "server")
+	m, err := c.Do(keysTestCtx(t), c.Nodes()[0], "INFO", "server")
 	require.NoError(t, err)
 	s, err := m.ToString()
 	require.NoError(t, err)
@@ -98,7 +98,7 @@ func serverVersion(t *testing.T, c *clustertest.Cluster) string {
 // -update-command).
 func TestCaptureCommandReply(t *testing.T) {
 	c := clustertest.Need(t, cluster)
-	if v := serverVersion(t, c); v != capturedVersion {
+	if v := redisVersion(t, c); v != capturedVersion {
 		t.Skipf("server is %s, the captures are of %s", v, capturedVersion)
 	}
 	for _, proto := range []string{"resp2", "resp3"} {
@@ -141,7 +141,7 @@ func learnCaptured(proto string) (*router.Table, error) {
 // COMMAND reply as rueidis decodes it (RESP3).
 func liveLearned(t *testing.T, c *clustertest.Cluster) *router.Table {
 	t.Helper()
-	m, err := c.Do(testCtx(t), c.Nodes()[0], "COMMAND")
+	m, err := c.Do(keysTestCtx(t), c.Nodes()[0], "COMMAND")
 	require.NoError(t, err)
 	learned, err := new(router.Table).Learn(m)
 	require.NoError(t, err)
@@ -153,7 +153,7 @@ func liveLearned(t *testing.T, c *clustertest.Cluster) *router.Table {
 // and the test decoder on the captured bytes teach the same table.
 func TestLiveReplyMatchesCapture(t *testing.T) {
 	c := clustertest.Need(t, cluster)
-	if v := serverVersion(t, c); v != capturedVersion {
+	if v := redisVersion(t, c); v != capturedVersion {
 		t.Skipf("server is %s, the captures are of %s", v, capturedVersion)
 	}
 	want, err := learnCaptured("resp3")
@@ -161,8 +161,8 @@ func TestLiveReplyMatchesCapture(t *testing.T) {
 	assert.Equal(t, want, liveLearned(t, c))
 }
 
-// getKeys asks the server which arguments of args are keys.
-func getKeys(ctx context.Context, c *clustertest.Cluster, args []string) ([]string, error) {
+// serverGetKeys asks the server which arguments of args are keys.
+func serverGetKeys(ctx context.Context, c *clustertest.Cluster, args []string) ([]string, error) {
 	m, err := c.Do(ctx, c.Nodes()[0], append([]string{"COMMAND", "GETKEYS"}, args...)...)
 	if err != nil {
 		return nil, err
@@ -170,8 +170,8 @@ func getKeys(ctx context.Context, c *clustertest.Cluster, args []string) ([]stri
 	return m.AsStrSlice()
 }
 
-// keySlot asks the server for the slot of key.
-func keySlot(ctx context.Context, t *testing.T, c *clustertest.Cluster, key string) slots.Slot {
+// serverKeySlot asks the server for the slot of key.
+func serverKeySlot(ctx context.Context, t *testing.T, c *clustertest.Cluster, key string) slots.Slot {
 	t.Helper()
 	m, err := c.Do(ctx, c.Nodes()[0], "CLUSTER", "KEYSLOT", key)
 	require.NoError(t, err)
@@ -180,9 +180,9 @@ func keySlot(ctx context.Context, t *testing.T, c *clustertest.Cluster, key stri
 	return slots.Slot(n)
 }
 
-// isNotKey reports whether the command's keys are channels (sharded
+// specsNotKey reports whether the command's keys are channels (sharded
 // pub/sub), which COMMAND GETKEYS does not list.
-func isNotKey(cmd *router.Command) bool {
+func specsNotKey(cmd *router.Command) bool {
 	for _, s := range cmd.Specs {
 		if s.NotKey {
 			return true
@@ -191,9 +191,9 @@ func isNotKey(cmd *router.Command) bool {
 	return false
 }
 
-// hasFinder reports whether the static command uses a hand-written
+// hasKeyFinder reports whether the static command uses a hand-written
 // finder (it has keys but no specs).
-func hasFinder(cmd *router.Command) bool {
+func hasKeyFinder(cmd *router.Command) bool {
 	return len(cmd.Specs) == 0 && cmd.Flags&router.FlagKeyless == 0
 }
 
@@ -204,7 +204,7 @@ func hasFinder(cmd *router.Command) bool {
 // CrossSlotError naming the same keys.
 func TestKeysMatchServerGetKeys(t *testing.T) {
 	c := clustertest.Need(t, cluster)
-	ctx := testCtx(t)
+	ctx := keysTestCtx(t)
 	static := router.DefaultTable()
 	learned := liveLearned(t, c)
 	for _, sample := range keySamples {
@@ -213,25 +213,25 @@ func TestKeysMatchServerGetKeys(t *testing.T) {
 		require.NoError(t, err, sample)
 		got, err := static.Keys(args)
 		require.NoError(t, err, sample)
-		if isNotKey(cmd) {
+		if specsNotKey(cmd) {
 			// GETKEYS has no answer for channels; TestShardedPubSubSlot
 			// asks the cluster instead.
 			assert.Equal(t, args[1:2], got[:1], sample)
 			continue
 		}
-		want, err := getKeys(ctx, c, args)
+		want, err := serverGetKeys(ctx, c, args)
 		if err != nil {
 			// The server finds no keys (EVAL ... 0).
 			assert.Empty(t, got, "%s: server: %v", sample, err)
 		} else {
-			assert.Equal(t, want, orEmpty(got), sample)
+			assert.Equal(t, want, orEmptyKeys(got), sample)
 		}
 
 		lcmd, err := learned.Command(args)
 		require.NoError(t, err, sample)
 		lgot, lerr := learned.Keys(args)
 		switch {
-		case hasFinder(cmd):
+		case hasKeyFinder(cmd):
 			// The specs are incomplete (SORT STORE, MIGRATE KEYS) or looser
 			// (GEORADIUS with STORE and STOREDIST): the static finder is the
 			// authority; the learned specs must not fail on good input.
@@ -255,19 +255,19 @@ func TestKeysMatchServerGetKeys(t *testing.T) {
 		}
 		wantSlots := map[slots.Slot]bool{}
 		for _, k := range got {
-			wantSlots[keySlot(ctx, t, c, k)] = true
+			wantSlots[serverKeySlot(ctx, t, c, k)] = true
 		}
 		if len(wantSlots) == 1 {
 			require.NoError(t, err, sample)
 			assert.True(t, hasKeys)
-			assert.Equal(t, keySlot(ctx, t, c, got[0]), slot, sample)
+			assert.Equal(t, serverKeySlot(ctx, t, c, got[0]), slot, sample)
 		} else {
 			var cs *router.CrossSlotError
 			require.ErrorAs(t, err, &cs, sample)
 			var keys []string
 			for _, k := range cs.Keys {
 				keys = append(keys, k.Key)
-				assert.Equal(t, keySlot(ctx, t, c, k.Key), k.Slot, sample)
+				assert.Equal(t, serverKeySlot(ctx, t, c, k.Key), k.Slot, sample)
 			}
 			assert.Equal(t, got, keys, sample)
 		}
@@ -279,7 +279,7 @@ func TestKeysMatchServerGetKeys(t *testing.T) {
 // answers an error, and at least one an error that is not a redirect.
 func TestBadCommandsRefusedByServer(t *testing.T) {
 	c := clustertest.Need(t, cluster)
-	ctx := testCtx(t)
+	ctx := keysTestCtx(t)
 	for _, sample := range badSamples {
 		args := sampleArgs(sample)
 		_, err := router.DefaultTable().Keys(args)
@@ -306,7 +306,7 @@ func TestBadCommandsRefusedByServer(t *testing.T) {
 // the owner of the channel's slot, which is the slot Slot computes.
 func TestShardedPubSubSlot(t *testing.T) {
 	c := clustertest.Need(t, cluster)
-	ctx := testCtx(t)
+	ctx := keysTestCtx(t)
 	for _, ch := range []string{"news", "{user:1}:events", "a", "ch:42"} {
 		args := []string{"SPUBLISH", ch, "hello"}
 		slot, hasKeys, err := router.DefaultTable().Slot(args)
@@ -347,26 +347,26 @@ func TestStaticTableMatchesServer(t *testing.T) {
 		if !assert.True(t, ok, "static table lacks %s", name) {
 			continue
 		}
-		compareCommand(t, lc, sc)
+		compareWithServer(t, lc, sc)
 		assert.ElementsMatch(t, lc.Subcommands(), sc.Subcommands(), name)
 		for _, sub := range lc.Subcommands() {
 			short := sub[strings.IndexByte(sub, '|')+1:]
 			ls, _ := lc.Subcommand(short)
 			ss, ok := sc.Subcommand(strings.ToUpper(short))
 			if assert.True(t, ok, "static table lacks %s", sub) {
-				compareCommand(t, ls, ss)
+				compareWithServer(t, ls, ss)
 			}
 		}
 	}
 }
 
-func compareCommand(t *testing.T, learned, static *router.Command) {
+func compareWithServer(t *testing.T, learned, static *router.Command) {
 	t.Helper()
 	name := learned.Name
 	assert.Equal(t, learned.Name, static.Name)
 	assert.Equal(t, learned.Arity, static.Arity, "%s arity", name)
 	assert.Equal(t, learned.Flags&^router.FlagKeysIncomplete, static.Flags, "%s flags", name)
-	if hasFinder(static) {
+	if hasKeyFinder(static) {
 		assert.NotZero(t, learned.Flags&router.FlagMovableKeys, "%s: finder for a command whose keys do not move", name)
 		return
 	}
@@ -408,7 +408,7 @@ func TestSamplesCoverServer(t *testing.T) {
 	assert.Empty(t, missing, "keyed commands without a sample")
 }
 
-func orEmpty(s []string) []string {
+func orEmptyKeys(s []string) []string {
 	if s == nil {
 		return []string{}
 	}

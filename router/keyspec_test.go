@@ -14,7 +14,7 @@ import (
 // Builders of COMMAND entries, as a server sends them (RESP3 maps, or
 // RESP2 flat arrays with resp2 set).
 
-type entryOpts struct {
+type cmdEntryOpts struct {
 	flags      []string
 	first      int64
 	last       int64
@@ -24,7 +24,7 @@ type entryOpts struct {
 	legacyOnly bool // a Redis 6 entry: no key specs nor subcommands
 }
 
-func strs(ss ...string) rueidis.RedisMessage {
+func respStrs(ss ...string) rueidis.RedisMessage {
 	m := make([]rueidis.RedisMessage, len(ss))
 	for i, s := range ss {
 		m[i] = mock.RedisString(s)
@@ -32,34 +32,34 @@ func strs(ss ...string) rueidis.RedisMessage {
 	return mock.RedisArray(m...)
 }
 
-func entry(name string, arity int64, o entryOpts) rueidis.RedisMessage {
+func cmdEntry(name string, arity int64, o cmdEntryOpts) rueidis.RedisMessage {
 	f := []rueidis.RedisMessage{
-		mock.RedisBlobString(name), mock.RedisInt64(arity), strs(o.flags...),
-		mock.RedisInt64(o.first), mock.RedisInt64(o.last), mock.RedisInt64(o.step), strs("@read"),
+		mock.RedisBlobString(name), mock.RedisInt64(arity), respStrs(o.flags...),
+		mock.RedisInt64(o.first), mock.RedisInt64(o.last), mock.RedisInt64(o.step), respStrs("@read"),
 	}
 	if !o.legacyOnly {
-		f = append(f, strs(), mock.RedisArray(o.specs...), mock.RedisArray(o.subs...))
+		f = append(f, respStrs(), mock.RedisArray(o.specs...), mock.RedisArray(o.subs...))
 	}
 	return mock.RedisArray(f...)
 }
 
-// kv builds a RESP3 map, or with resp2 a flat array.
-func kv(resp2 bool, pairs ...any) rueidis.RedisMessage {
+// respKV builds a RESP3 map, or with resp2 a flat array.
+func respKV(resp2 bool, pairs ...any) rueidis.RedisMessage {
 	if resp2 {
 		var vals []rueidis.RedisMessage
 		for i := 0; i < len(pairs); i += 2 {
-			vals = append(vals, mock.RedisBlobString(pairs[i].(string)), val(pairs[i+1]))
+			vals = append(vals, mock.RedisBlobString(pairs[i].(string)), respVal(pairs[i+1]))
 		}
 		return mock.RedisArray(vals...)
 	}
 	m := map[string]rueidis.RedisMessage{}
 	for i := 0; i < len(pairs); i += 2 {
-		m[pairs[i].(string)] = val(pairs[i+1])
+		m[pairs[i].(string)] = respVal(pairs[i+1])
 	}
 	return mock.RedisMap(m)
 }
 
-func val(v any) rueidis.RedisMessage {
+func respVal(v any) rueidis.RedisMessage {
 	switch v := v.(type) {
 	case int:
 		return mock.RedisInt64(int64(v))
@@ -71,41 +71,41 @@ func val(v any) rueidis.RedisMessage {
 	panic("val: unsupported type")
 }
 
-func spec(resp2 bool, flags []string, bsType string, bs rueidis.RedisMessage, fkType string, fk rueidis.RedisMessage) rueidis.RedisMessage {
-	return kv(resp2,
-		"flags", strs(flags...),
-		"begin_search", kv(resp2, "type", bsType, "spec", bs),
-		"find_keys", kv(resp2, "type", fkType, "spec", fk))
+func cmdSpec(resp2 bool, flags []string, bsType string, bs rueidis.RedisMessage, fkType string, fk rueidis.RedisMessage) rueidis.RedisMessage {
+	return respKV(resp2,
+		"flags", respStrs(flags...),
+		"begin_search", respKV(resp2, "type", bsType, "spec", bs),
+		"find_keys", respKV(resp2, "type", fkType, "spec", fk))
 }
 
 // moduleReply describes made-up module commands of every spec kind.
 func moduleReply(resp2 bool) rueidis.RedisMessage {
-	idx := func(i int) rueidis.RedisMessage { return kv(resp2, "index", i) }
+	idx := func(i int) rueidis.RedisMessage { return respKV(resp2, "index", i) }
 	rng := func(last, step, limit int) rueidis.RedisMessage {
-		return kv(resp2, "lastkey", last, "keystep", step, "limit", limit)
+		return respKV(resp2, "lastkey", last, "keystep", step, "limit", limit)
 	}
 	return mock.RedisArray(
-		entry("json.get", -2, entryOpts{flags: []string{"readonly", "module"}, first: 1, last: 1, step: 1,
-			specs: []rueidis.RedisMessage{spec(resp2, []string{"RO"}, "index", idx(1), "range", rng(0, 1, 0))}}),
-		entry("json.mset", -4, entryOpts{flags: []string{"write", "module", "denyoom"}, first: 1, last: -1, step: 3,
-			specs: []rueidis.RedisMessage{spec(resp2, []string{"RW"}, "index", idx(1), "range", rng(-1, 3, 0))}}),
-		entry("mod.kw", -3, entryOpts{flags: []string{"write", "module", "movablekeys"},
-			specs: []rueidis.RedisMessage{spec(resp2, nil, "keyword", kv(resp2, "keyword", "KEYS", "startfrom", 1),
+		cmdEntry("json.get", -2, cmdEntryOpts{flags: []string{"readonly", "module"}, first: 1, last: 1, step: 1,
+			specs: []rueidis.RedisMessage{cmdSpec(resp2, []string{"RO"}, "index", idx(1), "range", rng(0, 1, 0))}}),
+		cmdEntry("json.mset", -4, cmdEntryOpts{flags: []string{"write", "module", "denyoom"}, first: 1, last: -1, step: 3,
+			specs: []rueidis.RedisMessage{cmdSpec(resp2, []string{"RW"}, "index", idx(1), "range", rng(-1, 3, 0))}}),
+		cmdEntry("mod.kw", -3, cmdEntryOpts{flags: []string{"write", "module", "movablekeys"},
+			specs: []rueidis.RedisMessage{cmdSpec(resp2, nil, "keyword", respKV(resp2, "keyword", "KEYS", "startfrom", 1),
 				"range", rng(-1, 1, 2))}}),
-		entry("mod.num", -3, entryOpts{flags: []string{"readonly", "module", "movablekeys"},
-			specs: []rueidis.RedisMessage{spec(resp2, nil, "index", idx(1), "keynum",
-				kv(resp2, "keynumidx", 0, "firstkey", 1, "keystep", 1))}}),
-		entry("mod.unknown", -2, entryOpts{flags: []string{"write", "module", "movablekeys"},
+		cmdEntry("mod.num", -3, cmdEntryOpts{flags: []string{"readonly", "module", "movablekeys"},
+			specs: []rueidis.RedisMessage{cmdSpec(resp2, nil, "index", idx(1), "keynum",
+				respKV(resp2, "keynumidx", 0, "firstkey", 1, "keystep", 1))}}),
+		cmdEntry("mod.unknown", -2, cmdEntryOpts{flags: []string{"write", "module", "movablekeys"},
 			specs: []rueidis.RedisMessage{
-				spec(resp2, nil, "index", idx(1), "range", rng(0, 1, 0)),
-				spec(resp2, nil, "unknown", kv(resp2), "unknown", kv(resp2)),
+				cmdSpec(resp2, nil, "index", idx(1), "range", rng(0, 1, 0)),
+				cmdSpec(resp2, nil, "unknown", respKV(resp2), "unknown", respKV(resp2)),
 			}}),
-		entry("mod.future", -2, entryOpts{flags: []string{"write", "some_future_flag"},
-			specs: []rueidis.RedisMessage{spec(resp2, []string{"incomplete"}, "index", idx(1), "fancy", kv(resp2))}}),
-		entry("mod.cont", -2, entryOpts{subs: []rueidis.RedisMessage{
-			entry("mod.cont|get", 3, entryOpts{flags: []string{"readonly"},
-				specs: []rueidis.RedisMessage{spec(resp2, nil, "index", idx(2), "range", rng(0, 1, 0))}}),
-			entry("help", 2, entryOpts{flags: []string{"loading"}}),
+		cmdEntry("mod.future", -2, cmdEntryOpts{flags: []string{"write", "some_future_flag"},
+			specs: []rueidis.RedisMessage{cmdSpec(resp2, []string{"incomplete"}, "index", idx(1), "fancy", respKV(resp2))}}),
+		cmdEntry("mod.cont", -2, cmdEntryOpts{subs: []rueidis.RedisMessage{
+			cmdEntry("mod.cont|get", 3, cmdEntryOpts{flags: []string{"readonly"},
+				specs: []rueidis.RedisMessage{cmdSpec(resp2, nil, "index", idx(2), "range", rng(0, 1, 0))}}),
+			cmdEntry("help", 2, cmdEntryOpts{flags: []string{"loading"}}),
 		}}),
 		mock.RedisNil(), // COMMAND INFO of an unknown name
 	)
@@ -116,7 +116,7 @@ func TestLearnModuleCommands(t *testing.T) {
 		tab, err := router.DefaultTable().Learn(moduleReply(resp2))
 		require.NoError(t, err)
 		assert.Equal(t, router.DefaultTable().Len()+7, tab.Len())
-		runCases(t, tab, []keyCase{
+		runTableCases(t, tab, []keyCase{
 			{"JSON.GET k $", []int{1}},
 			{"json.mset a $ 1 b $ 2", []int{1, 4}},
 			{"mod.kw x y KEYS a b 1 2", []int{4, 5}},
@@ -147,7 +147,7 @@ func TestLearnModuleCommands(t *testing.T) {
 	}
 }
 
-func runCases(t *testing.T, tab *router.Table, cases []keyCase) {
+func runTableCases(t *testing.T, tab *router.Table, cases []keyCase) {
 	t.Helper()
 	for _, tc := range cases {
 		got, err := tab.KeyIndexes(sampleArgs(tc.cmd), nil)
@@ -159,14 +159,14 @@ func runCases(t *testing.T, tab *router.Table, cases []keyCase) {
 
 func TestLearnLegacyTriple(t *testing.T) {
 	reply := mock.RedisArray(
-		entry("old.mset", -3, entryOpts{flags: []string{"write"}, first: 1, last: -1, step: 2, legacyOnly: true}),
-		entry("old.two", 3, entryOpts{flags: []string{"write"}, first: 1, last: 2, step: 1, legacyOnly: true}),
-		entry("old.eval", -3, entryOpts{flags: []string{"noscript", "movablekeys"}, legacyOnly: true}),
-		entry("old.ping", -1, entryOpts{flags: []string{"fast"}, legacyOnly: true}),
+		cmdEntry("old.mset", -3, cmdEntryOpts{flags: []string{"write"}, first: 1, last: -1, step: 2, legacyOnly: true}),
+		cmdEntry("old.two", 3, cmdEntryOpts{flags: []string{"write"}, first: 1, last: 2, step: 1, legacyOnly: true}),
+		cmdEntry("old.eval", -3, cmdEntryOpts{flags: []string{"noscript", "movablekeys"}, legacyOnly: true}),
+		cmdEntry("old.ping", -1, cmdEntryOpts{flags: []string{"fast"}, legacyOnly: true}),
 	)
 	tab, err := new(router.Table).Learn(reply)
 	require.NoError(t, err)
-	runCases(t, tab, []keyCase{
+	runTableCases(t, tab, []keyCase{
 		{"old.mset a 1 b 2", []int{1, 3}},
 		{"old.two a b", []int{1, 2}},
 		{"old.eval s 1 k", nil},
@@ -187,14 +187,14 @@ func TestLearnStaticStaysAuthoritative(t *testing.T) {
 	before, _ := static.Lookup("get")
 	objBefore, _ := static.Lookup("object")
 	reply := mock.RedisArray(
-		entry("GET", 3, entryOpts{flags: []string{"write"},
-			specs: []rueidis.RedisMessage{spec(false, nil, "index", kv(false, "index", 2), "range",
-				kv(false, "lastkey", 0, "keystep", 1, "limit", 0))}}),
-		entry("object", -2, entryOpts{subs: []rueidis.RedisMessage{
-			entry("object|encoding", 3, entryOpts{flags: []string{"write"}}),
-			entry("object|newsub", 3, entryOpts{flags: []string{"readonly"},
-				specs: []rueidis.RedisMessage{spec(false, nil, "index", kv(false, "index", 2), "range",
-					kv(false, "lastkey", 0, "keystep", 1, "limit", 0))}}),
+		cmdEntry("GET", 3, cmdEntryOpts{flags: []string{"write"},
+			specs: []rueidis.RedisMessage{cmdSpec(false, nil, "index", respKV(false, "index", 2), "range",
+				respKV(false, "lastkey", 0, "keystep", 1, "limit", 0))}}),
+		cmdEntry("object", -2, cmdEntryOpts{subs: []rueidis.RedisMessage{
+			cmdEntry("object|encoding", 3, cmdEntryOpts{flags: []string{"write"}}),
+			cmdEntry("object|newsub", 3, cmdEntryOpts{flags: []string{"readonly"},
+				specs: []rueidis.RedisMessage{cmdSpec(false, nil, "index", respKV(false, "index", 2), "range",
+					respKV(false, "lastkey", 0, "keystep", 1, "limit", 0))}}),
 		}}),
 	)
 	tab, err := static.Learn(reply)
@@ -202,7 +202,7 @@ func TestLearnStaticStaysAuthoritative(t *testing.T) {
 	got, _ := tab.Lookup("get")
 	assert.Same(t, before, got)
 	assert.True(t, tab.IsReadOnly([]string{"GET", "k"}))
-	runCases(t, tab, []keyCase{
+	runTableCases(t, tab, []keyCase{
 		{"GET k", []int{1}},
 		{"OBJECT ENCODING k", []int{2}},
 		{"OBJECT NEWSUB k", []int{2}},
@@ -252,35 +252,35 @@ func mustCaptured(t *testing.T, proto string) rueidis.RedisMessage {
 
 func TestLearnRejectsMalformedReplies(t *testing.T) {
 	good := func(specs ...rueidis.RedisMessage) rueidis.RedisMessage {
-		return mock.RedisArray(entry("x", 2, entryOpts{specs: specs}))
+		return mock.RedisArray(cmdEntry("x", 2, cmdEntryOpts{specs: specs}))
 	}
-	rng := kv(false, "lastkey", 0, "keystep", 1, "limit", 0)
-	idx := kv(false, "index", 1)
+	rng := respKV(false, "lastkey", 0, "keystep", 1, "limit", 0)
+	idx := respKV(false, "index", 1)
 	for name, reply := range map[string]rueidis.RedisMessage{
 		"not an array":   mock.RedisString("OK"),
 		"error reply":    mock.RedisError("ERR nope"),
 		"entry not list": mock.RedisArray(mock.RedisInt64(1)),
 		"short entry":    mock.RedisArray(mock.RedisArray(mock.RedisBlobString("x"), mock.RedisInt64(2))),
-		"empty name": mock.RedisArray(mock.RedisArray(mock.RedisBlobString(""), mock.RedisInt64(2), strs(),
+		"empty name": mock.RedisArray(mock.RedisArray(mock.RedisBlobString(""), mock.RedisInt64(2), respStrs(),
 			mock.RedisInt64(0), mock.RedisInt64(0), mock.RedisInt64(0))),
-		"arity not int": mock.RedisArray(mock.RedisArray(mock.RedisBlobString("x"), mock.RedisBlobString("two"), strs(),
+		"arity not int": mock.RedisArray(mock.RedisArray(mock.RedisBlobString("x"), mock.RedisBlobString("two"), respStrs(),
 			mock.RedisInt64(0), mock.RedisInt64(0), mock.RedisInt64(0))),
 		"flags not list": mock.RedisArray(mock.RedisArray(mock.RedisBlobString("x"), mock.RedisInt64(2), mock.RedisInt64(1),
 			mock.RedisInt64(0), mock.RedisInt64(0), mock.RedisInt64(0))),
-		"huge arity": mock.RedisArray(mock.RedisArray(mock.RedisBlobString("x"), mock.RedisInt64(1<<40), strs(),
+		"huge arity": mock.RedisArray(mock.RedisArray(mock.RedisBlobString("x"), mock.RedisInt64(1<<40), respStrs(),
 			mock.RedisInt64(0), mock.RedisInt64(0), mock.RedisInt64(0))),
 		"spec not map":     good(mock.RedisInt64(3)),
-		"no begin_search":  good(kv(false, "find_keys", kv(false, "type", "range", "spec", rng))),
-		"no find_keys":     good(kv(false, "begin_search", kv(false, "type", "index", "spec", idx))),
-		"index missing":    good(spec(false, nil, "index", kv(false), "range", rng)),
-		"negative index":   good(spec(false, nil, "index", kv(false, "index", -1), "range", rng)),
-		"zero keystep":     good(spec(false, nil, "index", idx, "range", kv(false, "lastkey", 0, "keystep", 0, "limit", 0))),
-		"huge lastkey":     good(spec(false, nil, "index", idx, "range", kv(false, "lastkey", 1<<30, "keystep", 1, "limit", 0))),
-		"keyword not text": good(spec(false, nil, "keyword", kv(false, "keyword", mock.RedisArray(), "startfrom", 1), "range", rng)),
-		"type not text":    good(kv(false, "begin_search", kv(false, "type", mock.RedisArray(), "spec", idx), "find_keys", kv(false, "type", "range", "spec", rng))),
+		"no begin_search":  good(respKV(false, "find_keys", respKV(false, "type", "range", "spec", rng))),
+		"no find_keys":     good(respKV(false, "begin_search", respKV(false, "type", "index", "spec", idx))),
+		"index missing":    good(cmdSpec(false, nil, "index", respKV(false), "range", rng)),
+		"negative index":   good(cmdSpec(false, nil, "index", respKV(false, "index", -1), "range", rng)),
+		"zero keystep":     good(cmdSpec(false, nil, "index", idx, "range", respKV(false, "lastkey", 0, "keystep", 0, "limit", 0))),
+		"huge lastkey":     good(cmdSpec(false, nil, "index", idx, "range", respKV(false, "lastkey", 1<<30, "keystep", 1, "limit", 0))),
+		"keyword not text": good(cmdSpec(false, nil, "keyword", respKV(false, "keyword", mock.RedisArray(), "startfrom", 1), "range", rng)),
+		"type not text":    good(respKV(false, "begin_search", respKV(false, "type", mock.RedisArray(), "spec", idx), "find_keys", respKV(false, "type", "range", "spec", rng))),
 		"odd spec array":   good(mock.RedisArray(mock.RedisBlobString("flags"))),
-		"sub of sub": mock.RedisArray(entry("a", -2, entryOpts{subs: []rueidis.RedisMessage{
-			entry("a|b", -2, entryOpts{subs: []rueidis.RedisMessage{entry("a|b|c", 2, entryOpts{})}})}})),
+		"sub of sub": mock.RedisArray(cmdEntry("a", -2, cmdEntryOpts{subs: []rueidis.RedisMessage{
+			cmdEntry("a|b", -2, cmdEntryOpts{subs: []rueidis.RedisMessage{cmdEntry("a|b|c", 2, cmdEntryOpts{})}})}})),
 	} {
 		tab, err := router.DefaultTable().Learn(reply)
 		assert.ErrorIs(t, err, router.ErrCommandReply, name)
