@@ -144,7 +144,7 @@ func readRESP(r *bufio.Reader, depth int) (rueidis.RedisMessage, error) {
 		if err != nil || n < 0 {
 			return rueidis.RedisMessage{}, fmt.Errorf("%w: bad map length", errRESP)
 		}
-		kv := make(map[string]rueidis.RedisMessage, min(n, 1024))
+		respKV := make(map[string]rueidis.RedisMessage, min(n, 1024))
 		for i := 0; i < n; i++ {
 			k, err := readRESP(r, depth+1)
 			if err != nil {
@@ -158,9 +158,9 @@ func readRESP(r *bufio.Reader, depth int) (rueidis.RedisMessage, error) {
 			if err != nil {
 				return rueidis.RedisMessage{}, fmt.Errorf("%w: map key is not a string", errRESP)
 			}
-			kv[ks] = v
+			respKV[ks] = v
 		}
-		return mock.RedisMap(kv), nil
+		return mock.RedisMap(respKV), nil
 	default:
 		return rueidis.RedisMessage{}, fmt.Errorf("%w: unknown type byte %q", errRESP, typ)
 	}
