@@ -123,6 +123,18 @@ func (f *fakeSource) loads() []time.Time {
 	return append([]time.Time(nil), f.loadTimes...)
 }
 
+func (f *fakeSource) probeCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.probes
+}
+
+func (f *fakeSource) isClosed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.closed
+}
+
 func (f *fakeSource) set(fn func(f *fakeSource)) {
 	f.mu.Lock()
 	fn(f)
@@ -314,7 +326,7 @@ func TestRefresherPeriodicDigest(t *testing.T) {
 		first := r.Current()
 		time.Sleep(3500 * time.Millisecond)
 		assert.Len(t, f.loads(), 1, "unchanged digests: no rebuild")
-		assert.Equal(t, 3, f.probes)
+		assert.Equal(t, 3, f.probeCount())
 		assert.Same(t, first, r.Current())
 		for _, e := range rec.all()[1:] {
 			assert.Equal(t, CausePeriodic, e.Cause)
@@ -346,7 +358,7 @@ func TestRefresherPeriodicDigest(t *testing.T) {
 		r.Trigger("x")
 		time.Sleep(700 * time.Millisecond)
 		assert.Len(t, f.loads(), 3)
-		assert.Equal(t, 4, f.probes)
+		assert.Equal(t, 4, f.probeCount())
 	})
 }
 
@@ -356,7 +368,7 @@ func TestRefresherPeriodicProbeFailsThenLoads(t *testing.T) {
 		f.probeErr = errors.New("probe refused")
 		_, rec := startFake(t, f, Options{Period: time.Second})
 		time.Sleep(1500 * time.Millisecond)
-		assert.Equal(t, 1, f.probes)
+		assert.Equal(t, 1, f.probeCount())
 		require.Len(t, f.loads(), 2, "no digest answered: a full refresh instead")
 		evs := rec.all()
 		last := evs[len(evs)-1]
@@ -378,7 +390,7 @@ func TestRefresherPeriodicOff(t *testing.T) {
 		_, rec := startFake(t, f, Options{Period: NoPeriodicRefresh})
 		time.Sleep(time.Hour)
 		assert.Len(t, f.loads(), 1)
-		assert.Zero(t, f.probes)
+		assert.Zero(t, f.probeCount())
 		assert.Len(t, rec.all(), 1)
 	})
 }
@@ -408,7 +420,7 @@ func TestRefresherClose(t *testing.T) {
 		time.Sleep(time.Second) // the fetch hangs
 		r.Close()               // cancels it and waits for the loop
 		assert.ErrorIs(t, <-errc, ErrClosed)
-		assert.True(t, f.closed)
+		assert.True(t, f.isClosed())
 		assert.ErrorIs(t, r.Refresh(context.Background()), ErrClosed)
 		r.Trigger("after close") // no effect, no block
 		r.Close()
