@@ -33,7 +33,7 @@ func TestLiveTriggerStorm(t *testing.T) {
 	var ready, done sync.WaitGroup
 	release := make(chan struct{})
 	var slowest atomic.Int64
-	for i := range 1000 {
+	for range 1000 {
 		ready.Add(1)
 		done.Add(1)
 		go func() {
@@ -45,7 +45,6 @@ func TestLiveTriggerStorm(t *testing.T) {
 			if d := int64(time.Since(t0)); d > slowest.Load() {
 				slowest.Store(d) // racy max: good enough for a loose bound
 			}
-			_ = i
 		}()
 	}
 	ready.Wait()
