@@ -38,6 +38,14 @@ func TestLiveMatchesEveryNode(t *testing.T) {
 	assert.True(t, evs[0].FromSeeds, "the first refresh can only ask the seeds")
 	assert.LessOrEqual(t, len(evs[0].Answered), DefaultNodesPerRefresh)
 	assert.NotEmpty(t, evs[0].Changes.Added)
+
+	// Close closes every connection (goleak in TestMain checks the
+	// goroutines).
+	loader := r.src.(*Loader)
+	assert.NotEmpty(t, loader.Conns())
+	r.Close()
+	assert.Empty(t, loader.Conns())
+	assert.ErrorIs(t, r.Refresh(ctx), ErrClosed)
 }
 
 // TestLiveMoveSlots moves 1,000 slots behind the refresher's back; a
