@@ -7,23 +7,34 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
+	"github.com/redis/rueidis"
+
+	"github.com/slotrouter/slotrouter/slots"
 	"github.com/slotrouter/slotrouter/slots/plan"
 )
 
 const planUsage = `usage: slotctl plan SUBCOMMAND [flags]
 
 Reads a layout (JSON, see "go doc slots/plan") from -layout FILE or stdin,
-writes the plan as JSON on stdout and a short summary on stderr.
+or from a live cluster with -addr HOST:PORT, writes the plan as JSON on
+stdout and a short summary on stderr.
 
 Subcommands:
   rebalance [-threshold F]             balance slots by weight (weight 0 drains)
   add ID...                            add empty primaries and rebalance
   remove ID...                         drain primaries and rebalance the rest
   reshard -to ID [-from ID,...] -slots N   move exactly N slots to ID
-  load [-loads FILE] [-tolerance F]    balance per-slot loads instead of counts
+  load [-loads FILE] [-tolerance F] [-metric M]
+                                       balance per-slot loads instead of counts; with
+                                       -addr and no -loads, loads are read live: keys
+                                       (CLUSTER COUNTKEYSINSLOT) or cpu-usec,
+                                       network-bytes-in, network-bytes-out (CLUSTER SLOT-STATS)
   place -primaries N                   choose primaries and replicas by host/zone
   score                                anti-affinity score of the layout's roles
   repair                               CLUSTER REPLICATE changes that fix violations
@@ -47,6 +58,8 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		fs.PrintDefaults()
 	}
 	layoutFile := fs.String("layout", "-", "layout JSON file (\"-\": stdin)")
+	addr := fs.String("addr", "", "read the layout from a live cluster through this node (host:port) instead of -layout")
+	timeout := fs.Duration("timeout", 10*time.Second, "time limit for reading a live cluster")
 	var (
 		threshold = new(float64)
 		to        = new(string)
@@ -55,6 +68,7 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		loadsFile = new(string)
 		tolerance = new(float64)
 		primaries = new(int)
+		metric    = new(string)
 	)
 	switch sub {
 	case "rebalance":
@@ -66,6 +80,7 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	case "load":
 		fs.StringVar(loadsFile, "loads", "", "JSON object of per-slot loads {\"slot or range\": load} (default: the layout's \"loads\")")
 		fs.Float64Var(tolerance, "tolerance", 0, fmt.Sprintf("allowed deviation from the fair share (default %g)", plan.DefaultTolerance))
+		fs.StringVar(metric, "metric", "keys", "live load metric with -addr: keys, cpu-usec, network-bytes-in, network-bytes-out")
 	case "place":
 		fs.IntVar(primaries, "primaries", 0, "number of primaries")
 	case "add", "remove", "score", "repair", "validate":
@@ -102,13 +117,26 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		fmt.Fprintf(stderr, "valid plan: %s\n", planSummary(p))
 		return 0
 	}
-	data, err := readInput(*layoutFile, stdin)
-	if err != nil {
-		return fail(err)
-	}
-	l, err := plan.ParseLayout(data)
-	if err != nil {
-		return fail(err)
+	var l *plan.Layout
+	var err error
+	if *addr != "" {
+		lctx, cancel := context.WithTimeout(ctx, *timeout)
+		l, err = liveLayout(lctx, *addr, *timeout)
+		if err == nil && sub == "load" && *loadsFile == "" {
+			l.Loads, err = liveLoads(lctx, l, *metric, *timeout)
+		}
+		cancel()
+		if err != nil {
+			return fail(err)
+		}
+	} else {
+		data, err := readInput(*layoutFile, stdin)
+		if err != nil {
+			return fail(err)
+		}
+		if l, err = plan.ParseLayout(data); err != nil {
+			return fail(err)
+		}
 	}
 	var out any
 	var summary string
@@ -238,4 +266,148 @@ func readInput(name string, stdin io.Reader) ([]byte, error) {
 		return io.ReadAll(stdin)
 	}
 	return os.ReadFile(name)
+}
+
+// liveLayout reads a live cluster's layout through addr: the nodes and
+// slots as addr's CLUSTER NODES lists them (nodes flagged fail, handshake
+// or noaddr left out). It refuses a cluster whose check finds errors or
+// open slots: plans are made for a settled cluster.
+func liveLayout(ctx context.Context, addr string, timeout time.Duration) (*plan.Layout, error) {
+	in, err := gatherLive(ctx, addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := plan.Check(in)
+	if err != nil {
+		return nil, err
+	}
+	var problems []string
+	for _, f := range rep.Findings {
+		if f.Severity == plan.SeverityError || f.Code == plan.FindingOpenSlot {
+			problems = append(problems, f.Message)
+		}
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("the cluster is not settled (run slotctl check): %s", strings.Join(problems, "; "))
+	}
+	if len(in.Reports) == 0 {
+		return nil, fmt.Errorf("%s: no nodes reported", addr)
+	}
+	first := in.Reports[0].Reporter
+	l := &plan.Layout{Version: 1}
+	primary := map[string]bool{}
+	var reps []plan.NodeReport
+	for _, r := range in.Reports {
+		if r.Reporter != first || slicesContains(r.Flags, "fail", "handshake", "noaddr") {
+			continue
+		}
+		reps = append(reps, r)
+		if !slicesContains(r.Flags, "slave") {
+			primary[r.ID] = true
+		}
+	}
+	for _, r := range reps {
+		n := plan.Node{ID: r.ID, Addr: r.Addr, Host: r.Host}
+		if primary[r.ID] {
+			n.Slots = r.Slots
+		} else {
+			if !primary[r.Primary] {
+				continue
+			}
+			n.Role, n.Primary = plan.RoleReplica, r.Primary
+		}
+		l.Nodes = append(l.Nodes, n)
+	}
+	if err := l.Validate(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func slicesContains(have []string, want ...string) bool {
+	for _, h := range have {
+		for _, w := range want {
+			if h == w {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// liveLoads reads per-slot loads from each primary of l: key counts with
+// CLUSTER COUNTKEYSINSLOT (pipelined), or a CLUSTER SLOT-STATS metric
+// (Redis 8 / Valkey 8; older servers answer with an error, passed on).
+func liveLoads(ctx context.Context, l *plan.Layout, metric string, timeout time.Duration) (plan.Loads, error) {
+	switch metric {
+	case "keys", "cpu-usec", "network-bytes-in", "network-bytes-out":
+	default:
+		return nil, fmt.Errorf("%w: unknown metric %q (keys, cpu-usec, network-bytes-in, network-bytes-out)", plan.ErrInvalidLoads, metric)
+	}
+	per := make([]float64, slots.Count)
+	for _, n := range l.Nodes {
+		if n.IsReplica() || len(n.Slots) == 0 {
+			continue
+		}
+		if err := nodeLoads(ctx, n, metric, timeout, per); err != nil {
+			return nil, fmt.Errorf("%s (%s): %w", n.ID, n.Addr, err)
+		}
+	}
+	return plan.LoadsOf(per), nil
+}
+
+func nodeLoads(ctx context.Context, n plan.Node, metric string, timeout time.Duration, per []float64) error {
+	c, err := rueidis.NewClient(rueidis.ClientOption{
+		InitAddress:       []string{n.Addr},
+		ForceSingleClient: true,
+		DisableCache:      true,
+		DisableRetry:      true,
+		Dialer:            net.Dialer{Timeout: timeout},
+	})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if metric == "keys" {
+		var cmds rueidis.Commands
+		var which []slots.Slot
+		for _, r := range n.Slots {
+			for s := int(r.Start); s <= int(r.End); s++ {
+				cmds = append(cmds, c.B().ClusterCountkeysinslot().Slot(int64(s)).Build())
+				which = append(which, slots.Slot(s))
+			}
+		}
+		for i, res := range c.DoMulti(ctx, cmds...) {
+			v, err := res.AsInt64()
+			if err != nil {
+				return fmt.Errorf("CLUSTER COUNTKEYSINSLOT %d: %w", which[i], err)
+			}
+			per[which[i]] = float64(v)
+		}
+		return nil
+	}
+	msg, err := c.Do(ctx, c.B().Arbitrary("CLUSTER", "SLOT-STATS", "SLOTSRANGE", "0", strconv.Itoa(int(slots.Max))).Build()).ToMessage()
+	if err != nil {
+		return fmt.Errorf("CLUSTER SLOT-STATS: %w", err)
+	}
+	rows, err := msg.ToArray()
+	if err != nil {
+		return fmt.Errorf("CLUSTER SLOT-STATS: %w", err)
+	}
+	for _, row := range rows {
+		pair, err := row.ToArray()
+		if err != nil || len(pair) != 2 {
+			return fmt.Errorf("CLUSTER SLOT-STATS: unexpected entry %v", row)
+		}
+		s, err := pair[0].AsInt64()
+		if err != nil || s < 0 || s > int64(slots.Max) {
+			return fmt.Errorf("CLUSTER SLOT-STATS: bad slot in %v", row)
+		}
+		m, err := pair[1].AsIntMap()
+		if err != nil {
+			return fmt.Errorf("CLUSTER SLOT-STATS: slot %d: %w", s, err)
+		}
+		per[s] = float64(m[metric])
+	}
+	return nil
 }

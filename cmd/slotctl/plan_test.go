@@ -1,15 +1,21 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/slotrouter/slotrouter/internal/clustertest"
+	"github.com/slotrouter/slotrouter/slots"
 	"github.com/slotrouter/slotrouter/slots/plan"
 )
 
@@ -153,4 +159,62 @@ func TestPlanUsageAndErrors(t *testing.T) {
 	assert.Equal(t, 0, code)
 	assert.Contains(t, out, "plan SUBCOMMAND")
 	assert.Contains(t, out, "check -nodes")
+}
+
+// Layout and key counts read from a real cluster.
+func TestPlanLive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a real cluster")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	c, err := clustertest.Start(ctx, clustertest.Options{Primaries: 3})
+	if errors.Is(err, clustertest.ErrServerNotFound) {
+		t.Skip(err)
+	}
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, c.Stop()) }()
+
+	owner := map[slots.Slot]*clustertest.Node{}
+	for _, n := range c.Nodes() {
+		ss, err := c.SlotsOf(ctx, n)
+		require.NoError(t, err)
+		for _, s := range ss {
+			owner[slots.Slot(s)] = n
+		}
+	}
+	require.Len(t, owner, slots.Count)
+	const keys = 300
+	for i := range keys {
+		k := fmt.Sprintf("key:%d", i)
+		_, err := c.Do(ctx, owner[slots.Of(k)], "SET", k, "v")
+		require.NoError(t, err)
+	}
+	fresh, err := c.AddNode(ctx, nil)
+	require.NoError(t, err)
+
+	addr := c.Nodes()[0].Addr
+	code, out, errOut := slotctl(t, "", "plan", "rebalance", "-addr", addr)
+	require.Equal(t, 0, code, errOut)
+	p := parsePlanOut(t, out)
+	assert.Equal(t, 4096, p.Summary.SlotsMoved)
+	assert.Equal(t, 4096, p.Targets[fresh.ID])
+	assert.Len(t, p.Before, 4)
+
+	code, out, errOut = slotctl(t, "", "plan", "load", "-addr", addr, "-tolerance", "0.5")
+	require.Equal(t, 0, code, errOut)
+	p = parsePlanOut(t, out)
+	require.NotNil(t, p.Summary.Load)
+	assert.InDelta(t, keys, p.Summary.Load.Total, 0)
+	assert.True(t, p.Summary.Load.Within, errOut)
+	t.Logf("live load plan: %s", errOut)
+
+	// Redis 7 has no CLUSTER SLOT-STATS: a clear failure.
+	code, _, errOut = slotctl(t, "", "plan", "load", "-addr", addr, "-metric", "cpu-usec")
+	if code != 0 {
+		assert.Contains(t, errOut, "SLOT-STATS")
+	}
+	code, _, errOut = slotctl(t, "", "plan", "load", "-addr", addr, "-metric", "bogus")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "unknown metric")
 }
