@@ -2,9 +2,9 @@ package plan_test
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"strconv"
-	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
