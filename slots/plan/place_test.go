@@ -123,7 +123,7 @@ func bruteBest(t *testing.T, nodes []plan.Node, p int) int {
 // placeCases is how many random clusters TestPlaceOptimalSmall checks
 // exhaustively; PLAN_PLACE_CASES overrides it (400 were checked while
 // developing).
-const placeCases = 25
+const placeCases = 16
 
 func TestPlaceOptimalSmall(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
