@@ -125,3 +125,47 @@ func ExampleCheck() {
 	// info no-replica primary A serves slots but has no replica
 	// info no-replica primary B serves slots but has no replica
 }
+
+func ExampleRebalanceLoad() {
+	// Two primaries own half the slots each, but slot 0 alone carries as
+	// much load as all the others together.
+	l := &plan.Layout{
+		Nodes: []plan.Node{
+			{ID: "a", Slots: plan.Ranges{{Start: 0, End: 8191}}},
+			{ID: "b", Slots: plan.Ranges{{Start: 8192, End: 16383}}},
+		},
+		Loads: plan.Loads{"0": 16383, "1-16383": 1},
+	}
+	p, err := plan.RebalanceLoad(l, plan.LoadOptions{Tolerance: 0.01})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	s := p.Summary.Load
+	fmt.Printf("moved %d slots; a %.0f, b %.0f (fair %.0f); within: %v\n",
+		p.Summary.SlotsMoved, s.Nodes["a"].After, s.Nodes["b"].After, s.Nodes["a"].Fair, s.Within)
+	// Output:
+	// moved 8028 slots; a 16546, b 16220 (fair 16383); within: true
+}
+
+func ExampleRepair() {
+	l := &plan.Layout{Nodes: []plan.Node{
+		{ID: "a", Host: "h0", Slots: plan.Ranges{{Start: 0, End: 8191}}},
+		{ID: "a1", Host: "h0", Role: plan.RoleReplica, Primary: "a"},
+		{ID: "b", Host: "h1", Slots: plan.Ranges{{Start: 8192, End: 16383}}},
+		{ID: "b1", Host: "h2", Role: plan.RoleReplica, Primary: "b"},
+	}}
+	rp, err := plan.Repair(l)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("score", rp.Before.Total, "->", rp.After.Total)
+	for _, c := range rp.Changes {
+		fmt.Printf("on %s: CLUSTER REPLICATE %s (was %s)\n", c.Replica, c.Primary, c.From)
+	}
+	// Output:
+	// score 10000 -> 0
+	// on a1: CLUSTER REPLICATE b (was a)
+	// on b1: CLUSTER REPLICATE a (was b)
+}

@@ -230,8 +230,12 @@ type ReshardRequest struct {
 	// Each gives in proportion to the slots it owns (largest remainder,
 	// capped by what it owns), so exactly Slots slots move in total.
 	Sources []string
-	// Slots is the number of slots to move (> 0).
+	// Slots is the number of slots to move (> 0). With Take it may be 0
+	// (the sum of Take) or must equal that sum.
 	Slots int
+	// Take, when set, says exactly how many slots each source gives
+	// (Sources is then ignored).
+	Take map[string]int
 }
 
 // Reshard plans moving exactly req.Slots slots to req.Target. It never
@@ -252,10 +256,13 @@ func Reshard(l *Layout, req ReshardRequest) (*Plan, error) {
 	if st.nodes[ti].IsReplica() {
 		return nil, fmt.Errorf("%w: target %q is a replica", ErrImpossible, req.Target)
 	}
+	counts := countOwned(&st.owner, len(st.nodes))
+	if len(req.Take) > 0 {
+		return reshardTake(st, ti, counts, req)
+	}
 	if req.Slots <= 0 {
 		return nil, fmt.Errorf("%w: slots to move must be > 0, got %d", ErrImpossible, req.Slots)
 	}
-	counts := countOwned(&st.owner, len(st.nodes))
 	var src []int
 	if len(req.Sources) == 0 {
 		for _, i := range st.primary {
@@ -321,6 +328,42 @@ func Reshard(l *Layout, req ReshardRequest) (*Plan, error) {
 	after := transfer(st, exc, def)
 	p := buildPlan(KindReshard, st.nodes, st.primary, &st.owner, after)
 	return p, nil
+}
+
+// reshardTake plans a reshard with an exact count per source.
+func reshardTake(st *state, ti int, counts []int, req ReshardRequest) (*Plan, error) {
+	exc := make([]int, len(st.nodes))
+	def := make([]int, len(st.nodes))
+	total := 0
+	ids := make([]string, 0, len(req.Take))
+	for id := range req.Take {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		n := req.Take[id]
+		i, ok := st.byID[id]
+		if !ok {
+			return nil, fmt.Errorf("%w: source %q", ErrUnknownNode, id)
+		}
+		switch {
+		case i == ti:
+			return nil, fmt.Errorf("%w: %q is both source and target", ErrImpossible, id)
+		case st.nodes[i].IsReplica():
+			return nil, fmt.Errorf("%w: source %q is a replica", ErrImpossible, id)
+		case n < 0:
+			return nil, fmt.Errorf("%w: source %q: cannot take %d slots", ErrImpossible, id, n)
+		case n > counts[i]:
+			return nil, fmt.Errorf("%w: source %q owns %d slots, asked for %d", ErrImpossible, id, counts[i], n)
+		}
+		exc[i] = n
+		total += n
+	}
+	if total == 0 || (req.Slots != 0 && req.Slots != total) {
+		return nil, fmt.Errorf("%w: take sums to %d slots but %d were asked", ErrImpossible, total, req.Slots)
+	}
+	def[ti] = total
+	return buildPlan(KindReshard, st.nodes, st.primary, &st.owner, transfer(st, exc, def)), nil
 }
 
 // run is a maximal run of slots with one owner, in a doubly linked list.

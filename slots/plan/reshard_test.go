@@ -261,3 +261,28 @@ func TestValidateErrors(t *testing.T) {
 	_, err = plan.ParsePlan([]byte(strings.Replace(string(b), `"kind"`, `"kinds"`, 1)))
 	assert.ErrorIs(t, err, plan.ErrInvalidPlan)
 }
+
+func TestReshardTake(t *testing.T) {
+	l := addEmpty(CreateLayout(3), 1)
+	p, err := plan.Reshard(l, plan.ReshardRequest{Target: "n003", Take: map[string]int{"n000": 7, "n002": 5}})
+	require.NoError(t, err)
+	require.NoError(t, p.Validate())
+	assert.Equal(t, 12, p.Summary.SlotsMoved)
+	got := map[string]int{}
+	for _, m := range p.Moves {
+		got[m.Source] += m.Slots
+	}
+	assert.Equal(t, map[string]int{"n000": 7, "n002": 5}, got)
+	for _, bad := range []plan.ReshardRequest{
+		{Target: "n003", Take: map[string]int{"n000": 7}, Slots: 8},
+		{Target: "n003", Take: map[string]int{"n000": 99999}},
+		{Target: "n003", Take: map[string]int{"n000": -1}},
+		{Target: "n003", Take: map[string]int{"n003": 1}},
+		{Target: "n003", Take: map[string]int{"n000": 0}},
+	} {
+		_, err := plan.Reshard(l, bad)
+		assert.ErrorIs(t, err, plan.ErrImpossible, "%+v", bad)
+	}
+	_, err = plan.Reshard(l, plan.ReshardRequest{Target: "n003", Take: map[string]int{"zz": 1}})
+	assert.ErrorIs(t, err, plan.ErrUnknownNode)
+}
