@@ -30,6 +30,7 @@ Subcommands:
   add ID...                            add empty primaries and rebalance
   remove ID...                         drain primaries and rebalance the rest
   reshard -to ID [-from ID,...] -slots N   move exactly N slots to ID
+  reshard -to ID -take ID=N,...        move exactly N slots from each given source
   load [-loads FILE] [-tolerance F] [-metric M]
                                        balance per-slot loads instead of counts; with
                                        -addr and no -loads, loads are read live: keys
@@ -69,6 +70,7 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		tolerance = new(float64)
 		primaries = new(int)
 		metric    = new(string)
+		take      = new(string)
 	)
 	switch sub {
 	case "rebalance":
@@ -77,6 +79,7 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		fs.StringVar(to, "to", "", "target primary ID")
 		fs.StringVar(from, "from", "", "comma-separated source primary IDs (default: every other primary)")
 		fs.IntVar(nslots, "slots", 0, "number of slots to move")
+		fs.StringVar(take, "take", "", "exact slots per source, ID=N,ID=N (instead of -from/-slots)")
 	case "load":
 		fs.StringVar(loadsFile, "loads", "", "JSON object of per-slot loads {\"slot or range\": load} (default: the layout's \"loads\")")
 		fs.Float64Var(tolerance, "tolerance", 0, fmt.Sprintf("allowed deviation from the fair share (default %g)", plan.DefaultTolerance))
@@ -167,13 +170,25 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			}
 			p, err = plan.RemoveNodes(l, fs.Args())
 		case "reshard":
-			if *to == "" || *nslots <= 0 {
-				fmt.Fprintln(stderr, "usage: slotctl plan reshard [-layout FILE] -to ID [-from ID,...] -slots N")
+			if *to == "" || (*nslots <= 0 && *take == "") {
+				fmt.Fprintln(stderr, "usage: slotctl plan reshard [-layout FILE] -to ID {[-from ID,...] -slots N | -take ID=N,...}")
 				return 2
 			}
 			req := plan.ReshardRequest{Target: *to, Slots: *nslots}
 			if *from != "" {
 				req.Sources = strings.Split(*from, ",")
+			}
+			if *take != "" {
+				req.Take = map[string]int{}
+				for _, kv := range strings.Split(*take, ",") {
+					id, n, ok := strings.Cut(kv, "=")
+					v, err := strconv.Atoi(n)
+					if !ok || err != nil || id == "" {
+						fmt.Fprintf(stderr, "slotctl plan reshard: -take %q: want ID=N,ID=N\n", *take)
+						return 2
+					}
+					req.Take[id] += v
+				}
 			}
 			p, err = plan.Reshard(l, req)
 		case "load":

@@ -67,6 +67,11 @@ func TestPlanSubcommands(t *testing.T) {
 	code, out, errOut = slotctl(t, "", "plan", "reshard", "-layout", lf, "-to", "a", "-from", "b,c", "-slots", "11")
 	require.Equal(t, 0, code, errOut)
 	assert.Equal(t, 11, parsePlanOut(t, out).Summary.SlotsMoved)
+	code, out, errOut = slotctl(t, "", "plan", "reshard", "-layout", lf, "-to", "a", "-take", "b=3,c=4")
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, 7, parsePlanOut(t, out).Summary.SlotsMoved)
+	code, _, _ = slotctl(t, "", "plan", "reshard", "-layout", lf, "-to", "a", "-take", "b:3")
+	assert.Equal(t, 2, code)
 
 	code, out, errOut = slotctl(t, "", "plan", "rebalance", "-layout", lf, "-threshold", "0.02")
 	require.Equal(t, 0, code, errOut)
