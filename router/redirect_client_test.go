@@ -1,0 +1,351 @@
+package router_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/slotrouter/slotrouter/retry"
+	"github.com/slotrouter/slotrouter/router"
+	"github.com/slotrouter/slotrouter/slots"
+)
+
+// newFakeClient connects a client to the fake group g.
+func newFakeClient(t *testing.T, g *fakeGroup, opts router.Options) *router.Client {
+	t.Helper()
+	opts.Seeds = g.seeds()
+	opts.NoLearn = true
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := router.New(ctx, opts)
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	return c
+}
+
+func bulk(s string) string { return fmt.Sprintf("$%d\r\n%s\r\n", len(s), s) }
+
+// keyOn returns a key whose slot f owns in g.
+func keyOn(t *testing.T, g *fakeGroup, f *fakeNode) string {
+	for i := range 10000 {
+		k := fmt.Sprintf("key:%d", i)
+		if g.owner(int(slots.Of(k))) == f {
+			return k
+		}
+	}
+	t.Fatal("no key found")
+	return ""
+}
+
+func TestMovedLoopStopsAtHopLimit(t *testing.T) {
+	g := newFakeGroup(t, 2)
+	for i, f := range g.nodes {
+		other := g.nodes[1-i]
+		f.setHandle(func(_ *fakeConn, args []string) string {
+			return fmt.Sprintf("-MOVED %d %s\r\n", slots.Of(args[1]), other.addr)
+		})
+	}
+	var ctr router.Counters
+	c := newFakeClient(t, g, router.Options{Observer: &ctr})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := c.Do(ctx, "GET", "k")
+	require.Error(t, err)
+	var ex *retry.ExhaustedError
+	require.ErrorAs(t, err, &ex)
+	assert.Equal(t, 16, ex.Hops)
+	assert.ErrorIs(t, err, retry.ErrExhausted)
+	assert.Contains(t, err.Error(), "MOVED")
+	var re *rueidis.RedisError
+	assert.ErrorAs(t, err, &re, "the last server error is wrapped")
+	moved, asked, _ := ctr.Total()
+	assert.Equal(t, int64(16), moved)
+	assert.Zero(t, asked)
+	assert.Equal(t, int64(17), g.nodes[0].count("GET")+g.nodes[1].count("GET"))
+	// Each node sent about half of the redirects.
+	assert.InDelta(t, 8, ctr.Moved()[g.nodes[0].addr], 1)
+}
+
+func TestAskFollowedWithAsking(t *testing.T) {
+	g := newFakeGroup(t, 2)
+	a, b := g.nodes[0], g.nodes[1]
+	k := keyOn(t, g, a)
+	slot := slots.Of(k)
+	a.setHandle(func(_ *fakeConn, args []string) string {
+		return fmt.Sprintf("-ASK %d %s\r\n", slot, b.addr)
+	})
+	b.setHandle(func(fc *fakeConn, args []string) string {
+		if !fc.asking {
+			return fmt.Sprintf("-MOVED %d %s\r\n", slot, a.addr)
+		}
+		return bulk("from-b")
+	})
+	var ctr router.Counters
+	c := newFakeClient(t, g, router.Options{Observer: &ctr})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for range 3 {
+		msg, err := c.Do(ctx, "GET", k)
+		require.NoError(t, err)
+		v, _ := msg.ToString()
+		assert.Equal(t, "from-b", v)
+	}
+	assert.Equal(t, int64(3), b.count("ASKING"))
+	assert.Equal(t, int64(3), ctr.Asked()[a.addr])
+	moved, _, _ := ctr.Total()
+	assert.Zero(t, moved)
+	// ASK does not patch the topology.
+	_, n, err := c.Route("GET", k)
+	require.NoError(t, err)
+	assert.Equal(t, a.addr, n.Addr)
+
+	res := c.DoMulti(ctx, router.C("GET", k), router.C("SET", k, "v"))
+	require.NoError(t, res[0].Err)
+	v, _ := res[0].Msg.ToString()
+	assert.Equal(t, "from-b", v)
+	assert.NoError(t, res[1].Err)
+}
+
+func TestMovedToSelfRedials(t *testing.T) {
+	g := newFakeGroup(t, 2)
+	a := g.nodes[0]
+	k := keyOn(t, g, a)
+	var n atomic.Int64
+	a.setHandle(func(_ *fakeConn, args []string) string {
+		if n.Add(1) == 1 {
+			return fmt.Sprintf("-MOVED %d %s\r\n", slots.Of(args[1]), a.addr)
+		}
+		return bulk("ok")
+	})
+	c := newFakeClient(t, g, router.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := c.Do(ctx, "GET", k) // dial
+	require.NoError(t, err)
+	n.Store(0)
+	before := a.accepted.Load()
+	msg, err := c.Do(ctx, "GET", k)
+	require.NoError(t, err)
+	v, _ := msg.ToString()
+	assert.Equal(t, "ok", v)
+	assert.Greater(t, a.accepted.Load(), before, "MOVED to itself makes the client dial the node again")
+}
+
+func TestMovedFollowedAndPatched(t *testing.T) {
+	g := newFakeGroup(t, 2)
+	a, b := g.nodes[0], g.nodes[1]
+	k := keyOn(t, g, a)
+	a.setHandle(func(_ *fakeConn, args []string) string {
+		return fmt.Sprintf("-MOVED %d %s\r\n", slots.Of(args[1]), b.addr)
+	})
+	b.setHandle(func(_ *fakeConn, args []string) string { return bulk("b") })
+	var ctr router.Counters
+	c := newFakeClient(t, g, router.Options{Observer: &ctr})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	msg, err := c.Do(ctx, "GET", k)
+	require.NoError(t, err)
+	v, _ := msg.ToString()
+	assert.Equal(t, "b", v)
+	_, n, err := c.Route("GET", k)
+	require.NoError(t, err)
+	assert.Equal(t, b.addr, n.Addr, "MOVED patched the slot")
+	_, err = c.Do(ctx, "GET", k)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), ctr.Moved()[a.addr])
+}
+
+func TestTryAgainHonoursDeadline(t *testing.T) {
+	g := newFakeGroup(t, 1)
+	g.nodes[0].setHandle(func(*fakeConn, []string) string {
+		return "-TRYAGAIN Multiple keys request during rehashing of slot\r\n"
+	})
+	var ctr router.Counters
+	c := newFakeClient(t, g, router.Options{
+		Observer: &ctr,
+		Limits:   retry.Limits{MaxAttempts: 100000},
+		Backoff:  retry.Backoff{Base: 5 * time.Millisecond, Cap: 40 * time.Millisecond},
+	})
+	const budget = 300 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
+	defer cancel()
+	start := time.Now()
+	_, err := c.Do(ctx, "MGET", "{t}a", "{t}b")
+	elapsed := time.Since(start)
+	require.Error(t, err)
+	assert.True(t, retry.Classify(err).Kind == retry.KindTryAgain || errors.Is(err, context.DeadlineExceeded), "last error: %v", err)
+	t.Logf("elapsed %v for a %v deadline", elapsed, budget)
+	assert.LessOrEqual(t, elapsed, budget+100*time.Millisecond, "the deadline is honoured (loose bound)")
+	assert.Greater(t, elapsed, budget/3, "it did retry for a while")
+	assert.Greater(t, ctr.Retries()[retry.KindTryAgain], int64(3))
+
+	// A cancellation during a long backoff returns at once.
+	c2 := newFakeClient(t, g, router.Options{
+		Limits:  retry.Limits{MaxAttempts: 100000},
+		Backoff: retry.Backoff{Base: 10 * time.Second, Cap: 10 * time.Second},
+	})
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel2)
+	start = time.Now()
+	_, err = c2.Do(ctx2, "GET", "k")
+	elapsed = time.Since(start)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Less(t, elapsed, 200*time.Millisecond+100*time.Millisecond)
+}
+
+func TestClusterDownAndLoadingRetried(t *testing.T) {
+	for _, reply := range []string{
+		"-CLUSTERDOWN The cluster is down\r\n",
+		"-LOADING Redis is loading the dataset in memory\r\n",
+		"-MASTERDOWN Link with MASTER is down\r\n",
+		"-TRYAGAIN Multiple keys request during rehashing of slot\r\n",
+	} {
+		g := newFakeGroup(t, 1)
+		var n atomic.Int64
+		g.nodes[0].setHandle(func(*fakeConn, []string) string {
+			if n.Add(1) <= 2 {
+				return reply
+			}
+			return "+OK\r\n"
+		})
+		var ctr router.Counters
+		c := newFakeClient(t, g, router.Options{Observer: &ctr})
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := c.Do(ctx, "INCR", "k")
+		cancel()
+		require.NoError(t, err, reply)
+		_, _, retries := ctr.Total()
+		assert.Equal(t, int64(2), retries, reply)
+		assert.Equal(t, int64(3), g.nodes[0].count("INCR"))
+	}
+}
+
+func TestAttemptsExhausted(t *testing.T) {
+	g := newFakeGroup(t, 1)
+	g.nodes[0].setHandle(func(*fakeConn, []string) string { return "-CLUSTERDOWN The cluster is down\r\n" })
+	c := newFakeClient(t, g, router.Options{Backoff: retry.Backoff{Base: time.Millisecond, Cap: 2 * time.Millisecond}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := c.Do(ctx, "GET", "k")
+	var ex *retry.ExhaustedError
+	require.ErrorAs(t, err, &ex)
+	assert.Equal(t, 5, ex.Attempts)
+	assert.Contains(t, err.Error(), "CLUSTERDOWN")
+	assert.Equal(t, int64(5), g.nodes[0].count("GET"))
+}
+
+func TestUnknownOutcomeFake(t *testing.T) {
+	g := newFakeGroup(t, 1)
+	f := g.nodes[0]
+	var gets atomic.Int64
+	f.setHandle(func(_ *fakeConn, args []string) string {
+		switch args[0] {
+		case "INCR", "SET":
+			return "" // executed, then the connection breaks
+		case "GET":
+			if gets.Add(1) == 1 {
+				return ""
+			}
+			return bulk("v")
+		}
+		return "+OK\r\n"
+	})
+	var ctr router.Counters
+	c := newFakeClient(t, g, router.Options{Observer: &ctr, Breaker: retry.BreakerOptions{Failures: 100}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := c.Do(ctx, "INCR", "k")
+	require.Error(t, err)
+	assert.ErrorIs(t, err, router.ErrUnknownOutcome)
+	var uo *router.UnknownOutcomeError
+	require.ErrorAs(t, err, &uo)
+	assert.Equal(t, f.addr, uo.Addr)
+	assert.Equal(t, int64(1), f.count("INCR"), "never sent again")
+
+	msg, err := c.Do(ctx, "GET", "k")
+	require.NoError(t, err, "a read is retried")
+	v, _ := msg.ToString()
+	assert.Equal(t, "v", v)
+	assert.Equal(t, int64(1), ctr.Retries()[retry.KindConn])
+
+	// DoMulti: the same rules per command.
+	res := c.DoMulti(ctx, router.C("INCR", "k"))
+	assert.ErrorIs(t, res[0].Err, router.ErrUnknownOutcome)
+	assert.Equal(t, int64(2), f.count("INCR"), "never sent again")
+
+	// Idempotent writes are retried (and here fail again and again).
+	_, err = c.DoCmd(ctx, router.Idempotent("SET", "k", "v"))
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, router.ErrUnknownOutcome)
+	assert.Greater(t, f.count("SET"), int64(1))
+}
+
+func TestMalformedRepliesNeverPanic(t *testing.T) {
+	g := newFakeGroup(t, 1)
+	replies := []string{
+		"-MOVED\r\n",
+		"-MOVED 99999 127.0.0.1:1\r\n",
+		"-MOVED 12 nohostport\r\n",
+		"-ASK x y\r\n",
+		"-ASK 1 :0\r\n",
+		"-TRYAGAIN\r\n",
+		"-\r\n",
+		"-ERR\r\n",
+	}
+	var i atomic.Int64
+	g.nodes[0].setHandle(func(*fakeConn, []string) string {
+		return replies[int(i.Load())%len(replies)]
+	})
+	c := newFakeClient(t, g, router.Options{CommandTimeout: 2 * time.Second, Backoff: retry.Backoff{Base: time.Millisecond, Cap: time.Millisecond}})
+	for range replies {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		_, err := c.Do(ctx, "GET", "k")
+		_ = c.DoMulti(ctx, router.C("GET", "k"), router.C("GET", "j"))
+		cancel()
+		t.Logf("%q: %v", replies[i.Load()], err)
+		i.Add(1)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_, err := c.Do(ctx, "GET", "k") // "-MOVED" again
+	assert.ErrorIs(t, err, retry.ErrMalformedRedirect)
+}
+
+func TestBreakerFailsFast(t *testing.T) {
+	g := newFakeGroup(t, 2)
+	a, b := g.nodes[0], g.nodes[1]
+	ka, kb := keyOn(t, g, a), keyOn(t, g, b)
+	b.setHandle(func(*fakeConn, []string) string { return bulk("b") })
+	c := newFakeClient(t, g, router.Options{
+		Breaker: retry.BreakerOptions{Failures: 2, Cooldown: time.Minute},
+		Backoff: retry.Backoff{Base: time.Millisecond, Cap: time.Millisecond},
+	})
+	a.close() // a is gone: dials are refused
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := c.Do(ctx, "SET", ka, "v")
+	require.Error(t, err)
+	_, err = c.Do(ctx, "SET", ka, "v")
+	require.Error(t, err)
+	assert.ErrorIs(t, err, retry.ErrOpen, "the breaker opened: %v", err)
+	start := time.Now()
+	_, err = c.Do(ctx, "GET", ka)
+	assert.ErrorIs(t, err, retry.ErrOpen)
+	assert.Less(t, time.Since(start), 100*time.Millisecond, "fails fast")
+	var ne *router.NodeError
+	require.ErrorAs(t, err, &ne)
+	assert.Equal(t, a.addr, ne.Addr)
+	// The other node is unaffected.
+	msg, err := c.Do(ctx, "GET", kb)
+	require.NoError(t, err)
+	v, _ := msg.ToString()
+	assert.Equal(t, "b", v)
+}
