@@ -222,7 +222,9 @@ type Table struct {
 // (strings, hashes, lists, sets, sorted sets, streams, geo, bitmaps,
 // HyperLogLog, scripting and functions, sharded pub/sub, keyspace and the
 // keyless server commands). It is built once and never changes.
-var DefaultTable = sync.OnceValue(func() *Table {
+func DefaultTable() *Table { return defaultTable() }
+
+var defaultTable = sync.OnceValue(func() *Table {
 	return &Table{cmds: buildStatic()}
 })
 

@@ -71,7 +71,12 @@ func (t *Table) IsReadOnly(args []string) bool {
 // the BLOCK option.
 func (t *Table) IsBlocking(args []string) bool {
 	c, err := t.Command(args)
-	if err != nil || c.Flags&FlagBlocking == 0 {
+	return err == nil && c.IsBlocking(args)
+}
+
+// IsBlocking is Table.IsBlocking for a resolved command.
+func (c *Command) IsBlocking(args []string) bool {
+	if c.Flags&FlagBlocking == 0 {
 		return false
 	}
 	if c.find != findXRead {
