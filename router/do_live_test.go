@@ -194,3 +194,5 @@ func commandCalls(ctx context.Context, t *testing.T, cl *clustertest.Cluster, cm
 	}
 	return total
 }
+
+func isNil(err error) bool { return rueidis.IsRedisNil(err) }
