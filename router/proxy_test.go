@@ -110,7 +110,7 @@ func (p *cutProxy) upstream(c, s net.Conn, cut *atomic.Bool) {
 			if armed {
 				p.cuts.Add(1)
 				time.Sleep(50 * time.Millisecond) // let the node execute it
-				return                           // closes both sides
+				return                            // closes both sides
 			}
 		}
 		if err != nil {
