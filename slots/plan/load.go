@@ -245,6 +245,7 @@ func RebalanceLoad(l *Layout, opt LoadOptions) (*Plan, error) {
 			}
 			continue
 		}
+		pick = rangeFriendly(h, pick, load, &owner, int32(d), int32(r))
 		s := h[pick]
 		held[d] = slices.Delete(h, pick, pick+1)
 		moveSlot(s, r)
@@ -282,4 +283,45 @@ func maxHeld(h []int, load *[slots.Count]float64) float64 {
 		return 0
 	}
 	return load[h[len(h)-1]]
+}
+
+// friendlyScan bounds how many equally loaded slots rangeFriendly looks at.
+const friendlyScan = 1024
+
+// rangeFriendly picks, among the slots of h with the same load as h[pick]
+// (they are adjacent in h), one that keeps ranges few: first a slot
+// bordering the receiver r, then one at an end of a run of the donor d,
+// else h[pick].
+func rangeFriendly(h []int, pick int, load *[slots.Count]float64, owner *[slots.Count]int32, d, r int32) int {
+	lo, hi := pick, pick
+	for lo > 0 && pick-lo < friendlyScan && load[h[lo-1]] == load[h[pick]] {
+		lo--
+	}
+	for hi+1 < len(h) && hi-pick < friendlyScan && load[h[hi+1]] == load[h[pick]] {
+		hi++
+	}
+	if lo == hi {
+		return pick
+	}
+	end := -1
+	for k := lo; k <= hi; k++ {
+		s := h[k]
+		left, right := int32(noOwner), int32(noOwner)
+		if s > 0 {
+			left = owner[s-1]
+		}
+		if s < slots.Count-1 {
+			right = owner[s+1]
+		}
+		if left == r || right == r {
+			return k
+		}
+		if end < 0 && (left != d || right != d) {
+			end = k
+		}
+	}
+	if end >= 0 {
+		return end
+	}
+	return pick
 }

@@ -38,6 +38,10 @@ func TestLoadUniformMatchesCounts(t *testing.T) {
 	for i, g := range got {
 		assert.InDelta(t, 4096, g, 4096*0.01, "node %d", i)
 	}
+	// Equal loads: the planner takes slots that border the receiver or end
+	// a donor's run, so ranges stay few.
+	t.Logf("uniform load, 3+1 nodes: %d slots moved, ranges %d -> %d", p.Summary.SlotsMoved, p.Summary.RangesBefore, p.Summary.RangesAfter)
+	assert.LessOrEqual(t, p.Summary.RangesAfter, 8)
 	// Only what the new node needs moves, within the tolerance.
 	assert.LessOrEqual(t, p.Summary.SlotsMoved, 4096)
 	assert.GreaterOrEqual(t, float64(p.Summary.SlotsMoved), 4096*0.99)
