@@ -56,7 +56,8 @@ type LoadSummary struct {
 // repeatedly moves, from the primary with the highest load/fair ratio to
 // the one with the lowest, the single slot whose load is closest to the
 // amount that best evens the two, taking the heaviest suitable slot so that
-// few slots move. Slot counts are not balanced in this mode; Summary.Load
+// few slots move; among equally loaded slots it prefers one bordering the
+// receiver, then one at an end of the donor's run, to keep ranges few. Slot counts are not balanced in this mode; Summary.Load
 // reports the outcome and Notes explain what could not be reached.
 func RebalanceLoad(l *Layout, opt LoadOptions) (*Plan, error) {
 	st, err := l.index()
