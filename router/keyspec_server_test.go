@@ -414,3 +414,42 @@ func orEmptyKeys(s []string) []string {
 	}
 	return s
 }
+
+// TestKeylessMatchServer: for every command and subcommand the table
+// calls keyless, the server's COMMAND GETKEYS finds no key either.
+func TestKeylessMatchServer(t *testing.T) {
+	c := clustertest.Need(t, cluster)
+	ctx := keysTestCtx(t)
+	tab := router.DefaultTable()
+	checked := 0
+	check := func(cmd *router.Command, args []string) {
+		if cmd.Flags&router.FlagKeyless == 0 {
+			return
+		}
+		want := cmd.Arity
+		if want < 0 {
+			want = -want
+		}
+		for len(args) < want {
+			args = append(args, "x")
+		}
+		_, _, err := tab.Slot(args)
+		require.NoError(t, err, args)
+		keys, err := serverGetKeys(ctx, c, args)
+		assert.Error(t, err, "%q: the server found keys %q", args, keys)
+		checked++
+	}
+	for _, name := range tab.Names() {
+		cmd, _ := tab.Lookup(name)
+		subs := cmd.Subcommands()
+		if len(subs) == 0 {
+			check(cmd, []string{name})
+		}
+		for _, s := range subs {
+			short := s[strings.IndexByte(s, '|')+1:]
+			sub, _ := cmd.Subcommand(short)
+			check(sub, []string{name, short})
+		}
+	}
+	assert.Greater(t, checked, 150)
+}
