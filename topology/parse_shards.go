@@ -42,33 +42,33 @@ func ParseShards(msg rueidis.RedisMessage, answered string) (View, error) {
 }
 
 func parseShardEntry(m *rueidis.RedisMessage, i int, answered string) (sh Shard, skipped int, ok bool, err error) {
-	path := fmt.Sprintf("shard[%d]", i)
+	path := replyPath{shard: i, node: -1}
 	fields, err := m.AsMap()
 	if err != nil {
-		return sh, 0, false, malformed(cmdShards, path, "not a map or even key/value array")
+		return sh, 0, false, malformedAt(cmdShards, path, "not a map or even key/value array")
 	}
 	slotsMsg, has := fields["slots"]
 	if !has {
-		return sh, 0, false, malformed(cmdShards, path, "no \"slots\" field")
+		return sh, 0, false, malformedAt(cmdShards, path, "no \"slots\" field")
 	}
 	nodesMsg, has := fields["nodes"]
 	if !has {
-		return sh, 0, false, malformed(cmdShards, path, "no \"nodes\" field")
+		return sh, 0, false, malformedAt(cmdShards, path, "no \"nodes\" field")
 	}
 	if idMsg, has := fields["id"]; has {
 		sh.ID, _ = msgString(&idMsg)
 	}
-	ranges, err := parseSlotPairs(&slotsMsg, path+".slots")
+	ranges, err := parseSlotPairs(&slotsMsg, path.with("slots"))
 	if err != nil {
 		return sh, 0, false, err
 	}
 	nodes, err := nodesMsg.ToArray()
 	if err != nil {
-		return sh, 0, false, malformed(cmdShards, path+".nodes", "not an array")
+		return sh, 0, false, malformedAt(cmdShards, path.with("nodes"), "not an array")
 	}
 	var primaries, replicas []*Node
 	for j := range nodes {
-		n, known, err := parseShardNode(&nodes[j], fmt.Sprintf("%s.nodes[%d]", path, j), answered)
+		n, known, err := parseShardNode(&nodes[j], i, j, answered)
 		if err != nil {
 			return sh, 0, false, err
 		}
@@ -118,47 +118,49 @@ func betterPrimary(a, b *Node) bool {
 }
 
 // parseSlotPairs reads [start, end, start, end...].
-func parseSlotPairs(m *rueidis.RedisMessage, path string) ([]slots.Range, error) {
+func parseSlotPairs(m *rueidis.RedisMessage, path replyPath) ([]slots.Range, error) {
 	arr, err := m.ToArray()
 	if err != nil {
-		return nil, malformed(cmdShards, path, "not an array")
+		return nil, malformedAt(cmdShards, path, "not an array")
 	}
 	if len(arr)%2 != 0 {
-		return nil, malformed(cmdShards, path, "odd number of slot bounds (%d)", len(arr))
+		return nil, malformedAt(cmdShards, path, "odd number of slot bounds (%d)", len(arr))
 	}
 	rs := make([]slots.Range, 0, len(arr)/2)
 	for k := 0; k < len(arr); k += 2 {
 		a, ok1 := msgSlot(&arr[k])
 		b, ok2 := msgSlot(&arr[k+1])
 		if !ok1 || !ok2 {
-			return nil, malformed(cmdShards, fmt.Sprintf("%s[%d]", path, k), "slot bound is not an integer in 0-%d", slots.Max)
+			return nil, malformedAt(cmdShards, path.with(fmt.Sprintf("[%d]", k)), "slot bound is not an integer in 0-%d", slots.Max)
 		}
 		if a > b {
-			return nil, malformed(cmdShards, fmt.Sprintf("%s[%d]", path, k), "range %d-%d is reversed", a, b)
+			return nil, malformedAt(cmdShards, path.with(fmt.Sprintf("[%d]", k)), "range %d-%d is reversed", a, b)
 		}
 		rs = append(rs, slots.Range{Start: a, End: b})
 	}
 	return rs, nil
 }
 
-// parseShardNode decodes one node map. known is false for a "?" endpoint.
-func parseShardNode(m *rueidis.RedisMessage, path, answered string) (*Node, bool, error) {
+// parseShardNode decodes node j of shard i. known is false for a "?"
+// endpoint.
+func parseShardNode(m *rueidis.RedisMessage, i, j int, answered string) (*Node, bool, error) {
+	path := replyPath{shard: i, node: j}
 	fields, err := m.AsMap()
 	if err != nil {
-		return nil, false, malformed(cmdShards, path, "not a map or even key/value array")
+		return nil, false, malformedAt(cmdShards, path, "not a map or even key/value array")
 	}
 	n := &Node{Health: HealthUnknown}
 	str := func(key string, dst *string, required bool) error {
 		f, has := fields[key]
 		if !has {
 			if required {
-				return malformed(cmdShards, path, "no %q field", key)
+				return malformedAt(cmdShards, path, "no %q field", key)
 			}
 			return nil
 		}
 		s, ok := msgString(&f)
 		if !ok {
-			return malformed(cmdShards, path+"."+key, "not a string")
+			return malformedAt(cmdShards, path.with(key), "not a string")
 		}
 		*dst = s
 		return nil
@@ -170,7 +172,7 @@ func parseShardNode(m *rueidis.RedisMessage, path, answered string) (*Node, bool
 		}
 		x, ok := msgInt(&f)
 		if !ok {
-			return 0, false, malformed(cmdShards, path+"."+key, "not an integer")
+			return 0, false, malformedAt(cmdShards, path.with(key), "not an integer")
 		}
 		return x, true, nil
 	}
@@ -193,7 +195,7 @@ func parseShardNode(m *rueidis.RedisMessage, path, answered string) (*Node, bool
 		return nil, false, err
 	}
 	if n.ID == "" {
-		return nil, false, malformed(cmdShards, path+".id", "empty node id")
+		return nil, false, malformedAt(cmdShards, path.with("id"), "empty node id")
 	}
 	port, hasPort, err := num("port")
 	if err != nil {
@@ -204,10 +206,10 @@ func parseShardNode(m *rueidis.RedisMessage, path, answered string) (*Node, bool
 		return nil, false, err
 	}
 	if !hasPort && !hasTLS {
-		return nil, false, malformed(cmdShards, path, "neither \"port\" nor \"tls-port\"")
+		return nil, false, malformedAt(cmdShards, path, "neither \"port\" nor \"tls-port\"")
 	}
 	if !validPort(port) || !validPort(tls) {
-		return nil, false, malformed(cmdShards, path, "port out of range (%d, tls %d)", port, tls)
+		return nil, false, malformedAt(cmdShards, path, "port out of range (%d, tls %d)", port, tls)
 	}
 	n.Port, n.TLSPort = int(port), int(tls)
 	if off, has, err := num("replication-offset"); err != nil {
@@ -221,7 +223,7 @@ func parseShardNode(m *rueidis.RedisMessage, path, answered string) (*Node, bool
 	case "replica", "slave":
 		n.Role = RoleReplica
 	default:
-		return nil, false, malformed(cmdShards, path+".role", "unknown role %q", role)
+		return nil, false, malformedAt(cmdShards, path.with("role"), "unknown role %q", role)
 	}
 	switch health {
 	case "online":
@@ -233,7 +235,7 @@ func parseShardNode(m *rueidis.RedisMessage, path, answered string) (*Node, bool
 	case "":
 		n.Health = HealthUnknown
 	default:
-		return nil, false, malformed(cmdShards, path+".health", "unknown health %q", health)
+		return nil, false, malformedAt(cmdShards, path.with("health"), "unknown health %q", health)
 	}
 	if !hasEndpoint {
 		endpoint = n.IP
@@ -256,4 +258,38 @@ func firstErr(errs ...error) error {
 		}
 	}
 	return nil
+}
+
+// replyPath locates an element of a CLUSTER SHARDS reply for error
+// messages; it is formatted only when an error is built.
+type replyPath struct {
+	shard, node int
+	field       string
+}
+
+func (p replyPath) with(field string) replyPath {
+	if p.field != "" && field[0] != '[' {
+		field = "." + field
+	}
+	p.field += field
+	return p
+}
+
+func (p replyPath) String() string {
+	s := fmt.Sprintf("shard[%d]", p.shard)
+	if p.node >= 0 {
+		s += fmt.Sprintf(".nodes[%d]", p.node)
+	}
+	if p.field != "" {
+		if p.field[0] != '[' {
+			s += "."
+		}
+		s += p.field
+	}
+	return s
+}
+
+// malformedAt is malformed with a lazily formatted path.
+func malformedAt(cmd string, p replyPath, format string, args ...any) error {
+	return malformed(cmd, p.String(), format, args...)
 }

@@ -457,6 +457,12 @@ func TestParseShardsMalformed(t *testing.T) {
 	}
 	_, err := ParseShards(mock.RedisError("ERR unknown command 'CLUSTER SHARDS'"), "x:1")
 	assert.ErrorIs(t, err, ErrErrorReply)
+
+	// Errors say where the problem is.
+	_, err = ParseShards(cases["slot 99999"], "x:1")
+	assert.EqualError(t, err, "topology: malformed reply: CLUSTER SHARDS shard[0].slots[0]: slot bound is not an integer in 0-16383")
+	_, err = ParseShards(mock.RedisArray(shardEntry([]int64{0, 1}, good, shardsNode("id", "x", "port", 1, "role", "boss"))), "x:1")
+	assert.EqualError(t, err, `topology: malformed reply: CLUSTER SHARDS shard[0].nodes[1].role: unknown role "boss"`)
 }
 
 func slotsNode(endpoint any, port int64, id string, meta ...rueidis.RedisMessage) rueidis.RedisMessage {
