@@ -93,9 +93,8 @@ func (s *Snapshot) ApplyMoved(slot slots.Slot, addr string) (*Snapshot, MovedRes
 	}
 	b, fresh := s.clone()
 	cur := -1
-	if sh, ok := s.Lookup(slot); ok {
+	if s.owner[slot] != noShard {
 		cur = int(s.owner[slot])
-		_ = sh
 	}
 	res := MovedResult{From: from}
 	var toNode *Node

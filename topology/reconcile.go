@@ -471,7 +471,7 @@ func (rn *rnode) role() roleReport {
 	}
 	var w roleReport
 	bestVotes := -1
-	for i, rep := range rn.reports {
+	for _, rep := range rn.reports {
 		if anyKnown {
 			if !rep.epochKnown {
 				continue
@@ -490,7 +490,6 @@ func (rn *rnode) role() roleReport {
 		if votes > bestVotes || (votes == bestVotes && rep.view >= w.view) {
 			w, bestVotes = rep, votes
 		}
-		_ = i
 	}
 	return w
 }
