@@ -188,7 +188,33 @@ type Command struct {
 	Specs []KeySpec
 
 	find finder
-	subs map[string]*Command // by lower-case subcommand name
+	subs map[string]*Command // by lower- and upper-case subcommand name
+}
+
+// addName files c in m under key, a lower-case (sub)command name, and
+// under its upper-case spelling.
+func addName(m map[string]*Command, key string, c *Command) {
+	m[key] = c
+	if up := strings.ToUpper(key); up != key {
+		m[up] = c
+	}
+}
+
+// isCanonical reports whether key is the lower-case name under which a
+// command named name is filed (not its upper-case alias).
+func isCanonical(key, name string) bool {
+	return strings.HasSuffix(name, key) && (len(name) == len(key) || name[len(name)-len(key)-1] == '|')
+}
+
+// countCanonical counts the commands of m, aliases excluded.
+func countCanonical(m map[string]*Command) int {
+	n := 0
+	for key, c := range m {
+		if isCanonical(key, c.Name) {
+			n++
+		}
+	}
+	return n
 }
 
 // Subcommand returns the subcommand named name (any case) of a
@@ -203,9 +229,11 @@ func (c *Command) Subcommand(name string) (*Command, bool) {
 // Subcommands returns the names of the subcommands, in no particular
 // order ("object|encoding", ...).
 func (c *Command) Subcommands() []string {
-	names := make([]string, 0, len(c.subs))
-	for _, s := range c.subs {
-		names = append(names, s.Name)
+	names := make([]string, 0, len(c.subs)/2)
+	for key, s := range c.subs {
+		if isCanonical(key, s.Name) {
+			names = append(names, s.Name)
+		}
 	}
 	return names
 }
@@ -215,7 +243,10 @@ func (c *Command) Subcommands() []string {
 // returns the static table for the commands of Redis 7.0, and Learn adds
 // what a server reports. A Table is safe for concurrent use.
 type Table struct {
-	cmds map[string]*Command // by lower-case name
+	// cmds holds every command under its lower-case name and, so that
+	// the usual spellings need no case folding, its upper-case name.
+	cmds map[string]*Command
+	n    int // number of commands
 }
 
 // DefaultTable returns the shared static table of the Redis 7.0 commands
@@ -225,7 +256,8 @@ type Table struct {
 func DefaultTable() *Table { return defaultTable() }
 
 var defaultTable = sync.OnceValue(func() *Table {
-	return &Table{cmds: buildStatic()}
+	m := buildStatic()
+	return &Table{cmds: m, n: countCanonical(m)}
 })
 
 // Lookup returns the command named name, in any case. For a subcommand
@@ -242,7 +274,7 @@ func (t *Table) Len() int {
 	if t == nil {
 		return 0
 	}
-	return len(t.cmds)
+	return t.n
 }
 
 // Names returns the names of the top-level commands, in no particular
@@ -250,8 +282,10 @@ func (t *Table) Len() int {
 func (t *Table) Names() []string {
 	names := make([]string, 0, t.Len())
 	if t != nil {
-		for n := range t.cmds {
-			names = append(names, n)
+		for key, c := range t.cmds {
+			if isCanonical(key, c.Name) {
+				names = append(names, key)
+			}
 		}
 	}
 	return names
@@ -308,9 +342,13 @@ func badCommand(c *Command, msg string) error {
 	return &badCommandError{cmd: c.Name, msg: msg}
 }
 
-// lookupFold looks name up in m, whose keys are lower case, with one map
-// lookup and without allocating for names of up to 64 bytes.
+// lookupFold looks name up in m, whose keys are lower case (and upper
+// case), without allocating for names of up to 64 bytes: one map lookup
+// for a lower- or upper-case name, two for a mixed-case one.
 func lookupFold(m map[string]*Command, name string) (*Command, bool) {
+	if c, ok := m[name]; ok {
+		return c, true
+	}
 	upper := -1
 	for i := 0; i < len(name); i++ {
 		if b := name[i]; 'A' <= b && b <= 'Z' {
@@ -319,8 +357,7 @@ func lookupFold(m map[string]*Command, name string) (*Command, bool) {
 		}
 	}
 	if upper < 0 {
-		c, ok := m[name]
-		return c, ok
+		return nil, false
 	}
 	if len(name) > 64 {
 		c, ok := m[strings.ToLower(name)]

@@ -414,7 +414,7 @@ func cmd(name string, arity int, flags Flags, parts ...part) *Command {
 func container(name string, arity int, flags Flags, subs ...*Command) *Command {
 	c := &Command{Name: name, Arity: arity, Flags: flags | FlagContainer, subs: make(map[string]*Command, len(subs))}
 	for _, s := range subs {
-		c.subs[s.Name] = s
+		addName(c.subs, s.Name, s)
 		s.Name = name + "|" + s.Name
 	}
 	return c
@@ -465,7 +465,7 @@ func buildStatic() map[string]*Command {
 	m := make(map[string]*Command, len(list))
 	for _, c := range list {
 		finish(c)
-		m[c.Name] = c
+		addName(m, c.Name, c)
 	}
 	return m
 }
@@ -482,7 +482,9 @@ func finish(c *Command) {
 			c.Flags |= FlagKeysIncomplete
 		}
 	}
-	for _, s := range c.subs {
-		finish(s)
+	for key, s := range c.subs {
+		if isCanonical(key, s.Name) {
+			finish(s)
+		}
 	}
 }

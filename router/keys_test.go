@@ -336,7 +336,20 @@ func TestLookupFoldsCase(t *testing.T) {
 	assert.False(t, ok)
 	_, ok = tab.Lookup(strings.ToUpper(long))
 	assert.False(t, ok)
+	// Upper-case aliases are not listed.
+	names := tab.Names()
+	assert.Len(t, names, tab.Len())
+	assert.Equal(t, 240, tab.Len())
+	for _, n := range names {
+		assert.Equal(t, strings.ToLower(n), n)
+	}
 	obj, _ := tab.Lookup("object")
+	assert.ElementsMatch(t, []string{"object|encoding", "object|freq", "object|help", "object|idletime", "object|refcount"},
+		obj.Subcommands())
+	for _, n := range []string{"encoding", "ENCODING", "Encoding"} {
+		_, ok := obj.Subcommand(n)
+		assert.True(t, ok, n)
+	}
 	enc, ok := obj.Subcommand("ENCODING")
 	require.True(t, ok)
 	assert.Equal(t, "object|encoding", enc.Name)

@@ -51,8 +51,7 @@ func (t *Table) Learn(reply rueidis.RedisMessage) (*Table, error) {
 		}
 		learned = append(learned, c)
 	}
-	n := t.Len()
-	out := &Table{cmds: make(map[string]*Command, n+len(learned))}
+	out := &Table{cmds: make(map[string]*Command, 2*(t.Len()+len(learned)))}
 	if t != nil {
 		for name, c := range t.cmds {
 			out.cmds[name] = c
@@ -61,13 +60,14 @@ func (t *Table) Learn(reply rueidis.RedisMessage) (*Table, error) {
 	for _, c := range learned {
 		old, ok := out.cmds[c.Name]
 		if !ok {
-			out.cmds[c.Name] = c
+			addName(out.cmds, c.Name, c)
 			continue
 		}
 		if merged := mergeSubs(old, c); merged != old {
-			out.cmds[c.Name] = merged
+			addName(out.cmds, c.Name, merged)
 		}
 	}
+	out.n = countCanonical(out.cmds)
 	return out, nil
 }
 
@@ -75,8 +75,8 @@ func (t *Table) Learn(reply rueidis.RedisMessage) (*Table, error) {
 // old lacks.
 func mergeSubs(old, c *Command) *Command {
 	var add []*Command
-	for name, s := range c.subs {
-		if _, ok := old.subs[name]; !ok {
+	for key, s := range c.subs {
+		if _, ok := old.subs[key]; !ok && isCanonical(key, s.Name) {
 			add = append(add, s)
 		}
 	}
@@ -84,12 +84,12 @@ func mergeSubs(old, c *Command) *Command {
 		return old
 	}
 	cp := *old
-	cp.subs = make(map[string]*Command, len(old.subs)+len(add))
+	cp.subs = make(map[string]*Command, len(old.subs)+2*len(add))
 	for name, s := range old.subs {
 		cp.subs[name] = s
 	}
 	for _, s := range add {
-		cp.subs[s.Name[strings.IndexByte(s.Name, '|')+1:]] = s
+		addName(cp.subs, s.Name[strings.IndexByte(s.Name, '|')+1:], s)
 	}
 	cp.Flags |= FlagContainer
 	return &cp
@@ -189,7 +189,7 @@ func parseCommand(m *rueidis.RedisMessage, parent string, depth int) (*Command, 
 				if err != nil {
 					return nil, fmt.Errorf("%s: subcommand %d: %v", name, i, err)
 				}
-				c.subs[s.Name[len(name)+1:]] = s
+				addName(c.subs, s.Name[len(name)+1:], s)
 			}
 		}
 	}
