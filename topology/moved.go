@@ -168,7 +168,7 @@ func (s *Snapshot) ApplyMoved(slot slots.Slot, addr string) (*Snapshot, MovedRes
 // clone copies s into a builder with fresh nodes (same shard order and
 // slot table), and returns the map from s's nodes to their copies.
 func (s *Snapshot) clone() (*builder, map[*Node]*Node) {
-	b := newBuilder(s.mapAddr)
+	b := newBuilderFrom(&s.owner, s.mapAddr)
 	fresh := make(map[*Node]*Node, len(s.nodes))
 	cp := func(n *Node) *Node {
 		c := copyNode(n)
@@ -184,7 +184,6 @@ func (s *Snapshot) clone() (*builder, map[*Node]*Node) {
 		}
 		b.shards[i] = Shard{ID: sh.ID, Primary: cp(sh.Primary), Replicas: reps}
 	}
-	*b.owner = s.owner
 	b.epoch.t = s.epoch
 	b.known = s.known
 	b.fixed = s.fixed

@@ -251,12 +251,21 @@ type builder struct {
 }
 
 func newBuilder(mapAddr func(string) string) *builder {
-	s := &Snapshot{}
-	b := &builder{s: s, owner: &s.owner, mapAddr: mapAddr}
+	b := newBuilderFrom(nil, mapAddr)
 	for i := range b.owner {
 		b.owner[i] = noShard
 	}
 	return b
+}
+
+// newBuilderFrom starts a builder whose slot table is a copy of owner (left
+// zero when owner is nil: the caller fills it).
+func newBuilderFrom(owner *[slots.Count]uint16, mapAddr func(string) string) *builder {
+	s := &Snapshot{}
+	if owner != nil {
+		s.owner = *owner
+	}
+	return &builder{s: s, owner: &s.owner, mapAddr: mapAddr}
 }
 
 // addShard appends a shard and returns its index.
@@ -300,14 +309,19 @@ func (b *builder) finish(version uint64) *Snapshot {
 	for i := range b.shards {
 		b.shards[i].Ranges = nil
 	}
+	var uncovered slots.Set
 	for x := 0; x < slots.Count; {
 		o := b.owner[x]
 		y := x
 		for y+1 < slots.Count && b.owner[y+1] == o {
 			y++
 		}
+		r := slots.Range{Start: slots.Slot(x), End: slots.Slot(y)}
 		if o != noShard {
-			b.shards[o].Ranges = append(b.shards[o].Ranges, slots.Range{Start: slots.Slot(x), End: slots.Slot(y)})
+			b.shards[o].Ranges = append(b.shards[o].Ranges, r)
+		} else {
+			uncovered.AddRange(r)
+			b.fixed.RemoveRange(r)
 		}
 		x = y + 1
 	}
@@ -337,18 +351,19 @@ func (b *builder) finish(version uint64) *Snapshot {
 	s.known = b.known
 	s.fixed = b.fixed
 	s.mapAddr = b.mapAddr
+	identity := true
 	for newIdx, oldIdx := range order {
 		remap[oldIdx] = uint16(newIdx)
 		s.shards[newIdx] = b.shards[oldIdx]
+		identity = identity && newIdx == oldIdx
 	}
-	for x := range s.owner {
-		o := s.owner[x]
-		if o == noShard {
-			s.uncovered.Add(slots.Slot(x))
-			s.fixed.Remove(slots.Slot(x))
-			continue
+	s.uncovered = uncovered
+	if !identity {
+		for x, o := range s.owner {
+			if o != noShard {
+				s.owner[x] = remap[o]
+			}
 		}
-		s.owner[x] = remap[o]
 	}
 	for i := range s.shards {
 		sh := &s.shards[i]
