@@ -184,7 +184,7 @@ func commandCalls(ctx context.Context, t *testing.T, cl *clustertest.Cluster, cm
 		m, err := cl.Do(ctx, n, "INFO", "commandstats")
 		require.NoError(t, err)
 		s, _ := m.ToString()
-		for _, line := range strings.Split(s, "\n") {
+		for _, line := range splitLines(s) {
 			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_"+cmd+":calls="); ok {
 				var calls int64
 				fmt.Sscanf(v, "%d", &calls)
@@ -196,3 +196,11 @@ func commandCalls(ctx context.Context, t *testing.T, cl *clustertest.Cluster, cm
 }
 
 func isNil(err error) bool { return rueidis.IsRedisNil(err) }
+
+func splitLines(s string) []string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimSpace(l)
+	}
+	return lines
+}
