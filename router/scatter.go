@@ -1,0 +1,181 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/redis/rueidis"
+	"github.com/slotrouter/slotrouter/topology"
+)
+
+// maxScanSteps bounds the SCAN calls per node of one Scan.
+const maxScanSteps = 1 << 24
+
+// errEmptyCommand is the error for a scattered command without arguments.
+var errEmptyCommand = fmt.Errorf("%w: empty command", ErrBadCommand)
+
+// NodeResult is the reply of one node to a scattered command.
+type NodeResult struct {
+	// Node is the node asked.
+	Node *topology.Node
+	// Msg and Err are its reply.
+	Msg rueidis.RedisMessage
+	Err error
+}
+
+// Primaries returns the primaries that serve slots in the current
+// topology.
+func (c *Client) Primaries() []*topology.Node {
+	var out []*topology.Node
+	for _, sh := range c.topo.Current().Shards() {
+		if sh.Primary != nil && sh.Primary.Addr != "" && len(sh.Ranges) > 0 {
+			out = append(out, sh.Primary)
+		}
+	}
+	return out
+}
+
+// DoPrimaries sends the command args to every primary that serves slots,
+// in parallel, and returns each node's reply (not redirected, not
+// retried). It is for node-level commands: DBSIZE, INFO, FLUSHALL,
+// SCRIPT LOAD, CONFIG SET...
+func (c *Client) DoPrimaries(ctx context.Context, args ...string) []NodeResult {
+	nodes := c.Primaries()
+	out := make([]NodeResult, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = NodeResult{Node: n}
+			out[i].Msg, out[i].Err = c.doNode(ctx, n.Addr, args)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// doNode sends args to the node at addr, through its breaker.
+func (c *Client) doNode(ctx context.Context, addr string, args []string) (rueidis.RedisMessage, error) {
+	if c.closed.Load() {
+		return rueidis.RedisMessage{}, ErrClosed
+	}
+	if len(args) == 0 {
+		return rueidis.RedisMessage{}, errEmptyCommand
+	}
+	b := c.pool.breaker(addr)
+	if err := b.Allow(); err != nil {
+		return rueidis.RedisMessage{}, &NodeError{Addr: addr, Err: err}
+	}
+	nc, err := c.pool.get(ctx, addr, false)
+	if err != nil {
+		b.Failure()
+		return rueidis.RedisMessage{}, err
+	}
+	msg, err := nc.client.Do(ctx, nc.client.B().Arbitrary(args...).Build()).ToMessage()
+	if err != nil && !rueidis.IsRedisNil(err) {
+		if _, isServer := rueidis.IsRedisErr(err); !isServer {
+			b.Failure()
+			c.topo.Trigger("connection error to " + addr)
+			return msg, err
+		}
+	}
+	b.Success()
+	return msg, err
+}
+
+// DBSize returns the number of keys in the cluster: the sum of DBSIZE
+// over the primaries. The error joins the nodes' errors.
+func (c *Client) DBSize(ctx context.Context) (int64, error) {
+	var total int64
+	var errs []error
+	for _, r := range c.DoPrimaries(ctx, "DBSIZE") {
+		if r.Err != nil {
+			errs = append(errs, &NodeError{Addr: r.Node.Addr, Err: r.Err})
+			continue
+		}
+		n, err := r.Msg.AsInt64()
+		if err != nil {
+			errs = append(errs, &NodeError{Addr: r.Node.Addr, Err: err})
+			continue
+		}
+		total += n
+	}
+	return total, errors.Join(errs...)
+}
+
+// FlushAll deletes every key of the cluster (FLUSHALL on every primary).
+func (c *Client) FlushAll(ctx context.Context) error {
+	var errs []error
+	for _, r := range c.DoPrimaries(ctx, "FLUSHALL") {
+		if r.Err != nil {
+			errs = append(errs, &NodeError{Addr: r.Node.Addr, Err: r.Err})
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ScanOptions configures Scan. The zero value scans every key.
+type ScanOptions struct {
+	// Match is SCAN's MATCH pattern ("" for none).
+	Match string
+	// Count is SCAN's COUNT hint (0 for the server's default).
+	Count int
+	// Type is SCAN's TYPE filter ("" for none).
+	Type string
+}
+
+// Scan calls fn for every key of every primary (SCAN on each primary, one
+// node after the other); a key may be reported twice, as with SCAN. It
+// stops at the first error of a node or of fn, or when ctx ends.
+func (c *Client) Scan(ctx context.Context, opts ScanOptions, fn func(key string) error) error {
+	for _, n := range c.Primaries() {
+		cursor := "0"
+		for step := 0; ; step++ {
+			if step >= maxScanSteps {
+				return &NodeError{Addr: n.Addr, Err: errors.New("slotrouter: SCAN did not finish")}
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			args := []string{"SCAN", cursor}
+			if opts.Match != "" {
+				args = append(args, "MATCH", opts.Match)
+			}
+			if opts.Count > 0 {
+				args = append(args, "COUNT", strconv.Itoa(opts.Count))
+			}
+			if opts.Type != "" {
+				args = append(args, "TYPE", opts.Type)
+			}
+			msg, err := c.doNode(ctx, n.Addr, args)
+			if err != nil {
+				return &NodeError{Addr: n.Addr, Err: err}
+			}
+			arr, err := msg.ToArray()
+			if err != nil || len(arr) != 2 {
+				return &NodeError{Addr: n.Addr, Err: errors.New("slotrouter: malformed SCAN reply")}
+			}
+			cursor, err = arr[0].ToString()
+			if err != nil {
+				return &NodeError{Addr: n.Addr, Err: errors.New("slotrouter: malformed SCAN cursor")}
+			}
+			keys, err := arr[1].AsStrSlice()
+			if err != nil {
+				return &NodeError{Addr: n.Addr, Err: errors.New("slotrouter: malformed SCAN keys")}
+			}
+			for _, k := range keys {
+				if err := fn(k); err != nil {
+					return err
+				}
+			}
+			if cursor == "0" {
+				break
+			}
+		}
+	}
+	return nil
+}

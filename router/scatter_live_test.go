@@ -1,0 +1,81 @@
+package router_test
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/slotrouter/slotrouter/internal/clustertest"
+	"github.com/slotrouter/slotrouter/router"
+)
+
+func TestScatterLive(t *testing.T) {
+	cl := clustertest.Need(t, cluster)
+	c := newLiveClient(t, cl, router.Options{})
+	ctx := liveCtx(t, 30*time.Second)
+	ps, err := cl.Primaries(ctx)
+	require.NoError(t, err)
+	res := c.DoPrimaries(ctx, "PING")
+	require.Len(t, res, len(ps))
+	for _, r := range res {
+		require.NoError(t, r.Err)
+		v, _ := r.Msg.ToString()
+		assert.Equal(t, "PONG", v)
+		assert.NotNil(t, cl.NodeByAddr(r.Node.Addr))
+	}
+
+	before, err := c.DBSize(ctx)
+	require.NoError(t, err)
+	prefix := t.Name() + fmt.Sprint(time.Now().UnixNano())
+	var want []string
+	for i := range 30 {
+		k := fmt.Sprintf("%s:%d", prefix, i)
+		want = append(want, k)
+		_, err := c.Do(ctx, "SET", k, "v")
+		require.NoError(t, err)
+	}
+	after, err := c.DBSize(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, before+30, after)
+
+	seen := map[string]bool{}
+	err = c.Scan(ctx, router.ScanOptions{Match: prefix + ":*", Count: 7}, func(k string) error {
+		seen[k] = true
+		return nil
+	})
+	require.NoError(t, err)
+	var got []string
+	for k := range seen {
+		got = append(got, k)
+	}
+	sort.Strings(got)
+	sort.Strings(want)
+	assert.Equal(t, want, got)
+	stop := fmt.Errorf("stop")
+	err = c.Scan(ctx, router.ScanOptions{Match: prefix + ":*"}, func(k string) error { return stop })
+	assert.ErrorIs(t, err, stop)
+}
+
+func TestFlushAllFake(t *testing.T) {
+	g := newFakeGroup(t, 3)
+	c := newFakeClient(t, g, router.Options{})
+	ctx := liveCtx(t, 10*time.Second)
+	require.NoError(t, c.FlushAll(ctx))
+	for _, f := range g.nodes {
+		assert.Equal(t, int64(1), f.count("FLUSHALL"), f.addr)
+	}
+	g.nodes[1].setHandle(func(_ *fakeConn, args []string) string {
+		if strings.EqualFold(args[0], "DBSIZE") {
+			return "-ERR boom\r\n"
+		}
+		return "+OK\r\n"
+	})
+	_, err := c.DBSize(ctx)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), g.nodes[1].addr)
+}
