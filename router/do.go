@@ -72,6 +72,7 @@ func (c *Client) do(ctx context.Context, args []string, idem bool) (rueidis.Redi
 		return rueidis.RedisMessage{}, errTxnInDo
 	}
 	st := state{d: d, idem: idem, ctr: c.limits.Counter()}
+	c.budget.Deposit()
 	for {
 		addr, ro, err := c.pick(&st)
 		var res rueidis.RedisResult
@@ -216,6 +217,8 @@ func (c *Client) handle(ctx context.Context, st *state, name, addr string, err e
 		return 0, false, err
 	case !st.ctr.Step(act):
 		return 0, false, st.ctr.Exhausted(err)
+	case act != retry.ActionFollow && act != retry.ActionAsk && !c.budget.Withdraw():
+		return 0, false, err
 	}
 	switch act {
 	case retry.ActionFollow, retry.ActionAsk:

@@ -60,6 +60,9 @@ func (c *Client) DoMulti(ctx context.Context, cmds ...Cmd) []Result {
 		return results
 	}
 	units := c.units(cmds, results)
+	for range units {
+		c.budget.Deposit()
+	}
 	pending := len(units)
 	for pending > 0 {
 		now := time.Now()

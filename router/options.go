@@ -55,6 +55,12 @@ type Options struct {
 	// Breaker configures the circuit breaker kept for every node.
 	Breaker retry.BreakerOptions
 
+	// RetryBudget, when not nil, caps the retries (not the redirects) to a
+	// fraction of recent traffic (see retry.Budget), so that retries cannot
+	// multiply the load on a struggling cluster. Nil: no budget, only
+	// Limits.
+	RetryBudget *retry.BudgetOptions
+
 	// MapAddr maps every address the cluster announces (topology replies,
 	// MOVED and ASK targets) to the address to dial; nil dials them as
 	// announced. See topology.AddrMapper. It must be fast and safe for

@@ -349,3 +349,39 @@ func TestBreakerFailsFast(t *testing.T) {
 	v, _ := msg.ToString()
 	assert.Equal(t, "b", v)
 }
+
+func TestReadonlyReplyRefreshes(t *testing.T) {
+	g := newFakeGroup(t, 1)
+	var n atomic.Int64
+	g.nodes[0].setHandle(func(*fakeConn, []string) string {
+		if n.Add(1) == 1 {
+			return "-READONLY You can't write against a read only replica.\r\n"
+		}
+		return "+OK\r\n"
+	})
+	var ctr router.Counters
+	c := newFakeClient(t, g, router.Options{Observer: &ctr})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	before := g.nodes[0].count("CLUSTER")
+	_, err := c.Do(ctx, "SET", "k", "v")
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), ctr.Retries()[retry.KindReadOnly])
+	assert.Greater(t, g.nodes[0].count("CLUSTER"), before, "the topology was refreshed")
+}
+
+func TestRetryBudgetStopsRetries(t *testing.T) {
+	g := newFakeGroup(t, 1)
+	g.nodes[0].setHandle(func(*fakeConn, []string) string { return "-TRYAGAIN busy\r\n" })
+	c := newFakeClient(t, g, router.Options{
+		RetryBudget: &retry.BudgetOptions{Ratio: -1, MinPerSecond: 0.3, TTL: time.Second}, // 0.3 retries in reserve: none
+		Backoff:     retry.Backoff{Base: time.Millisecond, Cap: time.Millisecond},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := c.Do(ctx, "GET", "k")
+	require.Error(t, err)
+	assert.Equal(t, retry.KindTryAgain, retry.Classify(err).Kind)
+	assert.NotErrorIs(t, err, retry.ErrExhausted, "the budget, not the limits, stopped it")
+	assert.Equal(t, int64(1), g.nodes[0].count("GET"))
+}

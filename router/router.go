@@ -28,6 +28,7 @@ type Client struct {
 	limits  retry.Limits
 	backoff retry.Backoff
 	obs     Observer
+	budget  *retry.Budget // nil: none
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -64,6 +65,9 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	}
 	if c.table == nil {
 		c.table = DefaultTable()
+	}
+	if opts.RetryBudget != nil {
+		c.budget = retry.NewBudget(*opts.RetryBudget)
 	}
 	if !opts.NoLearn {
 		c.learn(ctx)
