@@ -50,14 +50,15 @@ func (c *Client) DoCmd(ctx context.Context, cmd Cmd) (rueidis.RedisMessage, erro
 
 // state is one command's (or MULTI block's) progress in the retry loop.
 type state struct {
-	d      decision
-	idem   bool
-	ctr    retry.Counter
-	forced string // dialable address named by the last redirect
-	asking bool   // send ASKING first (to forced)
-	avoid  string // a node that just failed a read: try another
-	block  bool   // a MULTI block: always to the primary
-	last   error
+	d       decision
+	idem    bool
+	ctr     retry.Counter
+	forced  string // dialable address named by the last redirect
+	asking  bool   // send ASKING first (to forced)
+	avoid   string // a node that just failed a read: try another
+	block   bool   // a MULTI block: always to the primary
+	refresh bool   // refresh the topology before the next attempt
+	last    error
 }
 
 func (c *Client) do(ctx context.Context, args []string, idem bool) (rueidis.RedisMessage, error) {
@@ -74,6 +75,9 @@ func (c *Client) do(ctx context.Context, args []string, idem bool) (rueidis.Redi
 	st := state{d: d, idem: idem, ctr: c.limits.Counter()}
 	c.budget.Deposit()
 	for {
+		if err := ctx.Err(); err != nil {
+			return rueidis.RedisMessage{}, waitErr(err, st.last)
+		}
 		addr, ro, err := c.pick(&st)
 		var res rueidis.RedisResult
 		var unsent bool
@@ -94,6 +98,12 @@ func (c *Client) do(ctx context.Context, args []string, idem bool) (rueidis.Redi
 		delay, retryNow, final := c.handle(ctx, &st, args[0], addr, err, unsent)
 		if !retryNow {
 			return rueidis.RedisMessage{}, final
+		}
+		if st.refresh {
+			st.refresh = false
+			if rerr := c.topo.Refresh(ctx); rerr != nil && ctx.Err() != nil {
+				return rueidis.RedisMessage{}, waitErr(ctx.Err(), st.last)
+			}
 		}
 		if delay > 0 {
 			if err := retry.Wait(ctx, delay); err != nil {
@@ -208,6 +218,12 @@ func (c *Client) handle(ctx context.Context, st *state, name, addr string, err e
 		}
 	}
 	st.last = err
+	if kind == retry.KindCanceled && !unsent && !retry.Unsent(err) && addr != "" && !st.d.readOnly && !st.idem {
+		// The context ended while a write was in flight: it may have
+		// been executed. Say so (errors.Is(err, context.DeadlineExceeded)
+		// still holds).
+		return 0, false, &UnknownOutcomeError{Addr: addr, Command: name, Err: err}
+	}
 	op := retry.Op{Unsent: unsent || retry.Unsent(err), ReadOnly: st.d.readOnly, Idempotent: st.idem}
 	act := retry.Decide(kind, op)
 	switch {
@@ -239,10 +255,10 @@ func (c *Client) handle(ctx context.Context, st *state, name, addr string, err e
 		st.asking = act == retry.ActionAsk
 		return 0, true, nil
 	case retry.ActionRefresh:
+		// The caller refreshes the topology (once for all the commands of
+		// a DoMulti round) before the retry.
 		c.retried(kind, addr, st, 0)
-		if rerr := c.topo.Refresh(ctx); rerr != nil && ctx.Err() != nil {
-			return 0, false, waitErr(ctx.Err(), err)
-		}
+		st.refresh = true
 		return 0, true, nil
 	case retry.ActionRetryConn:
 		if st.d.readOnly {

@@ -78,8 +78,11 @@ func (c *Client) DoMulti(ctx context.Context, cmds ...Cmd) []Result {
 				wake = u.notBefore
 			}
 		}
-		if len(ready) == 0 {
-			if err := retry.Wait(ctx, time.Until(wake)); err != nil {
+		if err := ctx.Err(); err != nil || len(ready) == 0 {
+			if err == nil {
+				err = retry.Wait(ctx, time.Until(wake))
+			}
+			if err != nil {
 				for _, u := range units {
 					if !u.done {
 						c.finish(u, cmds, results, nil, waitErr(err, u.st.last))
@@ -91,6 +94,7 @@ func (c *Client) DoMulti(ctx context.Context, cmds ...Cmd) []Result {
 			continue
 		}
 		c.round(ctx, cmds, ready)
+		refresh := false
 		for _, u := range ready {
 			if u.err == nil {
 				c.pool.breaker(u.addr).Success()
@@ -100,13 +104,31 @@ func (c *Client) DoMulti(ctx context.Context, cmds ...Cmd) []Result {
 			}
 			delay, again, final := c.handle(ctx, &u.st, cmds[u.first].Args[0], u.addr, u.err, u.unsent)
 			if !again {
+				if final == u.err && u.res != nil {
+					final = nil // the server's own replies, as they are
+				}
 				c.finish(u, cmds, results, u.res, final)
 				pending--
 				continue
 			}
+			if u.st.refresh {
+				u.st.refresh = false
+				refresh = true
+			}
 			u.notBefore = time.Time{}
 			if delay > 0 {
 				u.notBefore = time.Now().Add(delay)
+			}
+		}
+		if refresh {
+			if err := c.topo.Refresh(ctx); err != nil && ctx.Err() != nil {
+				for _, u := range units {
+					if !u.done {
+						c.finish(u, cmds, results, nil, waitErr(ctx.Err(), u.st.last))
+						pending--
+					}
+				}
+				return results
 			}
 		}
 	}

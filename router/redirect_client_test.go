@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -384,4 +385,72 @@ func TestRetryBudgetStopsRetries(t *testing.T) {
 	assert.Equal(t, retry.KindTryAgain, retry.Classify(err).Kind)
 	assert.NotErrorIs(t, err, retry.ErrExhausted, "the budget, not the limits, stopped it")
 	assert.Equal(t, int64(1), g.nodes[0].count("GET"))
+}
+
+func TestDoMultiFakeRedirectsAndRefresh(t *testing.T) {
+	g := newFakeGroup(t, 2)
+	a, b := g.nodes[0], g.nodes[1]
+	ka, kb := keyOn(t, g, a), keyOn(t, g, b)
+	var readonlyOnce atomic.Bool
+	a.setHandle(func(_ *fakeConn, args []string) string {
+		if strings.HasPrefix(args[1], ka+"x") {
+			return fmt.Sprintf("-MOVED %d %s\r\n", slots.Of(args[1]), b.addr)
+		}
+		if args[0] == "SET" && readonlyOnce.CompareAndSwap(false, true) {
+			return "-READONLY You can't write against a read only replica.\r\n"
+		}
+		return bulk("a:" + args[1])
+	})
+	b.setHandle(func(_ *fakeConn, args []string) string {
+		if args[0] == "HGET" {
+			return "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+		}
+		return bulk("b:" + args[1])
+	})
+	var ctr router.Counters
+	c := newFakeClient(t, g, router.Options{Observer: &ctr})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	kx := ka + "x"
+	for i := 0; g.owner(int(slots.Of(kx))) != a && i < 1000; i++ {
+		kx = fmt.Sprintf("%sx%d", ka, i)
+	}
+	require.True(t, g.owner(int(slots.Of(kx))) == a, "test key on a")
+	res := c.DoMulti(ctx,
+		router.C("GET", ka), router.C("GET", kb), router.C("GET", kx), router.C("SET", ka, "v"), router.C("HGET", kb, "f"),
+	)
+	want := []string{"a:" + ka, "b:" + kb, "b:" + kx, "a:" + ka}
+	for i, w := range want {
+		require.NoError(t, res[i].Err, i)
+		v, _ := res[i].Msg.ToString()
+		assert.Equal(t, w, v, i)
+	}
+	assert.ErrorContains(t, res[4].Err, "WRONGTYPE", "the server's own error, as is")
+	var re *rueidis.RedisError
+	assert.ErrorAs(t, res[4].Err, &re)
+	assert.Equal(t, int64(1), ctr.Moved()[a.addr])
+	assert.Equal(t, int64(1), ctr.Retries()[retry.KindReadOnly])
+}
+
+func TestWriteCutByDeadlineIsUnknownOutcome(t *testing.T) {
+	g := newFakeGroup(t, 1)
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	g.nodes[0].setHandle(func(_ *fakeConn, args []string) string {
+		select {
+		case <-release:
+		case <-time.After(5 * time.Second):
+		}
+		return ":1\r\n"
+	})
+	c := newFakeClient(t, g, router.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := c.Do(ctx, "INCR", "k")
+	require.Error(t, err)
+	assert.ErrorIs(t, err, router.ErrUnknownOutcome)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	_, err = c.Do(ctx, "INCR", "k")
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.NotErrorIs(t, err, router.ErrUnknownOutcome, "not sent: the context had ended")
 }
