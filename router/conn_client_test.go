@@ -1,15 +1,20 @@
 package router
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/rueidis"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/slotrouter/slotrouter/retry"
 )
 
 // TestReadonlyDialerAuthenticates checks the bytes the READONLY dialer
@@ -86,4 +91,105 @@ func TestClientOptionForcesSingleNode(t *testing.T) {
 	assert.Equal(t, time.Second, co.ConnWriteTimeout)
 	assert.Equal(t, 3*time.Second, co.Dialer.Timeout)
 	assert.Equal(t, DefaultDialTimeout, (&Options{}).clientOption().Dialer.Timeout)
+}
+
+// TestPoolDialsOncePrunesAndCloses checks the pool: concurrent gets share
+// one dial, prune closes the clients of addresses that left, close waits
+// for everything.
+func TestPoolDialsOncePrunesAndCloses(t *testing.T) {
+	var accepted [2]atomicCounter
+	var addrs [2]string
+	for i := range 2 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		addrs[i] = ln.Addr().String()
+		go serveOK(ln, &accepted[i])
+		t.Cleanup(func() { ln.Close() })
+	}
+	opt := (&Options{}).clientOption()
+	opt.ClientSetInfo = rueidis.DisableClientSetInfo
+	p := newPool(opt, retryBreakerDefaults())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan *nodeConn, 8)
+	for range 8 {
+		go func() {
+			nc, err := p.get(ctx, addrs[0], false)
+			assert.NoError(t, err)
+			done <- nc
+		}()
+	}
+	first := <-done
+	for range 7 {
+		assert.Same(t, first, <-done, "one client per address")
+	}
+	_, err := p.get(ctx, addrs[1], false)
+	require.NoError(t, err)
+	ro, err := p.get(ctx, addrs[1], true)
+	require.NoError(t, err)
+	assert.True(t, ro.key.readonly)
+	assert.Len(t, p.addrs(), 3)
+
+	p.prune(func(a string) bool { return a == addrs[0] })
+	assert.Equal(t, []string{addrs[0]}, p.addrs())
+	again, err := p.get(ctx, addrs[0], false)
+	require.NoError(t, err)
+	assert.Same(t, first, again)
+
+	p.drop(first)
+	assert.Empty(t, p.addrs())
+	p.close()
+	_, err = p.get(ctx, addrs[0], false)
+	assert.ErrorIs(t, err, ErrClosed)
+}
+
+type atomicCounter struct{ n atomic.Int64 }
+
+func retryBreakerDefaults() retry.BreakerOptions { return retry.BreakerOptions{} }
+
+// serveOK answers every command of every connection with +OK (HELLO with
+// an error so that rueidis falls back to RESP2).
+func serveOK(ln net.Listener, accepted *atomicCounter) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		accepted.n.Add(1)
+		go func() {
+			defer c.Close()
+			r := bufio.NewReader(c)
+			for {
+				line, err := r.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if !strings.HasPrefix(line, "*") {
+					continue
+				}
+				var n int
+				fmt.Sscanf(line[1:], "%d", &n)
+				var name string
+				for i := range n {
+					if _, err := r.ReadString('\n'); err != nil {
+						return
+					}
+					arg, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if i == 0 {
+						name = strings.ToUpper(strings.TrimSpace(arg))
+					}
+				}
+				reply := "+OK\r\n"
+				if name == "HELLO" {
+					reply = "-ERR unknown command 'HELLO'\r\n"
+				}
+				if _, err := c.Write([]byte(reply)); err != nil {
+					return
+				}
+			}
+		}()
+	}
 }

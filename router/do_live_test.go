@@ -204,3 +204,11 @@ func splitLines(s string) []string {
 	}
 	return lines
 }
+
+func TestNewLearnsCommandTableLive(t *testing.T) {
+	c := newLiveClient(t, nil, router.Options{})
+	assert.NotSame(t, router.DefaultTable(), c.Table(), "learned from COMMAND")
+	assert.GreaterOrEqual(t, c.Table().Len(), router.DefaultTable().Len())
+	c2 := newLiveClient(t, nil, router.Options{NoLearn: true})
+	assert.Same(t, router.DefaultTable(), c2.Table())
+}

@@ -454,3 +454,38 @@ func TestWriteCutByDeadlineIsUnknownOutcome(t *testing.T) {
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.NotErrorIs(t, err, router.ErrUnknownOutcome, "not sent: the context had ended")
 }
+
+// TestMapAddrAppliesToRedirects checks that the address-mapping hook is
+// applied to MOVED and ASK targets: the nodes announce an address nobody
+// listens on, the hook maps it to the real one.
+func TestMapAddrAppliesToRedirects(t *testing.T) {
+	g := newFakeGroup(t, 2)
+	a, b := g.nodes[0], g.nodes[1]
+	ka := keyOn(t, g, a)
+	const announced = "127.0.0.1:1" // nothing listens there
+	a.setHandle(func(_ *fakeConn, args []string) string {
+		if args[0] == "GET" {
+			return fmt.Sprintf("-ASK %d %s\r\n", slots.Of(args[1]), announced)
+		}
+		return fmt.Sprintf("-MOVED %d %s\r\n", slots.Of(args[1]), announced)
+	})
+	b.setHandle(func(_ *fakeConn, args []string) string { return bulk("b") })
+	c := newFakeClient(t, g, router.Options{MapAddr: func(s string) string {
+		if s == announced {
+			return b.addr
+		}
+		return ""
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	msg, err := c.Do(ctx, "GET", ka)
+	require.NoError(t, err)
+	v, _ := msg.ToString()
+	assert.Equal(t, "b", v)
+	_, err = c.Do(ctx, "SET", ka, "v")
+	require.NoError(t, err)
+	_, n, err := c.Route("SET", ka, "v")
+	require.NoError(t, err)
+	assert.Equal(t, b.addr, n.Addr, "MOVED patched the slot with the mapped address")
+	assert.Equal(t, int64(1), b.count("SET"))
+}
