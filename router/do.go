@@ -33,7 +33,9 @@ func Idempotent(args ...string) Cmd { return Cmd{Args: args, Idempotent: true} }
 
 // Do sends one command, given as its arguments (name first), to the node
 // that serves its keys, following redirects and retrying what is safe to
-// retry (see the package documentation). The reply and error are those of
+// retry (see the package documentation). A command without keys (PING,
+// INFO, FLUSHALL, unknown commands...) goes to one primary; see
+// DoPrimaries to reach them all. The reply and error are those of
 // rueidis (rueidis.IsRedisNil(err) for a nil reply), or a client error:
 // *CrossSlotError, ErrBadCommand, *UnknownOutcomeError
 // (ErrUnknownOutcome), *retry.ExhaustedError (wrapping the last error),
@@ -251,6 +253,11 @@ func (c *Client) handle(ctx context.Context, st *state, name, addr string, err e
 			// another host now; dial it again.
 			c.dropAddr(addr)
 		}
+		if act == retry.ActionFollow {
+			// Other slots may have moved too: refresh (coalesced and
+			// rate-limited by the refresher).
+			c.topo.Trigger("MOVED")
+		}
 		st.forced = to
 		st.asking = act == retry.ActionAsk
 		return 0, true, nil
@@ -263,6 +270,10 @@ func (c *Client) handle(ctx context.Context, st *state, name, addr string, err e
 	case retry.ActionRetryConn:
 		if st.d.readOnly {
 			st.avoid = addr
+		}
+	case retry.ActionBackoff:
+		if st.d.readOnly && (kind == retry.KindLoading || kind == retry.KindMasterDown) {
+			st.avoid = addr // a loading or stale replica: read elsewhere
 		}
 	}
 	// Backoff and RetryConn: exponential backoff with full jitter, the

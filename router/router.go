@@ -176,6 +176,8 @@ func (c *Client) Route(args ...string) (slots.Slot, *topology.Node, error) {
 // Node returns the rueidis client of the node at addr (dialable address,
 // as in topology.Node.Addr), dialing it when needed. It is for commands
 // aimed at one node (CLUSTER INFO, INFO, SCAN); they are not redirected.
+// The client belongs to the pool: do not Close it; it is closed when the
+// node leaves the topology or the Client is closed.
 func (c *Client) Node(ctx context.Context, addr string) (rueidis.Client, error) {
 	if c.closed.Load() {
 		return nil, ErrClosed
