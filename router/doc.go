@@ -43,6 +43,22 @@
 //
 // Hops (MOVED/ASK, default 16) and attempts (default 5) are bounded
 // (Options.Limits); when a limit is reached the error is a
-// *retry.ExhaustedError wrapping the last server error. An Observer sees
-// every redirect and retry; Counters counts them.
+// *retry.ExhaustedError wrapping the last server error. An optional
+// retry budget (Options.RetryBudget) caps retries to a fraction of the
+// traffic. An Observer sees every redirect and retry; Counters counts
+// them.
+//
+// # Reads from replicas
+//
+// Under ReadPolicy PreferReplica, read-only commands (the server's
+// "readonly" flag) go to a random online replica of the slot's shard, over
+// a connection put in READONLY mode as soon as it is dialed (rueidis
+// refuses ClientOption.ReplicaOnly for a single-node client). Writes, and
+// MULTI blocks, always go to the primary. Replica reads may be stale.
+//
+// # Node-level commands
+//
+// DoPrimaries sends a command to every primary (DBSIZE, INFO, SCRIPT
+// LOAD...); DBSize, Scan and FlushAll are built on it. Node gives the
+// rueidis client of one node.
 package router
