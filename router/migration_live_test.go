@@ -210,6 +210,34 @@ func TestReshardUnderLoadLive(t *testing.T) {
 			}
 		}()
 	}
+	wg.Add(1)
+	go func() { // pipelines too
+		defer wg.Done()
+		for i := 0; i < 100000; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			var cmds []router.Cmd
+			for j := range 10 {
+				k := fmt.Sprintf("%s:multi:%d", t.Name(), (i*10+j)%700)
+				if j%2 == 0 {
+					cmds = append(cmds, router.C("SET", k, "v"))
+				} else {
+					cmds = append(cmds, router.C("GET", k))
+				}
+			}
+			for _, r := range c.DoMulti(ctx, cmds...) {
+				ops.Add(1)
+				if r.Err != nil && !isNil(r.Err) {
+					failures.Add(1)
+					err := r.Err
+					firstErr.CompareAndSwap(nil, &err)
+				}
+			}
+		}
+	}()
 	moved, err := cl.MoveSlots(ctx, from, to, 1000)
 	time.Sleep(200 * time.Millisecond)
 	close(stop)
