@@ -10,10 +10,11 @@ import (
 // limits were reached).
 var (
 	// ErrUnknownOutcome means a command that is neither read-only nor
-	// marked idempotent was written to a connection that broke before the
-	// reply came: it may or may not have been executed. It is never sent
-	// again. The error is an *UnknownOutcomeError.
-	ErrUnknownOutcome = errors.New("slotrouter: outcome unknown: the connection broke after the command was sent")
+	// marked idempotent was written to a node and no reply came (the
+	// connection broke, or the context ended): it may or may not have
+	// been executed. It is never sent again. The error is an
+	// *UnknownOutcomeError.
+	ErrUnknownOutcome = errors.New("slotrouter: outcome unknown: the command was sent but no reply came")
 	// ErrClosed means the client has been closed.
 	ErrClosed = errors.New("slotrouter: client closed")
 	// ErrNoNode means no node serves the command's slot (the slot is not
@@ -31,7 +32,7 @@ type UnknownOutcomeError struct {
 	Addr string
 	// Command is the command's name.
 	Command string
-	// Err is the connection error.
+	// Err is the connection (or context) error.
 	Err error
 }
 
@@ -42,7 +43,7 @@ func (e *UnknownOutcomeError) Error() string {
 	b.WriteString(strings.ToUpper(e.Command))
 	b.WriteString(" on ")
 	b.WriteString(e.Addr)
-	b.WriteString(" unknown: the connection broke after it was sent (not retried)")
+	b.WriteString(" unknown: it was sent but no reply came (not retried)")
 	if e.Err != nil {
 		b.WriteString(": ")
 		b.WriteString(e.Err.Error())

@@ -14,7 +14,9 @@ import (
 // rueidis gives (rueidis.IsRedisNil(Err) for a nil reply), or a client
 // error as for Do.
 type Result struct {
+	// Msg is the reply.
 	Msg rueidis.RedisMessage
+	// Err is the error (a *rueidis.RedisError for a server error reply).
 	Err error
 }
 
