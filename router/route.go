@@ -68,7 +68,7 @@ func decide(t *Table, args []string) (decision, error) {
 		return d, err
 	}
 	d.readOnly = c.Flags&FlagReadOnly != 0
-	d.blocking = c.Flags&FlagBlocking != 0 && t.IsBlocking(args)
+	d.blocking = c.Flags&FlagBlocking != 0 && c.IsBlocking(args)
 	switch c.Name {
 	case "multi", "exec", "discard", "watch", "unwatch":
 		d.txn = true
