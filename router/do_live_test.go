@@ -212,3 +212,26 @@ func TestNewLearnsCommandTableLive(t *testing.T) {
 	c2 := newLiveClient(t, nil, router.Options{NoLearn: true})
 	assert.Same(t, router.DefaultTable(), c2.Table())
 }
+
+func TestBlockingCommandLive(t *testing.T) {
+	c := newLiveClient(t, nil, router.Options{})
+	ctx := liveCtx(t, 30*time.Second)
+	k := testKey(t, "list")
+	done := make(chan error, 1)
+	var got []string
+	go func() {
+		msg, err := c.Do(ctx, "BLPOP", k, "5")
+		if err == nil {
+			got, err = msg.AsStrSlice()
+		}
+		done <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	// The blocked BLPOP does not hold up other commands to the node.
+	_, err := c.Do(ctx, "SET", k+"x", "v")
+	require.NoError(t, err)
+	_, err = c.Do(ctx, "LPUSH", k, "item")
+	require.NoError(t, err)
+	require.NoError(t, <-done)
+	assert.Equal(t, []string{k, "item"}, got)
+}
