@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -203,6 +204,11 @@ func (c *Client) handle(ctx context.Context, st *state, name, addr string, err e
 	st.avoid = ""
 	class := retry.Classify(err)
 	kind := class.Kind
+	if errors.Is(err, retry.ErrOpen) {
+		// Fail fast, but the node may have left its role (a failover):
+		// look again, so that the next call goes where it should.
+		c.topo.Trigger("circuit breaker open")
+	}
 	if err == ErrNoNode {
 		// The snapshot does not cover the slot: refresh and wait as for
 		// CLUSTERDOWN.

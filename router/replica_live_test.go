@@ -147,8 +147,18 @@ func TestReplicaReadsLive(t *testing.T) {
 		np, err := cl.WaitFailover(ctx, primary)
 		require.NoError(t, err)
 		assert.Equal(t, replica, np)
-		_, err = c2.DoCmd(ctx, router.Idempotent("SET", k, "v5"))
-		require.NoError(t, err, "the write reaches the new primary")
+		// The write reaches the new primary: at once when the topology
+		// has caught up, else after calls that fail fast on the dead
+		// node's open breaker (each triggers a refresh).
+		for i := 0; ; i++ {
+			_, err = c2.DoCmd(ctx, router.Idempotent("SET", k, "v5"))
+			if err == nil {
+				break
+			}
+			require.ErrorIs(t, err, retry.ErrOpen, "only fail-fast errors meanwhile")
+			require.Less(t, i, 50, "the topology caught up: %v", err)
+			time.Sleep(100 * time.Millisecond)
+		}
 		m, err := cl.Do(ctx, np, "GET", k)
 		require.NoError(t, err)
 		v, _ = m.ToString()
