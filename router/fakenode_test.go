@@ -49,7 +49,7 @@ type fakeGroup struct {
 
 // newFakeGroup starts n fake nodes, splitting the slots evenly between
 // them, and stops them at the end of the test.
-func newFakeGroup(t *testing.T, n int) *fakeGroup {
+func newFakeGroup(t testing.TB, n int) *fakeGroup {
 	t.Helper()
 	g := &fakeGroup{}
 	per := 16384 / n

@@ -19,7 +19,7 @@ import (
 )
 
 // newFakeClient connects a client to the fake group g.
-func newFakeClient(t *testing.T, g *fakeGroup, opts router.Options) *router.Client {
+func newFakeClient(t testing.TB, g *fakeGroup, opts router.Options) *router.Client {
 	t.Helper()
 	opts.Seeds = g.seeds()
 	opts.NoLearn = true
@@ -488,4 +488,59 @@ func TestMapAddrAppliesToRedirects(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, b.addr, n.Addr, "MOVED patched the slot with the mapped address")
 	assert.Equal(t, int64(1), b.count("SET"))
+}
+
+// FuzzErrorReplies sends every command to a fake node answering one
+// arbitrary error line: the loop never panics, always ends, and returns
+// an error.
+func FuzzErrorReplies(f *testing.F) {
+	for _, s := range []string{
+		"MOVED 1 127.0.0.1:1", "MOVED", "MOVED 16384 a:1", "MOVED 1 :", "MOVED -1 x:2", "ASK 0 [::1]:0",
+		"ASK 12 host:65536", "TRYAGAIN", "CLUSTERDOWN", "LOADING", "MASTERDOWN", "READONLY x",
+		"ERR", "", "MOVED 1 127.0.0.1:1 extra", "ASK 99999999999999999999 a:1",
+	} {
+		f.Add(s)
+	}
+	g := newFakeGroup(f, 1)
+	var reply atomic.Pointer[string]
+	g.nodes[0].setHandle(func(*fakeConn, []string) string { return *reply.Load() })
+	empty := ""
+	reply.Store(&empty)
+	c := newFakeClient(f, g, router.Options{
+		Limits:  retry.Limits{MaxRedirects: 3, MaxAttempts: 3},
+		Backoff: retry.Backoff{Base: time.Microsecond, Cap: time.Millisecond},
+		MapAddr: func(string) string { return g.nodes[0].addr }, // every target is the fake
+	})
+	f.Fuzz(func(t *testing.T, line string) {
+		line = strings.Map(func(r rune) rune {
+			if r == '\r' || r == '\n' {
+				return ' '
+			}
+			return r
+		}, line)
+		r := "-" + line + "\r\n"
+		reply.Store(&r)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err := c.Do(ctx, "GET", "k")
+		if err == nil {
+			t.Fatalf("%q: no error", line)
+		}
+		for _, res := range c.DoMulti(ctx, router.C("GET", "k"), router.C("SET", "j", "v")) {
+			if res.Err == nil {
+				t.Fatalf("%q: no error in DoMulti", line)
+			}
+		}
+	})
+}
+
+func BenchmarkClientRoute(b *testing.B) {
+	g := newFakeGroup(b, 3)
+	c := newFakeClient(b, g, router.Options{ReadPolicy: router.PreferReplica})
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := c.Route("GET", "user:42"); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
