@@ -73,13 +73,17 @@ var flagNames = [...]string{
 	"keyless", "container", "keys_incomplete",
 }
 
-// serverFlags are the flags a server reports; the others are computed.
-const serverFlags = FlagKeyless - 1
+// numServerFlags is how many flags a server reports (FlagWrite up to
+// FlagModule); the flags after them are computed by the table.
+const numServerFlags = 21 // bit index of FlagKeyless
+
+// FlagKeyless must directly follow the server's flags.
+var _ = [1]struct{}{}[FlagKeyless>>numServerFlags-1]
 
 // parseFlag returns the flag named by a server's COMMAND reply, or 0 for
 // a name this package does not know (newer servers add flags).
 func parseFlag(name string) Flags {
-	for i, n := range flagNames[:21] {
+	for i, n := range flagNames[:numServerFlags] {
 		if strings.EqualFold(n, name) {
 			return 1 << i
 		}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/slotrouter/slotrouter/slots"
@@ -391,4 +390,3 @@ func LoadsOf(perSlot []float64) Loads {
 	return ld
 }
 
-func itoa(i int) string { return strconv.Itoa(i) }
