@@ -186,6 +186,11 @@ func (c *Client) pick(st *state) (addr string, ro bool, err error) {
 			return r.Addr, true, nil
 		}
 	}
+	if readOnly {
+		if r := lastResortReplica(sh, allowed); r != nil {
+			return r.Addr, true, nil
+		}
+	}
 	if err := pb.Allow(); err != nil {
 		return p.Addr, false, &NodeError{Addr: p.Addr, Err: err}
 	}

@@ -32,6 +32,20 @@ func (p ReadPolicy) String() string {
 // pickReplica returns a random online replica of sh for which ok holds
 // (nil ok: any), or nil. It allocates nothing.
 func pickReplica(sh *topology.Shard, ok func(*topology.Node) bool) *topology.Node {
+	return choseReplica(sh, ok, false)
+}
+
+// lastResortReplica is pickReplica that also accepts a replica the
+// topology reports as loading. Redis reports a replica as "loading" in
+// CLUSTER SHARDS until the other nodes have heard its replication offset,
+// which can lag well behind its first sync (a restarted replica, say); when
+// the primary cannot serve a read, such a replica is worth one try: a
+// replica that really is loading answers LOADING, which is retried.
+func lastResortReplica(sh *topology.Shard, ok func(*topology.Node) bool) *topology.Node {
+	return choseReplica(sh, ok, true)
+}
+
+func choseReplica(sh *topology.Shard, ok func(*topology.Node) bool, loadingToo bool) *topology.Node {
 	n := len(sh.Replicas)
 	if n == 0 {
 		return nil
@@ -42,7 +56,8 @@ func pickReplica(sh *topology.Shard, ok func(*topology.Node) bool) *topology.Nod
 	}
 	for i := range n {
 		r := sh.Replicas[(start+i)%n]
-		if r == nil || r.Health == topology.HealthFailed || r.Health == topology.HealthLoading || r.Addr == "" {
+		if r == nil || r.Health == topology.HealthFailed || r.Addr == "" ||
+			(r.Health == topology.HealthLoading && !loadingToo) {
 			continue
 		}
 		if ok == nil || ok(r) {
