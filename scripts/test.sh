@@ -5,15 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
-	echo "test.sh: redis-server not found; installing Debian's redis-server package" >&2
-	if [ "$(id -u)" -ne 0 ]; then
-		echo "test.sh: need root (or sudo apt-get install -y redis-server) to install redis-server" >&2
-		exit 1
-	fi
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
-fi
+# shellcheck source=scripts/need-redis.sh
+. scripts/need-redis.sh
+need_redis
 redis-server --version
 
 unformatted=$(gofmt -l .)
