@@ -1,0 +1,188 @@
+package bench_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/slotrouter/slotrouter/internal/clustertest"
+	"github.com/slotrouter/slotrouter/router"
+)
+
+// Benchmarks of the same operations through slotrouter, go-redis and
+// rueidis on the shared three-primary cluster. Each Benchmark has one
+// sub-benchmark per client (client=slotrouter, client=go-redis,
+// client=rueidis); compare them with
+//
+//	go test -run '^$' -bench . -count 10 | tee /tmp/b.txt
+//	benchstat -col /client /tmp/b.txt
+
+const (
+	// numKeys is how many keys the GET, SET and pipeline benchmarks
+	// rotate over; they spread over every primary.
+	numKeys = 1024
+	// pipeLen is the number of commands of BenchmarkPipeline100.
+	pipeLen = 100
+	// mgetLen is the number of keys of BenchmarkMGet10.
+	mgetLen = 10
+	// parallelism is the b.SetParallelism of the parallel benchmarks:
+	// parallelism*GOMAXPROCS goroutines share one client.
+	parallelism = 8
+	// value is the 16-byte value every SET writes.
+	value = "0123456789abcdef"
+)
+
+// benchKeys are the keys of the GET, SET and pipeline benchmarks, with the
+// first pipeLen repeated at the end so that any window of pipeLen keys
+// starting below numKeys is a subslice.
+var benchKeys = func() []string {
+	ks := make([]string, numKeys+pipeLen)
+	for i := range numKeys {
+		ks[i] = fmt.Sprintf("bench:key:%d", i)
+	}
+	copy(ks[numKeys:], ks[:pipeLen])
+	return ks
+}()
+
+// mgetKeys share the hash tag {bench:mget}, hence one slot.
+var mgetKeys = func() []string {
+	ks := make([]string, mgetLen)
+	for i := range ks {
+		ks[i] = fmt.Sprintf("{bench:mget}:%d", i)
+	}
+	return ks
+}()
+
+// seed writes every benchmark key, so that GETs find a value.
+func seed(b *testing.B, cl *clustertest.Cluster) {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := router.New(ctx, router.Options{Seeds: cl.Addrs()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	var cmds []router.Cmd
+	for _, k := range append(benchKeys[:numKeys:numKeys], mgetKeys...) {
+		cmds = append(cmds, router.C("SET", k, value))
+	}
+	for i, r := range c.DoMulti(ctx, cmds...) {
+		if r.Err != nil {
+			b.Fatalf("seed %s: %v", cmds[i].Args[1], r.Err)
+		}
+	}
+}
+
+// eachClient runs fn as the sub-benchmark client=<name> for every client,
+// with a client connected and warmed up (a connection to every primary)
+// before the sub-benchmark starts and closed when it ends. Only one
+// client is open at a time.
+func eachClient(b *testing.B, fn func(b *testing.B, c client)) {
+	cl := clustertest.Need(b, cluster)
+	seed(b, cl)
+	for _, name := range clientNames {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		c, err := newClient(ctx, name, cl.Addrs())
+		if err != nil {
+			cancel()
+			b.Fatalf("%s: connect: %v", name, err)
+		}
+		for i := range 64 {
+			if _, err := c.Get(ctx, benchKeys[i*(numKeys/64)]); err != nil {
+				c.Close()
+				cancel()
+				b.Fatalf("%s: warm-up: %v", name, err)
+			}
+		}
+		cancel()
+		b.Run("client="+name, func(b *testing.B) {
+			b.ReportAllocs()
+			fn(b, c)
+		})
+		c.Close()
+	}
+}
+
+// BenchmarkGet is one GET of an existing key per iteration, from one
+// goroutine: the round trip plus the client's routing cost.
+func BenchmarkGet(b *testing.B) {
+	eachClient(b, func(b *testing.B, c client) {
+		ctx := context.Background()
+		i := 0
+		for b.Loop() {
+			if _, err := c.Get(ctx, benchKeys[i%numKeys]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+}
+
+// BenchmarkGetParallel is BenchmarkGet from parallelism*GOMAXPROCS
+// goroutines sharing one client: it shows how well the client
+// pipelines concurrent calls.
+func BenchmarkGetParallel(b *testing.B) {
+	eachClient(b, func(b *testing.B, c client) {
+		b.SetParallelism(parallelism)
+		b.RunParallel(func(pb *testing.PB) {
+			ctx := context.Background()
+			i := rand.IntN(numKeys)
+			for pb.Next() {
+				if _, err := c.Get(ctx, benchKeys[i%numKeys]); err != nil {
+					b.Error(err)
+					return
+				}
+				i++
+			}
+		})
+	})
+}
+
+// BenchmarkSet is one SET of a 16-byte value per iteration, from one
+// goroutine.
+func BenchmarkSet(b *testing.B) {
+	eachClient(b, func(b *testing.B, c client) {
+		ctx := context.Background()
+		i := 0
+		for b.Loop() {
+			if err := c.Set(ctx, benchKeys[i%numKeys], value); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+}
+
+// BenchmarkMGet10 is one MGET of 10 keys that share a hash tag per
+// iteration.
+func BenchmarkMGet10(b *testing.B) {
+	eachClient(b, func(b *testing.B, c client) {
+		ctx := context.Background()
+		for b.Loop() {
+			if err := c.MGet(ctx, mgetKeys...); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkPipeline100 is one pipeline of 100 commands per iteration,
+// GET and SET alternating over 100 consecutive benchmark keys (all three
+// primaries): router.DoMulti, go-redis's ClusterClient.Pipeline and
+// rueidis's DoMulti, commands built in the loop as a caller would.
+func BenchmarkPipeline100(b *testing.B) {
+	eachClient(b, func(b *testing.B, c client) {
+		ctx := context.Background()
+		i := 0
+		for b.Loop() {
+			s := (i * pipeLen) % numKeys
+			if err := c.Pipeline(ctx, benchKeys[s:s+pipeLen], value); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+}

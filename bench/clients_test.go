@@ -1,0 +1,201 @@
+package bench_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/rueidis"
+
+	"github.com/slotrouter/slotrouter/router"
+)
+
+// client is the common surface of the three clients compared: the calls
+// each benchmark and behaviour test makes, written the idiomatic way for
+// each library. A nil reply is not an error.
+type client interface {
+	// Get reads key and returns its value ("" for a nil reply).
+	Get(ctx context.Context, key string) (string, error)
+	// Set writes key.
+	Set(ctx context.Context, key, val string) error
+	// MGet reads keys (which share a slot) in one MGET.
+	MGet(ctx context.Context, keys ...string) error
+	// Pipeline sends, in one pipeline per node, a GET of keys[i] for even
+	// i and a SET of keys[i] to val for odd i; it returns the first error.
+	Pipeline(ctx context.Context, keys []string, val string) error
+	// Close releases the client's connections and goroutines.
+	Close()
+}
+
+// clientNames are the clients compared, in the order they are run.
+var clientNames = []string{"slotrouter", "go-redis", "rueidis"}
+
+// newClient connects the client named name to the cluster reachable
+// through seeds. Every client runs with its defaults.
+func newClient(ctx context.Context, name string, seeds []string) (client, error) {
+	switch name {
+	case "slotrouter":
+		c, err := router.New(ctx, router.Options{Seeds: seeds})
+		if err != nil {
+			return nil, err
+		}
+		return srClient{c}, nil
+	case "go-redis":
+		c := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: seeds})
+		if err := c.Ping(ctx).Err(); err != nil {
+			_ = c.Close()
+			return nil, err
+		}
+		return grClient{c}, nil
+	case "rueidis":
+		c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: seeds})
+		if err != nil {
+			return nil, err
+		}
+		return rdClient{c}, nil
+	}
+	return nil, fmt.Errorf("unknown client %q", name)
+}
+
+// mustClient is newClient for a test or benchmark: it fails tb on error
+// and closes the client when tb ends.
+func mustClient(tb testing.TB, name string, seeds []string) client {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := newClient(ctx, name, seeds)
+	if err != nil {
+		tb.Fatalf("%s: connect: %v", name, err)
+	}
+	tb.Cleanup(c.Close)
+	return c
+}
+
+// srClient is slotrouter's router.Client.
+type srClient struct{ c *router.Client }
+
+func (s srClient) Get(ctx context.Context, key string) (string, error) {
+	m, err := s.c.Do(ctx, "GET", key)
+	if err != nil {
+		if rueidis.IsRedisNil(err) {
+			return "", nil
+		}
+		return "", err
+	}
+	return m.ToString()
+}
+
+func (s srClient) Set(ctx context.Context, key, val string) error {
+	_, err := s.c.Do(ctx, "SET", key, val)
+	return err
+}
+
+func (s srClient) MGet(ctx context.Context, keys ...string) error {
+	args := make([]string, 0, len(keys)+1)
+	args = append(args, "MGET")
+	args = append(args, keys...)
+	m, err := s.c.Do(ctx, args...)
+	if err != nil {
+		return err
+	}
+	_, err = m.AsStrSlice()
+	return err
+}
+
+func (s srClient) Pipeline(ctx context.Context, keys []string, val string) error {
+	cmds := make([]router.Cmd, len(keys))
+	for i, k := range keys {
+		if i%2 == 0 {
+			cmds[i] = router.C("GET", k)
+		} else {
+			cmds[i] = router.C("SET", k, val)
+		}
+	}
+	for _, r := range s.c.DoMulti(ctx, cmds...) {
+		if r.Err != nil && !rueidis.IsRedisNil(r.Err) {
+			return r.Err
+		}
+	}
+	return nil
+}
+
+func (s srClient) Close() { s.c.Close() }
+
+// grClient is go-redis's ClusterClient.
+type grClient struct{ c *goredis.ClusterClient }
+
+func (g grClient) Get(ctx context.Context, key string) (string, error) {
+	v, err := g.c.Get(ctx, key).Result()
+	if errors.Is(err, goredis.Nil) {
+		return "", nil
+	}
+	return v, err
+}
+
+func (g grClient) Set(ctx context.Context, key, val string) error {
+	return g.c.Set(ctx, key, val, 0).Err()
+}
+
+func (g grClient) MGet(ctx context.Context, keys ...string) error {
+	return g.c.MGet(ctx, keys...).Err()
+}
+
+func (g grClient) Pipeline(ctx context.Context, keys []string, val string) error {
+	p := g.c.Pipeline()
+	for i, k := range keys {
+		if i%2 == 0 {
+			p.Get(ctx, k)
+		} else {
+			p.Set(ctx, k, val, 0)
+		}
+	}
+	_, err := p.Exec(ctx)
+	if errors.Is(err, goredis.Nil) {
+		return nil
+	}
+	return err
+}
+
+func (g grClient) Close() { _ = g.c.Close() }
+
+// rdClient is rueidis's cluster client.
+type rdClient struct{ c rueidis.Client }
+
+func (r rdClient) Get(ctx context.Context, key string) (string, error) {
+	v, err := r.c.Do(ctx, r.c.B().Get().Key(key).Build()).ToString()
+	if rueidis.IsRedisNil(err) {
+		return "", nil
+	}
+	return v, err
+}
+
+func (r rdClient) Set(ctx context.Context, key, val string) error {
+	return r.c.Do(ctx, r.c.B().Set().Key(key).Value(val).Build()).Error()
+}
+
+func (r rdClient) MGet(ctx context.Context, keys ...string) error {
+	_, err := r.c.Do(ctx, r.c.B().Mget().Key(keys...).Build()).AsStrSlice()
+	return err
+}
+
+func (r rdClient) Pipeline(ctx context.Context, keys []string, val string) error {
+	cmds := make(rueidis.Commands, len(keys))
+	for i, k := range keys {
+		if i%2 == 0 {
+			cmds[i] = r.c.B().Get().Key(k).Build()
+		} else {
+			cmds[i] = r.c.B().Set().Key(k).Value(val).Build()
+		}
+	}
+	for _, res := range r.c.DoMulti(ctx, cmds...) {
+		if err := res.Error(); err != nil && !rueidis.IsRedisNil(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r rdClient) Close() { r.c.Close() }

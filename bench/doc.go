@@ -1,0 +1,17 @@
+// Package bench compares slotrouter with the leading Go Redis Cluster
+// clients, go-redis (github.com/redis/go-redis/v9) and rueidis
+// (github.com/redis/rueidis), on a real local cluster.
+//
+// It is a nested module so that the peer clients never enter the
+// library's go.mod. Everything lives in the test files:
+//
+//   - benchmarks (bench_test.go, slot_test.go) whose sub-benchmarks are
+//     named client=slotrouter, client=go-redis and client=rueidis, so that
+//     "benchstat -col /client" shows them side by side;
+//   - behaviour comparisons (reshard_test.go, failover_test.go) that run
+//     every client through the same slot migration and the same failover
+//     and report the errors each one surfaced to its caller.
+//
+// The cluster is started by internal/clustertest (127.0.0.1 only). See
+// README.md for how to run the benchmarks and the results.
+package bench
