@@ -1,7 +1,7 @@
 // Package plan plans Redis Cluster slot moves and replica placement. It is
 // pure: no I/O, JSON in and out, deterministic (the same input gives the
-// same plan, byte for byte). Executors (router's migration executor,
-// slotctl apply) and people read the plans it writes.
+// same plan, byte for byte). People and executors read the plans it
+// writes; Validate checks a plan before anything acts on it.
 //
 // # What it plans
 //
