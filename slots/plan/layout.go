@@ -389,4 +389,3 @@ func LoadsOf(perSlot []float64) Loads {
 	}
 	return ld
 }
-
