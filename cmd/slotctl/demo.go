@@ -10,7 +10,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -791,7 +790,7 @@ func (d *demo) actPlanning(ctx context.Context) error {
 	pr := &d.res.Planning
 	pr.SlotsMoved, pr.RangesAfter, pr.Batches = p.Summary.SlotsMoved, p.Summary.RangesAfter, p.Summary.Batches
 	pr.MinimumSlotsMove = minimumMoves(p)
-	pr.RedisCLIMoved, pr.RedisCLIRanges = redisCliRebalance(l1)
+	pr.RedisCLIMoved, pr.RedisCLIRanges = plan.RedisCLIBaseline(l1)
 	for _, line := range strings.Split(planSummary(p), "\n") {
 		fmt.Fprintln(d.out, "plan.Rebalance: "+line)
 	}
@@ -1185,89 +1184,6 @@ func minimumMoves(p *plan.Plan) int {
 		}
 	}
 	return total
-}
-
-// redisCliRebalance runs redis-cli's rebalance algorithm (redis 7.x,
-// clusterManagerCommandRebalance with --cluster-use-empty-masters, equal
-// weights, no threshold) on the primaries of l, in layout order, as the
-// planner's tests do: expected = (int)(16384/n); the rounding deficit is
-// charged to the nodes at or under their quota in list order; the most
-// negative node takes from the most positive, lowest slots first. It
-// returns the slots moved and the slot ranges summed over primaries
-// afterwards.
-func redisCliRebalance(l *plan.Layout) (moved, ranges int) {
-	var prim []plan.Node
-	for _, n := range l.Nodes {
-		if !n.IsReplica() {
-			prim = append(prim, n)
-		}
-	}
-	n := len(prim)
-	if n == 0 {
-		return 0, 0
-	}
-	owner := make([]int, slots.Count)
-	for i := range owner {
-		owner[i] = -1
-	}
-	count := make([]int, n)
-	for i, p := range prim {
-		for _, r := range p.Slots {
-			for s := int(r.Start); s <= int(r.End); s++ {
-				owner[s] = i
-				count[i]++
-			}
-		}
-	}
-	bal := make([]int, n)
-	total := 0
-	for i := range n {
-		exp := int(float32(slots.Count) / float32(n))
-		bal[i] = count[i] - exp
-		total += bal[i]
-	}
-	for round := 0; total > 0 && round < slots.Count; round++ {
-		for i := range n {
-			if bal[i] <= 0 && total > 0 {
-				bal[i]--
-				total--
-			}
-		}
-	}
-	order := make([]int, n)
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(a, b int) bool { return bal[order[a]] < bal[order[b]] })
-	dst, src := 0, n-1
-	for dst < src {
-		dn, sn := order[dst], order[src]
-		num := min(-bal[dn], bal[sn])
-		if num > 0 {
-			k := 0
-			for x := 0; x < slots.Count && k < num; x++ {
-				if owner[x] == sn {
-					owner[x] = dn
-					k++
-				}
-			}
-			moved += num
-		}
-		bal[dn] += num
-		bal[sn] -= num
-		if bal[dn] == 0 {
-			dst++
-		}
-		if bal[sn] == 0 {
-			src--
-		}
-	}
-	for s := range owner {
-		if owner[s] >= 0 && (s == 0 || owner[s-1] != owner[s]) {
-			ranges++
-		}
-	}
-	return moved, ranges
 }
 
 // keyInSlot returns a key that hashes to slot s (a bounded search: every

@@ -110,7 +110,7 @@ func TestRedisCliRebalance(t *testing.T) {
 		{ID: "c", Slots: plan.Ranges{{Start: 10923, End: slots.Max}}},
 		{ID: "d"}, {ID: "e"}, {ID: "f"},
 	}}
-	moved, ranges := redisCliRebalance(l)
+	moved, ranges := plan.RedisCLIBaseline(l)
 	assert.Equal(t, 8194, moved)
 	assert.Positive(t, ranges)
 	p, err := plan.Rebalance(l, plan.Options{})
@@ -119,6 +119,6 @@ func TestRedisCliRebalance(t *testing.T) {
 	assert.Equal(t, 8191, minimumMoves(p))
 
 	four := &plan.Layout{Nodes: l.Nodes[:4]}
-	moved, _ = redisCliRebalance(four)
+	moved, _ = plan.RedisCLIBaseline(four)
 	assert.Equal(t, 4096, moved)
 }

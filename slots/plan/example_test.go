@@ -169,3 +169,27 @@ func ExampleRepair() {
 	// on a1: CLUSTER REPLICATE b (was a)
 	// on b1: CLUSTER REPLICATE a (was b)
 }
+
+func ExampleRedisCLIBaseline() {
+	// Three primaries as redis-cli --cluster create splits the slots, and
+	// three empty ones to fill.
+	l, err := plan.ParseLayout([]byte(`{"version": 1, "nodes": [
+		{"id": "a", "addr": "127.0.0.1:30001", "slots": ["0-5460"]},
+		{"id": "b", "addr": "127.0.0.1:30002", "slots": ["5461-10922"]},
+		{"id": "c", "addr": "127.0.0.1:30003", "slots": ["10923-16383"]},
+		{"id": "d", "addr": "127.0.0.1:30004"},
+		{"id": "e", "addr": "127.0.0.1:30005"},
+		{"id": "f", "addr": "127.0.0.1:30006"}]}`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	cliMoved, _ := plan.RedisCLIBaseline(l)
+	p, err := plan.Rebalance(l, plan.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("redis-cli moves", cliMoved, "slots; the plan moves", p.Summary.SlotsMoved)
+	// Output: redis-cli moves 8194 slots; the plan moves 8191
+}

@@ -1,9 +1,7 @@
 package plan_test
 
 import (
-	"cmp"
 	"fmt"
-	"slices"
 	"testing"
 
 	"github.com/slotrouter/slotrouter/slots"
@@ -106,77 +104,6 @@ func sum(xs []int) int {
 		t += x
 	}
 	return t
-}
-
-// redisCliRebalance simulates `redis-cli --cluster rebalance
-// --cluster-use-empty-masters` (redis 7.x, clusterManagerCommandRebalance)
-// on an owner array, returning the slots moved and the new owners:
-//
-//	expected = (int)(((float)CLUSTER_MANAGER_SLOTS / total_weight) * n->weight);
-//	n->balance = n->slots_count - expected;
-//	while (total_balance > 0) for each node in list order:
-//	    if (n->balance <= 0 && total_balance > 0) { n->balance--; total_balance--; }
-//	sort by balance; pair the most negative (dst) with the most positive (src);
-//	src gives min(|db|,|sb|) slots, lowest-numbered first
-//	(clusterManagerComputeReshardTable with one source).
-//
-// The threshold check is skipped (the scenarios are far over it).
-func redisCliRebalance(owner []int, weights []float64) (int, []int) {
-	owner = slices.Clone(owner)
-	n := len(weights)
-	tw := float32(0)
-	for _, w := range weights {
-		tw += float32(w)
-	}
-	count := make([]int, n)
-	for _, o := range owner {
-		count[o]++
-	}
-	bal := make([]int, n)
-	total := 0
-	for i := range n {
-		exp := int(float32(slots.Count) / tw * float32(weights[i]))
-		bal[i] = count[i] - exp
-		total += bal[i]
-	}
-	for total > 0 {
-		for i := range n {
-			if bal[i] <= 0 && total > 0 {
-				bal[i]--
-				total--
-			}
-		}
-	}
-	order := make([]int, n)
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(bal[a], bal[b]) })
-	moved := 0
-	dst, src := 0, n-1
-	for dst < src {
-		d, s := order[dst], order[src]
-		num := min(-bal[d], bal[s])
-		if num > 0 {
-			k := 0
-			for x := 0; x < slots.Count && k < num; x++ {
-				if owner[x] == s {
-					owner[x] = d
-					k++
-				}
-			}
-			moved += num
-		}
-		bal[d] += num
-		bal[s] -= num
-		if bal[d] == 0 {
-			dst++
-		}
-		if bal[s] == 0 {
-			src--
-		}
-	}
-	return moved, owner
 }
 
 // applyPlan returns the owner array after p (indexes as in l.Nodes).

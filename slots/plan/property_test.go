@@ -249,7 +249,7 @@ func TestRangesVersusRedisCli(t *testing.T) {
 		p, err := plan.Rebalance(l, plan.Options{})
 		require.NoError(t, err)
 		ours := sum(rangesPerNode(applyPlan(t, l, p), n))
-		moved, cli := redisCliRebalance(ownerOf(t, l), ones(n))
+		moved, cli := plan.RedisCLIRebalance(ownerOf(t, l), ones(n))
 		theirs := sum(rangesPerNode(cli, n))
 		assert.LessOrEqual(t, p.Summary.SlotsMoved, moved)
 		if ours < theirs {

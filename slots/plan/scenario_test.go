@@ -46,7 +46,7 @@ func TestScenarioAddOneTo100(t *testing.T) {
 		assert.True(t, c == 162 || c == 163, "node %d has %d", i, c)
 	}
 	// redis-cli: 184 slots, the new node ends 13.6% above the rest.
-	moved, cli := redisCliRebalance(ownerOf(t, l), ones(101))
+	moved, cli := plan.RedisCLIRebalance(ownerOf(t, l), ones(101))
 	assert.Equal(t, 184, moved)
 	assert.Equal(t, 184, counts(cli, 101)[100])
 	ours, theirs := sum(rangesPerNode(after, 101)), sum(rangesPerNode(cli, 101))
@@ -66,7 +66,7 @@ func TestScenario3To6(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, p.Validate())
 	assert.Equal(t, 8191, p.Summary.SlotsMoved)
-	moved, cli := redisCliRebalance(ownerOf(t, l), ones(6))
+	moved, cli := plan.RedisCLIRebalance(ownerOf(t, l), ones(6))
 	assert.Equal(t, 8194, moved)
 	after := applyPlan(t, l, p)
 	r := rangesPerNode(after, 6)
@@ -103,7 +103,7 @@ func TestScenarioDrain(t *testing.T) {
 				}
 			}
 		}
-		second, cli := redisCliRebalance(o, append(ones(tc.to), make([]float64, tc.from-tc.to)...))
+		second, cli := plan.RedisCLIRebalance(o, append(ones(tc.to), make([]float64, tc.from-tc.to)...))
 		assert.Equal(t, tc.naive, c2(tc.from, tc.to, l)+second)
 		r := rangesPerNode(after, tc.from)
 		t.Logf("%d->%d: moved %d (drain+rebalance %d); ranges %v = %d (drain+rebalance %d)", tc.from, tc.to, p.Summary.SlotsMoved, tc.naive, r, sum(r), sum(rangesPerNode(cli, tc.from)))
