@@ -166,15 +166,21 @@ func gatherLive(ctx context.Context, addr string, timeout time.Duration) (plan.C
 	return in, nil
 }
 
-// clusterNodes sends CLUSTER NODES to one node over its own connection.
-func clusterNodes(ctx context.Context, addr string, timeout time.Duration) (string, error) {
-	c, err := rueidis.NewClient(rueidis.ClientOption{
+// dialNode opens a connection of its own to one node: a rueidis
+// single-node client without cache or retries. The caller closes it.
+func dialNode(addr string, timeout time.Duration) (rueidis.Client, error) {
+	return rueidis.NewClient(rueidis.ClientOption{
 		InitAddress:       []string{addr},
 		ForceSingleClient: true,
 		DisableCache:      true,
 		DisableRetry:      true,
 		Dialer:            net.Dialer{Timeout: timeout},
 	})
+}
+
+// clusterNodes sends CLUSTER NODES to one node over its own connection.
+func clusterNodes(ctx context.Context, addr string, timeout time.Duration) (string, error) {
+	c, err := dialNode(addr, timeout)
 	if err != nil {
 		return "", err
 	}

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -372,13 +371,7 @@ func liveLoads(ctx context.Context, l *plan.Layout, metric string, timeout time.
 }
 
 func nodeLoads(ctx context.Context, n plan.Node, metric string, timeout time.Duration, per []float64) error {
-	c, err := rueidis.NewClient(rueidis.ClientOption{
-		InitAddress:       []string{n.Addr},
-		ForceSingleClient: true,
-		DisableCache:      true,
-		DisableRetry:      true,
-		Dialer:            net.Dialer{Timeout: timeout},
-	})
+	c, err := dialNode(n.Addr, timeout)
 	if err != nil {
 		return err
 	}
