@@ -17,7 +17,10 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 go vet ./...
+(cd bench && go vet ./...)
 
 # A missing server is a failure, not a skip.
 export REQUIRE_CLUSTER=1
 go test -race -count=1 -timeout 15m "$@" ./...
+# The peer comparisons (a nested module, so peers stay out of go.mod).
+(cd bench && go test -race -count=1 -timeout 10m "$@" ./...)
