@@ -66,11 +66,13 @@ func (c *Client) DoMulti(ctx context.Context, cmds ...Cmd) []Result {
 		c.budget.Deposit()
 	}
 	pending := len(units)
+	ready := make([]*unit, 0, len(units))
 	for pending > 0 {
 		now := time.Now()
-		var ready []*unit
+		ready = ready[:0]
 		var wake time.Time
-		for _, u := range units {
+		for i := range units {
+			u := &units[i]
 			if u.done {
 				continue
 			}
@@ -85,8 +87,8 @@ func (c *Client) DoMulti(ctx context.Context, cmds ...Cmd) []Result {
 				err = retry.Wait(ctx, time.Until(wake))
 			}
 			if err != nil {
-				for _, u := range units {
-					if !u.done {
+				for i := range units {
+					if u := &units[i]; !u.done {
 						c.finish(u, cmds, results, nil, waitErr(err, u.st.last))
 						pending--
 					}
@@ -124,8 +126,8 @@ func (c *Client) DoMulti(ctx context.Context, cmds ...Cmd) []Result {
 		}
 		if refresh {
 			if err := c.topo.Refresh(ctx); err != nil && ctx.Err() != nil {
-				for _, u := range units {
-					if !u.done {
+				for i := range units {
+					if u := &units[i]; !u.done {
 						c.finish(u, cmds, results, nil, waitErr(ctx.Err(), u.st.last))
 						pending--
 					}
@@ -138,9 +140,9 @@ func (c *Client) DoMulti(ctx context.Context, cmds ...Cmd) []Result {
 }
 
 // units validates cmds, fills the results of invalid ones and returns the
-// units to send.
-func (c *Client) units(cmds []Cmd, results []Result) []*unit {
-	units := make([]*unit, 0, len(cmds))
+// units to send (in one allocation).
+func (c *Client) units(cmds []Cmd, results []Result) []unit {
+	units := make([]unit, 0, len(cmds))
 	for i := 0; i < len(cmds); i++ {
 		args := cmds[i].Args
 		if len(args) > 0 && strings.EqualFold(args[0], "multi") {
@@ -174,7 +176,7 @@ func (c *Client) units(cmds []Cmd, results []Result) []*unit {
 			results[i].Err = err
 			continue
 		}
-		units = append(units, &unit{first: i, last: i, st: state{d: d, idem: cmds[i].Idempotent, ctr: c.limits.Counter()}})
+		units = append(units, unit{first: i, last: i, st: state{d: d, idem: cmds[i].Idempotent, ctr: c.limits.Counter()}})
 	}
 	return units
 }
@@ -186,7 +188,7 @@ func isTxnEnd(args []string) bool {
 }
 
 // blockUnit validates the block cmds[i..j] (MULTI ... EXEC/DISCARD).
-func (c *Client) blockUnit(cmds []Cmd, i, j int) (*unit, error) {
+func (c *Client) blockUnit(cmds []Cmd, i, j int) (unit, error) {
 	var bd decision
 	bd.readOnly = true
 	idem := true
@@ -194,10 +196,10 @@ func (c *Client) blockUnit(cmds []Cmd, i, j int) (*unit, error) {
 	for k := i + 1; k < j; k++ {
 		d, err := decide(c.table, cmds[k].Args)
 		if err != nil {
-			return nil, err
+			return unit{}, err
 		}
 		if d.txn {
-			return nil, ErrMultiBlock
+			return unit{}, ErrMultiBlock
 		}
 		if d.hasKeys {
 			ks, _ := c.table.Keys(cmds[k].Args)
@@ -209,13 +211,13 @@ func (c *Client) blockUnit(cmds []Cmd, i, j int) (*unit, error) {
 				if err == nil {
 					err = ErrCrossSlot
 				}
-				return nil, err
+				return unit{}, err
 			}
 		}
 		bd.readOnly = bd.readOnly && d.readOnly
 		idem = idem && (d.readOnly || cmds[k].Idempotent)
 	}
-	return &unit{first: i, last: j, block: true, st: state{d: bd, idem: idem, block: true, ctr: c.limits.Counter()}}, nil
+	return unit{first: i, last: j, block: true, st: state{d: bd, idem: idem, block: true, ctr: c.limits.Counter()}}, nil
 }
 
 // round sends the ready units, one pipeline per node, nodes in parallel.
@@ -273,7 +275,14 @@ func (c *Client) pipeline(ctx context.Context, cmds []Cmd, key connKey, units []
 		return
 	}
 	cl := nc.client
-	var batch []rueidis.Completed
+	n := 0
+	for _, u := range units {
+		n += u.last - u.first + 1
+		if u.st.asking {
+			n++
+		}
+	}
+	batch := make([]rueidis.Completed, 0, n)
 	offs := make([]int, len(units))
 	for i, u := range units {
 		offs[i] = len(batch)
