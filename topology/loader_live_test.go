@@ -241,9 +241,10 @@ func TestLiveStaleViewCannotRollBack(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, s.Covered(), "a single partial view cannot uncover slots: %v", s.Uncovered())
 	requireOwnersMatchEveryNode(ctx, t, c, s)
-	// Roles are not compared here: a stale view alone still names the old
-	// primary as a (slotless) primary (see "Requests from part B" in
-	// CONTRACT.md). A fresh refresh repairs them.
+	// Roles are not compared here: the stale view was answered by the old
+	// primary itself, and Reconcile trusts a node's own report of its role
+	// (so a node reset and re-added as an empty primary is seen at once),
+	// which names it a (slotless) primary until a fresh refresh repairs it.
 	require.NoError(t, r.Refresh(ctx))
 	requireMatchesEveryNode(ctx, t, c, r.Current())
 }
