@@ -17,7 +17,10 @@
 //   - Reshard: exactly N slots from given sources to a target,
 //     proportionally, never fewer than asked.
 //   - RebalanceLoad: balance per-slot loads (key counts, bytes, ops) within
-//     a tolerance instead of slot counts; hot slots are never split.
+//     a tolerance instead of slot counts, reaching it whenever a bounded
+//     exhaustive search can; hot slots are never split, blocks at range
+//     ends move rather than scattered slots, and nothing moves when every
+//     node is already within the tolerance.
 //   - Place, ScoreLayout, Repair: choose primaries and replicas by host and
 //     zone (anti-affinity), score a placement with an explanation per
 //     violation, and propose few CLUSTER REPLICATE changes that fix one.
