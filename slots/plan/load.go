@@ -387,7 +387,11 @@ func (lp *loadPlanner) greedy() {
 		b, found := lp.bestBlock(d, r, target)
 		if !found {
 			excluded[d] = true
-			if lp.cur[d] > lp.fair[d]*(1+lp.tol) && lp.hottest(d) > lp.fair[d]*(1+lp.tol) {
+			hot := 0.0
+			for _, s := range lp.held[d] {
+				hot = max(hot, lp.load[s])
+			}
+			if lp.cur[d] > lp.fair[d]*(1+lp.tol) && hot > lp.fair[d]*(1+lp.tol) {
 				lp.pinned[d] = true
 				if !lp.poolFair() {
 					return
