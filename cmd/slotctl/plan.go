@@ -30,7 +30,7 @@ Subcommands:
   remove ID...                         drain primaries and rebalance the rest
   reshard -to ID [-from ID,...] -slots N   move exactly N slots to ID
   reshard -to ID -take ID=N,...        move exactly N slots from each given source
-  load [-loads FILE] [-tolerance F] [-metric M]
+  load [-loads FILE] [-tolerance F] [-range-cost N] [-metric M]
                                        balance per-slot loads instead of counts; with
                                        -addr and no -loads, loads are read live: keys
                                        (CLUSTER COUNTKEYSINSLOT) or cpu-usec,
@@ -67,6 +67,7 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		nslots    = new(int)
 		loadsFile = new(string)
 		tolerance = new(float64)
+		rangeCost = new(int)
 		primaries = new(int)
 		metric    = new(string)
 		take      = new(string)
@@ -82,6 +83,7 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	case "load":
 		fs.StringVar(loadsFile, "loads", "", "JSON object of per-slot loads {\"slot or range\": load} (default: the layout's \"loads\")")
 		fs.Float64Var(tolerance, "tolerance", 0, fmt.Sprintf("allowed deviation from the fair share (default %g)", plan.DefaultTolerance))
+		fs.IntVar(rangeCost, "range-cost", 0, fmt.Sprintf("slots worth moving to save one slot range (default %d; 1 favours moving few slots)", plan.DefaultRangeCost))
 		fs.StringVar(metric, "metric", "keys", "live load metric with -addr: keys, cpu-usec, network-bytes-in, network-bytes-out")
 	case "place":
 		fs.IntVar(primaries, "primaries", 0, "number of primaries")
@@ -202,7 +204,7 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 				}
 				l.Loads = ld
 			}
-			p, err = plan.RebalanceLoad(l, plan.LoadOptions{Tolerance: *tolerance})
+			p, err = plan.RebalanceLoad(l, plan.LoadOptions{Tolerance: *tolerance, RangeCost: *rangeCost})
 		}
 		if err != nil {
 			return fail(err)

@@ -20,7 +20,18 @@ type LoadOptions struct {
 	// as a fraction of that share (0.05 means ±5%). Zero means
 	// DefaultTolerance.
 	Tolerance float64
+	// RangeCost is how many more slots the planner moves to add one slot
+	// range fewer (fragmented ranges make CLUSTER SLOTS replies long;
+	// moving a slot migrates its keys). Zero means DefaultRangeCost;
+	// small values (1) favour moving few slots, large ones few ranges.
+	// The bound Summary.RangesAfter <= RangesBefore + 2 × len(Moves) is
+	// checked by the tests for the default.
+	RangeCost int
 }
+
+// DefaultRangeCost is the RangeCost RebalanceLoad uses when
+// LoadOptions.RangeCost is zero.
+const DefaultRangeCost = 1024
 
 // NodeLoad is one primary's load before and after a load-aware plan.
 type NodeLoad struct {
@@ -72,7 +83,7 @@ type LoadSummary struct {
 //     donor's slots: a prefix or suffix of one of its ranges (or a whole
 //     range), which adds at most one range to the cluster and none when it
 //     borders the receiver, or a window inside a range, which adds two and
-//     is taken only when it moves more than 1024 fewer slots than the best
+//     is taken only when it moves more than RangeCost fewer slots than the best
 //     end block of the same closeness (below). A donor never gains a range
 //     from an end block. Slots moved by the later phases (run only when
 //     the first misses the tolerance) take their load-0 neighbours up to
@@ -93,7 +104,7 @@ type LoadSummary struct {
 //     gives to the one with the largest deficit an amount close to the
 //     smaller of the two (within a quarter of the tolerance counts as
 //     equal); among such blocks it takes the cheapest (slots moved plus
-//     1024 per range added), then the one that best evens slot counts per
+//     RangeCost per range added), then the one that best evens slot counts per
 //     weight, then the closest amount.
 //  2. If a primary is still outside the tolerance, a local search (at most
 //     4096 + 4 per primary steps) of single-slot moves and two-slot swaps
@@ -115,6 +126,13 @@ func RebalanceLoad(l *Layout, opt LoadOptions) (*Plan, error) {
 	tol := opt.Tolerance
 	if tol == 0 {
 		tol = DefaultTolerance
+	}
+	rangeCost := opt.RangeCost
+	if rangeCost == 0 {
+		rangeCost = DefaultRangeCost
+	}
+	if rangeCost < 0 {
+		return nil, fmt.Errorf("%w: range cost %d must be >= 0", ErrImpossible, opt.RangeCost)
 	}
 	if tol < 0 || math.IsNaN(tol) || math.IsInf(tol, 0) {
 		return nil, fmt.Errorf("%w: tolerance %v must be > 0", ErrImpossible, opt.Tolerance)
@@ -138,7 +156,7 @@ func RebalanceLoad(l *Layout, opt LoadOptions) (*Plan, error) {
 		return nil, fmt.Errorf("%w: no primary has a weight above 0", ErrImpossible)
 	}
 	n := len(st.nodes)
-	lp := &loadPlanner{load: load, tol: tol, total: total, owner: st.owner,
+	lp := &loadPlanner{load: load, tol: tol, total: total, rangeCost: rangeCost, owner: st.owner,
 		cur: make([]float64, n), cnt: make([]int, n), fair: make([]float64, n),
 		orig: make([]float64, n), weight: make([]float64, n), pinned: make([]bool, n)}
 	for _, i := range st.primary {
@@ -213,9 +231,6 @@ const (
 	loadImproveSteps = 4096
 	// loadSearchSteps bounds the exhaustive search.
 	loadSearchSteps = 1 << 20
-	// loadRangeSlots is how many more slots the greedy moves to add one
-	// range fewer.
-	loadRangeSlots = 1024
 	// loadEps is the slack of comparisons of normalised deviations.
 	loadEps = 1e-12
 )
@@ -233,7 +248,9 @@ type loadPlanner struct {
 	pinned []bool
 	tol    float64
 	total  float64
-	held   [][]int // slots owned per node, ascending (greedy phase)
+	// rangeCost is LoadOptions.RangeCost or its default.
+	rangeCost int
+	held      [][]int // slots owned per node, ascending (greedy phase)
 }
 
 func (lp *loadPlanner) recount() {
@@ -498,9 +515,9 @@ func (lp *loadPlanner) bestBlock(d, r int, target []float64) (block, bool) {
 	x := min(cd-td, tr-cr)
 	// Amounts within a quarter of the tolerance of x are equally good.
 	q := lp.tol / 4 * min(fd, fr)
-	// A transfer's cost: the slots it moves, and loadRangeSlots per range
-	// it adds.
-	cost := func(ranges, k int) int { return ranges*loadRangeSlots + k }
+	// A transfer's cost: the slots it moves, and rangeCost per range it
+	// adds.
+	cost := func(ranges, k int) int { return ranges*lp.rangeCost + k }
 	var best block
 	var bestBucket, bestBal float64
 	found := false

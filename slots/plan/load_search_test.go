@@ -180,6 +180,7 @@ func TestLoadSparseFewRanges(t *testing.T) {
 	newRanges, oldRanges, newMoved, oldMoved, within, oldWithin := 0, 0, 0, 0, 0, 0
 	before := 0
 	newLoad, oldLoad := 0.0, 0.0
+	cheapMoved, cheapRanges := 0, 0 // RangeCost 1: few slots over few ranges
 	const cases = 40
 	for c := 0; c < cases; c++ {
 		n := 3 + r.IntN(8)
@@ -198,6 +199,12 @@ func TestLoadSparseFewRanges(t *testing.T) {
 		require.NoError(t, p.Validate())
 		o, err := plan.OldRebalanceLoad(l, plan.LoadOptions{})
 		require.NoError(t, err)
+		cheap, err := plan.RebalanceLoad(l, plan.LoadOptions{RangeCost: 1})
+		require.NoError(t, err)
+		require.NoError(t, cheap.Validate())
+		assert.Equal(t, p.Summary.Load.Within, cheap.Summary.Load.Within, "case %d: RangeCost changes the shape, not the balance", c)
+		cheapMoved += cheap.Summary.SlotsMoved
+		cheapRanges += cheap.Summary.RangesAfter
 		assert.LessOrEqual(t, p.Summary.RangesAfter, p.Summary.RangesBefore+2*len(p.Moves),
 			"case %d: %d nodes, %d loaded slots: ranges %d -> %d with %d moves", c, len(l.Nodes), hot, p.Summary.RangesBefore, p.Summary.RangesAfter, len(p.Moves))
 		if o.Summary.Load.Within {
@@ -224,6 +231,9 @@ func TestLoadSparseFewRanges(t *testing.T) {
 	}
 	t.Logf("%d sparse cases: ranges %d before, %d after (old greedy %d); slots moved %d (old %d); load moved %.0f (old %.0f); within tolerance %d (old %d)",
 		cases, before, newRanges, oldRanges, newMoved, oldMoved, newLoad, oldLoad, within, oldWithin)
+	t.Logf("with RangeCost 1: slots moved %d, ranges after %d", cheapMoved, cheapRanges)
+	assert.Less(t, cheapMoved, newMoved, "RangeCost 1 moves fewer slots than the default")
+	assert.GreaterOrEqual(t, cheapRanges, newRanges, "and pays for it in ranges")
 	assert.Less(t, 2*(newRanges-before), oldRanges-before, "less than half the ranges the old greedy adds")
 	assert.GreaterOrEqual(t, within, oldWithin)
 	assert.LessOrEqual(t, newLoad, oldLoad, "no more load moved than by the old greedy")

@@ -137,6 +137,8 @@ func TestLoadErrors(t *testing.T) {
 	l.Loads = plan.Loads{"1": 1}
 	_, err = plan.RebalanceLoad(l, plan.LoadOptions{Tolerance: -1})
 	assert.ErrorIs(t, err, plan.ErrImpossible)
+	_, err = plan.RebalanceLoad(l, plan.LoadOptions{RangeCost: -1})
+	assert.ErrorIs(t, err, plan.ErrImpossible)
 	// Already balanced within tolerance: nothing moves.
 	l.Loads = plan.Loads{"0-16383": 1}
 	p, err := plan.RebalanceLoad(l, plan.LoadOptions{})
