@@ -116,44 +116,17 @@ type LoadSummary struct {
 // Summary.Load reports the outcome. Slot counts are not balanced in this
 // mode beyond the tie-breaker above.
 func RebalanceLoad(l *Layout, opt LoadOptions) (*Plan, error) {
-	st, err := l.index()
+	in, err := prepareLoad(l, opt)
 	if err != nil {
 		return nil, err
 	}
-	if err := st.requireCovered(); err != nil {
-		return nil, err
-	}
-	tol := opt.Tolerance
-	if tol == 0 {
-		tol = DefaultTolerance
-	}
+	st, load, tol, total, W := in.st, in.load, in.tol, in.total, in.weight
 	rangeCost := opt.RangeCost
 	if rangeCost == 0 {
 		rangeCost = DefaultRangeCost
 	}
 	if rangeCost < 0 {
 		return nil, fmt.Errorf("%w: range cost %d must be >= 0", ErrImpossible, opt.RangeCost)
-	}
-	if tol < 0 || math.IsNaN(tol) || math.IsInf(tol, 0) {
-		return nil, fmt.Errorf("%w: tolerance %v must be > 0", ErrImpossible, opt.Tolerance)
-	}
-	load, err := l.Loads.perSlot()
-	if err != nil {
-		return nil, err
-	}
-	total := 0.0
-	for _, v := range load {
-		total += v
-	}
-	if total <= 0 {
-		return nil, fmt.Errorf("%w: every slot has load 0; nothing to balance", ErrInvalidLoads)
-	}
-	W := 0.0
-	for _, i := range st.primary {
-		W += st.nodes[i].weight()
-	}
-	if W <= 0 {
-		return nil, fmt.Errorf("%w: no primary has a weight above 0", ErrImpossible)
 	}
 	n := len(st.nodes)
 	lp := &loadPlanner{load: load, tol: tol, total: total, rangeCost: rangeCost, owner: st.owner,
@@ -920,4 +893,53 @@ func (lp *loadPlanner) search(start *[slots.Count]int32, steps int) (found, exha
 		}
 	}
 	return true, false
+}
+
+// loadInput is what a load-aware plan starts from: the layout's index,
+// the per-slot loads and their total, the tolerance, and the summed
+// weight of the primaries.
+type loadInput struct {
+	st     *state
+	load   *[slots.Count]float64
+	tol    float64
+	total  float64
+	weight float64
+}
+
+// prepareLoad checks l and opt for RebalanceLoad: every slot covered, a
+// valid tolerance (0: DefaultTolerance), some load, some weight.
+func prepareLoad(l *Layout, opt LoadOptions) (loadInput, error) {
+	st, err := l.index()
+	if err != nil {
+		return loadInput{}, err
+	}
+	if err := st.requireCovered(); err != nil {
+		return loadInput{}, err
+	}
+	tol := opt.Tolerance
+	if tol == 0 {
+		tol = DefaultTolerance
+	}
+	if tol < 0 || math.IsNaN(tol) || math.IsInf(tol, 0) {
+		return loadInput{}, fmt.Errorf("%w: tolerance %v must be > 0", ErrImpossible, opt.Tolerance)
+	}
+	load, err := l.Loads.perSlot()
+	if err != nil {
+		return loadInput{}, err
+	}
+	total := 0.0
+	for _, v := range load {
+		total += v
+	}
+	if total <= 0 {
+		return loadInput{}, fmt.Errorf("%w: every slot has load 0; nothing to balance", ErrInvalidLoads)
+	}
+	w := 0.0
+	for _, i := range st.primary {
+		w += st.nodes[i].weight()
+	}
+	if w <= 0 {
+		return loadInput{}, fmt.Errorf("%w: no primary has a weight above 0", ErrImpossible)
+	}
+	return loadInput{st: st, load: load, tol: tol, total: total, weight: w}, nil
 }

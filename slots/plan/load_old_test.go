@@ -17,38 +17,11 @@ import (
 func OldRebalanceLoad(l *Layout, opt LoadOptions) (*Plan, error) { return oldRebalanceLoad(l, opt) }
 
 func oldRebalanceLoad(l *Layout, opt LoadOptions) (*Plan, error) {
-	st, err := l.index()
+	in, err := prepareLoad(l, opt)
 	if err != nil {
 		return nil, err
 	}
-	if err := st.requireCovered(); err != nil {
-		return nil, err
-	}
-	tol := opt.Tolerance
-	if tol == 0 {
-		tol = DefaultTolerance
-	}
-	if tol < 0 || math.IsNaN(tol) || math.IsInf(tol, 0) {
-		return nil, fmt.Errorf("%w: tolerance %v must be > 0", ErrImpossible, opt.Tolerance)
-	}
-	load, err := l.Loads.perSlot()
-	if err != nil {
-		return nil, err
-	}
-	total := 0.0
-	for _, v := range load {
-		total += v
-	}
-	if total <= 0 {
-		return nil, fmt.Errorf("%w: every slot has load 0; nothing to balance", ErrInvalidLoads)
-	}
-	W := 0.0
-	for _, i := range st.primary {
-		W += st.nodes[i].weight()
-	}
-	if W <= 0 {
-		return nil, fmt.Errorf("%w: no primary has a weight above 0", ErrImpossible)
-	}
+	st, load, tol, total, W := in.st, in.load, in.tol, in.total, in.weight
 	n := len(st.nodes)
 	fair := make([]float64, n)
 	cur := make([]float64, n)
