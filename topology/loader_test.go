@@ -4,12 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"net"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -90,14 +85,6 @@ func (f *fakeRedis) accept() {
 	}
 }
 
-func capturedReply(name string) []byte {
-	b, err := os.ReadFile(filepath.Join("testdata", "replies", name))
-	if err != nil {
-		return []byte("-ERR test: " + err.Error() + "\r\n")
-	}
-	return b
-}
-
 func (f *fakeRedis) serve(c net.Conn) {
 	defer func() {
 		_ = c.Close()
@@ -119,15 +106,15 @@ func (f *fakeRedis) serve(c net.Conn) {
 		var reply []byte
 		switch {
 		case name == "HELLO 3":
-			reply = capturedReply("hello3.resp")
+			reply = replyFile(f.t, "hello3.resp")
 		case strings.HasPrefix(name, "HELLO"):
-			reply = capturedReply("hello2.resp")
+			reply = replyFile(f.t, "hello2.resp")
 		case strings.HasPrefix(name, "CLIENT"):
 			reply = []byte("+OK\r\n")
 		case name == "CLUSTER SHARDS" && legacy:
 			reply = []byte("-ERR unknown subcommand 'SHARDS'. Try CLUSTER HELP.\r\n")
 		case name == "CLUSTER SHARDS", name == "CLUSTER SLOTS", name == "CLUSTER NODES":
-			reply = capturedReply(shape + "." + strings.ToLower(args[1]) + ".resp3.resp")
+			reply = replyFile(f.t, shape+"."+strings.ToLower(args[1])+".resp3.resp")
 		default:
 			reply = []byte("-ERR unknown command\r\n")
 		}
@@ -135,39 +122,6 @@ func (f *fakeRedis) serve(c net.Conn) {
 			return
 		}
 	}
-}
-
-// readCommand reads one RESP array of bulk strings.
-func readCommand(r *bufio.Reader) ([]string, error) {
-	line, err := r.ReadString('\n')
-	if err != nil {
-		return nil, err
-	}
-	line = strings.TrimRight(line, "\r\n")
-	if !strings.HasPrefix(line, "*") {
-		return nil, fmt.Errorf("not an array: %q", line)
-	}
-	n, err := strconv.Atoi(line[1:])
-	if err != nil || n < 1 || n > 64 {
-		return nil, fmt.Errorf("bad array length %q", line)
-	}
-	args := make([]string, n)
-	for i := range args {
-		h, err := r.ReadString('\n')
-		if err != nil {
-			return nil, err
-		}
-		size, err := strconv.Atoi(strings.TrimRight(h, "\r\n")[1:])
-		if err != nil || size < 0 || size > 1<<20 {
-			return nil, fmt.Errorf("bad bulk length %q", h)
-		}
-		buf := make([]byte, size+2)
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return nil, err
-		}
-		args[i] = string(buf[:size])
-	}
-	return args, nil
 }
 
 // toFake maps every announced address to the fake server.

@@ -18,11 +18,16 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// replyFile reads a captured reply from testdata/replies.
+// replyFile reads a captured reply from testdata/replies. A missing file
+// fails the test with Errorf (safe from a fake server's goroutine) and reads
+// as a Redis error reply.
 func replyFile(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", "replies", name))
-	require.NoError(t, err)
+	if err != nil {
+		t.Errorf("captured reply: %v", err)
+		return []byte("-ERR test: " + err.Error() + "\r\n")
+	}
 	return b
 }
 
@@ -31,36 +36,40 @@ func answeredOf(t testing.TB, shape string) string {
 	return strings.TrimSpace(string(replyFile(t, shape+".answered")))
 }
 
-// readRequest reads one client command (a RESP array of bulk strings, the
-// only thing clients send). Test-only: it never sees server replies.
-func readRequest(r *bufio.Reader) ([]string, error) {
+// readCommand reads one client command: a RESP array of bulk strings, the
+// only thing clients send. Test-only: it never sees server replies.
+func readCommand(r *bufio.Reader) ([]string, error) {
 	line, err := r.ReadString('\n')
 	if err != nil {
 		return nil, err
 	}
 	line = strings.TrimRight(line, "\r\n")
 	if !strings.HasPrefix(line, "*") {
-		return strings.Fields(line), nil // inline command
+		return nil, fmt.Errorf("not an array: %q", line)
 	}
 	n, err := strconv.Atoi(line[1:])
-	if err != nil {
-		return nil, err
+	if err != nil || n < 1 || n > 64 {
+		return nil, fmt.Errorf("bad array length %q", line)
 	}
-	args := make([]string, 0, n)
-	for i := 0; i < n; i++ {
+	args := make([]string, n)
+	for i := range args {
 		h, err := r.ReadString('\n')
 		if err != nil {
 			return nil, err
 		}
-		size, err := strconv.Atoi(strings.TrimRight(h, "\r\n")[1:])
-		if err != nil {
-			return nil, err
+		h = strings.TrimRight(h, "\r\n")
+		if !strings.HasPrefix(h, "$") {
+			return nil, fmt.Errorf("not a bulk string: %q", h)
+		}
+		size, err := strconv.Atoi(h[1:])
+		if err != nil || size < 0 || size > 1<<20 {
+			return nil, fmt.Errorf("bad bulk length %q", h)
 		}
 		buf := make([]byte, size+2)
 		if _, err := io.ReadFull(r, buf); err != nil {
 			return nil, err
 		}
-		args = append(args, string(buf[:size]))
+		args[i] = string(buf[:size])
 	}
 	return args, nil
 }
@@ -96,7 +105,7 @@ func decodeReply(t testing.TB, payload []byte, resp3 bool) rueidis.RedisMessage 
 				defer c.Close()
 				r := bufio.NewReader(c)
 				for {
-					args, err := readRequest(r)
+					args, err := readCommand(r)
 					if err != nil || len(args) == 0 {
 						return
 					}
