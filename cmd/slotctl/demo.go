@@ -272,19 +272,15 @@ type demo struct {
 	start time.Time
 }
 
-// refreshCounter is the topology observer: it counts refresh attempts
-// and published snapshots.
+// refreshCounter is the topology observer: it counts published
+// snapshots.
 type refreshCounter struct {
-	attempts, published, failed atomic.Int64
+	published atomic.Int64
 }
 
-// OnRefresh counts e.
+// OnRefresh counts e when it published a snapshot.
 func (r *refreshCounter) OnRefresh(e topology.RefreshEvent) {
-	r.attempts.Add(1)
-	switch {
-	case e.Err != nil:
-		r.failed.Add(1)
-	case e.New != nil:
+	if e.Err == nil && e.New != nil {
 		r.published.Add(1)
 	}
 }
