@@ -16,7 +16,6 @@ const queryTimeout = 2 * time.Second
 // nodeLine is one line of CLUSTER NODES.
 type nodeLine struct {
 	id        string
-	port      int
 	flags     []string
 	myself    bool
 	master    bool
@@ -25,10 +24,8 @@ type nodeLine struct {
 	handshake bool
 	noaddr    bool
 	masterID  string // "" for primaries
-	connected bool
 	slots     [][2]int
 	migrating map[int]string // slot -> target ID (myself only)
-	importing map[int]string // slot -> source ID (myself only)
 }
 
 // parseClusterNodes parses a CLUSTER NODES reply.
@@ -43,14 +40,7 @@ func parseClusterNodes(s string) ([]nodeLine, error) {
 		if len(f) < 8 {
 			return nil, fmt.Errorf("clustertest: short CLUSTER NODES line %q", line)
 		}
-		nl := nodeLine{id: f[0], connected: f[7] == "connected"}
-		addr := f[1]
-		if i := strings.IndexAny(addr, "@,"); i >= 0 {
-			addr = addr[:i]
-		}
-		if i := strings.LastIndexByte(addr, ':'); i >= 0 {
-			nl.port, _ = strconv.Atoi(addr[i+1:])
-		}
+		nl := nodeLine{id: f[0]}
 		nl.flags = strings.Split(f[2], ",")
 		for _, fl := range nl.flags {
 			switch fl {
@@ -73,22 +63,15 @@ func parseClusterNodes(s string) ([]nodeLine, error) {
 		}
 		for _, sl := range f[8:] {
 			if strings.HasPrefix(sl, "[") {
+				// [slot->-target] (migrating); [slot-<-source]
+				// (importing) is not needed.
 				inner := strings.Trim(sl, "[]")
 				if i := strings.Index(inner, "->-"); i >= 0 {
-					slot, err := strconv.Atoi(inner[:i])
-					if err == nil {
+					if slot, err := strconv.Atoi(inner[:i]); err == nil {
 						if nl.migrating == nil {
 							nl.migrating = map[int]string{}
 						}
 						nl.migrating[slot] = inner[i+3:]
-					}
-				} else if i := strings.Index(inner, "-<-"); i >= 0 {
-					slot, err := strconv.Atoi(inner[:i])
-					if err == nil {
-						if nl.importing == nil {
-							nl.importing = map[int]string{}
-						}
-						nl.importing[slot] = inner[i+3:]
 					}
 				}
 				continue
