@@ -70,9 +70,6 @@ type demoConfig struct {
 	ApplySlots int
 	// SkipFailover skips act 5.
 	SkipFailover bool
-	// ServerBin and CLIBin override the redis binaries (default
-	// $REDIS_SERVER / $REDIS_CLI, else PATH).
-	ServerBin, CLIBin string
 }
 
 func (c demoConfig) withDefaults() demoConfig {
@@ -299,7 +296,6 @@ func runDemo(ctx context.Context, cfg demoConfig, out, summary io.Writer) (res d
 	sctx, cancel := context.WithTimeout(ctx, clustertest.StartTimeout)
 	cl, err := clustertest.Start(sctx, clustertest.Options{
 		Primaries: cfg.Primaries, Replicas: cfg.Replicas,
-		ServerBin: cfg.ServerBin, CLIBin: cfg.CLIBin,
 	})
 	cancel()
 	if err != nil {
