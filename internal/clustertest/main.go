@@ -41,7 +41,7 @@ func Main(m *testing.M, opts Options, c **Cluster, leakOpts ...goleak.Option) {
 func runMain(m *testing.M, opts Options, c **Cluster, leakOpts []goleak.Option) int {
 	if opts.Logf == nil && os.Getenv("CLUSTERTEST_VERBOSE") == "1" {
 		opts.Logf = func(format string, args ...any) {
-			fmt.Fprintf(os.Stderr, format+"\n", args...)
+			fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05.000 ")+format+"\n", args...)
 		}
 	}
 	*c = nil

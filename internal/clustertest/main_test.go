@@ -2,7 +2,6 @@ package clustertest
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
@@ -14,13 +13,7 @@ import (
 var cluster *Cluster
 
 func TestMain(m *testing.M) {
-	opts := Options{Primaries: 3, Replicas: 1}
-	if os.Getenv("CLUSTERTEST_VERBOSE") == "1" {
-		opts.Logf = func(format string, args ...any) {
-			println(time.Now().Format("15:04:05.000"), " ", sprintf(format, args...))
-		}
-	}
-	Main(m, opts, &cluster)
+	Main(m, Options{Primaries: 3, Replicas: 1}, &cluster)
 }
 
 func testCtx(t *testing.T, d time.Duration) context.Context {

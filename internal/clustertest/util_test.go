@@ -1,14 +1,11 @@
 package clustertest
 
 import (
-	"fmt"
 	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 )
-
-func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
 
 // crc16 is the CRC16-XMODEM of Redis Cluster key hashing.
 func crc16(b []byte) uint16 {
