@@ -1207,22 +1207,14 @@ func layoutText(l *plan.Layout) string {
 // rangesText writes slot ranges in redis-cli notation, the first few only.
 func rangesText(rs []slots.Range) string {
 	const maxShown = 4
-	var parts []string
-	for i, r := range rs {
-		if i == maxShown {
-			parts = append(parts, fmt.Sprintf("+%d more", len(rs)-maxShown))
-			break
-		}
-		if r.Start == r.End {
-			parts = append(parts, strconv.Itoa(int(r.Start)))
-		} else {
-			parts = append(parts, fmt.Sprintf("%d-%d", r.Start, r.End))
-		}
-	}
-	if len(parts) == 0 {
+	if len(rs) == 0 {
 		return "none"
 	}
-	return strings.Join(parts, ",")
+	s := slots.FormatRanges(rs[:min(len(rs), maxShown)], ",")
+	if len(rs) > maxShown {
+		s += fmt.Sprintf(",+%d more", len(rs)-maxShown)
+	}
+	return s
 }
 
 // retriesText lists the router's retries per cause.
