@@ -68,7 +68,6 @@ type rnode struct {
 	answered   bool // this node gave one of the views
 	failed     bool
 	loading    bool
-	online     bool
 	epoch      uint64
 	epochKnown bool
 	// primaryEpoch is the highest epoch reported while the node was listed
@@ -279,8 +278,6 @@ func (r *reconciler) merge(rn *rnode, n *Node, preferred bool) {
 		rn.failed = true
 	case HealthLoading:
 		rn.loading = true
-	case HealthOnline:
-		rn.online = true
 	}
 	if n.EpochKnown && (!rn.epochKnown || n.ConfigEpoch > rn.epoch) {
 		rn.epoch, rn.epochKnown = n.ConfigEpoch, true
