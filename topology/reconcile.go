@@ -244,31 +244,12 @@ func (r *reconciler) merge(rn *rnode, n *Node, preferred bool) {
 	first := !rn.inViews
 	rn.inViews = true
 	if first || (preferred && !rn.preferred) {
+		// The new source wins; keep the facts it lacks (none on first).
 		keep := rn.n
-		rn.n = *n
-		rn.preferred = preferred
-		if !first {
-			// Keep facts the new source lacks.
-			if rn.n.IP == "" {
-				rn.n.IP = keep.IP
-			}
-			if rn.n.Hostname == "" {
-				rn.n.Hostname = keep.Hostname
-			}
-			if rn.n.TLSPort == 0 {
-				rn.n.TLSPort = keep.TLSPort
-			}
-		}
+		rn.n, rn.preferred = *n, preferred
+		fillMissing(&rn.n, &keep)
 	} else {
-		if rn.n.IP == "" {
-			rn.n.IP = n.IP
-		}
-		if rn.n.Hostname == "" {
-			rn.n.Hostname = n.Hostname
-		}
-		if rn.n.TLSPort == 0 {
-			rn.n.TLSPort = n.TLSPort
-		}
+		fillMissing(&rn.n, n)
 	}
 	if n.ReplicationOffset > rn.n.ReplicationOffset {
 		rn.n.ReplicationOffset = n.ReplicationOffset
@@ -281,6 +262,19 @@ func (r *reconciler) merge(rn *rnode, n *Node, preferred bool) {
 	}
 	if n.EpochKnown && (!rn.epochKnown || n.ConfigEpoch > rn.epoch) {
 		rn.epoch, rn.epochKnown = n.ConfigEpoch, true
+	}
+}
+
+// fillMissing copies into dst the address facts it lacks and src has.
+func fillMissing(dst, src *Node) {
+	if dst.IP == "" {
+		dst.IP = src.IP
+	}
+	if dst.Hostname == "" {
+		dst.Hostname = src.Hostname
+	}
+	if dst.TLSPort == 0 {
+		dst.TLSPort = src.TLSPort
 	}
 }
 
