@@ -20,7 +20,7 @@ func ones(n int) []float64 {
 
 func TestCreateLayoutMatchesRedisCli(t *testing.T) {
 	// The well-known 3-master split.
-	assert.Equal(t, "0-5460 5461-10922 10923-16383", fmtRanges(createRanges(3)))
+	assert.Equal(t, "0-5460 5461-10922 10923-16383", slots.FormatRanges(createRanges(3), " "))
 	for _, n := range []int{1, 3, 4, 6, 7, 100, 1000} {
 		rs := createRanges(n)
 		total := 0
@@ -125,15 +125,4 @@ func counts(owner []int, n int) []int {
 		c[o]++
 	}
 	return c
-}
-
-func fmtRanges(rs []slots.Range) string {
-	s := ""
-	for i, r := range rs {
-		if i > 0 {
-			s += " "
-		}
-		s += r.String()
-	}
-	return s
 }
