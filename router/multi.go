@@ -31,7 +31,6 @@ type unit struct {
 
 	// per round
 	addr   string
-	ro     bool
 	res    []rueidis.RedisResult
 	err    error
 	unsent bool
@@ -230,7 +229,7 @@ func (c *Client) round(ctx context.Context, cmds []Cmd, ready []*unit) {
 	for _, u := range ready {
 		u.res, u.err, u.unsent = nil, nil, false
 		addr, ro, err := c.pick(&u.st)
-		u.addr, u.ro = addr, ro
+		u.addr = addr
 		if err != nil {
 			u.err = err
 			continue
