@@ -99,10 +99,9 @@ func (s *Snapshot) ApplyMoved(slot slots.Slot, addr string) (*Snapshot, MovedRes
 	res := MovedResult{From: from}
 	var toNode *Node
 	switch {
-	case known && target.Role == RolePrimary && s.shardOf[target] >= 0:
-		t := s.shardOf[target]
+	case known && target.Role == RolePrimary:
 		toNode = fresh[target]
-		b.owner[slot] = uint16(t)
+		b.owner[slot] = uint16(s.shardOf[target])
 		b.fix(slot, toNode)
 		res.Kind = MovedToPrimary
 	case known && cur >= 0 && s.shardOf[target] == cur:
