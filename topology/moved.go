@@ -3,6 +3,7 @@ package topology
 import (
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 
 	"github.com/slotrouter/slotrouter/slots"
@@ -108,15 +109,9 @@ func (s *Snapshot) ApplyMoved(slot slots.Slot, addr string) (*Snapshot, MovedRes
 		sh := &b.shards[cur]
 		old := sh.Primary
 		toNode = fresh[target]
-		reps := make([]*Node, 0, len(sh.Replicas))
-		for _, r := range sh.Replicas {
-			if r != toNode {
-				reps = append(reps, r)
-			}
-		}
 		old.Role = RoleReplica
 		sh.Primary = toNode
-		sh.Replicas = append(reps, old)
+		sh.Replicas = append(withoutNode(sh.Replicas, toNode), old)
 		for x := range b.owner {
 			if int(b.owner[x]) == cur {
 				b.fix(slots.Slot(x), toNode)
@@ -128,13 +123,7 @@ func (s *Snapshot) ApplyMoved(slot slots.Slot, addr string) (*Snapshot, MovedRes
 		r := s.shardOf[target]
 		sh := &b.shards[r]
 		toNode = fresh[target]
-		reps := make([]*Node, 0, len(sh.Replicas))
-		for _, x := range sh.Replicas {
-			if x != toNode {
-				reps = append(reps, x)
-			}
-		}
-		sh.Replicas = reps
+		sh.Replicas = withoutNode(sh.Replicas, toNode)
 		toNode.Role = RolePrimary
 		toNode.PrimaryID = ""
 		t := b.addShard("", toNode, nil)
@@ -162,6 +151,12 @@ func (s *Snapshot) ApplyMoved(slot slots.Slot, addr string) (*Snapshot, MovedRes
 		}
 	}
 	return ns, res
+}
+
+// withoutNode removes n from reps in place (clone's replica slices are the
+// builder's own).
+func withoutNode(reps []*Node, n *Node) []*Node {
+	return slices.DeleteFunc(reps, func(r *Node) bool { return r == n })
 }
 
 // clone copies s into a builder with fresh nodes (same shard order and
