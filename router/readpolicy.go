@@ -35,17 +35,22 @@ func pickReplica(sh *topology.Shard, ok func(*topology.Node) bool) *topology.Nod
 	return choseReplica(sh, ok, false)
 }
 
-// lastResortReplica is pickReplica that also accepts a replica the
-// topology reports as loading. Redis reports a replica as "loading" in
-// CLUSTER SHARDS until the other nodes have heard its replication offset,
-// which can lag well behind its first sync (a restarted replica, say); when
-// the primary cannot serve a read, such a replica is worth one try: a
-// replica that really is loading answers LOADING, which is retried.
+// lastResortReplica returns a random replica of sh that the topology
+// reports as loading and for which ok holds, or nil; callers ask it after
+// pickReplica (and the primary) found nothing, so it looks at the loading
+// replicas only. Redis reports a replica as "loading" in CLUSTER SHARDS
+// until the other nodes have heard its replication offset, which can lag
+// well behind its first sync (a restarted replica, say); when the primary
+// cannot serve a read, such a replica is worth one try: a replica that
+// really is loading answers LOADING, which is retried.
 func lastResortReplica(sh *topology.Shard, ok func(*topology.Node) bool) *topology.Node {
 	return choseReplica(sh, ok, true)
 }
 
-func choseReplica(sh *topology.Shard, ok func(*topology.Node) bool, loadingToo bool) *topology.Node {
+// choseReplica returns a random replica of sh, neither failed nor without
+// an address, that is loading (loading true) or not (false), and for which
+// ok holds.
+func choseReplica(sh *topology.Shard, ok func(*topology.Node) bool, loading bool) *topology.Node {
 	n := len(sh.Replicas)
 	if n == 0 {
 		return nil
@@ -57,7 +62,7 @@ func choseReplica(sh *topology.Shard, ok func(*topology.Node) bool, loadingToo b
 	for i := range n {
 		r := sh.Replicas[(start+i)%n]
 		if r == nil || r.Health == topology.HealthFailed || r.Addr == "" ||
-			(r.Health == topology.HealthLoading && !loadingToo) {
+			(r.Health == topology.HealthLoading) != loading {
 			continue
 		}
 		if ok == nil || ok(r) {
