@@ -161,13 +161,17 @@ func (c *Client) Route(args ...string) (slots.Slot, *topology.Node, error) {
 		return d.slotOrNone(), nil, err
 	}
 	if c.pool.breakerOpen(n.Addr) && d.readOnly && d.hasKeys {
-		if sh, ok := s.Lookup(d.slot); ok {
-			if alt := pickReplica(sh, func(r *topology.Node) bool { return !c.pool.breakerOpen(r.Addr) }); alt != nil {
-				return d.slot, alt, nil
-			}
-			if sh.Primary != nil && !c.pool.breakerOpen(sh.Primary.Addr) {
-				return d.slot, sh.Primary, nil
-			}
+		// As pick: an online replica, the primary, a loading replica.
+		sh, _ := s.Lookup(d.slot) // nodeFor found it
+		closed := func(r *topology.Node) bool { return !c.pool.breakerOpen(r.Addr) }
+		if alt := pickReplica(sh, closed); alt != nil {
+			return d.slot, alt, nil
+		}
+		if closed(sh.Primary) {
+			return d.slot, sh.Primary, nil
+		}
+		if alt := lastResortReplica(sh, closed); alt != nil {
+			return d.slot, alt, nil
 		}
 	}
 	return d.slotOrNone(), n, nil
