@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -93,17 +92,9 @@ func TestCheckUsage(t *testing.T) {
 
 // A real cluster left with an open slot: check -addr reports it.
 func TestCheckLiveOpenSlot(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a real cluster")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	c, err := clustertest.Start(ctx, clustertest.Options{Primaries: 3})
-	if errors.Is(err, clustertest.ErrServerNotFound) {
-		t.Skip(err)
-	}
-	require.NoError(t, err)
-	defer func() { assert.NoError(t, c.Stop()) }()
+	c := startCluster(ctx, t)
 
 	const slot = 4242
 	owner, err := c.OwnerOf(ctx, slot)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/slotrouter/slotrouter/internal/clustertest"
 	"github.com/slotrouter/slotrouter/slots"
 )
 
@@ -66,3 +69,23 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func itoa(s slots.Slot) string { return strconv.Itoa(int(s)) }
+
+// startCluster starts a real 3-primary cluster of the test's own (the
+// test changes it) and stops it when the test ends. Without redis-server
+// the test is skipped, or fails when REQUIRE_CLUSTER=1; -short skips it.
+func startCluster(ctx context.Context, t *testing.T) *clustertest.Cluster {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a real cluster")
+	}
+	c, err := clustertest.Start(ctx, clustertest.Options{Primaries: 3})
+	if errors.Is(err, clustertest.ErrServerNotFound) {
+		if os.Getenv(clustertest.RequireEnv) == "1" {
+			t.Fatalf("%s=1 and no redis-server: %v", clustertest.RequireEnv, err)
+		}
+		t.Skipf("no redis-server (set %s=1 to fail instead): %v", clustertest.RequireEnv, err)
+	}
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, c.Stop()) })
+	return c
+}

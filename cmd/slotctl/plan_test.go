@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -168,17 +167,9 @@ func TestPlanUsageAndErrors(t *testing.T) {
 
 // Layout and key counts read from a real cluster.
 func TestPlanLive(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a real cluster")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	c, err := clustertest.Start(ctx, clustertest.Options{Primaries: 3})
-	if errors.Is(err, clustertest.ErrServerNotFound) {
-		t.Skip(err)
-	}
-	require.NoError(t, err)
-	defer func() { assert.NoError(t, c.Stop()) }()
+	c := startCluster(ctx, t)
 
 	owner := map[slots.Slot]*clustertest.Node{}
 	for _, n := range c.Nodes() {
