@@ -515,10 +515,6 @@ func rolesOf(l *Layout) (*topo, roles, error) {
 	if err != nil {
 		return nil, roles{}, err
 	}
-	idx := map[string]int{}
-	for i, id := range t.ids {
-		idx[id] = i
-	}
 	r := roles{shard: make([]int, len(nodes))}
 	shardOf := map[string]int{}
 	for i, n := range nodes {
