@@ -397,7 +397,7 @@ func (t *topo) starts() []roles {
 				if onHost[[2]int{s, t.host[i]}] {
 					key[1] = 1
 				}
-				if best < 0 || key[0] < bestKey[0] || (key[0] == bestKey[0] && (key[1] < bestKey[1] || (key[1] == bestKey[1] && key[2] < bestKey[2]))) {
+				if best < 0 || slices.Compare(key[:], bestKey[:]) < 0 {
 					best, bestKey = s, key
 				}
 			}
