@@ -38,11 +38,7 @@ func Targets(l *Layout) (map[string]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]int, len(st.primary))
-	for _, i := range st.primary {
-		out[st.nodes[i].ID] = t[i]
-	}
-	return out, nil
+	return st.targetMap(t), nil
 }
 
 // targets computes per-layout-index targets (0 for replicas).
