@@ -284,15 +284,10 @@ func (b *builder) nodesOf(i int) []*Node {
 // fixAddr fills Announced and Addr of a node owned by the builder.
 func (b *builder) fixAddr(n *Node) {
 	if n.Announced == "" {
-		switch {
-		case n.Addr != "":
+		if n.Addr != "" {
 			n.Announced = n.Addr
-		case n.Endpoint != "" && (n.Port != 0 || n.TLSPort != 0):
-			p := n.Port
-			if p == 0 {
-				p = n.TLSPort
-			}
-			n.Announced = joinAddr(n.Endpoint, p)
+		} else {
+			finishNode(n) // Endpoint:Port (or TLSPort), when both are known
 		}
 	}
 	if b.mapAddr != nil && n.Announced != "" {
