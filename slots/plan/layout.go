@@ -303,12 +303,7 @@ func (st *state) requireCovered() error {
 	if un.Empty() {
 		return nil
 	}
-	rs := un.Ranges()
-	txt := slots.FormatRanges(rs[:min(len(rs), 8)], ",")
-	if len(rs) > 8 {
-		txt += ",…"
-	}
-	return fmt.Errorf("%w: %d slots have no owner (%s); assign them first (CLUSTER ADDSLOTS or redis-cli --cluster fix)", ErrUncovered, un.Count(), txt)
+	return fmt.Errorf("%w: %d slots have no owner (%s); assign them first (CLUSTER ADDSLOTS or redis-cli --cluster fix)", ErrUncovered, un.Count(), shortRanges(un.Ranges()))
 }
 
 // counts returns the number of slots each node (by layout index) owns.
