@@ -73,7 +73,7 @@ func runKeyslot(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	for _, r := range rows {
 		hashed := "(whole key)"
 		if r.Tagged {
-			hashed = fmt.Sprintf("{%s}", r.Tag)
+			hashed = hashtag.Wrap(r.Tag)
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\n", r.Slot, hashed, r.Key)
 	}
