@@ -153,8 +153,7 @@ func RebalanceLoad(l *Layout, opt LoadOptions) (*Plan, error) {
 			pinned := slices.Clone(lp.pinned)
 			copy(lp.fair, lp.orig)
 			clear(lp.pinned)
-			lp.improve(loadImproveSteps + 4*len(lp.active))
-			if !lp.allWithin() {
+			if !lp.improve(loadImproveSteps + 4*len(lp.active)) {
 				found, exhausted := lp.search(&start, loadSearchSteps)
 				switch {
 				case found:
