@@ -27,9 +27,11 @@ type fakeRedis struct {
 	mu     sync.Mutex
 	shape  string
 	legacy bool
-	calls  map[string]int
-	conns  map[net.Conn]bool
-	closed bool
+	// payload, when set, answers CLUSTER REPLY (decodeReply).
+	payload []byte
+	calls   map[string]int
+	conns   map[net.Conn]bool
+	closed  bool
 }
 
 func startFakeRedis(t testing.TB, shape string) *fakeRedis {
@@ -101,7 +103,7 @@ func (f *fakeRedis) serve(c net.Conn) {
 		name := strings.ToUpper(strings.Join(args[:min(2, len(args))], " "))
 		f.mu.Lock()
 		f.calls[name]++
-		shape, legacy := f.shape, f.legacy
+		shape, legacy, payload := f.shape, f.legacy, f.payload
 		f.mu.Unlock()
 		var reply []byte
 		switch {
@@ -111,6 +113,8 @@ func (f *fakeRedis) serve(c net.Conn) {
 			reply = replyFile(f.t, "hello2.resp")
 		case strings.HasPrefix(name, "CLIENT"):
 			reply = []byte("+OK\r\n")
+		case name == "CLUSTER REPLY" && payload != nil:
+			reply = payload
 		case name == "CLUSTER SHARDS" && legacy:
 			reply = []byte("-ERR unknown subcommand 'SHARDS'. Try CLUSTER HELP.\r\n")
 		case name == "CLUSTER SHARDS", name == "CLUSTER SLOTS", name == "CLUSTER NODES":

@@ -5,12 +5,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -75,73 +73,18 @@ func readCommand(r *bufio.Reader) ([]string, error) {
 }
 
 // decodeReply turns captured reply bytes into a rueidis.RedisMessage the
-// honest way: a loopback fake server answers a real rueidis client with the
-// exact bytes (HELLO with the captured HELLO reply of the same protocol).
+// honest way: the fake server (fakeRedis, with the captured HELLO reply of
+// the same protocol) answers a real rueidis client's CLUSTER REPLY with the
+// exact bytes.
 func decodeReply(t testing.TB, payload []byte, resp3 bool) rueidis.RedisMessage {
 	t.Helper()
-	hello := replyFile(t, "hello2.resp")
-	if resp3 {
-		hello = replyFile(t, "hello3.resp")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				r := bufio.NewReader(c)
-				for {
-					args, err := readCommand(r)
-					if err != nil || len(args) == 0 {
-						return
-					}
-					var out []byte
-					switch strings.ToUpper(args[0]) {
-					case "HELLO":
-						if !resp3 {
-							out = []byte("-ERR unknown command 'HELLO'\r\n")
-						} else {
-							out = hello
-						}
-					case "CLIENT", "SELECT", "READONLY":
-						out = []byte("+OK\r\n")
-					case "PING":
-						out = []byte("+PONG\r\n")
-					default:
-						out = payload
-					}
-					if _, err := c.Write(out); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	defer func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	}()
+	f := startFakeRedis(t, "")
+	defer f.stop()
+	f.mu.Lock()
+	f.payload = payload
+	f.mu.Unlock()
 	client, err := rueidis.NewClient(rueidis.ClientOption{
-		InitAddress:       []string{ln.Addr().String()},
+		InitAddress:       []string{f.addr()},
 		ForceSingleClient: true,
 		DisableCache:      true,
 		DisableRetry:      true,
