@@ -1,6 +1,7 @@
 package plan_test
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -52,13 +53,26 @@ func FuzzParseLayout(f *testing.F) {
 			return
 		}
 		p, err := plan.Rebalance(l, plan.Options{})
-		if err == nil {
-			require.NoError(t, p.Validate())
-		}
+		requirePlanOrPackageError(t, p, err)
 		if len(l.Loads) > 0 {
-			if p, err := plan.RebalanceLoad(l, plan.LoadOptions{}); err == nil {
-				require.NoError(t, p.Validate())
-			}
+			p, err := plan.RebalanceLoad(l, plan.LoadOptions{})
+			requirePlanOrPackageError(t, p, err)
 		}
 	})
+}
+
+// requirePlanOrPackageError requires a valid plan, or an error that
+// wraps one of the package's errors.
+func requirePlanOrPackageError(t *testing.T, p *plan.Plan, err error) {
+	t.Helper()
+	if err == nil {
+		require.NoError(t, p.Validate())
+		return
+	}
+	for _, e := range []error{plan.ErrInvalidLayout, plan.ErrUncovered, plan.ErrImpossible, plan.ErrInvalidLoads} {
+		if errors.Is(err, e) {
+			return
+		}
+	}
+	t.Fatalf("error wraps none of the package's errors: %v", err)
 }
