@@ -191,7 +191,6 @@ func (c *Client) blockUnit(cmds []Cmd, i, j int) (unit, error) {
 	var bd decision
 	bd.readOnly = true
 	idem := true
-	var keys []string
 	for k := i + 1; k < j; k++ {
 		d, err := decide(c.table, cmds[k].Args)
 		if err != nil {
@@ -201,22 +200,32 @@ func (c *Client) blockUnit(cmds []Cmd, i, j int) (unit, error) {
 			return unit{}, ErrMultiBlock
 		}
 		if d.hasKeys {
-			ks, _ := c.table.Keys(cmds[k].Args)
-			keys = append(keys, ks...)
 			if !bd.hasKeys {
 				bd.slot, bd.hasKeys = d.slot, true
 			} else if d.slot != bd.slot {
-				_, _, err := CheckSlot("MULTI", keys...)
-				if err == nil {
-					err = ErrCrossSlot
-				}
-				return unit{}, err
+				return unit{}, c.blockCrossSlot(cmds[i+1 : k+1])
 			}
 		}
 		bd.readOnly = bd.readOnly && d.readOnly
 		idem = idem && (d.readOnly || cmds[k].Idempotent)
 	}
 	return unit{first: i, last: j, block: true, st: state{d: bd, idem: idem, block: true, ctr: c.limits.Counter()}}, nil
+}
+
+// blockCrossSlot is the error of a block whose commands cmds (the last
+// one's slot differs) have keys of different slots: a *CrossSlotError
+// naming their keys. The keys are gathered only on this error path.
+func (c *Client) blockCrossSlot(cmds []Cmd) error {
+	var keys []string
+	for _, cmd := range cmds {
+		ks, _ := c.table.Keys(cmd.Args)
+		keys = append(keys, ks...)
+	}
+	_, _, err := CheckSlot("MULTI", keys...)
+	if err == nil {
+		err = ErrCrossSlot
+	}
+	return err
 }
 
 // round sends the ready units, one pipeline per node, nodes in parallel.

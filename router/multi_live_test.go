@@ -81,6 +81,14 @@ func TestDoMultiTransactionLive(t *testing.T) {
 	for i := range 4 {
 		assert.ErrorIs(t, res[i].Err, router.ErrCrossSlot, i)
 	}
+	var cs *router.CrossSlotError
+	if assert.ErrorAs(t, res[0].Err, &cs) {
+		var named []string
+		for _, ks := range cs.Keys {
+			named = append(named, ks.Key)
+		}
+		assert.Equal(t, []string{x, y}, named, "the error names the block's keys")
+	}
 	require.NoError(t, res[4].Err)
 	for _, k := range []string{x, y} {
 		_, err := c.Do(ctx, "GET", k)
