@@ -615,37 +615,29 @@ func (d *demo) actFailover(ctx context.Context) error {
 		fmt.Fprintln(d.out, "skipped: no primary has a replica")
 		return nil
 	}
-	var affected [slots.Count]bool
-	var sample slots.Slot
-	nAffected := 0
+	// The victim's slots as the router sees them (sample is one of them),
+	// else as the cluster says.
+	var affected slots.Set
 	snap := d.c.Topology().Current()
 	if vn, ok := snap.NodeByID(victim.ID); ok {
-		sh, _ := snap.ShardOf(vn)
-		if sh == nil {
-			sh = &topology.Shard{}
-		}
-		for _, r := range sh.Ranges {
-			for s := int(r.Start); s <= int(r.End); s++ {
-				affected[s] = true
-				nAffected++
-			}
-		}
-		if len(sh.Ranges) > 0 {
-			sample = sh.Ranges[0].Start
+		if sh, ok := snap.ShardOf(vn); ok {
+			affected = sh.Slots()
 		}
 	}
-	if nAffected == 0 {
+	if affected.Empty() {
 		own, err := d.cl.SlotsOf(ctx, victim)
 		if err != nil {
 			return err
 		}
 		for _, s := range own {
-			affected[s] = true
+			affected.Add(slots.Slot(s))
 		}
-		nAffected = len(own)
-		if len(own) > 0 {
-			sample = slots.Slot(own[0])
-		}
+	}
+	nAffected := affected.Count()
+	var sample slots.Slot
+	for s := range affected.All() {
+		sample = s
+		break
 	}
 	l := d.newLoad(true)
 	l.affected = &affected
@@ -914,7 +906,7 @@ const (
 type load struct {
 	d        *demo
 	incr     bool
-	affected *[slots.Count]bool
+	affected *slots.Set
 	killAt   atomic.Int64
 	stop     chan struct{}
 	wg       sync.WaitGroup
@@ -1073,7 +1065,7 @@ func (l *load) record(ctx context.Context, w *worker, cmd router.Cmd, op, j int,
 	if op == opSet {
 		w.expect[j] = val
 	}
-	if op != opRead && since >= 0 && w.firstWr < 0 && l.affected != nil && l.affected[slots.Of(cmd.Args[1])] {
+	if op != opRead && since >= 0 && w.firstWr < 0 && l.affected != nil && l.affected.Has(slots.Of(cmd.Args[1])) {
 		w.firstWr = since
 	}
 }
