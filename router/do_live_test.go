@@ -181,16 +181,7 @@ func commandCalls(ctx context.Context, t *testing.T, cl *clustertest.Cluster, cm
 	t.Helper()
 	var total int64
 	for _, n := range cl.Nodes() {
-		m, err := cl.Do(ctx, n, "INFO", "commandstats")
-		require.NoError(t, err)
-		s, _ := m.ToString()
-		for _, line := range splitLines(s) {
-			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_"+cmd+":calls="); ok {
-				var calls int64
-				fmt.Sscanf(v, "%d", &calls)
-				total += calls
-			}
-		}
+		total += commandCallsOn(ctx, t, cl, n, cmd)
 	}
 	return total
 }
