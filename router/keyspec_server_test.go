@@ -33,13 +33,6 @@ func capturePath(proto string) string {
 	return filepath.Join("testdata", "command-redis-"+capturedVersion+"."+proto)
 }
 
-func keysTestCtx(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // captureRecorder keeps every byte read from a connection.
 type captureRecorder struct {
 	r   io.Reader
@@ -80,7 +73,7 @@ func captureCommand(t *testing.T, addr string, resp3 bool) []byte {
 
 func redisVersion(t *testing.T, c *clustertest.Cluster) string {
 	t.Helper()
-	m, err := c.Do(keysTestCtx(t), c.Nodes()[0], "INFO", "server")
+	m, err := c.Do(liveCtx(t, 60*time.Second), c.Nodes()[0], "INFO", "server")
 	require.NoError(t, err)
 	s, err := m.ToString()
 	require.NoError(t, err)
@@ -141,7 +134,7 @@ func learnCaptured(proto string) (*router.Table, error) {
 // COMMAND reply as rueidis decodes it (RESP3).
 func liveLearned(t *testing.T, c *clustertest.Cluster) *router.Table {
 	t.Helper()
-	m, err := c.Do(keysTestCtx(t), c.Nodes()[0], "COMMAND")
+	m, err := c.Do(liveCtx(t, 60*time.Second), c.Nodes()[0], "COMMAND")
 	require.NoError(t, err)
 	learned, err := new(router.Table).Learn(m)
 	require.NoError(t, err)
@@ -204,7 +197,7 @@ func hasKeyFinder(cmd *router.Command) bool {
 // CrossSlotError naming the same keys.
 func TestKeysMatchServerGetKeys(t *testing.T) {
 	c := clustertest.Need(t, cluster)
-	ctx := keysTestCtx(t)
+	ctx := liveCtx(t, 60*time.Second)
 	static := router.DefaultTable()
 	learned := liveLearned(t, c)
 	for _, sample := range keySamples {
@@ -279,7 +272,7 @@ func TestKeysMatchServerGetKeys(t *testing.T) {
 // answers an error, and at least one an error that is not a redirect.
 func TestBadCommandsRefusedByServer(t *testing.T) {
 	c := clustertest.Need(t, cluster)
-	ctx := keysTestCtx(t)
+	ctx := liveCtx(t, 60*time.Second)
 	for _, sample := range badSamples {
 		args := sampleArgs(sample)
 		_, err := router.DefaultTable().Keys(args)
@@ -306,7 +299,7 @@ func TestBadCommandsRefusedByServer(t *testing.T) {
 // the owner of the channel's slot, which is the slot Slot computes.
 func TestShardedPubSubSlot(t *testing.T) {
 	c := clustertest.Need(t, cluster)
-	ctx := keysTestCtx(t)
+	ctx := liveCtx(t, 60*time.Second)
 	for _, ch := range []string{"news", "{user:1}:events", "a", "ch:42"} {
 		args := []string{"SPUBLISH", ch, "hello"}
 		slot, hasKeys, err := router.DefaultTable().Slot(args)
@@ -419,7 +412,7 @@ func orEmptyKeys(s []string) []string {
 // calls keyless, the server's COMMAND GETKEYS finds no key either.
 func TestKeylessMatchServer(t *testing.T) {
 	c := clustertest.Need(t, cluster)
-	ctx := keysTestCtx(t)
+	ctx := liveCtx(t, 60*time.Second)
 	tab := router.DefaultTable()
 	checked := 0
 	check := func(cmd *router.Command, args []string) {
