@@ -371,7 +371,8 @@ func ParsePlan(data []byte) (*Plan, error) {
 // disjoint ranges whose size matches Slots, no slot moved twice; every move
 // in exactly one batch; no node twice in a batch; each move's slots owned by
 // its source when its batch starts; After[i] equal to the result of
-// applying batches 0..i; summary figures that match. Errors wrap
+// applying batches 0..i; a summary.slots_moved that matches the moves
+// (the other summary figures are informational, not checked). Errors wrap
 // ErrInvalidPlan and say what is wrong.
 func (p *Plan) Validate() error {
 	bad := func(format string, a ...any) error {
