@@ -23,9 +23,8 @@ type Result struct {
 // unit is what DoMulti retries as a whole: one command, or one
 // MULTI ... EXEC (or DISCARD) block.
 type unit struct {
-	first, last int // indexes of cmds, inclusive
-	block       bool
-	st          state
+	first, last int   // indexes of cmds, inclusive
+	st          state // st.block for a MULTI block
 	notBefore   time.Time
 	done        bool
 
@@ -209,7 +208,7 @@ func (c *Client) blockUnit(cmds []Cmd, i, j int) (unit, error) {
 		bd.readOnly = bd.readOnly && d.readOnly
 		idem = idem && (d.readOnly || cmds[k].Idempotent)
 	}
-	return unit{first: i, last: j, block: true, st: state{d: bd, idem: idem, block: true, ctr: c.limits.Counter()}}, nil
+	return unit{first: i, last: j, st: state{d: bd, idem: idem, block: true, ctr: c.limits.Counter()}}, nil
 }
 
 // blockCrossSlot is the error of a block whose commands cmds (the last
@@ -299,7 +298,7 @@ func (c *Client) pipeline(ctx context.Context, cmds []Cmd, key connKey, units []
 		}
 		for k := u.first; k <= u.last; k++ {
 			b := cl.B().Arbitrary(cmds[k].Args...)
-			if !u.block && u.st.d.blocking {
+			if !u.st.block && u.st.d.blocking {
 				batch = append(batch, b.Blocking())
 			} else {
 				batch = append(batch, b.Build())
@@ -321,7 +320,7 @@ func (c *Client) pipeline(ctx context.Context, cmds []Cmd, key connKey, units []
 // error (nil for a nil reply); for a block the first error of a queued
 // command (a redirect, say), else EXEC's error.
 func unitErr(u *unit) error {
-	if !u.block {
+	if !u.st.block {
 		err := u.res[0].Error()
 		if rueidis.IsRedisNil(err) {
 			return nil
