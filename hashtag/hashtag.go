@@ -88,7 +88,7 @@ func Shared(keys ...string) (string, bool) {
 // span finds the hashed part of key: the bytes between the first '{' and
 // the first '}' after it, when that part is non-empty.
 func span(key string) (start, end int, ok bool) {
-	open := indexOpen(key)
+	open := strings.IndexByte(key, '{')
 	if open < 0 {
 		return 0, 0, false
 	}
@@ -97,21 +97,6 @@ func span(key string) (start, end int, ok bool) {
 		return 0, 0, false
 	}
 	return open + 1, open + 1 + n, true
-}
-
-// indexOpen returns the index of the first '{' in key, or -1. Short keys,
-// the common case, are scanned inline; that beats the call into the
-// vectorised strings.IndexByte below about 16 bytes.
-func indexOpen(key string) int {
-	if len(key) < 16 {
-		for i := 0; i < len(key); i++ {
-			if key[i] == '{' {
-				return i
-			}
-		}
-		return -1
-	}
-	return strings.IndexByte(key, '{')
 }
 
 // view returns b as a string without copying. The string must not outlive
