@@ -107,8 +107,8 @@ func anyPrimary(s *topology.Snapshot, ok func(*topology.Node) bool) (*topology.N
 	start := rand.IntN(n)
 	var first *topology.Node
 	for i := range n {
-		p := shards[(start+i)%n].Primary
-		if p == nil || p.Addr == "" || len(shards[(start+i)%n].Ranges) == 0 {
+		p := servingPrimary(&shards[(start+i)%n])
+		if p == nil {
 			continue
 		}
 		if first == nil {
@@ -122,4 +122,13 @@ func anyPrimary(s *topology.Snapshot, ok func(*topology.Node) bool) (*topology.N
 		return nil, ErrNoNode
 	}
 	return first, nil
+}
+
+// servingPrimary returns the primary of sh when it serves slots and has a
+// dialable address, else nil.
+func servingPrimary(sh *topology.Shard) *topology.Node {
+	if sh.Primary == nil || sh.Primary.Addr == "" || len(sh.Ranges) == 0 {
+		return nil
+	}
+	return sh.Primary
 }

@@ -30,9 +30,10 @@ type NodeResult struct {
 // topology.
 func (c *Client) Primaries() []*topology.Node {
 	var out []*topology.Node
-	for _, sh := range c.topo.Current().Shards() {
-		if sh.Primary != nil && sh.Primary.Addr != "" && len(sh.Ranges) > 0 {
-			out = append(out, sh.Primary)
+	shards := c.topo.Current().Shards()
+	for i := range shards {
+		if p := servingPrimary(&shards[i]); p != nil {
+			out = append(out, p)
 		}
 	}
 	return out
