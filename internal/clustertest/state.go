@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/slotrouter/slotrouter/slots"
 )
 
 // queryTimeout bounds one command sent while polling the cluster's state.
@@ -76,21 +78,11 @@ func parseClusterNodes(s string) ([]nodeLine, error) {
 				}
 				continue
 			}
-			lo, hi, ok := strings.Cut(sl, "-")
-			a, err := strconv.Atoi(lo)
+			r, err := slots.ParseRange(sl)
 			if err != nil {
-				return nil, fmt.Errorf("clustertest: bad slot %q in CLUSTER NODES", sl)
+				return nil, fmt.Errorf("clustertest: CLUSTER NODES: %w", err)
 			}
-			b := a
-			if ok {
-				if b, err = strconv.Atoi(hi); err != nil {
-					return nil, fmt.Errorf("clustertest: bad slot %q in CLUSTER NODES", sl)
-				}
-			}
-			if a < 0 || b >= NumSlots || a > b {
-				return nil, fmt.Errorf("clustertest: bad slot %q in CLUSTER NODES", sl)
-			}
-			nl.slots = append(nl.slots, [2]int{a, b})
+			nl.slots = append(nl.slots, [2]int{int(r.Start), int(r.End)})
 		}
 		out = append(out, nl)
 	}
