@@ -19,6 +19,15 @@ fi
 go vet ./...
 (cd bench && go vet ./...)
 
+# go.mod and go.sum must be what "go mod tidy" makes them (both modules).
+for mod in . bench; do
+	if ! (cd "$mod" && go mod tidy -diff >/dev/null); then
+		echo "test.sh: go mod tidy would change $mod/go.mod or go.sum:" >&2
+		(cd "$mod" && go mod tidy -diff) >&2 || true
+		exit 1
+	fi
+done
+
 # A missing server is a failure, not a skip.
 export REQUIRE_CLUSTER=1
 go test -race -count=1 -timeout 15m "$@" ./...
