@@ -62,6 +62,11 @@ type BreakerOptions struct {
 	// Probes is how many calls are let through at once while half-open.
 	// Zero or negative means DefaultBreakerProbes.
 	Probes int
+	// Window is the time within which SharedFailure reports count as one
+	// failure (while closed): the callers that shared one broken
+	// connection are one piece of evidence, not many. Zero or negative
+	// means no window: every report counts.
+	Window time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -88,9 +93,11 @@ type Breaker struct {
 	probes      int32
 	minCooldown time.Duration
 	maxCooldown time.Duration
+	window      int64 // ns; 0: none
 
 	state     atomic.Uint32 // State
 	fails     atomic.Int32  // consecutive failures while closed
+	lastFail  atomic.Int64  // ns since base + 1 of the last counted failure; 0: none
 	openUntil atomic.Int64  // ns since base; valid while Open
 
 	mu         sync.Mutex
@@ -116,6 +123,9 @@ func NewBreaker(opts BreakerOptions) *Breaker {
 	}
 	if opts.Probes > 0 {
 		b.probes = int32(min(opts.Probes, 1<<30))
+	}
+	if opts.Window > 0 {
+		b.window = int64(opts.Window)
 	}
 	if b.minCooldown <= 0 {
 		b.minCooldown = DefaultBreakerCooldown
@@ -198,12 +208,14 @@ func (b *Breaker) Success() {
 	}
 }
 
-// Failure reports a failed call (a connection error or a timeout — not a
-// server error reply, which proves the node is alive). While closed it
-// counts towards Failures; while half-open it opens the breaker again with
-// a doubled cool-down.
+// Failure reports a failed call (a failed dial, a connection error or a
+// timeout — not a server error reply, which proves the node is alive, and
+// not the caller's own cancellation). While closed it counts towards
+// Failures; while half-open it opens the breaker again with a doubled
+// cool-down. See SharedFailure for failures several calls share.
 func (b *Breaker) Failure() {
 	if State(b.state.Load()) == Closed {
+		b.lastFail.Store(b.elapsed() + 1)
 		if b.fails.Add(1) < b.failures {
 			return
 		}
@@ -218,6 +230,33 @@ func (b *Breaker) Failure() {
 	case HalfOpen:
 		b.openLocked(min(b.cooldown*2, b.maxCooldown))
 	}
+}
+
+// SharedFailure reports the failure of a connection that several calls
+// may have shared (a reset, a read error): while closed, reports within
+// Window of the last counted failure are the same event and count once.
+// Otherwise it is Failure.
+func (b *Breaker) SharedFailure() {
+	if b.window > 0 && State(b.state.Load()) == Closed {
+		now := b.elapsed() + 1
+		last := b.lastFail.Load()
+		if last != 0 && now-last < b.window {
+			return // the same event as the failure counted last
+		}
+		if !b.lastFail.CompareAndSwap(last, now) {
+			return // a concurrent report of the same event won
+		}
+		if b.fails.Add(1) < b.failures {
+			return
+		}
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if State(b.state.Load()) == Closed && b.fails.Load() >= b.failures {
+			b.openLocked(b.minCooldown)
+		}
+		return
+	}
+	b.Failure()
 }
 
 // Trip opens the breaker at once, e.g. when the topology reports the node
@@ -242,6 +281,7 @@ func (b *Breaker) Reset() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.fails.Store(0)
+	b.lastFail.Store(0)
 	b.cooldown = b.minCooldown
 	b.inFlight = 0
 	b.state.Store(uint32(Closed))

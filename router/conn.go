@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+	"github.com/slotrouter/slotrouter/internal/safe"
 	"github.com/slotrouter/slotrouter/retry"
+	"github.com/slotrouter/slotrouter/topology"
 )
 
 // connKey identifies a connection of the pool: a dialable address, and
@@ -46,6 +48,9 @@ type pool struct {
 
 	conns    atomic.Pointer[map[connKey]*nodeConn]
 	breakers atomic.Pointer[map[string]*retry.Breaker]
+
+	// onPanic reports a panic recovered in a dial (nil: none).
+	onPanic func(addr string, err error)
 
 	mu      sync.Mutex
 	pending map[connKey]*dialing
@@ -130,7 +135,14 @@ func (p *pool) connect(key connKey, d *dialing) {
 		opt = p.ropt
 	}
 	opt.InitAddress = []string{key.addr}
-	client, err := rueidis.NewClient(opt)
+	var client rueidis.Client
+	var err error
+	if perr := safe.Call("dial of "+key.addr, func() { client, err = rueidis.NewClient(opt) }); perr != nil {
+		err = perr
+		if p.onPanic != nil {
+			p.onPanic(key.addr, perr)
+		}
+	}
 	if err != nil {
 		if client != nil {
 			client.Close()
@@ -336,6 +348,60 @@ func appendCommand(b []byte, args ...string) []byte {
 		b = append(b, '\r', '\n')
 	}
 	return b
+}
+
+// success reports a reply from addr to its breaker.
+func (p *pool) success(addr string) {
+	if b := (*p.breakers.Load())[addr]; b != nil {
+		b.Success()
+	}
+}
+
+// failure reports a connection failure of addr to its breaker: a failed
+// dial (dial true) counts on its own; a broken connection counts once for
+// all the callers that shared it (Breaker.SharedFailure).
+func (p *pool) failure(addr string, dial bool) {
+	b := p.breaker(addr)
+	if dial {
+		b.Failure()
+	} else {
+		b.SharedFailure()
+	}
+}
+
+// topologyChanged feeds the breakers what a refresh learnt: a node the
+// cluster flags as failed trips its breaker (on every refresh that says
+// so); a node that is healthy again, and a primary replaced by a
+// promotion, have theirs reset.
+func (p *pool) topologyChanged(e topology.RefreshEvent) {
+	if e.New == nil {
+		return
+	}
+	for _, n := range e.New.Nodes() {
+		if n.Health == topology.HealthFailed && n.Addr != "" {
+			p.breaker(n.Addr).Trip()
+		}
+	}
+	for _, n := range e.Changes.HealthChanged {
+		if n.Health != topology.HealthFailed && n.Addr != "" {
+			if b := (*p.breakers.Load())[n.Addr]; b != nil {
+				b.Reset()
+			}
+		}
+	}
+	for _, f := range e.Changes.Failovers {
+		if f.Old == nil || f.Old.Addr == "" {
+			continue
+		}
+		if n, ok := e.New.NodeByAddr(f.Old.Addr); ok && n.Health == topology.HealthFailed {
+			continue // still down: tripped above
+		}
+		{
+			if b := (*p.breakers.Load())[f.Old.Addr]; b != nil {
+				b.Reset()
+			}
+		}
+	}
 }
 
 // breakerOpen reports whether addr's breaker is open (without taking a

@@ -65,6 +65,9 @@ type state struct {
 }
 
 func (c *Client) do(ctx context.Context, args []string, idem bool) (rueidis.RedisMessage, error) {
+	if ctx == nil {
+		return rueidis.RedisMessage{}, errNilContext
+	}
 	if c.closed.Load() {
 		return rueidis.RedisMessage{}, ErrClosed
 	}
@@ -93,7 +96,7 @@ func (c *Client) do(ctx context.Context, args []string, idem bool) (rueidis.Redi
 				res = c.send(ctx, nc, args, st.asking, d.blocking)
 				err = res.Error()
 				if err == nil || rueidis.IsRedisNil(err) {
-					c.pool.breaker(addr).Success()
+					c.pool.success(addr)
 					return res.ToMessage()
 				}
 			}
@@ -134,9 +137,8 @@ func (c *Client) send(ctx context.Context, nc *nodeConn, args []string, asking, 
 }
 
 // pick chooses the node for the next attempt of st and takes a pass from
-// its circuit breaker: the redirect target, else the slot's primary, or a
-// replica for a read under PreferReplica or when the primary's breaker is
-// open (or it just failed).
+// its circuit breaker: the redirect target, else the slot's primary, or
+// under PreferReplica a replica for a read (see ReadPolicy).
 func (c *Client) pick(st *state) (addr string, ro bool, err error) {
 	if st.forced != "" {
 		if err := c.pool.breaker(st.forced).Allow(); err != nil {
@@ -162,39 +164,32 @@ func (c *Client) pick(st *state) (addr string, ro bool, err error) {
 		return "", false, ErrNoNode
 	}
 	readOnly := st.d.readOnly && !st.block
+	p := sh.Primary
+	if !readOnly || c.policy == ReadPrimary {
+		// ReadPrimary means primary: never a replica, whatever the
+		// primary's state (its breaker's error says why it fails).
+		if err := c.pool.breaker(p.Addr).Allow(); err != nil {
+			return p.Addr, false, &NodeError{Addr: p.Addr, Err: err}
+		}
+		return p.Addr, false, nil
+	}
+	// PreferReplica: an online replica; the primary when none is
+	// usable; a loading replica when the primary's breaker is open.
 	allowed := func(n *topology.Node) bool {
 		return n.Addr != st.avoid && c.pool.breaker(n.Addr).Allow() == nil
 	}
-	if readOnly && c.policy == PreferReplica {
-		if r := pickReplica(sh, allowed); r != nil {
-			return r.Addr, true, nil
-		}
+	if r := pickReplica(sh, allowed); r != nil {
+		return r.Addr, true, nil
 	}
-	p := sh.Primary
 	pb := c.pool.breaker(p.Addr)
-	if p.Addr != st.avoid {
-		err := pb.Allow()
-		if err == nil {
-			return p.Addr, false, nil
-		}
-		if !readOnly {
-			return p.Addr, false, &NodeError{Addr: p.Addr, Err: err}
-		}
+	err = pb.Allow()
+	if err == nil {
+		return p.Addr, false, nil
 	}
-	if readOnly && c.policy != PreferReplica {
-		if r := pickReplica(sh, allowed); r != nil {
-			return r.Addr, true, nil
-		}
+	if r := lastResortReplica(sh, allowed); r != nil {
+		return r.Addr, true, nil
 	}
-	if readOnly {
-		if r := lastResortReplica(sh, allowed); r != nil {
-			return r.Addr, true, nil
-		}
-	}
-	if err := pb.Allow(); err != nil {
-		return p.Addr, false, &NodeError{Addr: p.Addr, Err: err}
-	}
-	return p.Addr, false, nil
+	return p.Addr, false, &NodeError{Addr: p.Addr, Err: err}
 }
 
 // handle decides what follows a failed attempt of st on addr: retry now
@@ -207,7 +202,20 @@ func (c *Client) handle(ctx context.Context, st *state, name, addr string, err e
 	st.asking = false
 	st.forced = ""
 	st.avoid = ""
-	class := retry.Classify(err)
+	if errors.Is(err, rueidis.ErrClosing) {
+		if c.closed.Load() {
+			return 0, false, ErrClosed
+		}
+		// The pool closed that node's client (the node left the
+		// topology, or is redialed) before the command was written:
+		// pick again.
+		if !st.ctr.Step(retry.ActionRetryConn) {
+			return 0, false, st.ctr.Exhausted(err)
+		}
+		st.last = err
+		return 0, true, nil
+	}
+	class, err := classify(ctx, addr, err)
 	kind := class.Kind
 	if errors.Is(err, retry.ErrOpen) {
 		// Fail fast, but the node may have left its role (a failover):
@@ -220,15 +228,14 @@ func (c *Client) handle(ctx context.Context, st *state, name, addr string, err e
 		kind = retry.KindClusterDown
 		c.topo.Trigger("slot not covered")
 	}
-	switch kind {
-	case retry.KindConn:
-		c.pool.breaker(addr).Failure()
-		c.topo.Trigger("connection error to " + addr)
-	case retry.KindOther, retry.KindCanceled:
-	default:
-		if addr != "" && !unsent {
-			c.pool.breaker(addr).Success()
+	switch {
+	case kind == retry.KindConn:
+		if addr != "" {
+			c.pool.failure(addr, unsent || retry.Unsent(err))
 		}
+		c.topo.Trigger("connection error to " + addr)
+	case addr != "" && !unsent && isReply(err):
+		c.pool.success(addr) // any reply proves the node alive
 	}
 	st.last = err
 	if kind == retry.KindCanceled && !unsent && !retry.Unsent(err) && addr != "" && !st.d.readOnly && !st.idem {
@@ -297,6 +304,28 @@ func (c *Client) handle(ctx context.Context, st *state, name, addr string, err e
 	}
 	c.retried(kind, addr, st, delay)
 	return delay, true, nil
+}
+
+// classify classifies err, the error of an attempt on addr, by the
+// caller's own context: an error that reads as a cancellation while ctx
+// is not done came from another caller's context on the connection they
+// share, and is this caller's connection error (a *sharedConnError, which
+// does not unwrap to the context error). It returns the class and the
+// error to report.
+func classify(ctx context.Context, addr string, err error) (retry.Class, error) {
+	class := retry.Classify(err)
+	if class.Kind == retry.KindCanceled && ctx.Err() == nil {
+		err = &sharedConnError{addr: addr, msg: err.Error()}
+		class = retry.Class{Kind: retry.KindConn, Err: err}
+	}
+	return class, err
+}
+
+// isReply reports whether err is a reply from the server (a redirect, a
+// TRYAGAIN, a WRONGTYPE...): proof that the node is alive.
+func isReply(err error) bool {
+	_, ok := rueidis.IsRedisErr(err)
+	return ok
 }
 
 // redirectTarget returns the dialable address of a redirect from addr,

@@ -132,6 +132,10 @@ func TestRouteEveryCommandLive(t *testing.T) {
 			require.Error(t, err, "%q", s)
 			continue
 		}
+		if refusedOnSharedConn(args) {
+			require.ErrorIs(t, err, router.ErrBadCommand, "%q changes the shared connection's state", s)
+			continue
+		}
 		require.NoError(t, err, "%q", s)
 		require.NotNil(t, n, "%q", s)
 		if len(keys) == 0 {
@@ -225,4 +229,20 @@ func TestBlockingCommandLive(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, <-done)
 	assert.Equal(t, []string{k, "item"}, got)
+}
+
+// refusedOnSharedConn reports whether the client refuses args because
+// they would change the state of the connection it shares.
+func refusedOnSharedConn(args []string) bool {
+	name := strings.ToLower(args[0])
+	if strings.HasSuffix(name, "subscribe") {
+		return true
+	}
+	switch name {
+	case "monitor", "sync", "psync", "quit", "reset", "hello", "auth", "readonly", "readwrite":
+		return true
+	case "client":
+		return len(args) > 1 && (strings.EqualFold(args[1], "reply") || strings.EqualFold(args[1], "tracking"))
+	}
+	return false
 }

@@ -2,7 +2,12 @@ package router
 
 import (
 	"errors"
+	"fmt"
 	"strings"
+
+	"github.com/slotrouter/slotrouter/internal/safe"
+	"github.com/slotrouter/slotrouter/retry"
+	"github.com/slotrouter/slotrouter/topology"
 )
 
 // Errors of the client; test them with errors.Is. Server errors come back
@@ -24,6 +29,57 @@ var (
 	// (MULTI without EXEC or DISCARD, nested MULTI, EXEC without MULTI).
 	ErrMultiBlock = errors.New("slotrouter: malformed MULTI/EXEC block")
 )
+
+// Errors of input validation; each wraps ErrBadCommand.
+var (
+	// errEmptyCommand is the error for a command without a name.
+	errEmptyCommand = fmt.Errorf("%w: empty command (no name)", ErrBadCommand)
+	// errNilContext is the error of an entry point given a nil context.
+	errNilContext = fmt.Errorf("%w: nil context", ErrBadCommand)
+	// errSubscribe is the error for the subscribe family, which puts a
+	// connection in pub/sub mode.
+	errSubscribe = fmt.Errorf("%w: SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE and their UNSUBSCRIBE forms need a connection of their own, not a command on the shared one: "+
+		"subscribe with Receive on the client of the node (Client.Node; for SSUBSCRIBE the node Client.Route gives for the channel)", ErrBadCommand)
+)
+
+// ErrPanic is wrapped by the error that replaces a panic recovered in a
+// goroutine the client started (a DoMulti pipeline, a DoPrimaries call, a
+// dial): the panic fails the command or node it was serving instead of
+// the process. Errors that wrap it are reported to an Observer that
+// implements PanicObserver.
+var ErrPanic = safe.ErrPanic
+
+// ErrProtocol is wrapped by the error of a connection that a node broke
+// the RESP protocol on (a length or element count beyond
+// Options.ReplyLimits, nesting too deep, a reply nobody asked for): the
+// connection is closed before rueidis allocates what the node announced,
+// and the commands on it fail as on any broken connection.
+var ErrProtocol = topology.ErrProtocol
+
+// connStateError is the error for a command that would change the state
+// of the connection it is sent on, which the client shares between
+// callers.
+func connStateError(name string) error {
+	return &badCommandError{cmd: strings.ReplaceAll(name, "|", " "), msg: "it changes the state of the connection, which this client shares between callers " +
+		"(credentials and protocol belong in Options; MONITOR, SYNC and CLIENT REPLY need a connection of their own: Client.Node)"}
+}
+
+// sharedConnError is a connection error a caller saw because another
+// caller's context ended the connection they shared (rueidis fails every
+// call on a connection with the error that broke it). For this caller it
+// is a connection failure, not a cancellation: it does not unwrap to the
+// context error, which was never its own.
+type sharedConnError struct {
+	addr string
+	msg  string
+}
+
+func (e *sharedConnError) Error() string {
+	return "slotrouter: connection to " + e.addr + " failed (" + e.msg + ", from another call on the same connection)"
+}
+
+// RetryKind classifies the error as a connection error (retry.Kinder).
+func (e *sharedConnError) RetryKind() retry.Kind { return retry.KindConn }
 
 // UnknownOutcomeError is the error for a write whose fate is unknown; see
 // ErrUnknownOutcome.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+	"github.com/slotrouter/slotrouter/internal/safe"
 	"github.com/slotrouter/slotrouter/retry"
 )
 
@@ -53,9 +54,13 @@ func (c *Client) DoMulti(ctx context.Context, cmds ...Cmd) []Result {
 	if len(cmds) == 0 {
 		return results
 	}
-	if c.closed.Load() {
+	if ctx == nil || c.closed.Load() {
+		err := ErrClosed
+		if ctx == nil {
+			err = errNilContext
+		}
 		for i := range results {
-			results[i].Err = ErrClosed
+			results[i].Err = err
 		}
 		return results
 	}
@@ -99,7 +104,7 @@ func (c *Client) DoMulti(ctx context.Context, cmds ...Cmd) []Result {
 		refresh := false
 		for _, u := range ready {
 			if u.err == nil {
-				c.pool.breaker(u.addr).Success()
+				c.pool.success(u.addr)
 				c.finish(u, cmds, results, u.res, nil)
 				pending--
 				continue
@@ -257,18 +262,26 @@ func (c *Client) round(ctx context.Context, cmds []Cmd, ready []*unit) {
 		g.units = append(g.units, u)
 	}
 	if len(groups) == 1 {
-		c.pipeline(ctx, cmds, groups[0].key, groups[0].units)
+		c.safePipeline(ctx, cmds, groups[0].key, groups[0].units)
 		return
 	}
 	var wg sync.WaitGroup
 	for _, g := range groups {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.pipeline(ctx, cmds, g.key, g.units)
-		}()
+		wg.Go(func() { c.safePipeline(ctx, cmds, g.key, g.units) })
 	}
 	wg.Wait()
+}
+
+// safePipeline is pipeline with a panic below it turned into the error of
+// its units (and reported to a PanicObserver): DoMulti runs pipelines in
+// goroutines of its own, where a panic would end the process.
+func (c *Client) safePipeline(ctx context.Context, cmds []Cmd, key connKey, units []*unit) {
+	if err := safe.Call("DoMulti pipeline to "+key.addr, func() { c.pipeline(ctx, cmds, key, units) }); err != nil {
+		c.panicked(key.addr, err)
+		for _, u := range units {
+			u.res, u.err = nil, err
+		}
+	}
 }
 
 // pipeline sends units to one node in one DoMulti and sets each unit's

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/slotrouter/slotrouter/internal/safe"
 	"github.com/slotrouter/slotrouter/retry"
 	"github.com/slotrouter/slotrouter/slots"
 )
@@ -17,6 +18,31 @@ type Observer interface {
 	// OnRetry is called before every retry that is not a redirect
 	// (backoff, refresh, connection error, READONLY fallback...).
 	OnRetry(RetryEvent)
+}
+
+// PanicObserver is implemented by an Observer that wants to hear of
+// panics the client recovered in its goroutines (a DoMulti pipeline, a
+// DoPrimaries call, a dial). The panic fails the command or node it was
+// serving with an error wrapping ErrPanic.
+type PanicObserver interface {
+	OnPanic(PanicEvent)
+}
+
+// PanicEvent describes one recovered panic.
+type PanicEvent struct {
+	// Addr is the node the goroutine was serving ("" when none).
+	Addr string
+	// Err wraps ErrPanic; errors.As gives the panic value and stack
+	// through its Unwrap when the value is an error.
+	Err error
+}
+
+// panicked reports a recovered panic to the Observer, when it implements
+// PanicObserver.
+func (c *Client) panicked(addr string, err error) {
+	if po, ok := c.obs.(PanicObserver); ok {
+		_ = safe.Call("OnPanic", func() { po.OnPanic(PanicEvent{Addr: addr, Err: err}) })
+	}
 }
 
 // RedirectEvent describes one redirect.

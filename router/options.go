@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+	"github.com/slotrouter/slotrouter/internal/wire"
 	"github.com/slotrouter/slotrouter/retry"
 	"github.com/slotrouter/slotrouter/topology"
 )
@@ -78,10 +79,21 @@ type Options struct {
 	// NoLearn keeps Table as given: New does not ask a node for COMMAND.
 	NoLearn bool
 
+	// ReplyLimits bounds what a node may announce in one reply (string
+	// length, element count, nesting): a node that exceeds them, or sends
+	// a reply nobody asked for, has its connection closed with an error
+	// wrapping ErrProtocol, instead of crashing the process inside
+	// rueidis. Zero fields mean the defaults (512 MiB strings, 16,777,216
+	// elements, depth 1024); negative ones are refused by New.
+	ReplyLimits topology.ReplyLimits
+
 	// ClientOption is the template for every rueidis connection, for
 	// settings this struct does not name (ClientName, BlockingPoolSize,
 	// DialCtxFn, ...). InitAddress is set per node; ForceSingleClient,
-	// DisableCache and DisableRetry are forced on. Username, Password,
+	// DisableCache, DisableRetry and AlwaysPipelining are forced on (with
+	// AlwaysPipelining, one caller's deadline never becomes the error of
+	// the connection the callers share), and every connection is guarded
+	// by ReplyLimits. Username, Password,
 	// TLSConfig, DialTimeout and CommandTimeout above override it when set.
 	ClientOption rueidis.ClientOption
 
@@ -113,6 +125,8 @@ func (o *Options) clientOption() rueidis.ClientOption {
 		co.ConnWriteTimeout = o.CommandTimeout
 	}
 	co.InitAddress = nil
+	co.DialCtxFn = wire.Dialer(co.DialCtxFn, o.ReplyLimits)
+	co.AlwaysPipelining = true
 	co.ForceSingleClient = true
 	co.DisableCache = true
 	co.DisableRetry = true

@@ -138,12 +138,16 @@ func TestReplicaReadsLive(t *testing.T) {
 			Topology: topology.Options{MinInterval: 50 * time.Millisecond},
 		})
 		setReplicated(ctx, t, cl, primary, k, "v4")
+		readsBefore := commandCallsOn(ctx, t, cl, replica, "get")
 		require.NoError(t, cl.Kill(primary))
-		// A read under ReadPrimary falls back to the replica at once.
-		msg, err := c2.Do(ctx, "GET", k)
-		require.NoError(t, err)
-		v, _ := msg.ToString()
-		assert.Equal(t, "v4", v)
+		// ReadPrimary means primary: a read of the dead primary's slot is
+		// never served by its replica. (The cluster cannot promote the
+		// replica within 200 ms: it first waits cluster-node-timeout.)
+		rctx, rcancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		_, err := c2.Do(rctx, "GET", k)
+		rcancel()
+		require.Error(t, err, "no read from a replica under ReadPrimary")
+		assert.Equal(t, readsBefore, commandCallsOn(ctx, t, cl, replica, "get"), "the replica served no read")
 		np, err := cl.WaitFailover(ctx, primary)
 		require.NoError(t, err)
 		assert.Equal(t, replica, np)
@@ -161,7 +165,7 @@ func TestReplicaReadsLive(t *testing.T) {
 		}
 		m, err := cl.Do(ctx, np, "GET", k)
 		require.NoError(t, err)
-		v, _ = m.ToString()
+		v, _ := m.ToString()
 		assert.Equal(t, "v5", v)
 	})
 }

@@ -3,6 +3,7 @@ package router
 import (
 	"errors"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/slotrouter/slotrouter/slots"
 	"github.com/slotrouter/slotrouter/topology"
@@ -56,12 +57,29 @@ func (d *decision) slotOrNone() slots.Slot {
 // keyless writes.
 func decide(t *Table, args []string) (decision, error) {
 	var d decision
+	if len(args) == 0 || args[0] == "" {
+		return d, errEmptyCommand
+	}
 	c, err := t.Command(args)
 	if err != nil {
 		if errors.Is(err, ErrUnknownCommand) {
+			if isSubscribe(args[0]) {
+				return d, errSubscribe
+			}
 			return d, nil
 		}
 		return d, err
+	}
+	switch c.Name {
+	case "multi", "exec", "discard", "watch", "unwatch":
+		d.txn = true
+	case "monitor", "sync", "psync", "quit", "reset", "hello", "auth",
+		"readonly", "readwrite", "client|reply", "client|tracking":
+		return d, connStateError(c.Name)
+	default:
+		if isSubscribe(c.Name) {
+			return d, errSubscribe
+		}
 	}
 	d.slot, d.hasKeys, err = c.Slot(args)
 	if err != nil {
@@ -69,11 +87,14 @@ func decide(t *Table, args []string) (decision, error) {
 	}
 	d.readOnly = c.Flags&FlagReadOnly != 0
 	d.blocking = c.Flags&FlagBlocking != 0 && c.IsBlocking(args)
-	switch c.Name {
-	case "multi", "exec", "discard", "watch", "unwatch":
-		d.txn = true
-	}
 	return d, nil
+}
+
+// isSubscribe reports whether name ends in "subscribe" (any case): rueidis
+// refuses such commands outside its pub/sub API (with a panic).
+func isSubscribe(name string) bool {
+	const suffix = "subscribe"
+	return len(name) >= len(suffix) && strings.EqualFold(name[len(name)-len(suffix):], suffix)
 }
 
 // nodeFor picks the node of d in s under policy.
@@ -93,6 +114,7 @@ func nodeFor(s *topology.Snapshot, d decision, policy ReadPolicy) (*topology.Nod
 			return r, nil
 		}
 	}
+	// ReadPrimary: the primary, whatever its state (never a replica).
 	return sh.Primary, nil
 }
 

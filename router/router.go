@@ -16,6 +16,11 @@ import (
 // learnTimeout bounds asking a node for COMMAND in New.
 const learnTimeout = 5 * time.Second
 
+// DefaultBreakerWindow is the router's default Options.Breaker.Window:
+// connection failures of one node within 100 ms count as one failure of
+// its circuit breaker (the callers that shared a broken connection).
+const DefaultBreakerWindow = 100 * time.Millisecond
+
 // Client is the cluster smart client: it routes every command to the
 // node that serves its slot, follows MOVED and ASK redirects, retries
 // what is safe to retry, and keeps the topology up to date. Create it
@@ -41,20 +46,42 @@ type Client struct {
 // COMMAND reply (unless opts.NoLearn), and starts the topology refresher.
 // The error wraps topology.ErrNoNodeAnswered when no seed answered.
 func New(ctx context.Context, opts Options) (*Client, error) {
+	if ctx == nil {
+		return nil, errNilContext
+	}
+	if err := opts.ReplyLimits.Check("router.Options.ReplyLimits"); err != nil {
+		return nil, err
+	}
 	co := opts.clientOption()
 	topts := opts.Topology
 	topts.Seeds = opts.Seeds
 	topts.ClientOption = co
+	topts.ReplyLimits = opts.ReplyLimits
 	if opts.MapAddr != nil {
 		topts.MapAddr = topology.AddrMapper(opts.MapAddr)
 	}
+	bopts := opts.Breaker
+	if bopts.Window == 0 {
+		// Callers that share a connection see its failure together: they
+		// are one piece of evidence.
+		bopts.Window = DefaultBreakerWindow
+	}
+	p := newPool(co, bopts)
+	userObs := topts.Observer
+	topts.Observer = topology.ObserverFunc(func(e topology.RefreshEvent) {
+		p.topologyChanged(e)
+		if userObs != nil {
+			userObs.OnRefresh(e)
+		}
+	})
 	topo, err := topology.New(ctx, topts)
 	if err != nil {
+		p.close()
 		return nil, err
 	}
 	c := &Client{
 		topo:      topo,
-		pool:      newPool(co, opts.Breaker),
+		pool:      p,
 		table:     opts.Table,
 		policy:    opts.ReadPolicy,
 		limits:    opts.Limits,
@@ -63,6 +90,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		pruneStop: make(chan struct{}),
 		pruneDone: make(chan struct{}),
 	}
+	p.onPanic = c.panicked
 	if c.table == nil {
 		c.table = DefaultTable()
 	}
@@ -160,7 +188,7 @@ func (c *Client) Route(args ...string) (slots.Slot, *topology.Node, error) {
 	if err != nil {
 		return d.slotOrNone(), nil, err
 	}
-	if c.pool.breakerOpen(n.Addr) && d.readOnly && d.hasKeys {
+	if c.policy == PreferReplica && c.pool.breakerOpen(n.Addr) && d.readOnly && d.hasKeys {
 		// As pick: an online replica, the primary, a loading replica.
 		sh, _ := s.Lookup(d.slot) // nodeFor found it
 		closed := func(r *topology.Node) bool { return !c.pool.breakerOpen(r.Addr) }
@@ -183,6 +211,9 @@ func (c *Client) Route(args ...string) (slots.Slot, *topology.Node, error) {
 // The client belongs to the pool: do not Close it; it is closed when the
 // node leaves the topology or the Client is closed.
 func (c *Client) Node(ctx context.Context, addr string) (rueidis.Client, error) {
+	if ctx == nil {
+		return nil, errNilContext
+	}
 	if c.closed.Load() {
 		return nil, ErrClosed
 	}

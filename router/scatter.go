@@ -8,14 +8,13 @@ import (
 	"sync"
 
 	"github.com/redis/rueidis"
+	"github.com/slotrouter/slotrouter/internal/safe"
+	"github.com/slotrouter/slotrouter/retry"
 	"github.com/slotrouter/slotrouter/topology"
 )
 
 // maxScanSteps bounds the SCAN calls per node of one Scan.
 const maxScanSteps = 1 << 24
-
-// errEmptyCommand is the error for a scattered command without arguments.
-var errEmptyCommand = fmt.Errorf("%w: empty command", ErrBadCommand)
 
 // NodeResult is the reply of one node to a scattered command.
 type NodeResult struct {
@@ -46,46 +45,75 @@ func (c *Client) Primaries() []*topology.Node {
 func (c *Client) DoPrimaries(ctx context.Context, args ...string) []NodeResult {
 	nodes := c.Primaries()
 	out := make([]NodeResult, len(nodes))
+	if err := c.checkNodeCommand(ctx, args); err != nil {
+		for i, n := range nodes {
+			out[i] = NodeResult{Node: n, Err: err}
+		}
+		return out
+	}
 	var wg sync.WaitGroup
 	for i, n := range nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			out[i] = NodeResult{Node: n}
-			out[i].Msg, out[i].Err = c.doNode(ctx, n.Addr, args)
-		}()
+			if err := safe.Call("DoPrimaries on "+n.Addr, func() {
+				out[i].Msg, out[i].Err = c.doNode(ctx, n.Addr, args)
+			}); err != nil {
+				c.panicked(n.Addr, err)
+				out[i].Err = err
+			}
+		})
 	}
 	wg.Wait()
 	return out
 }
 
 // doNode sends args to the node at addr, through its breaker.
+// The caller validates args and ctx (checkNodeCommand).
 func (c *Client) doNode(ctx context.Context, addr string, args []string) (rueidis.RedisMessage, error) {
 	if c.closed.Load() {
 		return rueidis.RedisMessage{}, ErrClosed
-	}
-	if len(args) == 0 {
-		return rueidis.RedisMessage{}, errEmptyCommand
 	}
 	b := c.pool.breaker(addr)
 	if err := b.Allow(); err != nil {
 		return rueidis.RedisMessage{}, &NodeError{Addr: addr, Err: err}
 	}
 	nc, err := c.pool.get(ctx, addr, false)
-	if err != nil {
-		b.Failure()
-		return rueidis.RedisMessage{}, err
-	}
-	msg, err := nc.client.Do(ctx, nc.client.B().Arbitrary(args...).Build()).ToMessage()
-	if err != nil && !rueidis.IsRedisNil(err) {
-		if _, isServer := rueidis.IsRedisErr(err); !isServer {
-			b.Failure()
-			c.topo.Trigger("connection error to " + addr)
+	unsent := err != nil
+	if err == nil {
+		var msg rueidis.RedisMessage
+		msg, err = nc.client.Do(ctx, nc.client.B().Arbitrary(args...).Build()).ToMessage()
+		if err == nil || rueidis.IsRedisNil(err) || isReply(err) {
+			b.Success()
 			return msg, err
 		}
 	}
-	b.Success()
-	return msg, err
+	if errors.Is(err, rueidis.ErrClosing) && c.closed.Load() {
+		return rueidis.RedisMessage{}, ErrClosed
+	}
+	class, err := classify(ctx, addr, err)
+	if class.Kind == retry.KindConn {
+		// Evidence about the node; the caller's own cancellation is not.
+		c.pool.failure(addr, unsent || retry.Unsent(err))
+		c.topo.Trigger("connection error to " + addr)
+	}
+	return rueidis.RedisMessage{}, err
+}
+
+// checkNodeCommand validates a command for DoPrimaries and Scan: a
+// context, a name, nothing that puts the shared connection in another
+// state.
+func (c *Client) checkNodeCommand(ctx context.Context, args []string) error {
+	if ctx == nil {
+		return errNilContext
+	}
+	d, err := decide(c.table, args)
+	if err != nil {
+		return err
+	}
+	if d.txn {
+		return errTxnInDo
+	}
+	return nil
 }
 
 // DBSize returns the number of keys in the cluster: the sum of DBSIZE
@@ -133,6 +161,12 @@ type ScanOptions struct {
 // node after the other); a key may be reported twice, as with SCAN. It
 // stops at the first error of a node or of fn, or when ctx ends.
 func (c *Client) Scan(ctx context.Context, opts ScanOptions, fn func(key string) error) error {
+	if ctx == nil {
+		return errNilContext
+	}
+	if fn == nil {
+		return fmt.Errorf("%w: Scan needs a function to call", ErrBadCommand)
+	}
 	for _, n := range c.Primaries() {
 		cursor := "0"
 		for step := 0; ; step++ {

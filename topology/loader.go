@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/slotrouter/slotrouter/internal/safe"
+	"github.com/slotrouter/slotrouter/internal/wire"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -107,6 +109,8 @@ func NewLoader(opts Options) *Loader {
 	if tpl.Dialer.Timeout == 0 {
 		tpl.Dialer.Timeout = DefaultDialTimeout
 	}
+	tpl.DialCtxFn = wire.Dialer(tpl.DialCtxFn, o.ReplyLimits)
+	tpl.AlwaysPipelining = true
 	return &Loader{
 		seeds:    slices.Clone(o.Seeds),
 		lookup:   o.LookupHost,
@@ -263,7 +267,9 @@ func (l *Loader) each(ctx context.Context, addrs []string, one func(context.Cont
 		wg.Go(func() {
 			nctx, cancel := context.WithTimeout(ctx, l.timeout)
 			defer cancel()
-			out[i] = one(nctx, a)
+			if err := safe.Call("topology fetch from "+a, func() { out[i] = one(nctx, a) }); err != nil {
+				out[i] = NodeReply{Err: err}
+			}
 			out[i].Addr = a
 		})
 	}
@@ -393,7 +399,11 @@ func (l *Loader) client(ctx context.Context, addr string) (rueidis.Client, error
 		defer l.dialing.Done()
 		opt := l.template
 		opt.InitAddress = []string{addr}
-		c, err := rueidis.NewClient(opt)
+		var c rueidis.Client
+		var err error
+		if perr := safe.Call("topology dial of "+addr, func() { c, err = rueidis.NewClient(opt) }); perr != nil {
+			err = perr
+		}
 		if err != nil {
 			if c != nil {
 				c.Close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/slotrouter/slotrouter/internal/safe"
 	"math/rand/v2"
 	"net"
 	"sync"
@@ -86,6 +87,13 @@ type Options struct {
 	// Observer receives an event for every refresh attempt (nil: none).
 	// See Observer: callbacks must not block.
 	Observer Observer
+
+	// ReplyLimits bounds the lengths, element counts and nesting a node may
+	// announce in a reply; a node that exceeds them has its connection
+	// failed with an error wrapping ErrProtocol, instead of rueidis
+	// allocating what it announced (see ReplyLimits). Zero fields mean the
+	// defaults; negative ones are refused by New.
+	ReplyLimits ReplyLimits
 
 	// StartUnavailable makes New return a working Refresher even when the
 	// first refresh fails (its snapshot is empty; refreshes are retried
@@ -180,6 +188,12 @@ type waiter struct {
 func New(ctx context.Context, opts Options) (*Refresher, error) {
 	if len(opts.Seeds) == 0 {
 		return nil, ErrNoSeeds
+	}
+	if ctx == nil {
+		return nil, errNilContext
+	}
+	if err := opts.ReplyLimits.Check("topology.Options.ReplyLimits"); err != nil {
+		return nil, err
 	}
 	r := newRefresher(opts, NewLoader(opts))
 	err := r.refresh(ctx, CauseInitial)
@@ -386,7 +400,7 @@ func (r *Refresher) loop() {
 		}
 
 		lastStart = time.Now()
-		ev := r.attempt(cause)
+		ev := r.safeAttempt(cause)
 		if r.ctx.Err() != nil { // closed during the attempt
 			for _, w := range waiters {
 				w.ch <- ErrClosed
@@ -407,7 +421,7 @@ func (r *Refresher) loop() {
 		// The observer first, so that a Refresh that returned has been
 		// reported.
 		if r.obs != nil {
-			r.obs.OnRefresh(ev)
+			_ = safe.Call("topology observer", func() { r.obs.OnRefresh(ev) })
 		}
 		for _, w := range waiters {
 			w.ch <- ev.Err
@@ -437,6 +451,21 @@ func (r *Refresher) backoff(n int) time.Duration {
 		return d
 	}
 	return half + time.Duration(r.rnd.Int64N(int64(half)+1))
+}
+
+// safeAttempt is attempt with a panic below it (a parser, a reconcile
+// bug, a callback) turned into the attempt's error.
+func (r *Refresher) safeAttempt(cause Cause) (ev RefreshEvent) {
+	start := time.Now()
+	var perr error
+	func() {
+		defer safe.Recover("topology refresh", &perr, nil)
+		ev = r.attempt(cause)
+	}()
+	if perr != nil {
+		ev = RefreshEvent{Cause: cause, Start: start, Duration: time.Since(start), Old: r.cur.Load(), Err: perr}
+	}
+	return ev
 }
 
 // attempt runs one refresh: for a periodic one, the digest probe first;

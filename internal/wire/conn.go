@@ -1,0 +1,129 @@
+package wire
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"sync"
+	"sync/atomic"
+)
+
+// DialFunc is rueidis's ClientOption.DialCtxFn.
+type DialFunc = func(ctx context.Context, dst string, dialer *net.Dialer, tlsConfig *tls.Config) (net.Conn, error)
+
+// Dial dials dst as rueidis does without a DialCtxFn: TCP, or TLS when
+// tlsConfig is not nil.
+func Dial(ctx context.Context, dst string, dialer *net.Dialer, tlsConfig *tls.Config) (net.Conn, error) {
+	if tlsConfig != nil {
+		d := tls.Dialer{NetDialer: dialer, Config: tlsConfig}
+		return d.DialContext(ctx, "tcp", dst)
+	}
+	return dialer.DialContext(ctx, "tcp", dst)
+}
+
+// Dialer returns a DialCtxFn that dials with base (Dial when nil) and
+// guards the connection with lim. A connection that base already guarded
+// is returned as it is.
+func Dialer(base DialFunc, lim Limits) DialFunc {
+	if base == nil {
+		base = Dial
+	}
+	lim = lim.WithDefaults()
+	return func(ctx context.Context, dst string, dialer *net.Dialer, tlsConfig *tls.Config) (net.Conn, error) {
+		c, err := base(ctx, dst, dialer, tlsConfig)
+		if err != nil {
+			return nil, err
+		}
+		return Guard(c, dst, lim), nil
+	}
+}
+
+// Guard wraps c so that what the node at addr sends is checked (see the
+// package documentation).
+func Guard(c net.Conn, addr string, lim Limits) net.Conn {
+	if g, ok := c.(*Conn); ok {
+		return g
+	}
+	g := &Conn{Conn: c, addr: addr}
+	g.in = newScanner(lim, addr, g.reply)
+	// Commands written are counted with a scanner of their own; our own
+	// output cannot exceed any sane limit.
+	g.outScan = newScanner(Limits{MaxBulk: 1 << 62, MaxElements: 1 << 62, MaxDepth: 1 << 30}, addr, g.command)
+	return g
+}
+
+// Conn is a guarded connection.
+type Conn struct {
+	net.Conn
+	addr string
+
+	rmu sync.Mutex // one reader at a time (rueidis has one)
+	in  *scanner
+
+	wmu     sync.Mutex
+	outScan *scanner
+	outOK   bool // the write side parsed so far
+
+	waiting atomic.Int64 // commands written and not yet answered
+	resp3   atomic.Bool  // a RESP3 map reply was seen: count replies
+	counted atomic.Bool  // the write side is trusted for counting
+}
+
+// command counts one command written.
+func (g *Conn) command(byte) string {
+	g.waiting.Add(1)
+	return ""
+}
+
+// reply accounts for one top-level reply from the node.
+func (g *Conn) reply(typ byte) string {
+	n := g.waiting.Add(-1)
+	if g.resp3.Load() && g.counted.Load() && n < 0 {
+		return "a reply while no command was waiting for one"
+	}
+	if typ == '%' && !g.resp3.Load() {
+		// HELLO 3 answers with a map: from now on every reply that is not
+		// a push answers a command.
+		g.resp3.Store(true)
+	}
+	return ""
+}
+
+// Read reads from the node and checks what it read. On a violation it
+// closes the connection and returns the error (and none of the bytes of
+// that read); so does every later Read.
+func (g *Conn) Read(p []byte) (int, error) {
+	n, err := g.Conn.Read(p)
+	if n > 0 {
+		g.rmu.Lock()
+		ferr := g.in.feed(p[:n])
+		g.rmu.Unlock()
+		if ferr != nil {
+			_ = g.Conn.Close()
+			return 0, ferr
+		}
+	}
+	return n, err
+}
+
+// Write counts the commands in p before writing them, so that their
+// replies are expected by the time they can arrive.
+func (g *Conn) Write(p []byte) (int, error) {
+	g.wmu.Lock()
+	if !g.outOK && g.outScan.err == nil && g.outScan.off == 0 {
+		g.outOK = true
+		g.counted.Store(true)
+	}
+	if g.outOK {
+		if err := g.outScan.feed(p); err != nil {
+			// Not RESP we understand: stop counting, keep writing.
+			g.outOK = false
+			g.counted.Store(false)
+		}
+	}
+	g.wmu.Unlock()
+	return g.Conn.Write(p)
+}
+
+// NetConn returns the guarded connection.
+func (g *Conn) NetConn() net.Conn { return g.Conn }

@@ -1,0 +1,400 @@
+// Package wire guards the byte stream between the library's rueidis
+// connections and a node. rueidis trusts what a node announces: a length
+// of 9223372036854775807 or -2 makes its reader call make with it
+// (makeslice: len out of range), an aggregate nested a million deep
+// overflows the stack, and a reply nobody asked for trips its "protocol
+// bug" panic — all inside rueidis's own goroutines, where nothing can
+// recover them, so any address the client dials could crash the process.
+//
+// A guarded connection follows the RESP2/RESP3 framing of the replies
+// exactly as rueidis's reader does, and fails the connection with a
+// *ProtocolError (before rueidis sees the offending bytes) when a reply
+// announces a length or element count beyond Limits, a negative length
+// rueidis would allocate, nesting deeper than Limits.MaxDepth, or, on a
+// RESP3 connection, a reply when no command is waiting for one. rueidis
+// then fails the calls on that connection with the error, like any broken
+// connection.
+package wire
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/slotrouter/slotrouter/retry"
+)
+
+// Defaults of Limits.
+const (
+	// DefaultMaxBulk is Redis's default proto-max-bulk-len: 512 MiB.
+	DefaultMaxBulk = 512 << 20
+	// DefaultMaxElements bounds one aggregate: 16,777,216 elements (a map
+	// counts two per entry), about 800 MB of rueidis messages.
+	DefaultMaxElements = 1 << 24
+	// DefaultMaxDepth bounds the nesting of aggregates.
+	DefaultMaxDepth = 1024
+)
+
+// Limits bounds what a node may announce in its replies. The zero value
+// of each field means its default; negative values are refused by Check.
+type Limits struct {
+	// MaxBulk is the largest bulk string, verbatim string, blob error or
+	// streamed chunk, in bytes, and the longest simple line (default
+	// DefaultMaxBulk).
+	MaxBulk int64
+	// MaxElements is the largest element count of one array, set, push or
+	// map (a map of n entries counts 2n) (default DefaultMaxElements).
+	MaxElements int64
+	// MaxDepth is the deepest nesting of aggregates (default
+	// DefaultMaxDepth).
+	MaxDepth int
+}
+
+// Check refuses negative limits, naming the field (prefixed by name).
+func (l Limits) Check(name string) error {
+	switch {
+	case l.MaxBulk < 0:
+		return fmt.Errorf("%s.MaxBulk: %d is negative", name, l.MaxBulk)
+	case l.MaxElements < 0:
+		return fmt.Errorf("%s.MaxElements: %d is negative", name, l.MaxElements)
+	case l.MaxDepth < 0:
+		return fmt.Errorf("%s.MaxDepth: %d is negative", name, l.MaxDepth)
+	}
+	return nil
+}
+
+// WithDefaults returns l with every zero (or negative) field set to its
+// default.
+func (l Limits) WithDefaults() Limits {
+	if l.MaxBulk <= 0 {
+		l.MaxBulk = DefaultMaxBulk
+	}
+	if l.MaxElements <= 0 {
+		l.MaxElements = DefaultMaxElements
+	}
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = DefaultMaxDepth
+	}
+	return l
+}
+
+// ErrProtocol is wrapped by every *ProtocolError.
+var ErrProtocol = errors.New("slotrouter: protocol violation by a node")
+
+// ProtocolError is a reply that breaks RESP framing or the limits; the
+// connection is failed with it.
+type ProtocolError struct {
+	// Addr is the node's address as dialed.
+	Addr string
+	// Offset is the offset of the offending byte in the node's stream.
+	Offset int64
+	// Reason says what was wrong.
+	Reason string
+}
+
+// Error names the node, the offset and the reason.
+func (e *ProtocolError) Error() string {
+	return "slotrouter: protocol violation by node " + e.Addr + " at byte " +
+		strconv.FormatInt(e.Offset, 10) + ": " + e.Reason + " (connection closed)"
+}
+
+// Is makes errors.Is(err, ErrProtocol) hold.
+func (e *ProtocolError) Is(target error) bool { return target == ErrProtocol }
+
+// RetryKind classifies the error as a connection error (retry.Kinder).
+func (e *ProtocolError) RetryKind() retry.Kind { return retry.KindConn }
+
+// Scanner states.
+const (
+	stType       = iota // a type byte is next
+	stHeader            // in a length/count line
+	stLine              // in a simple line (until '\n')
+	stSkip              // skipping s.skip bytes, then the item is complete
+	stChunkType         // a streamed string: the next chunk's marker byte
+	stChunkHead         // a streamed string: the chunk's length line
+	stChunkSkip         // a streamed string: skipping a chunk's bytes
+	maxHeaderLen = 32   // longest length line accepted ("-9223372036854775808\r\n" is 22)
+)
+
+// frame is an open aggregate: how many elements are left (-1 for a
+// streamed aggregate, which ends at a '.' element), and whether it is an
+// attribute (whose completion is not an element of its parent).
+type frame struct {
+	left int64
+	attr bool
+}
+
+// scanner follows RESP framing as rueidis's reader does (resp.go of
+// rueidis v1.0.79) and reports violations. It is not safe for concurrent
+// use; one direction of one connection owns one.
+type scanner struct {
+	lim    Limits
+	st     uint8
+	typ    byte
+	hdr    [maxHeaderLen]byte
+	hn     int
+	skip   int64 // bytes left to skip (stSkip, stChunkSkip)
+	line   int64 // bytes of the current simple line so far
+	frames []frame
+	off    int64 // bytes consumed so far
+	// top is called when a top-level item that is a reply (not a push,
+	// not an attribute) begins; a non-empty result is a violation.
+	top  func(typ byte) string
+	addr string // for errors
+	err  error  // sticky
+}
+
+func newScanner(lim Limits, addr string, top func(byte) string) *scanner {
+	return &scanner{lim: lim.WithDefaults(), addr: addr, top: top}
+}
+
+func (s *scanner) fail(reason string) error {
+	s.err = &ProtocolError{Addr: s.addr, Offset: s.off, Reason: reason}
+	return s.err
+}
+
+// feed consumes p. After an error every feed returns it again.
+func (s *scanner) feed(p []byte) error {
+	if s.err != nil {
+		return s.err
+	}
+	for i := 0; i < len(p); {
+		switch s.st {
+		case stSkip, stChunkSkip:
+			n := min(int64(len(p)-i), s.skip)
+			s.skip -= n
+			i += int(n)
+			s.off += n
+			if s.skip == 0 {
+				if s.st == stChunkSkip {
+					s.st = stChunkType
+				} else if err := s.complete(); err != nil {
+					return err
+				}
+			}
+			continue
+		case stLine:
+			j := indexNL(p[i:])
+			if j < 0 {
+				s.line += int64(len(p) - i)
+				s.off += int64(len(p) - i)
+				if s.line > s.lim.MaxBulk {
+					return s.fail("a simple line longer than MaxBulk")
+				}
+				i = len(p)
+				continue
+			}
+			s.line += int64(j + 1)
+			s.off += int64(j + 1)
+			i += j + 1
+			if s.line > s.lim.MaxBulk+2 {
+				return s.fail("a simple line longer than MaxBulk")
+			}
+			if err := s.complete(); err != nil {
+				return err
+			}
+			continue
+		}
+		b := p[i]
+		i++
+		s.off++
+		var err error
+		switch s.st {
+		case stType:
+			err = s.begin(b)
+		case stHeader, stChunkHead:
+			if s.hn == maxHeaderLen {
+				return s.fail("a length line longer than " + strconv.Itoa(maxHeaderLen) + " bytes")
+			}
+			s.hdr[s.hn] = b
+			s.hn++
+			if b == '\n' {
+				if s.st == stHeader {
+					err = s.header()
+				} else {
+					err = s.chunkHeader()
+				}
+			}
+		case stChunkType:
+			// rueidis discards this byte unread (it should be ';').
+			s.st, s.hn = stChunkHead, 0
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func indexNL(p []byte) int {
+	for i, c := range p {
+		if c == '\n' {
+			return i
+		}
+	}
+	return -1
+}
+
+// begin starts an item of type b.
+func (s *scanner) begin(b byte) error {
+	if len(s.frames) == 0 && b != '>' && b != '|' && s.top != nil {
+		if reason := s.top(b); reason != "" {
+			return s.fail(reason)
+		}
+	}
+	s.typ = b
+	switch b {
+	case '$', '!', '=', '*', '~', '>', '%', '|':
+		s.st, s.hn = stHeader, 0
+	case '+', '-', ':', ',', '(':
+		s.st, s.line = stLine, 1
+	case '#':
+		s.st, s.skip = stSkip, 3 // rueidis: ReadByte, then Discard(2)
+	case '_', '.':
+		if b == '.' && len(s.frames) > 0 && s.frames[len(s.frames)-1].left < 0 {
+			// The end of a streamed aggregate: rueidis reads it as an
+			// element, then ends the aggregate.
+			s.st, s.skip = stSkip, 2
+			s.frames[len(s.frames)-1].left = 0
+			return nil
+		}
+		s.st, s.skip = stSkip, 2
+	default:
+		return s.fail("unknown type byte " + strconv.Quote(string(rune(b))))
+	}
+	return nil
+}
+
+// number parses a length line the way rueidis's readI does: the line
+// without its last two bytes, an optional '-', digits. chunked reports a
+// leading '?'.
+func (s *scanner) number() (n int64, chunked bool, err error) {
+	line := s.hdr[:s.hn]
+	if len(line) < 3 {
+		return 0, false, s.fail("a length line without CRLF")
+	}
+	if line[0] == '?' {
+		return 0, true, nil
+	}
+	neg := false
+	if line[0] == '-' {
+		neg = true
+		line = line[1:]
+	}
+	line = line[:len(line)-2]
+	if len(line) > 19 {
+		return 0, false, s.fail("a length beyond int64")
+	}
+	for _, c := range line {
+		if c < '0' || c > '9' {
+			return 0, false, s.fail("a length with the byte " + strconv.Quote(string(rune(c))))
+		}
+		n = n*10 + int64(c-'0')
+		if n < 0 {
+			return 0, false, s.fail("a length beyond int64")
+		}
+	}
+	if neg {
+		n = -n
+	}
+	return n, false, nil
+}
+
+// header handles a complete length line of s.typ.
+func (s *scanner) header() error {
+	n, chunked, err := s.number()
+	if err != nil {
+		return err
+	}
+	switch s.typ {
+	case '$', '!', '=':
+		switch {
+		case chunked:
+			s.st = stChunkType
+			return nil
+		case n == -1:
+			s.st = stType
+			return s.complete()
+		case n < 0:
+			return s.fail("a negative string length " + strconv.FormatInt(n, 10))
+		case n > s.lim.MaxBulk:
+			return s.fail("a string of " + strconv.FormatInt(n, 10) + " bytes, beyond MaxBulk")
+		}
+		s.st, s.skip = stSkip, n+2
+		return nil
+	}
+	// Aggregates.
+	count := n
+	if s.typ == '%' || s.typ == '|' {
+		count = 2 * n
+		if !chunked && (n < 0 || n > s.lim.MaxElements/2) {
+			return s.fail("a map of " + strconv.FormatInt(n, 10) + " entries")
+		}
+	}
+	switch {
+	case chunked:
+		count = -1
+	case n == -1: // RESP2 null array
+		s.st = stType
+		return s.complete()
+	case count < 0 || count > s.lim.MaxElements:
+		return s.fail("an aggregate of " + strconv.FormatInt(n, 10) + " elements")
+	}
+	s.st = stType
+	if count == 0 {
+		if s.typ == '|' {
+			return nil // an empty attribute: the item follows
+		}
+		return s.complete()
+	}
+	if len(s.frames) >= s.lim.MaxDepth {
+		return s.fail("aggregates nested deeper than MaxDepth")
+	}
+	s.frames = append(s.frames, frame{left: count, attr: s.typ == '|'})
+	return nil
+}
+
+// chunkHeader handles the length line of one chunk of a streamed string.
+func (s *scanner) chunkHeader() error {
+	n, chunked, err := s.number()
+	switch {
+	case err != nil:
+		return err
+	case chunked:
+		return s.fail("a chunk length of '?'")
+	case n < 0:
+		return s.fail("a negative chunk length")
+	case n > s.lim.MaxBulk:
+		return s.fail("a chunk of " + strconv.FormatInt(n, 10) + " bytes, beyond MaxBulk")
+	case n == 0:
+		s.st = stType
+		return s.complete()
+	}
+	s.st, s.skip = stChunkSkip, n+2
+	return nil
+}
+
+// complete records the end of an item: it counts as an element of the
+// innermost open aggregate, which may complete in turn.
+func (s *scanner) complete() error {
+	s.st = stType
+	for len(s.frames) > 0 {
+		f := &s.frames[len(s.frames)-1]
+		switch {
+		case f.left < 0:
+			return nil // streamed: ends at its '.'
+		case f.left > 0:
+			f.left--
+			if f.left > 0 {
+				return nil
+			}
+		}
+		// f is complete.
+		attr := f.attr
+		s.frames = s.frames[:len(s.frames)-1]
+		if attr {
+			return nil // the attributed item follows
+		}
+	}
+	return nil
+}
