@@ -288,3 +288,35 @@ func TestBreakerAllowClosedAllocs(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, allocs)
 }
+
+// TestBreakerSharedFailureWindow: the callers that shared one broken
+// connection report it together; within Window they count once, and
+// failed dials (Failure) count each.
+func TestBreakerSharedFailureWindow(t *testing.T) {
+	now := time.Unix(1e9, 0)
+	clock := func() time.Time { return now }
+	b := retry.NewBreaker(retry.BreakerOptions{Failures: 3, Window: 100 * time.Millisecond, Now: clock})
+	for range 10 {
+		b.SharedFailure() // ten callers, one reset
+	}
+	require.Equal(t, retry.Closed, b.State())
+	now = now.Add(150 * time.Millisecond)
+	b.SharedFailure() // a second event
+	require.Equal(t, retry.Closed, b.State())
+	now = now.Add(150 * time.Millisecond)
+	b.SharedFailure() // a third: open
+	require.Equal(t, retry.Open, b.State())
+
+	b.Reset()
+	for range 3 {
+		b.Failure() // three refused dials at the same instant
+	}
+	require.Equal(t, retry.Open, b.State(), "every failed dial counts")
+
+	// No window: every report counts.
+	nb := retry.NewBreaker(retry.BreakerOptions{Failures: 3, Now: clock})
+	for range 3 {
+		nb.SharedFailure()
+	}
+	require.Equal(t, retry.Open, nb.State())
+}

@@ -93,6 +93,9 @@ func (c *Client) do(ctx context.Context, args []string, idem bool) (rueidis.Redi
 			if err != nil {
 				unsent = true
 			} else {
+				if c.afterGet != nil {
+					c.afterGet(nc)
+				}
 				res = c.send(ctx, nc, args, st.asking, d.blocking)
 				err = res.Error()
 				if err == nil || rueidis.IsRedisNil(err) {

@@ -38,8 +38,41 @@
 //     topology refresh. A command that surely was not sent, a read-only
 //     command, or one marked idempotent (Idempotent, Cmd.Idempotent) is
 //     retried; any other write fails with ErrUnknownOutcome and is never
-//     sent again. A node whose breaker is open fails fast, except that a
-//     read-only command falls back to another replica or the primary.
+//     sent again. A node whose breaker is open fails fast (under
+//     PreferReplica a read falls back to the primary or a loading
+//     replica; under ReadPrimary nothing is ever read from a replica).
+//   - Cancellation is read from the caller's own context: an error that
+//     reads as a cancellation while the caller's context is live came
+//     from another caller on the same connection and is this caller's
+//     connection error. Connections are always pipelined
+//     (rueidis AlwaysPipelining), so one caller's deadline never breaks
+//     the connection the others share.
+//
+// # Circuit breakers
+//
+// Each node has a breaker (Options.Breaker). It opens on evidence about
+// the node: failed dials count one each, a broken connection counts once
+// for all the callers that shared it (within Options.Breaker.Window,
+// default DefaultBreakerWindow), and the cluster flagging the node as
+// failed trips it. A caller's own cancellation never counts. Any reply
+// from the server (WRONGTYPE, NOSCRIPT, MOVED... included) closes a
+// half-open breaker. A node the cluster reports healthy again, or a
+// primary replaced by a promotion, has its breaker reset.
+//
+// # Input and hostile nodes
+//
+// Every entry point validates its input before anything is sent: a nil
+// context, an empty command, the subscribe family (which needs a
+// connection of its own) and commands that would change the state of the
+// shared connection (MONITOR, QUIT, RESET, HELLO, AUTH, READONLY,
+// READWRITE, CLIENT REPLY, CLIENT TRACKING) fail with an error wrapping
+// ErrBadCommand. Every connection is guarded (Options.ReplyLimits): a node
+// that announces a reply longer, larger or deeper than the limits, or
+// sends a reply nobody asked for, has its connection closed with an error
+// wrapping ErrProtocol instead of crashing the process inside rueidis.
+// A panic in a goroutine the client started (a DoMulti pipeline, a
+// DoPrimaries call, a dial) fails the command or node it served with an
+// error wrapping ErrPanic, reported to a PanicObserver.
 //
 // Hops (MOVED/ASK, default 16) and attempts (default 5) are bounded
 // (Options.Limits); when a limit is reached the error is a

@@ -263,7 +263,7 @@ func TestUnknownOutcomeFake(t *testing.T) {
 	c := newFakeClient(t, g, router.Options{Observer: &ctr, Breaker: retry.BreakerOptions{Failures: 100}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := c.Do(ctx, "INCR", "k")
+	_, err = c.Do(ctx, "INCR", "k")
 	require.Error(t, err)
 	assert.ErrorIs(t, err, router.ErrUnknownOutcome)
 	var uo *router.UnknownOutcomeError
@@ -437,6 +437,9 @@ func TestWriteCutByDeadlineIsUnknownOutcome(t *testing.T) {
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
 	g.nodes[0].setHandle(func(_ *fakeConn, args []string) string {
+		if args[0] != "INCR" {
+			return ":0\r\n"
+		}
 		select {
 		case <-release:
 		case <-time.After(5 * time.Second):
@@ -444,9 +447,16 @@ func TestWriteCutByDeadlineIsUnknownOutcome(t *testing.T) {
 		return ":1\r\n"
 	})
 	c := newFakeClient(t, g, router.Options{})
+	// The connection is up first, so that the deadline below ends the
+	// wait for INCR's reply, not the dial. (A command queued on the
+	// pipelined connection is written even when its caller gives up.)
+	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer wcancel()
+	_, err := c.Do(wctx, "GET", "k")
+	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	_, err := c.Do(ctx, "INCR", "k")
+	_, err = c.Do(ctx, "INCR", "k")
 	require.Error(t, err)
 	assert.ErrorIs(t, err, router.ErrUnknownOutcome)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)

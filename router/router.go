@@ -35,6 +35,10 @@ type Client struct {
 	obs     Observer
 	budget  *retry.Budget // nil: none
 
+	// afterGet, set by tests only, runs after a command's connection was
+	// taken from the pool and before the command is sent on it.
+	afterGet func(nc *nodeConn)
+
 	closed    atomic.Bool
 	closeOnce sync.Once
 	pruneStop chan struct{}

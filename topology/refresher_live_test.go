@@ -138,12 +138,24 @@ func TestLivePeriodicDigest(t *testing.T) {
 		p, ok := r.Current().Primary(slots.Slot(slot))
 		return ok && p.Addr == ps[1].Addr
 	})
-	ev, ok := rec.find(n, func(e RefreshEvent) bool { return e.Cause == CausePeriodic && e.New != nil })
+	// A periodic tick may also land between SETSLOT IMPORTING and SETSLOT
+	// NODE: the CLUSTER NODES digest includes the [slot->-id] markers, so
+	// it rebuilds with nothing moved. Look for the rebuild that moved the
+	// slot.
+	ev, ok := rec.find(n, func(e RefreshEvent) bool {
+		if e.Cause != CausePeriodic || e.New == nil {
+			return false
+		}
+		for _, m := range e.Changes.Moved {
+			if m.Range.Start <= slots.Slot(slot) && slots.Slot(slot) <= m.Range.End {
+				return true
+			}
+		}
+		return false
+	})
 	require.True(t, ok, "the change was found by a periodic refresh")
 	assert.True(t, ev.Probed)
 	assert.False(t, ev.Skipped)
-	require.NotEmpty(t, ev.Changes.Moved)
-	assert.Equal(t, slots.Slot(slot), ev.Changes.Moved[0].Range.Start)
 	// And it settles again.
 	m := len(rec.all())
 	eventually(ctx, t, "skipping again", func() bool {

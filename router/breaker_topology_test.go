@@ -1,0 +1,49 @@
+package router
+
+import (
+	"testing"
+
+	"github.com/redis/rueidis"
+	"github.com/stretchr/testify/require"
+
+	"github.com/slotrouter/slotrouter/retry"
+	"github.com/slotrouter/slotrouter/slots"
+	"github.com/slotrouter/slotrouter/topology"
+)
+
+// snapshotOf builds a one-shard snapshot: primary p (health ph) and
+// replica r.
+func snapshotOf(t *testing.T, p, r string, ph topology.Health) *topology.Snapshot {
+	t.Helper()
+	s, err := topology.NewSnapshot([]topology.Shard{{
+		Primary:  &topology.Node{ID: "id-" + p, Addr: p, Role: topology.RolePrimary, Health: ph},
+		Replicas: []*topology.Node{{ID: "id-" + r, Addr: r, Role: topology.RoleReplica, Health: topology.HealthOnline, PrimaryID: "id-" + p}},
+		Ranges:   []slots.Range{{Start: 0, End: slots.Max}},
+	}}, topology.SnapshotOptions{})
+	require.NoError(t, err)
+	return s
+}
+
+// TestTopologyFeedsBreakers: a node the cluster flags failed trips its
+// breaker; when the cluster says it is back, the breaker is reset.
+func TestTopologyFeedsBreakers(t *testing.T) {
+	p := newPool(rueidis.ClientOption{}, retry.BreakerOptions{})
+	defer p.close()
+	const a, b = "127.0.0.1:7000", "127.0.0.1:7001"
+	healthy := snapshotOf(t, a, b, topology.HealthOnline)
+	failed := snapshotOf(t, a, b, topology.HealthFailed)
+
+	p.topologyChanged(topology.RefreshEvent{Old: healthy, New: failed, Changes: topology.Diff(healthy, failed)})
+	require.Equal(t, retry.Open, p.breaker(a).State(), "flagged failed: tripped")
+	require.Equal(t, retry.Closed, p.breaker(b).State())
+
+	p.topologyChanged(topology.RefreshEvent{Old: failed, New: failed})
+	require.Equal(t, retry.Open, p.breaker(a).State(), "still flagged: still open")
+
+	p.topologyChanged(topology.RefreshEvent{Old: failed, New: healthy, Changes: topology.Diff(failed, healthy)})
+	require.Equal(t, retry.Closed, p.breaker(a).State(), "back: reset")
+	require.NoError(t, p.breaker(a).Allow())
+
+	p.topologyChanged(topology.RefreshEvent{Old: healthy}) // a failed refresh
+	require.Equal(t, retry.Closed, p.breaker(a).State())
+}

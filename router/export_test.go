@@ -1,0 +1,8 @@
+package router
+
+// SetAfterGetHook makes f run after each command took its connection
+// from the pool and before it is sent; drop closes that connection as
+// the pool does when a node leaves the topology.
+func SetAfterGetHook(c *Client, f func(drop func())) {
+	c.afterGet = func(nc *nodeConn) { f(func() { c.pool.drop(nc) }) }
+}

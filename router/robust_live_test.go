@@ -1,0 +1,268 @@
+package router_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/slotrouter/slotrouter/internal/clustertest"
+	"github.com/slotrouter/slotrouter/retry"
+	"github.com/slotrouter/slotrouter/router"
+	"github.com/slotrouter/slotrouter/slots"
+)
+
+// resetProxy is a loopback TCP proxy to one node. Armed with
+// resetAfter(pattern, n), it holds what the client sends on one
+// connection until pattern has appeared n times, then resets that
+// connection (RST) without forwarding any of it: n commands were in flight
+// on one connection when it broke. Other connections are forwarded.
+type resetProxy struct {
+	ln     net.Listener
+	addr   string
+	target string
+
+	mu      sync.Mutex
+	pattern []byte
+	n       int
+	resets  atomic.Int64
+	conns   map[net.Conn]bool
+	wg      sync.WaitGroup
+}
+
+func newResetProxy(t *testing.T, target string) *resetProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p := &resetProxy{ln: ln, addr: ln.Addr().String(), target: target, conns: map[net.Conn]bool{}}
+	p.wg.Go(p.serve)
+	t.Cleanup(p.close)
+	return p
+}
+
+func (p *resetProxy) resetAfter(pattern string, n int) {
+	p.mu.Lock()
+	p.pattern, p.n = []byte(pattern), n
+	p.mu.Unlock()
+}
+
+func (p *resetProxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		s, err := net.DialTimeout("tcp", p.target, 5*time.Second)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		p.mu.Lock()
+		if p.conns == nil {
+			p.mu.Unlock()
+			c.Close()
+			s.Close()
+			return
+		}
+		p.conns[c], p.conns[s] = true, true
+		p.mu.Unlock()
+		p.wg.Go(func() { p.upstream(c, s) })
+		p.wg.Go(func() {
+			defer c.Close()
+			buf := make([]byte, 64<<10)
+			for {
+				n, err := s.Read(buf)
+				if n > 0 {
+					if _, werr := c.Write(buf[:n]); werr != nil {
+						return
+					}
+				}
+				if err != nil {
+					return
+				}
+			}
+		})
+	}
+}
+
+func (p *resetProxy) upstream(c, s net.Conn) {
+	defer c.Close()
+	defer s.Close()
+	buf := make([]byte, 64<<10)
+	var held []byte
+	holding := false
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			chunk := buf[:n]
+			p.mu.Lock()
+			if !holding && p.pattern != nil && bytes.Contains(chunk, p.pattern) {
+				holding = true // this connection carries the armed commands
+			}
+			if holding {
+				held = append(held, chunk...)
+				if bytes.Count(held, p.pattern) >= p.n {
+					p.pattern = nil
+					p.mu.Unlock()
+					p.resets.Add(1)
+					if tc, ok := c.(*net.TCPConn); ok {
+						_ = tc.SetLinger(0) // RST, not FIN
+					}
+					return
+				}
+			}
+			p.mu.Unlock()
+			if !holding {
+				if _, werr := s.Write(chunk); werr != nil {
+					return
+				}
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *resetProxy) close() {
+	p.ln.Close()
+	p.mu.Lock()
+	for c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+	p.mu.Unlock()
+	p.wg.Wait()
+}
+
+// TestOneResetDoesNotOpenBreakerLive resets the one connection that ten
+// concurrent GETs share: the reads are retried (0 errors), the breaker
+// counts one failure, not ten, and a SET right after succeeds.
+func TestOneResetDoesNotOpenBreakerLive(t *testing.T) {
+	cl := clustertest.Need(t, cluster)
+	ctx := liveCtx(t, 30*time.Second)
+	k := testKey(t, "reset")
+	owner, err := cl.OwnerOf(ctx, uint16(slots.Of(k)))
+	require.NoError(t, err)
+	_, err = cl.Do(ctx, owner, "SET", k, "v")
+	require.NoError(t, err)
+	p := newResetProxy(t, owner.Addr)
+	c := newLiveClient(t, cl, router.Options{
+		MapAddr: func(announced string) string {
+			if announced == owner.Addr {
+				return p.addr
+			}
+			return ""
+		},
+	})
+	_, err = c.Do(ctx, "GET", k) // the connection is up
+	require.NoError(t, err)
+
+	const readers = 10
+	p.resetAfter(k, readers)
+	var wg sync.WaitGroup
+	errs := make([]error, readers)
+	for i := range readers {
+		wg.Go(func() {
+			msg, err := c.Do(ctx, "GET", k)
+			if err == nil {
+				var v string
+				v, err = msg.ToString()
+				if err == nil && v != "v" {
+					err = assert.AnError
+				}
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	require.Equal(t, int64(1), p.resets.Load(), "one reset, with every GET in flight")
+	for i, err := range errs {
+		assert.NoError(t, err, "read %d", i)
+	}
+	start := time.Now()
+	_, err = c.Do(ctx, "SET", k, "w")
+	require.NoError(t, err, "the breaker of a healthy node stays closed")
+	t.Logf("SET after the reset took %v", time.Since(start))
+}
+
+// TestOtherCallersDeadlineIsNotMineLive: A runs a 300 ms script with a
+// 50 ms deadline; B, on the same node and connection with no deadline,
+// sends a GET and an INCR after A's script was written. B's commands
+// succeed: A's deadline is A's alone.
+func TestOtherCallersDeadlineIsNotMineLive(t *testing.T) {
+	cl := clustertest.Need(t, cluster)
+	ctx := liveCtx(t, 30*time.Second)
+	k := testKey(t, "deadline")
+	owner, err := cl.OwnerOf(ctx, uint16(slots.Of(k)))
+	require.NoError(t, err)
+	_, err = cl.Do(ctx, owner, "SET", k, "1")
+	require.NoError(t, err)
+
+	evalWritten := make(chan struct{})
+	var once sync.Once
+	opts := router.Options{}
+	opts.ClientOption.DialCtxFn = func(ctx context.Context, dst string, d *net.Dialer, _ *tls.Config) (net.Conn, error) {
+		conn, err := d.DialContext(ctx, "tcp", dst)
+		if err != nil {
+			return nil, err
+		}
+		return &watchConn{Conn: conn, pattern: []byte("busy-300ms"), seen: func() { once.Do(func() { close(evalWritten) }) }}, nil
+	}
+	c := newLiveClient(t, cl, opts)
+	_, err = c.Do(ctx, "GET", k)
+	require.NoError(t, err)
+
+	const script = `-- busy-300ms
+local t = redis.call('TIME')
+local start = t[1] * 1000000 + t[2]
+while true do
+  t = redis.call('TIME')
+  if t[1] * 1000000 + t[2] - start > 300000 then break end
+end
+return 1`
+	aDone := make(chan error, 1)
+	go func() {
+		actx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		_, err := c.Do(actx, "EVAL", script, "1", k)
+		aDone <- err
+	}()
+	<-evalWritten
+	msg, err := c.Do(ctx, "GET", k)
+	require.NoError(t, err, "B's GET: A's deadline is not B's error")
+	v, _ := msg.ToString()
+	assert.Equal(t, "1", v)
+	n, err := c.Do(ctx, "INCR", k)
+	require.NoError(t, err, "B's INCR: no unknown outcome from A's deadline")
+	got, _ := n.AsInt64()
+	assert.Equal(t, int64(2), got)
+	aErr := <-aDone
+	require.ErrorIs(t, aErr, context.DeadlineExceeded, "A's own deadline is A's error")
+	// The node's breaker is closed.
+	_, err = c.Do(ctx, "GET", k)
+	require.NoError(t, err)
+	assert.NotErrorIs(t, err, retry.ErrOpen)
+}
+
+// watchConn calls seen once a write containing pattern went out.
+type watchConn struct {
+	net.Conn
+	pattern []byte
+	seen    func()
+}
+
+func (w *watchConn) Write(p []byte) (int, error) {
+	n, err := w.Conn.Write(p)
+	if bytes.Contains(p, w.pattern) {
+		w.seen()
+	}
+	return n, err
+}
