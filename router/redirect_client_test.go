@@ -263,7 +263,7 @@ func TestUnknownOutcomeFake(t *testing.T) {
 	c := newFakeClient(t, g, router.Options{Observer: &ctr, Breaker: retry.BreakerOptions{Failures: 100}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err = c.Do(ctx, "INCR", "k")
+	_, err := c.Do(ctx, "INCR", "k")
 	require.Error(t, err)
 	assert.ErrorIs(t, err, router.ErrUnknownOutcome)
 	var uo *router.UnknownOutcomeError
