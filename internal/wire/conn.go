@@ -65,7 +65,6 @@ type Conn struct {
 	outOK   bool // the write side parsed so far
 
 	waiting atomic.Int64 // commands written and not yet answered
-	resp3   atomic.Bool  // a RESP3 map reply was seen: count replies
 	counted atomic.Bool  // the write side is trusted for counting
 }
 
@@ -75,16 +74,11 @@ func (g *Conn) command(byte) string {
 	return ""
 }
 
-// reply accounts for one top-level reply from the node.
-func (g *Conn) reply(typ byte) string {
-	n := g.waiting.Add(-1)
-	if g.resp3.Load() && g.counted.Load() && n < 0 {
+// reply accounts for one top-level reply from the node: every reply that
+// is not a push answers a command written before it.
+func (g *Conn) reply(byte) string {
+	if g.waiting.Add(-1) < 0 && g.counted.Load() {
 		return "a reply while no command was waiting for one"
-	}
-	if typ == '%' && !g.resp3.Load() {
-		// HELLO 3 answers with a map: from now on every reply that is not
-		// a push answers a command.
-		g.resp3.Store(true)
 	}
 	return ""
 }

@@ -5,13 +5,15 @@
 // overflows the stack, and a reply nobody asked for trips its "protocol
 // bug" panic — all inside rueidis's own goroutines, where nothing can
 // recover them, so any address the client dials could crash the process.
+// (A RESP2 connection in pub/sub mode, whose messages are not pushes, is
+// not supported: the library never puts a connection in that mode.)
 //
 // A guarded connection follows the RESP2/RESP3 framing of the replies
 // exactly as rueidis's reader does, and fails the connection with a
 // *ProtocolError (before rueidis sees the offending bytes) when a reply
 // announces a length or element count beyond Limits, a negative length
-// rueidis would allocate, nesting deeper than Limits.MaxDepth, or, on a
-// RESP3 connection, a reply when no command is waiting for one. rueidis
+// rueidis would allocate, nesting deeper than Limits.MaxDepth, or a reply
+// (other than a RESP3 push) when no command is waiting for one. rueidis
 // then fails the calls on that connection with the error, like any broken
 // connection.
 package wire
