@@ -115,9 +115,9 @@ type loadResult struct {
 	OpsPerS float64       `json:"ops_per_s"`
 	Elapsed time.Duration `json:"elapsed_ns"`
 	// P50, P99 and P999 are the latencies of single Do calls.
-	P50  time.Duration    `json:"p50_ns"`
-	P99  time.Duration    `json:"p99_ns"`
-	P999 time.Duration    `json:"p999_ns"`
+	P50  time.Duration `json:"p50_ns"`
+	P99  time.Duration `json:"p99_ns"`
+	P999 time.Duration `json:"p999_ns"`
 	// ByKind counts errors by what they are.
 	ByKind map[string]int64 `json:"errors_by_kind,omitempty"`
 	// PerNode is the share of GET/SET/INCR calls each primary's server

@@ -189,7 +189,6 @@ func secs(d time.Duration) string { return fmt.Sprintf("%.2fs", d.Seconds()) }
 func ms(d time.Duration) string   { return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond)) }
 func us(d time.Duration) string   { return fmt.Sprintf("%.0fµs", float64(d)/float64(time.Microsecond)) }
 
-
 // planSummary is one line about p, then its notes (as slotctl plan
 // prints it).
 func planSummary(p *plan.Plan) string {
