@@ -44,7 +44,7 @@ const (
 type config struct {
 	// Primaries and Replicas shape the cluster (default 3 × 1).
 	Primaries, Replicas int
-	// Duration is how long each load act runs (default 5s).
+	// Duration is how long each load act runs (default 3s).
 	Duration time.Duration
 	// Keys is the size of the key space the load uses (default 10000).
 	Keys int
@@ -68,7 +68,7 @@ func (c config) withDefaults() config {
 		c.Replicas = 0
 	}
 	if c.Duration <= 0 {
-		c.Duration = 5 * time.Second
+		c.Duration = 3 * time.Second
 	}
 	if c.Keys <= 0 {
 		c.Keys = 10000

@@ -44,7 +44,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var cfg config
 	fs.IntVar(&cfg.Primaries, "primaries", 3, "number of primaries")
 	fs.IntVar(&cfg.Replicas, "replicas", 1, "replicas per primary (0 skips the failover act)")
-	fs.DurationVar(&cfg.Duration, "duration", 5*time.Second, "how long each load act runs")
+	fs.DurationVar(&cfg.Duration, "duration", 3*time.Second, "how long each load act runs")
 	fs.IntVar(&cfg.Keys, "keys", 10000, "size of the key space the load uses")
 	fs.IntVar(&cfg.Workers, "workers", 4, "load goroutines")
 	fs.IntVar(&cfg.ReshardSlots, "reshard-slots", 1000, "slots moved under load in act 4")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/slotrouter/slotrouter/internal/loadgen"
 	"github.com/slotrouter/slotrouter/retry"
 	"github.com/slotrouter/slotrouter/router"
 	"github.com/slotrouter/slotrouter/slots"
@@ -37,7 +38,7 @@ func (d *demo) printSummary(w io.Writer) {
 	fmt.Fprintf(w, "cluster     %d primaries × %d replica(s) on 127.0.0.1, started in %s; demo ran %s\n", r.Primaries, r.Replicas, secs(r.Startup), secs(r.Elapsed))
 	fmt.Fprintf(w, "keys        cross-slot MGET refused before sending: %v; hash-tagged MGET: %v\n", r.Keys.CrossSlotRejected, r.Keys.TaggedMGETOK)
 	fmt.Fprintf(w, "traffic     %d ops at %.0f ops/s, %d errors; p50 %s, p99 %s, p999 %s\n",
-		r.Traffic.Ops, r.Traffic.OpsPerS, r.Traffic.Errors, us(r.Traffic.P50), us(r.Traffic.P99), us(r.Traffic.P999))
+		r.Traffic.Ops, r.Traffic.OpsPerS, r.Traffic.Errors, loadgen.Dur(r.Traffic.P50), loadgen.Dur(r.Traffic.P99), loadgen.Dur(r.Traffic.P999))
 	rs := r.Reshard
 	fmt.Fprintf(w, "resharding  %d slots moved under load in %s: %d ops, %d errors, %d MOVED + %d ASK followed, %d refreshes, %d keys wrong\n",
 		rs.SlotsMoved, secs(rs.MoveTime), rs.Ops, rs.Errors, rs.Moved, rs.Asked, rs.Refreshes, rs.KeysWrong)
