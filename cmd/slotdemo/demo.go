@@ -329,7 +329,8 @@ func (d *demo) sortedPIDs() []int {
 // demoLoad is a load of an act and its live line.
 type demoLoad struct {
 	*loadgen.Load
-	live chan struct{} // closed when the live line has ended; nil: none
+	live    chan struct{} // closed when the live line has ended; nil: none
+	liveErr error         // a panic of the live line, set before live is closed
 }
 
 // stop stops the load and its live line and returns its statistics.
@@ -337,6 +338,9 @@ func (l *demoLoad) stop() (loadgen.Stats, error) {
 	s, err := l.Stop()
 	if l.live != nil {
 		<-l.live
+		if err == nil {
+			err = l.liveErr
+		}
 	}
 	return s, err
 }
@@ -367,8 +371,12 @@ func (d *demo) startLoad(ctx context.Context, w loadgen.Workload, onResult func(
 		dl.live = make(chan struct{})
 		go func() {
 			defer close(dl.live)
-			defer func() { _ = recover() }() // a live line is not worth a crash
-			_ = l.Live(ctx, d.out, 250*time.Millisecond)
+			defer func() {
+				if r := recover(); r != nil {
+					dl.liveErr = fmt.Errorf("live line: panic: %v", r)
+				}
+			}()
+			_ = l.Live(ctx, d.out, 250*time.Millisecond) // a failed write to the terminal is not the demo's failure
 		}()
 	}
 	return dl, nil

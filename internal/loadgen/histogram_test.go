@@ -112,3 +112,12 @@ func TestRecordConcurrent(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, uint64(4000), h.Count())
 }
+
+// BenchmarkRecord measures the hot path (0 allocations).
+func BenchmarkRecord(b *testing.B) {
+	var h Histogram
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		h.Record(time.Duration(i & 0xfffff))
+	}
+}
