@@ -41,7 +41,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "check":
 		return runCheck(ctx, rest, stdin, stdout, stderr)
 	case "demo":
-		return runDemoCmd(ctx, rest, stdout, stderr)
+		fmt.Fprintln(stderr, "slotctl: the demo is its own command now: go run ./cmd/slotdemo")
+		return 2
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return 0
@@ -60,7 +61,6 @@ Commands:
   plan SUBCOMMAND ...      plan rebalance/add/remove/reshard/load moves, placement and repair ("slotctl plan help")
   check -nodes FILE | -addr HOST:PORT
                            report open, uncovered and contested slots, failed nodes, anti-affinity
-  demo [flags]             start a local cluster on 127.0.0.1 and show routing, resharding, failover and planning live
   help                     this text
 `)
 }

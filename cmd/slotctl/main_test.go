@@ -64,7 +64,7 @@ func TestUsageErrors(t *testing.T) {
 	code, _, _ = slotctl(t, "", "keyslot")
 	assert.Equal(t, 2, code)
 	code, _, errOut = slotctl(t, "", "keyslot", "-h")
-	assert.Equal(t, 0, code, "-h is not a usage error, as for check, plan and demo")
+	assert.Equal(t, 0, code, "-h is not a usage error, as for check and plan")
 	assert.Contains(t, errOut, "usage: slotctl keyslot")
 	code, out, _ := slotctl(t, "", "help")
 	assert.Equal(t, 0, code)

@@ -339,12 +339,6 @@ func (c *Cluster) MoveSlots(ctx context.Context, from, to *Node, n int) ([]uint1
 	if err := c.managed(from); err != nil {
 		return nil, err
 	}
-	if err := c.managed(to); err != nil {
-		return nil, err
-	}
-	if from == to {
-		return nil, fmt.Errorf("clustertest: MoveSlots from %s to itself", from)
-	}
 	ctx, cancel := c.withWait(ctx)
 	defer cancel()
 	have, err := c.SlotsOf(ctx, from)
@@ -354,25 +348,61 @@ func (c *Cluster) MoveSlots(ctx context.Context, from, to *Node, n int) ([]uint1
 	if n <= 0 || n > len(have) {
 		return nil, fmt.Errorf("clustertest: MoveSlots: cannot move %d slots, %s owns %d", n, from, len(have))
 	}
-	moved := have[:n]
+	moved := slices.Clone(have[:n])
+	if err := c.MoveSlotList(ctx, from, to, moved); err != nil {
+		return nil, err
+	}
+	return moved, nil
+}
+
+// MoveSlotList moves exactly the given slots, with their keys, from from
+// to to, one slot after the other as MoveSlots does, and waits until the
+// cluster is healthy once at the end. Every slot must be owned by from
+// (as from says) and listed once; nothing is moved otherwise.
+func (c *Cluster) MoveSlotList(ctx context.Context, from, to *Node, list []uint16) error {
+	if err := c.managed(from); err != nil {
+		return err
+	}
+	if err := c.managed(to); err != nil {
+		return err
+	}
+	if from == to {
+		return fmt.Errorf("clustertest: MoveSlotList from %s to itself", from)
+	}
+	if len(list) == 0 {
+		return errors.New("clustertest: MoveSlotList: no slots")
+	}
+	ctx, cancel := c.withWait(ctx)
+	defer cancel()
+	have, err := c.SlotsOf(ctx, from)
+	if err != nil {
+		return err
+	}
+	seen := make(map[uint16]bool, len(list))
+	for _, s := range list {
+		if seen[s] {
+			return fmt.Errorf("clustertest: MoveSlotList: slot %d listed twice", s)
+		}
+		seen[s] = true
+		if _, ok := slices.BinarySearch(have, s); !ok {
+			return fmt.Errorf("clustertest: MoveSlotList: %s does not own slot %d", from, s)
+		}
+	}
 	order, err := c.primariesForSetSlot(ctx, from, to)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	begin := time.Now()
-	for _, slot := range moved {
+	for _, slot := range list {
 		if err := c.beginMigration(ctx, slot, from, to); err != nil {
-			return nil, err
+			return err
 		}
 		if err := c.finishMigration(ctx, slot, from, to, order); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	c.logf("moved %d slots %s -> %s in %v", n, from, to, time.Since(begin).Round(time.Millisecond))
-	if err := c.WaitHealthy(ctx); err != nil {
-		return nil, err
-	}
-	return slices.Clone(moved), nil
+	c.logf("moved %d slots %s -> %s in %v", len(list), from, to, time.Since(begin).Round(time.Millisecond))
+	return c.WaitHealthy(ctx)
 }
 
 // MoveSlot moves one slot, with its keys, from its owner to to, and waits

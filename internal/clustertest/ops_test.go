@@ -33,6 +33,55 @@ func TestCRC16MatchesServer(t *testing.T) {
 	}
 }
 
+// TestMoveSlotList moves two slots that are not the lowest of their
+// owner, keys included, and back; slots the source does not own, or
+// listed twice, are refused before anything moves.
+func TestMoveSlotList(t *testing.T) {
+	c := Need(t, cluster)
+	ctx := testCtx(t, 60*time.Second)
+	ps, err := c.Primaries(ctx)
+	require.NoError(t, err)
+	from, to := ps[0], ps[1]
+	have, err := c.SlotsOf(ctx, from)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(have), 3)
+	list := []uint16{have[len(have)-1], have[len(have)-2]}
+	var keys []string
+	for _, s := range list {
+		ks := keysInSlot(t, s, 10)
+		setKeys(t, c, from, ks)
+		keys = append(keys, ks...)
+	}
+	theirs, err := c.SlotsOf(ctx, to)
+	require.NoError(t, err)
+	require.NotEmpty(t, theirs)
+	err = c.MoveSlotList(ctx, from, to, []uint16{list[0], theirs[0]})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "does not own")
+	err = c.MoveSlotList(ctx, from, to, []uint16{list[0], list[0]})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "twice")
+	require.Error(t, c.MoveSlotList(ctx, from, from, list))
+	require.Error(t, c.MoveSlotList(ctx, from, to, nil))
+	owner, err := c.OwnerOf(ctx, list[0])
+	require.NoError(t, err)
+	require.Equal(t, from, owner, "a refused list moves nothing")
+
+	require.NoError(t, c.MoveSlotList(ctx, from, to, list))
+	for _, s := range list {
+		owner, err := c.OwnerOf(ctx, s)
+		require.NoError(t, err)
+		assert.Equal(t, to, owner, "slot %d", s)
+	}
+	requireKeys(t, c, to, keys)
+	require.NoError(t, c.MoveSlotList(ctx, to, from, list))
+	requireKeys(t, c, from, keys)
+	for _, k := range keys {
+		_, err = c.Do(ctx, from, "DEL", k)
+		require.NoError(t, err)
+	}
+}
+
 func TestMoveSlotsKeepsKeys(t *testing.T) {
 	c := Need(t, cluster)
 	ctx := testCtx(t, 60*time.Second)
