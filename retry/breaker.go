@@ -67,6 +67,10 @@ type BreakerOptions struct {
 	// connection are one piece of evidence, not many. Zero or negative
 	// means no window: every report counts.
 	Window time.Duration
+	// OnStateChange, when not nil, is called on every change of state
+	// (Closed, Open, HalfOpen), with the breaker's lock held: it must be
+	// fast and must not call the breaker.
+	OnStateChange func(from, to State)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -104,11 +108,21 @@ type Breaker struct {
 	cooldown   time.Duration // current cool-down
 	inFlight   int32         // probes admitted while half-open
 	probeSince int64         // ns since base when the last probe batch began
+	onChange   func(from, to State)
+}
+
+// setLocked moves the breaker to st (b.mu held) and reports a change.
+func (b *Breaker) setLocked(st State) {
+	from := State(b.state.Swap(uint32(st)))
+	if from != st && b.onChange != nil {
+		b.onChange(from, st)
+	}
 }
 
 // NewBreaker returns a closed Breaker configured by opts.
 func NewBreaker(opts BreakerOptions) *Breaker {
 	b := &Breaker{
+		onChange:    opts.OnStateChange,
 		now:         opts.Now,
 		failures:    DefaultBreakerFailures,
 		probes:      DefaultBreakerProbes,
@@ -173,7 +187,7 @@ func (b *Breaker) allowSlow() error {
 			return ErrOpen
 		}
 		b.inFlight = 0
-		b.state.Store(uint32(HalfOpen))
+		b.setLocked(HalfOpen)
 	}
 	// Half-open.
 	if b.inFlight == 0 || now-b.probeSince >= int64(b.cooldown) {
@@ -204,7 +218,7 @@ func (b *Breaker) Success() {
 		b.fails.Store(0)
 		b.cooldown = b.minCooldown
 		b.inFlight = 0
-		b.state.Store(uint32(Closed))
+		b.setLocked(Closed)
 	}
 }
 
@@ -284,7 +298,7 @@ func (b *Breaker) Reset() {
 	b.lastFail.Store(0)
 	b.cooldown = b.minCooldown
 	b.inFlight = 0
-	b.state.Store(uint32(Closed))
+	b.setLocked(Closed)
 }
 
 // openLocked opens the breaker for d. b.mu must be held. openUntil is
@@ -302,5 +316,5 @@ func (b *Breaker) openLocked(d time.Duration) {
 		until = 1<<63 - 1
 	}
 	b.openUntil.Store(until)
-	b.state.Store(uint32(Open))
+	b.setLocked(Open)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/rueidis"
 	"github.com/slotrouter/slotrouter/internal/safe"
+	"github.com/slotrouter/slotrouter/internal/wire"
 	"github.com/slotrouter/slotrouter/retry"
 	"github.com/slotrouter/slotrouter/topology"
 )
@@ -39,15 +40,80 @@ type dialing struct {
 	err  error
 }
 
-// pool keeps one rueidis client per (address, readonly) and one circuit
-// breaker per address. Lookups are lock-free (copy-on-write maps).
+// nodeState is what the pool knows of one node (by dialable address):
+// its circuit breaker, its calls in flight and completed (for the stall
+// detector), the latency of its recent replies (for Nearest) and its
+// open connections (so that a node that was replaced while frozen can
+// have them cut).
+type nodeState struct {
+	br       *retry.Breaker
+	inflight atomic.Int64 // non-blocking calls sent and not answered
+	done     atomic.Int64 // calls answered
+	ewma     atomic.Int64 // ns; 0: unknown
+
+	lastDone int64        // owned by the watch goroutine
+	stalled  atomic.Int64 // ns without a reply while calls were in flight
+
+	cmu   sync.Mutex
+	conns []net.Conn // the node's open connections (closed ones pruned on add)
+}
+
+// track records a new connection of the node.
+func (n *nodeState) track(c net.Conn) {
+	n.cmu.Lock()
+	defer n.cmu.Unlock()
+	live := n.conns[:0]
+	for _, x := range n.conns {
+		if g, ok := x.(*wire.Conn); !ok || !g.Closed() {
+			live = append(live, x)
+		}
+	}
+	clear(n.conns[len(live):])
+	n.conns = append(live, c)
+}
+
+// cut closes the node's open connections under rueidis: the calls in
+// flight on them fail as on a broken connection (a read is retried
+// elsewhere, a write's outcome is unknown), and rueidis dials again on
+// the next call.
+func (n *nodeState) cut() int {
+	n.cmu.Lock()
+	conns := n.conns
+	n.conns = nil
+	n.cmu.Unlock()
+	for _, c := range conns {
+		_ = c.Close()
+	}
+	return len(conns)
+}
+
+// observe folds a reply's latency into the node's moving average
+// (weight 1/8).
+func (n *nodeState) observe(d time.Duration) {
+	old := n.ewma.Load()
+	v := int64(d)
+	if old != 0 {
+		v = old + (v-old)/8
+	}
+	if v <= 0 {
+		v = 1
+	}
+	n.ewma.Store(v)
+}
+
+// pool keeps one rueidis client per (address, readonly) and one nodeState
+// (circuit breaker...) per address. Lookups are lock-free (copy-on-write
+// maps).
 type pool struct {
 	opt   rueidis.ClientOption // template: InitAddress set per node
 	ropt  rueidis.ClientOption // template for READONLY connections
 	bopts retry.BreakerOptions
 
-	conns    atomic.Pointer[map[connKey]*nodeConn]
-	breakers atomic.Pointer[map[string]*retry.Breaker]
+	conns atomic.Pointer[map[connKey]*nodeConn]
+	nodes atomic.Pointer[map[string]*nodeState]
+
+	// onBreaker reports a breaker's state change (nil: none).
+	onBreaker func(addr string, from, to retry.State)
 
 	// onPanic reports a panic recovered in a dial (nil: none).
 	onPanic func(addr string, err error)
@@ -64,31 +130,48 @@ func newPool(opt rueidis.ClientOption, bopts retry.BreakerOptions) *pool {
 	p.ropt.DialCtxFn = readonlyDialer(opt)
 	empty := map[connKey]*nodeConn{}
 	p.conns.Store(&empty)
-	noBreakers := map[string]*retry.Breaker{}
-	p.breakers.Store(&noBreakers)
+	noNodes := map[string]*nodeState{}
+	p.nodes.Store(&noNodes)
 	return p
 }
 
 // breaker returns the circuit breaker of addr, creating it.
-func (p *pool) breaker(addr string) *retry.Breaker {
-	if b := (*p.breakers.Load())[addr]; b != nil {
-		return b
+func (p *pool) breaker(addr string) *retry.Breaker { return p.node(addr).br }
+
+// node returns the state of addr, creating it.
+func (p *pool) node(addr string) *nodeState {
+	if n := (*p.nodes.Load())[addr]; n != nil {
+		return n
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	old := *p.breakers.Load()
-	if b := old[addr]; b != nil {
-		return b
+	old := *p.nodes.Load()
+	if n := old[addr]; n != nil {
+		return n
 	}
-	m := make(map[string]*retry.Breaker, len(old)+1)
+	m := make(map[string]*nodeState, len(old)+1)
 	for k, v := range old {
 		m[k] = v
 	}
-	b := retry.NewBreaker(p.bopts)
-	m[addr] = b
-	p.breakers.Store(&m)
-	return b
+	bo := p.bopts
+	if p.onBreaker != nil {
+		user := bo.OnStateChange
+		report := p.onBreaker
+		bo.OnStateChange = func(from, to retry.State) {
+			report(addr, from, to)
+			if user != nil {
+				user(from, to)
+			}
+		}
+	}
+	n := &nodeState{br: retry.NewBreaker(bo)}
+	m[addr] = n
+	p.nodes.Store(&m)
+	return n
 }
+
+// lookup returns the state of addr, or nil when the pool has none.
+func (p *pool) lookup(addr string) *nodeState { return (*p.nodes.Load())[addr] }
 
 // get returns the client for addr, dialing it when needed. A dial is
 // shared by concurrent callers; ctx bounds the wait (the dial itself is
@@ -135,6 +218,14 @@ func (p *pool) connect(key connKey, d *dialing) {
 		opt = p.ropt
 	}
 	opt.InitAddress = []string{key.addr}
+	base, ns := opt.DialCtxFn, p.node(key.addr)
+	opt.DialCtxFn = func(ctx context.Context, dst string, d *net.Dialer, tc *tls.Config) (net.Conn, error) {
+		conn, err := base(ctx, dst, d, tc)
+		if err == nil {
+			ns.track(conn)
+		}
+		return conn, err
+	}
 	var client rueidis.Client
 	var err error
 	if perr := safe.Call("dial of "+key.addr, func() { client, err = rueidis.NewClient(opt) }); perr != nil {
@@ -209,15 +300,15 @@ func (p *pool) prune(keep func(addr string) bool) {
 	if len(gone) > 0 {
 		p.conns.Store(&m)
 	}
-	oldB := *p.breakers.Load()
-	mb := make(map[string]*retry.Breaker, len(oldB))
-	for k, v := range oldB {
+	oldN := *p.nodes.Load()
+	mn := make(map[string]*nodeState, len(oldN))
+	for k, v := range oldN {
 		if keep(k) {
-			mb[k] = v
+			mn[k] = v
 		}
 	}
-	if len(mb) != len(oldB) {
-		p.breakers.Store(&mb)
+	if len(mn) != len(oldN) {
+		p.nodes.Store(&mn)
 	}
 	p.mu.Unlock()
 	for _, nc := range gone {
@@ -352,8 +443,8 @@ func appendCommand(b []byte, args ...string) []byte {
 
 // success reports a reply from addr to its breaker.
 func (p *pool) success(addr string) {
-	if b := (*p.breakers.Load())[addr]; b != nil {
-		b.Success()
+	if n := p.lookup(addr); n != nil {
+		n.br.Success()
 	}
 }
 
@@ -384,8 +475,8 @@ func (p *pool) topologyChanged(e topology.RefreshEvent) {
 	}
 	for _, n := range e.Changes.HealthChanged {
 		if n.Health != topology.HealthFailed && n.Addr != "" {
-			if b := (*p.breakers.Load())[n.Addr]; b != nil {
-				b.Reset()
+			if ns := p.lookup(n.Addr); ns != nil {
+				ns.br.Reset()
 			}
 		}
 	}
@@ -396,10 +487,8 @@ func (p *pool) topologyChanged(e topology.RefreshEvent) {
 		if n, ok := e.New.NodeByAddr(f.Old.Addr); ok && n.Health == topology.HealthFailed {
 			continue // still down: tripped above
 		}
-		{
-			if b := (*p.breakers.Load())[f.Old.Addr]; b != nil {
-				b.Reset()
-			}
+		if ns := p.lookup(f.Old.Addr); ns != nil {
+			ns.br.Reset()
 		}
 	}
 }
@@ -407,6 +496,6 @@ func (p *pool) topologyChanged(e topology.RefreshEvent) {
 // breakerOpen reports whether addr's breaker is open (without taking a
 // probe).
 func (p *pool) breakerOpen(addr string) bool {
-	b := (*p.breakers.Load())[addr]
-	return b != nil && b.State() == retry.Open
+	n := p.lookup(addr)
+	return n != nil && n.br.State() == retry.Open
 }

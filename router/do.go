@@ -62,6 +62,13 @@ type state struct {
 	block   bool   // a MULTI block: always to the primary
 	refresh bool   // refresh the topology before the next attempt
 	last    error
+
+	ro bool // the last attempt was a replica read (READONLY connection)
+
+	// A failover wait: the slot's primary was unreachable.
+	wait      bool      // wait before the next attempt
+	waitAddr  string    // the unreachable node
+	waitStart time.Time // zero: never waited
 }
 
 func (c *Client) do(ctx context.Context, args []string, idem bool) (rueidis.RedisMessage, error) {
@@ -80,11 +87,22 @@ func (c *Client) do(ctx context.Context, args []string, idem bool) (rueidis.Redi
 	}
 	st := state{d: d, idem: idem, ctr: c.limits.Counter()}
 	c.budget.Deposit()
+	msg, err := c.loop(ctx, args, &st)
+	if !st.waitStart.IsZero() {
+		c.event(Event{Kind: EventFailoverWaitEnd, Addr: st.waitAddr, Slot: d.slot, Duration: time.Since(st.waitStart), Err: err})
+	}
+	return msg, err
+}
+
+// loop runs the attempts of one command.
+func (c *Client) loop(ctx context.Context, args []string, st *state) (rueidis.RedisMessage, error) {
+	d := st.d
 	for {
 		if err := ctx.Err(); err != nil {
 			return rueidis.RedisMessage{}, waitErr(err, st.last)
 		}
-		addr, ro, err := c.pick(&st)
+		addr, ro, err := c.pick(st)
+		st.ro = ro
 		var res rueidis.RedisResult
 		var unsent bool
 		if err == nil {
@@ -96,17 +114,41 @@ func (c *Client) do(ctx context.Context, args []string, idem bool) (rueidis.Redi
 				if c.afterGet != nil {
 					c.afterGet(nc)
 				}
+				ns := c.pool.node(addr)
+				var start time.Time
+				if c.policy == Nearest {
+					start = time.Now()
+				}
+				if !d.blocking {
+					ns.inflight.Add(1)
+				}
 				res = c.send(ctx, nc, args, st.asking, d.blocking)
+				if !d.blocking {
+					ns.inflight.Add(-1)
+				}
 				err = res.Error()
+				if err == nil || rueidis.IsRedisNil(err) || isReply(err) {
+					ns.done.Add(1)
+					if !start.IsZero() {
+						ns.observe(time.Since(start))
+					}
+				}
 				if err == nil || rueidis.IsRedisNil(err) {
-					c.pool.success(addr)
+					ns.br.Success()
 					return res.ToMessage()
 				}
 			}
 		}
-		delay, retryNow, final := c.handle(ctx, &st, args[0], addr, err, unsent)
+		delay, retryNow, final := c.handle(ctx, st, args[0], addr, err, unsent)
 		if !retryNow {
 			return rueidis.RedisMessage{}, final
+		}
+		if st.wait {
+			st.wait = false
+			if err := c.awaitChange(ctx, st); err != nil {
+				return rueidis.RedisMessage{}, err
+			}
+			continue
 		}
 		if st.refresh {
 			st.refresh = false
@@ -141,7 +183,7 @@ func (c *Client) send(ctx context.Context, nc *nodeConn, args []string, asking, 
 
 // pick chooses the node for the next attempt of st and takes a pass from
 // its circuit breaker: the redirect target, else the slot's primary, or
-// under PreferReplica a replica for a read (see ReadPolicy).
+// for a read the node the ReadPolicy chooses.
 func (c *Client) pick(st *state) (addr string, ro bool, err error) {
 	if st.forced != "" {
 		if err := c.pool.breaker(st.forced).Allow(); err != nil {
@@ -168,31 +210,35 @@ func (c *Client) pick(st *state) (addr string, ro bool, err error) {
 	}
 	readOnly := st.d.readOnly && !st.block
 	p := sh.Primary
-	if !readOnly || c.policy == ReadPrimary {
-		// ReadPrimary means primary: never a replica, whatever the
-		// primary's state (its breaker's error says why it fails).
-		if err := c.pool.breaker(p.Addr).Allow(); err != nil {
-			return p.Addr, false, &NodeError{Addr: p.Addr, Err: err}
+	if readOnly && c.policy != ReadPrimary {
+		allowed := func(n *topology.Node) bool {
+			return n.Addr != st.avoid && c.pool.breaker(n.Addr).Allow() == nil
 		}
-		return p.Addr, false, nil
+		ch := chooseRead(sh, c.policy, c.maxLag, allowed, c.latency)
+		if ch.replica {
+			if ch.fallback {
+				c.event(Event{Kind: EventFallbackRead, Addr: ch.node.Addr, Slot: st.d.slot})
+			}
+			return ch.node.Addr, true, nil
+		}
+		if ch.usable {
+			return p.Addr, false, nil
+		}
 	}
-	// PreferReplica: an online replica; the primary when none is
-	// usable; a loading replica when the primary's breaker is open.
-	allowed := func(n *topology.Node) bool {
-		return n.Addr != st.avoid && c.pool.breaker(n.Addr).Allow() == nil
+	// The primary (always under ReadPrimary: never a replica, whatever
+	// the primary's state; its breaker's error says why it fails).
+	if err := c.pool.breaker(p.Addr).Allow(); err != nil {
+		return p.Addr, false, &NodeError{Addr: p.Addr, Err: err}
 	}
-	if r := pickReplica(sh, allowed); r != nil {
-		return r.Addr, true, nil
+	return p.Addr, false, nil
+}
+
+// latency returns n's recent latency (0 when unknown).
+func (c *Client) latency(n *topology.Node) int64 {
+	if ns := c.pool.lookup(n.Addr); ns != nil {
+		return ns.ewma.Load()
 	}
-	pb := c.pool.breaker(p.Addr)
-	err = pb.Allow()
-	if err == nil {
-		return p.Addr, false, nil
-	}
-	if r := lastResortReplica(sh, allowed); r != nil {
-		return r.Addr, true, nil
-	}
-	return p.Addr, false, &NodeError{Addr: p.Addr, Err: err}
+	return 0
 }
 
 // handle decides what follows a failed attempt of st on addr: retry now
@@ -226,10 +272,14 @@ func (c *Client) handle(ctx context.Context, st *state, name, addr string, err e
 		c.topo.Trigger("circuit breaker open")
 	}
 	if err == ErrNoNode {
-		// The snapshot does not cover the slot: refresh and wait as for
-		// CLUSTERDOWN.
+		if len(c.topo.Current().Shards()) > 0 {
+			// The topology says nobody serves the slot (it drops a slot
+			// only when the cluster agrees): fail fast.
+			return 0, false, ErrNoNode
+		}
+		// No topology yet: refresh and wait as for CLUSTERDOWN.
 		kind = retry.KindClusterDown
-		c.topo.Trigger("slot not covered")
+		c.topo.Trigger("no topology")
 	}
 	switch {
 	case kind == retry.KindConn:
@@ -241,6 +291,22 @@ func (c *Client) handle(ctx context.Context, st *state, name, addr string, err e
 		c.pool.success(addr) // any reply proves the node alive
 	}
 	st.last = err
+	if c.failoverWait >= 0 && st.d.hasKeys && !st.ro && !wasAsking && primaryUnreachable(kind, err, unsent) {
+		// Wait for the slot's primary to come back or be replaced,
+		// without spending attempts, within FailoverWait.
+		now := time.Now()
+		if st.waitStart.IsZero() {
+			st.waitStart, st.waitAddr = now, addr
+			c.event(Event{Kind: EventFailoverWaitBegin, Addr: addr, Slot: st.d.slot, Err: err})
+		} else if waited := now.Sub(st.waitStart); waited >= c.failoverWait {
+			return 0, false, &FailoverWaitError{Slot: st.d.slot, Addr: st.waitAddr, Waited: waited, Err: err}
+		}
+		if kind == retry.KindClusterDown {
+			c.topo.Trigger("CLUSTERDOWN from " + addr)
+		}
+		st.wait = true
+		return 0, true, nil
+	}
 	if kind == retry.KindCanceled && !unsent && !retry.Unsent(err) && addr != "" && !st.d.readOnly && !st.idem {
 		// The context ended while a write was in flight: it may have
 		// been executed. Say so (errors.Is(err, context.DeadlineExceeded)

@@ -126,6 +126,12 @@ func (c *Client) DoMulti(ctx context.Context, cmds ...Cmd) []Result {
 			if delay > 0 {
 				u.notBefore = time.Now().Add(delay)
 			}
+			if u.st.wait {
+				// A failover wait: look again after the next poll.
+				u.st.wait = false
+				u.notBefore = time.Now().Add(PollInterval)
+				c.topo.Trigger("waiting for a failover")
+			}
 		}
 		if refresh {
 			if err := c.topo.Refresh(ctx); err != nil && ctx.Err() != nil {
@@ -242,7 +248,7 @@ func (c *Client) round(ctx context.Context, cmds []Cmd, ready []*unit) {
 	for _, u := range ready {
 		u.res, u.err, u.unsent = nil, nil, false
 		addr, ro, err := c.pick(&u.st)
-		u.addr = addr
+		u.addr, u.st.ro = addr, ro
 		if err != nil {
 			u.err = err
 			continue

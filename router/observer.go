@@ -20,6 +20,81 @@ type Observer interface {
 	OnRetry(RetryEvent)
 }
 
+// EventObserver is implemented by an Observer that wants the client's
+// availability events: breaker transitions, failover waits, fallback
+// reads, stalled nodes. Like the other callbacks, OnEvent must be fast,
+// must not block, and must be safe for concurrent use.
+type EventObserver interface {
+	OnEvent(Event)
+}
+
+// EventKind is the kind of an Event.
+type EventKind uint8
+
+// Event kinds.
+const (
+	// EventBreaker: a node's circuit breaker changed state (From, To).
+	EventBreaker EventKind = iota + 1
+	// EventFailoverWaitBegin: a command began to wait for its slot to
+	// have a reachable primary (Addr: the unreachable node; Err: why).
+	EventFailoverWaitBegin
+	// EventFailoverWaitEnd: the wait ended (Duration; Err nil when the
+	// command then succeeded, else its error).
+	EventFailoverWaitEnd
+	// EventFallbackRead: under PrimaryPreferred (or PreferReplica's last
+	// resort), a read went to a replica because the primary was
+	// unreachable (Addr: the replica).
+	EventFallbackRead
+	// EventStall: calls to a node stopped completing (Addr; Duration: for
+	// how long); the topology is refreshed.
+	EventStall
+	// EventConnsCut: the connections of a node replaced by a promotion
+	// while its calls were stalled (or it was flagged failed) were cut
+	// (Addr).
+	EventConnsCut
+)
+
+// String returns the kind's name.
+func (k EventKind) String() string {
+	switch k {
+	case EventBreaker:
+		return "breaker"
+	case EventFailoverWaitBegin:
+		return "failover-wait-begin"
+	case EventFailoverWaitEnd:
+		return "failover-wait-end"
+	case EventFallbackRead:
+		return "fallback-read"
+	case EventStall:
+		return "stall"
+	case EventConnsCut:
+		return "conns-cut"
+	}
+	return "event"
+}
+
+// Event is one availability event; which fields are set depends on Kind.
+type Event struct {
+	Kind EventKind
+	// Addr is the node concerned.
+	Addr string
+	// Slot is the command's slot (failover waits, fallback reads).
+	Slot slots.Slot
+	// From and To are a breaker's states (EventBreaker).
+	From, To retry.State
+	// Duration is how long a wait lasted, or a stall has lasted.
+	Duration time.Duration
+	// Err is the cause (a wait's begin) or the outcome (its end).
+	Err error
+}
+
+// event reports e to the Observer when it implements EventObserver.
+func (c *Client) event(e Event) {
+	if eo, ok := c.obs.(EventObserver); ok {
+		eo.OnEvent(e)
+	}
+}
+
 // PanicObserver is implemented by an Observer that wants to hear of
 // panics the client recovered in its goroutines (a DoMulti pipeline, a
 // DoPrimaries call, a dial). The panic fails the command or node it was

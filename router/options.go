@@ -2,6 +2,7 @@ package router
 
 import (
 	"crypto/tls"
+	"fmt"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -14,6 +15,14 @@ import (
 const (
 	// DefaultDialTimeout bounds dialing a node and its handshake.
 	DefaultDialTimeout = 5 * time.Second
+	// DefaultFailoverWait is the default Options.FailoverWait: Redis's
+	// default cluster-node-timeout.
+	DefaultFailoverWait = 15 * time.Second
+	// DefaultStallTimeout is the default Options.StallTimeout.
+	DefaultStallTimeout = time.Second
+	// PollInterval is how often the topology is refreshed while a command
+	// waits for a failover, or a node's calls have stalled.
+	PollInterval = 150 * time.Millisecond
 )
 
 // Options configures New. The zero value of every field means its
@@ -44,6 +53,33 @@ type Options struct {
 	// ReadPolicy chooses the node that serves read-only commands (default
 	// ReadPrimary).
 	ReadPolicy ReadPolicy
+
+	// MaxReplicaLag excludes, under PreferReplica and Nearest, replicas
+	// whose replication offset is more than MaxReplicaLag bytes behind
+	// their primary's, as the topology last saw them (offsets come with
+	// every refresh). Zero means no cap; negative is refused.
+	MaxReplicaLag int64
+
+	// FailoverWait bounds how long a command waits for its slot to have a
+	// reachable primary again — the node's breaker is open, dials are
+	// refused, the cluster answers CLUSTERDOWN, or the node is flagged
+	// failed — before it fails (default DefaultFailoverWait, Redis's
+	// default cluster-node-timeout, so that a failover on a default
+	// cluster is waited out whenever the caller's deadline allows; the
+	// caller's context bounds it too). Meanwhile the topology is polled
+	// every PollInterval and the command goes as soon as a new owner
+	// appears. A negative value turns the wait off: such commands fail
+	// fast (after the retry limits).
+	FailoverWait time.Duration
+
+	// StallTimeout is how long calls to a node may go without any reply
+	// (while some are in flight) before the node is suspected frozen and
+	// the topology is refreshed (default DefaultStallTimeout). When the
+	// refresh shows the node replaced by a promotion, its connections are
+	// cut: its reads in flight are sent again to the new owner, its writes
+	// in flight end with ErrUnknownOutcome. Blocking commands do not
+	// count. Negative turns the detector off.
+	StallTimeout time.Duration
 
 	// Limits bounds the redirect hops (default 16) and attempts (default
 	// 5) of one command.
@@ -101,6 +137,21 @@ type Options struct {
 	// NodesPerRefresh, Observer...). Seeds, ClientOption and MapAddr are
 	// set from this struct.
 	Topology topology.Options
+}
+
+// check refuses options that make no sense, naming the field.
+func (o *Options) check() error {
+	switch {
+	case !o.ReadPolicy.valid():
+		return fmt.Errorf("router.Options.ReadPolicy: unknown policy %d", o.ReadPolicy)
+	case o.MaxReplicaLag < 0:
+		return fmt.Errorf("router.Options.MaxReplicaLag: %d is negative", o.MaxReplicaLag)
+	case o.DialTimeout < 0:
+		return fmt.Errorf("router.Options.DialTimeout: %v is negative", o.DialTimeout)
+	case o.CommandTimeout < 0:
+		return fmt.Errorf("router.Options.CommandTimeout: %v is negative", o.CommandTimeout)
+	}
+	return o.ReplyLimits.Check("router.Options.ReplyLimits")
 }
 
 // clientOption returns the rueidis template with the fields of o applied.

@@ -183,7 +183,9 @@ func TestTryAgainHonoursDeadline(t *testing.T) {
 	require.Error(t, err)
 	assert.True(t, retry.Classify(err).Kind == retry.KindTryAgain || errors.Is(err, context.DeadlineExceeded), "last error: %v", err)
 	t.Logf("elapsed %v for a %v deadline", elapsed, budget)
-	assert.LessOrEqual(t, elapsed, budget+100*time.Millisecond, "the deadline is honoured (loose bound)")
+	// Loose: the failure this guards against is a wait past the deadline
+	// (a backoff or a hang); scheduling on a loaded machine adds some.
+	assert.LessOrEqual(t, elapsed, budget+2*time.Second, "the deadline is honoured (loose bound)")
 	assert.Greater(t, elapsed, budget/3, "it did retry for a while")
 	assert.Greater(t, ctr.Retries()[retry.KindTryAgain], int64(3))
 
@@ -199,7 +201,7 @@ func TestTryAgainHonoursDeadline(t *testing.T) {
 	elapsed = time.Since(start)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, context.Canceled)
-	assert.Less(t, elapsed, 200*time.Millisecond+100*time.Millisecond)
+	assert.Less(t, elapsed, 5*time.Second, "returned at the cancellation, not after the 10 s backoff")
 }
 
 func TestClusterDownAndLoadingRetried(t *testing.T) {
@@ -218,7 +220,10 @@ func TestClusterDownAndLoadingRetried(t *testing.T) {
 			return "+OK\r\n"
 		})
 		var ctr router.Counters
-		c := newFakeClient(t, g, router.Options{Observer: &ctr})
+		// FailoverWait -1: CLUSTERDOWN is retried with backoff, as the
+		// other replies (by default it is waited out: see
+		// TestClusterDownIsWaitedOut).
+		c := newFakeClient(t, g, router.Options{Observer: &ctr, FailoverWait: -1})
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_, err := c.Do(ctx, "INCR", "k")
 		cancel()
@@ -232,7 +237,7 @@ func TestClusterDownAndLoadingRetried(t *testing.T) {
 func TestAttemptsExhausted(t *testing.T) {
 	g := newFakeGroup(t, 1)
 	g.nodes[0].setHandle(func(*fakeConn, []string) string { return "-CLUSTERDOWN The cluster is down\r\n" })
-	c := newFakeClient(t, g, router.Options{Backoff: retry.Backoff{Base: time.Millisecond, Cap: 2 * time.Millisecond}})
+	c := newFakeClient(t, g, router.Options{FailoverWait: -1, Backoff: retry.Backoff{Base: time.Millisecond, Cap: 2 * time.Millisecond}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err := c.Do(ctx, "GET", "k")
@@ -326,8 +331,9 @@ func TestBreakerFailsFast(t *testing.T) {
 	ka, kb := keyOn(t, g, a), keyOn(t, g, b)
 	b.setHandle(func(*fakeConn, []string) string { return bulk("b") })
 	c := newFakeClient(t, g, router.Options{
-		Breaker: retry.BreakerOptions{Failures: 2, Cooldown: time.Minute},
-		Backoff: retry.Backoff{Base: time.Millisecond, Cap: time.Millisecond},
+		Breaker:      retry.BreakerOptions{Failures: 2, Cooldown: time.Minute},
+		Backoff:      retry.Backoff{Base: time.Millisecond, Cap: time.Millisecond},
+		FailoverWait: -1, // fail fast (by default: TestFailoverWaitEnds)
 	})
 	a.close() // a is gone: dials are refused
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

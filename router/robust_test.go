@@ -208,8 +208,9 @@ func TestHalfOpenClosedByServerErrorReply(t *testing.T) {
 	})
 	clock := &fakeClock{now: time.Unix(1e9, 0)}
 	c := newFakeClient(t, g, router.Options{
-		Breaker: retry.BreakerOptions{Failures: 1, Cooldown: time.Minute, Now: clock.Now, Window: -1},
-		Limits:  retry.Limits{MaxAttempts: 1},
+		Breaker:      retry.BreakerOptions{Failures: 1, Cooldown: time.Minute, Now: clock.Now, Window: -1},
+		Limits:       retry.Limits{MaxAttempts: 1},
+		FailoverWait: -1, // an open breaker fails fast
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -16,8 +16,9 @@ const NoSlot slots.Slot = 1<<16 - 1
 
 // Route decides, without any I/O, where the command args (name first)
 // goes in snapshot s: its slot (NoSlot for a command without keys) and
-// the node — the slot's primary, or for a read-only command under
-// PreferReplica a random online replica of the slot's shard. A command
+// the node — the slot's primary, or for a read-only command the node the
+// read policy chooses (without breakers or latencies: PrimaryPreferred
+// and Nearest give the primary, PreferReplica a random online replica). A command
 // without keys, or unknown to t, goes to a random primary. t nil means
 // DefaultTable().
 //
@@ -109,10 +110,10 @@ func nodeFor(s *topology.Snapshot, d decision, policy ReadPolicy) (*topology.Nod
 	if !ok || sh.Primary == nil {
 		return nil, ErrNoNode
 	}
-	if d.readOnly && policy == PreferReplica {
-		if r := pickReplica(sh, nil); r != nil {
-			return r, nil
-		}
+	if d.readOnly && policy != ReadPrimary {
+		all := func(*topology.Node) bool { return true }
+		none := func(*topology.Node) int64 { return 0 }
+		return chooseRead(sh, policy, 0, all, none).node, nil
 	}
 	// ReadPrimary: the primary, whatever its state (never a replica).
 	return sh.Primary, nil

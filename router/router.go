@@ -35,6 +35,11 @@ type Client struct {
 	obs     Observer
 	budget  *retry.Budget // nil: none
 
+	maxLag       int64
+	failoverWait time.Duration // negative: no wait
+	stallTimeout time.Duration // 0: no detector
+	watch        *watch
+
 	// afterGet, set by tests only, runs after a command's connection was
 	// taken from the pool and before the command is sent on it.
 	afterGet func(nc *nodeConn)
@@ -53,7 +58,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	if ctx == nil {
 		return nil, errNilContext
 	}
-	if err := opts.ReplyLimits.Check("router.Options.ReplyLimits"); err != nil {
+	if err := opts.check(); err != nil {
 		return nil, err
 	}
 	co := opts.clientOption()
@@ -70,31 +75,48 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		// are one piece of evidence.
 		bopts.Window = DefaultBreakerWindow
 	}
-	p := newPool(co, bopts)
+	c := &Client{
+		pool:         newPool(co, bopts),
+		table:        opts.Table,
+		policy:       opts.ReadPolicy,
+		limits:       opts.Limits,
+		backoff:      opts.Backoff,
+		obs:          opts.Observer,
+		maxLag:       opts.MaxReplicaLag,
+		failoverWait: opts.FailoverWait,
+		stallTimeout: opts.StallTimeout,
+		watch:        newWatch(),
+		pruneStop:    make(chan struct{}),
+		pruneDone:    make(chan struct{}),
+	}
+	if c.failoverWait == 0 {
+		c.failoverWait = DefaultFailoverWait
+	}
+	switch {
+	case c.stallTimeout == 0:
+		c.stallTimeout = DefaultStallTimeout
+	case c.stallTimeout < 0:
+		c.stallTimeout = 0
+	}
+	c.pool.onPanic = c.panicked
+	if _, ok := c.obs.(EventObserver); ok {
+		c.pool.onBreaker = func(addr string, from, to retry.State) {
+			c.event(Event{Kind: EventBreaker, Addr: addr, From: from, To: to})
+		}
+	}
 	userObs := topts.Observer
 	topts.Observer = topology.ObserverFunc(func(e topology.RefreshEvent) {
-		p.topologyChanged(e)
+		c.topologyChanged(e)
 		if userObs != nil {
 			userObs.OnRefresh(e)
 		}
 	})
 	topo, err := topology.New(ctx, topts)
 	if err != nil {
-		p.close()
+		c.pool.close()
 		return nil, err
 	}
-	c := &Client{
-		topo:      topo,
-		pool:      p,
-		table:     opts.Table,
-		policy:    opts.ReadPolicy,
-		limits:    opts.Limits,
-		backoff:   opts.Backoff,
-		obs:       opts.Observer,
-		pruneStop: make(chan struct{}),
-		pruneDone: make(chan struct{}),
-	}
-	p.onPanic = c.panicked
+	c.topo = topo
 	if c.table == nil {
 		c.table = DefaultTable()
 	}
@@ -104,6 +126,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	if !opts.NoLearn {
 		c.learn(ctx)
 	}
+	go c.watchLoop()
 	go c.pruneLoop()
 	return c, nil
 }
@@ -166,6 +189,8 @@ func (c *Client) Close() {
 		c.closed.Store(true)
 		close(c.pruneStop)
 		<-c.pruneDone
+		close(c.watch.stop)
+		<-c.watch.done
 		c.pool.close()
 		c.topo.Close()
 	})
@@ -188,25 +213,13 @@ func (c *Client) Route(args ...string) (slots.Slot, *topology.Node, error) {
 		return 0, nil, err
 	}
 	s := c.topo.Current()
-	n, err := nodeFor(s, d, c.policy)
-	if err != nil {
-		return d.slotOrNone(), nil, err
+	n, err := nodeFor(s, d, ReadPrimary)
+	if err != nil || !d.hasKeys || !d.readOnly || c.policy == ReadPrimary {
+		return d.slotOrNone(), n, err
 	}
-	if c.policy == PreferReplica && c.pool.breakerOpen(n.Addr) && d.readOnly && d.hasKeys {
-		// As pick: an online replica, the primary, a loading replica.
-		sh, _ := s.Lookup(d.slot) // nodeFor found it
-		closed := func(r *topology.Node) bool { return !c.pool.breakerOpen(r.Addr) }
-		if alt := pickReplica(sh, closed); alt != nil {
-			return d.slot, alt, nil
-		}
-		if closed(sh.Primary) {
-			return d.slot, sh.Primary, nil
-		}
-		if alt := lastResortReplica(sh, closed); alt != nil {
-			return d.slot, alt, nil
-		}
-	}
-	return d.slotOrNone(), n, nil
+	sh, _ := s.Lookup(d.slot) // nodeFor found it
+	closed := func(r *topology.Node) bool { return !c.pool.breakerOpen(r.Addr) }
+	return d.slot, chooseRead(sh, c.policy, c.maxLag, closed, c.latency).node, nil
 }
 
 // Node returns the rueidis client of the node at addr (dialable address,

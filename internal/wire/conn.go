@@ -66,7 +66,18 @@ type Conn struct {
 
 	waiting atomic.Int64 // commands written and not yet answered
 	counted atomic.Bool  // the write side is trusted for counting
+	closed  atomic.Bool
 }
+
+// Close closes the connection.
+func (g *Conn) Close() error {
+	g.closed.Store(true)
+	return g.Conn.Close()
+}
+
+// Closed reports whether Close was called (by rueidis, or by the guard
+// after a violation).
+func (g *Conn) Closed() bool { return g.closed.Load() }
 
 // command counts one command written.
 func (g *Conn) command(byte) string {
@@ -93,7 +104,7 @@ func (g *Conn) Read(p []byte) (int, error) {
 		ferr := g.in.feed(p[:n])
 		g.rmu.Unlock()
 		if ferr != nil {
-			_ = g.Conn.Close()
+			_ = g.Close()
 			return 0, ferr
 		}
 	}

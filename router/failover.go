@@ -1,0 +1,216 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/slotrouter/slotrouter/internal/safe"
+	"github.com/slotrouter/slotrouter/retry"
+	"github.com/slotrouter/slotrouter/slots"
+	"github.com/slotrouter/slotrouter/topology"
+)
+
+// ErrNoPrimary is wrapped by a *FailoverWaitError: a command's slot had no
+// reachable primary for as long as the command could wait.
+var ErrNoPrimary = errors.New("slotrouter: no reachable primary")
+
+// FailoverWaitError is the error of a command that waited for its slot to
+// have a reachable primary (Options.FailoverWait) and gave up: the wait
+// ran out, or the caller's context ended. It wraps ErrNoPrimary, the
+// context's error (when that ended it) and the last cause.
+type FailoverWaitError struct {
+	// Slot is the command's slot.
+	Slot slots.Slot
+	// Addr is the node that could not be reached.
+	Addr string
+	// Waited is how long the command waited.
+	Waited time.Duration
+	// Ctx is the context's error when the caller's context ended the
+	// wait, else nil.
+	Ctx error
+	// Err is the last cause (an open breaker, a refused dial, CLUSTERDOWN).
+	Err error
+}
+
+// Error says what was waited for, how long, and why it failed.
+func (e *FailoverWaitError) Error() string {
+	s := "slotrouter: no reachable primary for slot " + strconv.Itoa(int(e.Slot)) +
+		": waited " + e.Waited.Round(time.Millisecond).String() + " for " + e.Addr +
+		" to come back or be replaced by a promotion"
+	if e.Ctx != nil {
+		s += " (" + e.Ctx.Error() + ")"
+	}
+	if e.Err != nil {
+		s += "; last error: " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns the context's error (when it ended the wait) and the
+// last cause.
+func (e *FailoverWaitError) Unwrap() []error {
+	if e.Ctx == nil {
+		return []error{e.Err}
+	}
+	return []error{e.Ctx, e.Err}
+}
+
+// Is makes errors.Is(err, ErrNoPrimary) hold.
+func (e *FailoverWaitError) Is(target error) bool { return target == ErrNoPrimary }
+
+// watch coordinates the commands that wait for a failover: they block
+// on changed, which is closed whenever a refresh publishes a snapshot;
+// the client's watch goroutine refreshes the topology every PollInterval
+// while any command waits.
+type watch struct {
+	mu      sync.Mutex
+	waiters int
+	changed chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+func newWatch() *watch {
+	return &watch{changed: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
+}
+
+// published wakes the waiting commands.
+func (w *watch) published() {
+	w.mu.Lock()
+	close(w.changed)
+	w.changed = make(chan struct{})
+	w.mu.Unlock()
+}
+
+// begin registers a waiting command and returns the channel that is
+// closed at the next publication.
+func (w *watch) begin() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.waiters++
+	return w.changed
+}
+
+func (w *watch) end() {
+	w.mu.Lock()
+	w.waiters--
+	w.mu.Unlock()
+}
+
+func (w *watch) waiting() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.waiters > 0
+}
+
+// watchLoop is the client's availability goroutine: every PollInterval it
+// refreshes the topology while commands wait for a failover, and looks
+// for nodes whose calls stopped completing.
+func (c *Client) watchLoop() {
+	defer close(c.watch.done)
+	t := time.NewTicker(PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.watch.stop:
+			return
+		case <-t.C:
+		}
+		if err := safe.Call("availability watch", c.watchTick); err != nil {
+			c.panicked("", err)
+		}
+	}
+}
+
+func (c *Client) watchTick() {
+	if c.watch.waiting() {
+		c.topo.Trigger("waiting for a failover")
+	}
+	if c.stallTimeout <= 0 {
+		return
+	}
+	for addr, n := range *c.pool.nodes.Load() {
+		in, done := n.inflight.Load(), n.done.Load()
+		if in <= 0 || done != n.lastDone {
+			n.lastDone = done
+			n.stalled.Store(0)
+			continue
+		}
+		st := time.Duration(n.stalled.Add(int64(PollInterval)))
+		if st >= c.stallTimeout {
+			if st < c.stallTimeout+PollInterval {
+				c.event(Event{Kind: EventStall, Addr: addr, Duration: st})
+			}
+			c.topo.Trigger("calls to " + addr + " stopped completing")
+		}
+	}
+}
+
+// topologyChanged is the client's part of every refresh: breakers learn
+// the nodes' health, waiting commands wake up, and a primary replaced by
+// a promotion while it was frozen (its calls stalled) or flagged failed
+// has its connections cut, so that its reads in flight go to the new
+// owner and its writes in flight end with ErrUnknownOutcome instead of
+// hanging until the caller's deadline.
+func (c *Client) topologyChanged(e topology.RefreshEvent) {
+	c.pool.topologyChanged(e)
+	if e.New == nil {
+		return
+	}
+	for _, f := range e.Changes.Failovers {
+		if f.Old == nil || f.Old.Addr == "" {
+			continue
+		}
+		ns := c.pool.lookup(f.Old.Addr)
+		if ns == nil {
+			continue
+		}
+		failed := false
+		if n, ok := e.New.NodeByAddr(f.Old.Addr); ok && n.Health == topology.HealthFailed {
+			failed = true
+		}
+		stalled := c.stallTimeout > 0 && time.Duration(ns.stalled.Load()) >= c.stallTimeout
+		if failed || stalled {
+			ns.br.Trip()
+			if ns.cut() > 0 {
+				c.event(Event{Kind: EventConnsCut, Addr: f.Old.Addr})
+			}
+		}
+	}
+	c.watch.published()
+}
+
+// primaryUnreachable reports whether err, the error of an attempt of a
+// keyed command on addr, says that the slot's primary cannot be reached
+// now: its breaker is open, a dial was refused (nothing was sent), or
+// the cluster answered CLUSTERDOWN.
+func primaryUnreachable(kind retry.Kind, err error, unsent bool) bool {
+	switch {
+	case errors.Is(err, retry.ErrOpen):
+		return true
+	case kind == retry.KindConn:
+		return unsent || retry.Unsent(err)
+	case kind == retry.KindClusterDown:
+		return true
+	}
+	return false
+}
+
+// awaitChange blocks a command that waits for a failover until the next
+// snapshot is published or PollInterval passes, within ctx.
+func (c *Client) awaitChange(ctx context.Context, st *state) error {
+	ch := c.watch.begin()
+	defer c.watch.end()
+	t := time.NewTimer(PollInterval)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	case <-ctx.Done():
+		return &FailoverWaitError{Slot: st.d.slot, Addr: st.waitAddr, Waited: time.Since(st.waitStart), Ctx: ctx.Err(), Err: st.last}
+	}
+	return nil
+}
