@@ -1,0 +1,155 @@
+package router_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/slotrouter/slotrouter/retry"
+	"github.com/slotrouter/slotrouter/router"
+)
+
+// eventLog is an Observer that records the availability events.
+type eventLog struct {
+	router.Counters
+	mu     sync.Mutex
+	events []router.Event
+}
+
+func (l *eventLog) OnEvent(e router.Event) {
+	l.mu.Lock()
+	l.events = append(l.events, e)
+	l.mu.Unlock()
+}
+
+func (l *eventLog) count(k router.EventKind) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, e := range l.events {
+		if e.Kind == k {
+			n++
+		}
+	}
+	return n
+}
+
+func (l *eventLog) last(k router.EventKind) (router.Event, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := len(l.events) - 1; i >= 0; i-- {
+		if l.events[i].Kind == k {
+			return l.events[i], true
+		}
+	}
+	return router.Event{}, false
+}
+
+// TestClusterDownIsWaitedOut: CLUSTERDOWN for longer than the retry limits
+// allow (twelve replies; five attempts by default) is waited out, as a
+// failover is, and the command then succeeds.
+func TestClusterDownIsWaitedOut(t *testing.T) {
+	g := newFakeGroup(t, 1)
+	var n atomic.Int64
+	g.nodes[0].setHandle(func(*fakeConn, []string) string {
+		if n.Add(1) <= 12 {
+			return "-CLUSTERDOWN The cluster is down\r\n"
+		}
+		return "+OK\r\n"
+	})
+	var log eventLog
+	c := newFakeClient(t, g, router.Options{Observer: &log})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := c.Do(ctx, "SET", "k", "v")
+	require.NoError(t, err)
+	assert.Equal(t, int64(13), n.Load())
+	assert.Equal(t, 1, log.count(router.EventFailoverWaitBegin))
+	end, ok := log.last(router.EventFailoverWaitEnd)
+	require.True(t, ok)
+	assert.NoError(t, end.Err)
+	assert.Positive(t, end.Duration)
+}
+
+// TestFailoverWaitEnds: a primary that stays unreachable ends the wait
+// after FailoverWait, or when the caller's context ends, with an error
+// that says what was waited for and wraps the cause.
+func TestFailoverWaitEnds(t *testing.T) {
+	g := newFakeGroup(t, 2)
+	a := g.nodes[0]
+	ka := keyOn(t, g, a)
+	var log eventLog
+	c := newFakeClient(t, g, router.Options{Observer: &log, FailoverWait: 400 * time.Millisecond})
+	a.close() // dials are refused from now on
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := c.Do(ctx, "SET", ka, "v")
+	require.ErrorIs(t, err, router.ErrNoPrimary)
+	var fw *router.FailoverWaitError
+	require.ErrorAs(t, err, &fw)
+	assert.Equal(t, a.addr, fw.Addr)
+	assert.GreaterOrEqual(t, fw.Waited, 400*time.Millisecond)
+	assert.Nil(t, fw.Ctx)
+	assert.Contains(t, err.Error(), "waited")
+	assert.True(t, errors.Is(err, retry.ErrOpen) || retry.Classify(fw.Err).Kind == retry.KindConn, "wraps the cause: %v", err)
+	assert.Positive(t, log.count(router.EventBreaker), "the breaker's opening was reported")
+
+	// The caller's deadline ends it first.
+	short, cancelShort := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancelShort()
+	c2 := newFakeClient(t, g, router.Options{})
+	_, err = c2.Do(short, "SET", ka, "v")
+	require.ErrorIs(t, err, router.ErrNoPrimary)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+
+	// A negative FailoverWait fails fast.
+	c3 := newFakeClient(t, g, router.Options{FailoverWait: -1})
+	_, err = c3.Do(ctx, "SET", ka, "v")
+	require.Error(t, err)
+	require.NotErrorIs(t, err, router.ErrNoPrimary)
+}
+
+// TestFailoverWaitersDoNotSpin: twenty callers wait out a CLUSTERDOWN
+// that lasts a second: each tries again once per publication or
+// PollInterval, not in a tight loop.
+func TestFailoverWaitersDoNotSpin(t *testing.T) {
+	g := newFakeGroup(t, 1)
+	var down atomic.Bool
+	down.Store(true)
+	var replies atomic.Int64
+	g.nodes[0].setHandle(func(*fakeConn, []string) string {
+		if down.Load() {
+			replies.Add(1)
+			return "-CLUSTERDOWN The cluster is down\r\n"
+		}
+		return "+OK\r\n"
+	})
+	c := newFakeClient(t, g, router.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	const callers = 20
+	var wg sync.WaitGroup
+	errs := make([]error, callers)
+	start := time.Now()
+	for i := range callers {
+		wg.Go(func() { _, errs[i] = c.Do(ctx, "SET", "k", "v") })
+	}
+	time.AfterFunc(time.Second, func() { down.Store(false) })
+	wg.Wait()
+	waited := time.Since(start)
+	for i, err := range errs {
+		require.NoError(t, err, "caller %d", i)
+	}
+	// Each caller: one attempt per wake-up (a publication or a poll).
+	// Refreshes publish at most every MinInterval (100 ms) and polls come
+	// every PollInterval: a generous bound is 3 attempts per 100 ms.
+	limit := int64(callers) * (3*int64(waited/(100*time.Millisecond)) + 3)
+	t.Logf("%d CLUSTERDOWN replies to %d callers over %v (limit %d)", replies.Load(), callers, waited, limit)
+	assert.LessOrEqual(t, replies.Load(), limit)
+}
