@@ -19,10 +19,12 @@ const (
 // zero value uses DefaultBackoffBase and DefaultBackoffCap. A Backoff is a
 // plain value and safe for concurrent use.
 type Backoff struct {
-	// Base is the ceiling for attempt 0. Zero or negative means
-	// DefaultBackoffBase.
+	// Base is the ceiling for attempt 0. Zero means
+	// DefaultBackoffBase (Check refuses
+	// negative values).
 	Base time.Duration
-	// Cap bounds every delay. Zero or negative means DefaultBackoffCap. If
+	// Cap bounds every delay. Zero means DefaultBackoffCap (Check refuses
+	// negative values). If
 	// Base exceeds Cap, Cap wins.
 	Cap time.Duration
 }

@@ -50,17 +50,20 @@ const (
 // BreakerOptions configures a Breaker. The zero value uses the defaults.
 type BreakerOptions struct {
 	// Failures is the number of consecutive failures that opens the
-	// breaker. Zero or negative means DefaultBreakerFailures.
+	// breaker. Zero means DefaultBreakerFailures (Check refuses
+	// negative values).
 	Failures int
 	// Cooldown is how long the breaker stays open the first time. Each
 	// failed probe doubles it, up to MaxCooldown; closing resets it. Zero
-	// or negative means DefaultBreakerCooldown.
+	// means DefaultBreakerCooldown (Check refuses negative values).
 	Cooldown time.Duration
-	// MaxCooldown caps the growing cool-down. Zero or negative means
-	// DefaultBreakerMaxCooldown (or Cooldown, if that is larger).
+	// MaxCooldown caps the growing cool-down. Zero means
+	// DefaultBreakerMaxCooldown, or Cooldown if that is larger (Check
+	// refuses negative values).
 	MaxCooldown time.Duration
 	// Probes is how many calls are let through at once while half-open.
-	// Zero or negative means DefaultBreakerProbes.
+	// Zero means DefaultBreakerProbes (Check refuses
+	// negative values).
 	Probes int
 	// Window is the time within which SharedFailure reports count as one
 	// failure (while closed): the callers that shared one broken

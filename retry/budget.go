@@ -25,8 +25,9 @@ type BudgetOptions struct {
 	// traffic, so a quiet client can still retry. Zero means
 	// DefaultBudgetMinPerSecond; negative means no floor.
 	MinPerSecond float64
-	// TTL is how long a deposit counts as "recent". Zero or negative means
-	// DefaultBudgetTTL.
+	// TTL is how long a deposit counts as "recent". Zero means
+	// DefaultBudgetTTL (Check refuses
+	// negative values).
 	TTL time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time

@@ -16,12 +16,14 @@ const (
 // defaults.
 type Limits struct {
 	// MaxRedirects is how many redirects (MOVED and ASK hops) one command
-	// may follow. Zero or negative means DefaultMaxRedirects.
+	// may follow. Zero means DefaultMaxRedirects (Check refuses
+	// negative values).
 	MaxRedirects int
 	// MaxAttempts is how many times one command may be tried, counting the
 	// first try and every retry after a non-redirect error (Backoff,
-	// Refresh, RetryConn) but not redirect hops. Zero or negative means
-	// DefaultMaxAttempts.
+	// Refresh, RetryConn) but not redirect hops. Zero means
+	// DefaultMaxAttempts (Check refuses
+	// negative values).
 	MaxAttempts int
 }
 

@@ -150,8 +150,25 @@ func (o *Options) check() error {
 		return fmt.Errorf("router.Options.DialTimeout: %v is negative", o.DialTimeout)
 	case o.CommandTimeout < 0:
 		return fmt.Errorf("router.Options.CommandTimeout: %v is negative", o.CommandTimeout)
+	case len(o.Seeds) == 0:
+		return fmt.Errorf("router.Options.Seeds: %w", topology.ErrNoSeeds)
 	}
-	return o.ReplyLimits.Check("router.Options.ReplyLimits")
+	checks := []error{
+		o.ReplyLimits.Check("router.Options.ReplyLimits"),
+		o.Limits.Check("router.Options.Limits"),
+		o.Backoff.Check("router.Options.Backoff"),
+		o.Breaker.Check("router.Options.Breaker"),
+		o.Topology.Check("router.Options.Topology"),
+	}
+	if o.RetryBudget != nil {
+		checks = append(checks, o.RetryBudget.Check("router.Options.RetryBudget"))
+	}
+	for _, err := range checks {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // clientOption returns the rueidis template with the fields of o applied.

@@ -101,6 +101,23 @@ type Options struct {
 	StartUnavailable bool
 }
 
+// Check refuses options that make no sense, naming the field after
+// prefix: negative NodesPerRefresh, NodeTimeout, MinInterval, MaxBackoff
+// or ReplyLimits. (A negative Jitter or Period has a meaning.)
+func (o Options) Check(prefix string) error {
+	switch {
+	case o.NodesPerRefresh < 0:
+		return fmt.Errorf("%s.NodesPerRefresh: %d is negative", prefix, o.NodesPerRefresh)
+	case o.NodeTimeout < 0:
+		return fmt.Errorf("%s.NodeTimeout: %v is negative", prefix, o.NodeTimeout)
+	case o.MinInterval < 0:
+		return fmt.Errorf("%s.MinInterval: %v is negative", prefix, o.MinInterval)
+	case o.MaxBackoff < 0:
+		return fmt.Errorf("%s.MaxBackoff: %v is negative", prefix, o.MaxBackoff)
+	}
+	return o.ReplyLimits.Check(prefix + ".ReplyLimits")
+}
+
 func (o Options) withDefaults() Options {
 	if o.NodesPerRefresh <= 0 {
 		o.NodesPerRefresh = DefaultNodesPerRefresh
@@ -192,7 +209,7 @@ func New(ctx context.Context, opts Options) (*Refresher, error) {
 	if ctx == nil {
 		return nil, errNilContext
 	}
-	if err := opts.ReplyLimits.Check("topology.Options.ReplyLimits"); err != nil {
+	if err := opts.Check("topology.Options"); err != nil {
 		return nil, err
 	}
 	r := newRefresher(opts, NewLoader(opts))
