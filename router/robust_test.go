@@ -290,18 +290,18 @@ func TestNonsenseOptionsRefused(t *testing.T) {
 	defer cancel()
 	seeds := []string{"127.0.0.1:1"} // never dialed: the options are refused first
 	for field, o := range map[string]router.Options{
-		"router.Options.Seeds":                  {},
-		"router.Options.ReadPolicy":             {Seeds: seeds, ReadPolicy: 42},
-		"router.Options.DialTimeout":            {Seeds: seeds, DialTimeout: -1},
-		"router.Options.CommandTimeout":         {Seeds: seeds, CommandTimeout: -time.Second},
-		"router.Options.MaxReplicaLag":          {Seeds: seeds, MaxReplicaLag: -1},
-		"router.Options.ReplyLimits.MaxBulk":    {Seeds: seeds, ReplyLimits: topology.ReplyLimits{MaxBulk: -1}},
-		"router.Options.Limits.MaxAttempts":     {Seeds: seeds, Limits: retry.Limits{MaxAttempts: -1}},
-		"router.Options.Backoff.Cap":            {Seeds: seeds, Backoff: retry.Backoff{Cap: -1}},
-		"router.Options.Breaker.Failures":       {Seeds: seeds, Breaker: retry.BreakerOptions{Failures: -3}},
-		"router.Options.RetryBudget.TTL":        {Seeds: seeds, RetryBudget: &retry.BudgetOptions{TTL: -1}},
-		"router.Options.Topology.NodeTimeout":   {Seeds: seeds, Topology: topology.Options{NodeTimeout: -1}},
-		"router.Options.Topology.MinInterval":   {Seeds: seeds, Topology: topology.Options{MinInterval: -1}},
+		"router.Options.Seeds":                   {},
+		"router.Options.ReadPolicy":              {Seeds: seeds, ReadPolicy: 42},
+		"router.Options.DialTimeout":             {Seeds: seeds, DialTimeout: -1},
+		"router.Options.CommandTimeout":          {Seeds: seeds, CommandTimeout: -time.Second},
+		"router.Options.MaxReplicaLag":           {Seeds: seeds, MaxReplicaLag: -1},
+		"router.Options.ReplyLimits.MaxBulk":     {Seeds: seeds, ReplyLimits: topology.ReplyLimits{MaxBulk: -1}},
+		"router.Options.Limits.MaxAttempts":      {Seeds: seeds, Limits: retry.Limits{MaxAttempts: -1}},
+		"router.Options.Backoff.Cap":             {Seeds: seeds, Backoff: retry.Backoff{Cap: -1}},
+		"router.Options.Breaker.Failures":        {Seeds: seeds, Breaker: retry.BreakerOptions{Failures: -3}},
+		"router.Options.RetryBudget.TTL":         {Seeds: seeds, RetryBudget: &retry.BudgetOptions{TTL: -1}},
+		"router.Options.Topology.NodeTimeout":    {Seeds: seeds, Topology: topology.Options{NodeTimeout: -1}},
+		"router.Options.Topology.MinInterval":    {Seeds: seeds, Topology: topology.Options{MinInterval: -1}},
 		"router.Options.Topology.ReplyLimits.Ma": {Seeds: seeds, Topology: topology.Options{ReplyLimits: topology.ReplyLimits{MaxDepth: -1}}},
 	} {
 		_, err := router.New(ctx, o)
