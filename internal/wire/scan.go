@@ -19,6 +19,7 @@
 package wire
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -197,28 +198,47 @@ func (s *scanner) feed(p []byte) error {
 			}
 			continue
 		}
-		b := p[i]
-		i++
-		s.off++
 		var err error
 		switch s.st {
 		case stType:
+			b := p[i]
+			i++
+			s.off++
 			err = s.begin(b)
 		case stHeader, stChunkHead:
-			if s.hn == maxHeaderLen {
-				return s.fail("a length line longer than " + strconv.Itoa(maxHeaderLen) + " bytes")
-			}
-			s.hdr[s.hn] = b
-			s.hn++
-			if b == '\n' {
-				if s.st == stHeader {
-					err = s.header()
-				} else {
-					err = s.chunkHeader()
+			// The length line: usually whole in p; else gathered in hdr.
+			j := indexNL(p[i:])
+			if j < 0 {
+				n := len(p) - i
+				if s.hn+n > maxHeaderLen {
+					return s.fail("a length line longer than " + strconv.Itoa(maxHeaderLen) + " bytes")
 				}
+				copy(s.hdr[s.hn:], p[i:])
+				s.hn += n
+				s.off += int64(n)
+				i = len(p)
+				continue
+			}
+			line := p[i : i+j+1]
+			if s.hn > 0 || len(line) > maxHeaderLen {
+				if s.hn+len(line) > maxHeaderLen {
+					return s.fail("a length line longer than " + strconv.Itoa(maxHeaderLen) + " bytes")
+				}
+				copy(s.hdr[s.hn:], line)
+				line = s.hdr[:s.hn+len(line)]
+			}
+			i += j + 1
+			s.off += int64(j + 1)
+			s.hn = 0
+			if s.st == stHeader {
+				err = s.header(line)
+			} else {
+				err = s.chunkHeader(line)
 			}
 		case stChunkType:
 			// rueidis discards this byte unread (it should be ';').
+			i++
+			s.off++
 			s.st, s.hn = stChunkHead, 0
 		}
 		if err != nil {
@@ -228,14 +248,7 @@ func (s *scanner) feed(p []byte) error {
 	return nil
 }
 
-func indexNL(p []byte) int {
-	for i, c := range p {
-		if c == '\n' {
-			return i
-		}
-	}
-	return -1
-}
+func indexNL(p []byte) int { return bytes.IndexByte(p, '\n') }
 
 // begin starts an item of type b.
 func (s *scanner) begin(b byte) error {
@@ -270,8 +283,7 @@ func (s *scanner) begin(b byte) error {
 // number parses a length line the way rueidis's readI does: the line
 // without its last two bytes, an optional '-', digits. chunked reports a
 // leading '?'.
-func (s *scanner) number() (n int64, chunked bool, err error) {
-	line := s.hdr[:s.hn]
+func (s *scanner) number(line []byte) (n int64, chunked bool, err error) {
 	if len(line) < 3 {
 		return 0, false, s.fail("a length line without CRLF")
 	}
@@ -303,8 +315,8 @@ func (s *scanner) number() (n int64, chunked bool, err error) {
 }
 
 // header handles a complete length line of s.typ.
-func (s *scanner) header() error {
-	n, chunked, err := s.number()
+func (s *scanner) header(line []byte) error {
+	n, chunked, err := s.number(line)
 	if err != nil {
 		return err
 	}
@@ -357,8 +369,8 @@ func (s *scanner) header() error {
 }
 
 // chunkHeader handles the length line of one chunk of a streamed string.
-func (s *scanner) chunkHeader() error {
-	n, chunked, err := s.number()
+func (s *scanner) chunkHeader(line []byte) error {
+	n, chunked, err := s.number(line)
 	switch {
 	case err != nil:
 		return err
