@@ -2,11 +2,13 @@ package topology
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"github.com/slotrouter/slotrouter/internal/safe"
 	"github.com/slotrouter/slotrouter/internal/wire"
 	"math/rand/v2"
+	"net"
 	"slices"
 	"sort"
 	"strings"
@@ -40,6 +42,18 @@ const (
 	// Options.ClientOption.Dialer.Timeout is zero.
 	DefaultDialTimeout = 2 * time.Second
 )
+
+// AnswerGrace is how long a fetch (Fetch, Probe, and so Load, LoadViews
+// and every refresh) still waits for the other nodes it asked once one of
+// them has given a usable answer. The nodes that have not answered by then
+// are cancelled and count as not answered: a silent or frozen node costs
+// a fetch at most AnswerGrace when another node answers, instead of
+// Options.NodeTimeout.
+const AnswerGrace = 100 * time.Millisecond
+
+// errTooLate is the error of a node that had not answered when the fetch
+// ended, AnswerGrace after another node's usable answer.
+var errTooLate = fmt.Errorf("topology: no answer within %v of another node's: %w", AnswerGrace, context.Canceled)
 
 // NodeReply is what one node answered to the loader: its view, parsed and
 // with config epochs attached, or the error that kept it from answering.
@@ -81,14 +95,17 @@ type Loader struct {
 	mapper   AddrMapper
 	perLoad  int
 	timeout  time.Duration
+	grace    time.Duration // AnswerGrace
 	template rueidis.ClientOption
 
 	mu      sync.Mutex
 	conns   map[string]rueidis.Client
 	legacy  map[string]bool // nodes that do not know CLUSTER SHARDS
+	pending map[*pendingDial]struct{}
 	closed  bool
 	rnd     *rand.Rand
-	dialing sync.WaitGroup
+	dialing sync.WaitGroup // dial goroutines
+	asking  sync.WaitGroup // goroutines of each, stragglers included
 }
 
 // NewLoader returns a Loader configured by the connection-related fields of
@@ -117,9 +134,11 @@ func NewLoader(opts Options) *Loader {
 		mapper:   o.MapAddr,
 		perLoad:  o.NodesPerRefresh,
 		timeout:  o.NodeTimeout,
+		grace:    AnswerGrace,
 		template: tpl,
 		conns:    make(map[string]rueidis.Client),
 		legacy:   make(map[string]bool),
+		pending:  make(map[*pendingDial]struct{}),
 		rnd:      rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 	}
 }
@@ -130,9 +149,10 @@ func (l *Loader) MapAddr(announced string) string { return l.mapper.mapAddr(anno
 
 // Load asks min(NodesPerRefresh, n) random known nodes of prev (healthy
 // ones first) for their views; when none of them answers, or prev is nil
-// or empty, it asks the seeds, resolved again, in groups of
-// NodesPerRefresh until one group answers. It reconciles the views with
-// prev (see Reconcile) and returns the new snapshot. The error wraps
+// or empty, it asks every seed, resolved again, at once. Either way it
+// returns AnswerGrace after the first usable answer with the views that
+// arrived by then (see Fetch). It reconciles the views with prev (see
+// Reconcile) and returns the new snapshot. The error wraps
 // ErrNoNodeAnswered when nobody answered.
 func (l *Loader) Load(ctx context.Context, prev *Snapshot) (*Snapshot, LoadReport, error) {
 	views, rep, err := l.LoadViews(ctx, prev, nil)
@@ -146,6 +166,16 @@ func (l *Loader) Load(ctx context.Context, prev *Snapshot) (*Snapshot, LoadRepor
 // LoadViews is Load without the reconciliation: it returns the views of the
 // nodes that answered. When ask is not empty those addresses are asked
 // instead of random known nodes (the seeds are still the fall-back).
+//
+// The views may be fewer than the nodes asked: a node slower than
+// AnswerGrace after the first usable answer is left out, like a node that
+// failed. Reconcile is safe with any non-empty subset of the views, so
+// leaving a node out never makes a snapshot wrong, only less informed: a
+// slot is dropped only when two views confirm it or its owner's own view
+// says so (one missing view cannot drop it), a claim never rolls a slot
+// back to an older config epoch, and nodes of prev that no view mentions
+// are kept while they own slots. A frozen node's view would be stale
+// anyway; the next refresh asks again.
 func (l *Loader) LoadViews(ctx context.Context, prev *Snapshot, ask []string) ([]View, LoadReport, error) {
 	var rep LoadReport
 	if l.isClosed() {
@@ -180,7 +210,10 @@ func (l *Loader) LoadViews(ctx context.Context, prev *Snapshot, ask []string) ([
 	if err := ctx.Err(); err != nil {
 		return nil, rep, l.noAnswer(errors.Join(append(errs, err)...))
 	}
-	// Fall back to the seeds, resolved again.
+	// Fall back to the seeds, resolved again, all at once: a seed that
+	// accepts and never answers costs nothing when another one answers
+	// (Fetch returns AnswerGrace after the first usable answer), and only
+	// NodeTimeout (or ctx) when none does.
 	rep.FromSeeds = true
 	rctx, cancel := context.WithTimeout(ctx, l.timeout)
 	seeds, err := resolveSeeds(rctx, l.seeds, l.lookup)
@@ -196,14 +229,8 @@ func (l *Loader) LoadViews(ctx context.Context, prev *Snapshot, ask []string) ([
 			rest = append(rest, s)
 		}
 	}
-	l.mu.Lock()
-	l.rnd.Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
-	l.mu.Unlock()
-	for len(rest) > 0 && ctx.Err() == nil {
-		n := min(l.perLoad, len(rest))
-		group := rest[:n]
-		rest = rest[n:]
-		if views := collect(l.Fetch(ctx, group)); len(views) > 0 {
+	if len(rest) > 0 && ctx.Err() == nil {
+		if views := collect(l.Fetch(ctx, rest)); len(views) > 0 {
 			return views, rep, nil
 		}
 	}
@@ -250,30 +277,94 @@ func (l *Loader) PickNodes(s *Snapshot, n int) []string {
 // CLUSTER NODES in one pipeline; CLUSTER SLOTS instead of CLUSTER SHARDS
 // for servers that do not know it) and returns one reply per address, in
 // order. Each node's answer is bounded by ctx and Options.NodeTimeout.
+// Fetch returns when every node has answered or failed, when ctx ends, or
+// AnswerGrace after the first usable answer, whichever comes first; the
+// nodes that have not answered then are cancelled and their replies carry
+// an error (wrapping context.Canceled, or ctx's error).
 func (l *Loader) Fetch(ctx context.Context, addrs []string) []NodeReply {
-	return l.each(ctx, addrs, l.fetchOne)
+	return l.each(ctx, addrs, "topology fetch from ", l.fetchOne)
 }
 
 // Probe asks every address for its CLUSTER NODES reply only and returns the
 // digests (View is empty). It is the cheap check of the periodic refresh.
+// It returns early as Fetch does.
 func (l *Loader) Probe(ctx context.Context, addrs []string) []NodeReply {
-	return l.each(ctx, addrs, l.probeOne)
+	return l.each(ctx, addrs, "topology probe of ", l.probeOne)
 }
 
-func (l *Loader) each(ctx context.Context, addrs []string, one func(context.Context, string) NodeReply) []NodeReply {
+// each asks every address concurrently with one and collects the replies
+// until all are in, ctx ends, or l.grace has passed since the first reply
+// without error. It then cancels the others and returns without waiting
+// for them: their goroutines end promptly (every wait of one honours its
+// ctx) and Close waits for them. Their late replies are dropped.
+func (l *Loader) each(ctx context.Context, addrs []string, job string, one func(context.Context, string) NodeReply) []NodeReply {
 	out := make([]NodeReply, len(addrs))
-	var wg sync.WaitGroup
 	for i, a := range addrs {
-		wg.Go(func() {
-			nctx, cancel := context.WithTimeout(ctx, l.timeout)
-			defer cancel()
-			if err := safe.Call("topology fetch from "+a, func() { out[i] = one(nctx, a) }); err != nil {
-				out[i] = NodeReply{Err: err}
-			}
-			out[i].Addr = a
-		})
+		out[i] = NodeReply{Addr: a, Err: errTooLate}
 	}
-	wg.Wait()
+	if len(addrs) == 0 {
+		return out
+	}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		for i := range out {
+			out[i].Err = ErrClosed
+		}
+		return out
+	}
+	l.asking.Add(len(addrs))
+	l.mu.Unlock()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // cancels the stragglers
+	type result struct {
+		i int
+		r NodeReply
+	}
+	results := make(chan result, len(addrs)) // never blocks a sender
+	for i, a := range addrs {
+		go func() {
+			defer l.asking.Done()
+			nctx, ncancel := context.WithTimeout(ctx, l.timeout)
+			defer ncancel()
+			var r NodeReply
+			if err := safe.Call(job+a, func() { r = one(nctx, a) }); err != nil {
+				r = NodeReply{Err: err}
+			}
+			r.Addr = a
+			results <- result{i, r}
+		}()
+	}
+	var (
+		timer *time.Timer
+		grace <-chan time.Time // nil until the first usable reply
+	)
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for range addrs { // bounded: one reply per address
+		select {
+		case res := <-results:
+			out[res.i] = res.r
+			if res.r.Err == nil && timer == nil {
+				timer = time.NewTimer(l.grace)
+				grace = timer.C
+			}
+		case <-grace:
+			return out
+		case <-ctx.Done():
+			err := fmt.Errorf("topology: no answer: %w", ctx.Err())
+			for i := range out {
+				if out[i].Err == errTooLate {
+					out[i].Err = err
+				}
+			}
+			return out
+		}
+	}
 	return out
 }
 
@@ -373,10 +464,83 @@ func nodesDigest(text string) uint64 {
 	return d.Sum64()
 }
 
+// pendingDial tracks the connections a dial in progress (rueidis.NewClient:
+// connect and handshake) opened, so that Close can abort it at once
+// instead of waiting for the dial timeout (a node that accepts and never
+// answers holds the handshake that long).
+type pendingDial struct {
+	ctx    context.Context // ends when the dial is aborted
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	conns   []net.Conn
+	aborted bool
+	settled bool // NewClient returned: the client owns its connections
+}
+
+func newPendingDial() *pendingDial {
+	d := &pendingDial{}
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+	return d
+}
+
+// wrap returns a DialCtxFn that dials with base and tracks the connection
+// until the dial is settled.
+func (d *pendingDial) wrap(base wire.DialFunc) wire.DialFunc {
+	return func(ctx context.Context, dst string, dialer *net.Dialer, tc *tls.Config) (net.Conn, error) {
+		d.mu.Lock()
+		settled := d.settled
+		d.mu.Unlock()
+		if settled { // a reconnection of the client
+			return base(ctx, dst, dialer, tc)
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		stop := context.AfterFunc(d.ctx, cancel)
+		defer stop()
+		c, err := base(ctx, dst, dialer, tc)
+		if err != nil {
+			return nil, err
+		}
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if d.aborted {
+			_ = c.Close()
+			return nil, ErrClosed
+		}
+		if !d.settled {
+			d.conns = append(d.conns, c)
+		}
+		return c, nil
+	}
+}
+
+// settle stops tracking: the dial is over.
+func (d *pendingDial) settle() {
+	d.mu.Lock()
+	d.settled = true
+	d.conns = nil
+	d.mu.Unlock()
+}
+
+// abort closes the connections of an unsettled dial (failing its
+// handshake at once) and cancels its connects in progress.
+func (d *pendingDial) abort() {
+	d.cancel()
+	d.mu.Lock()
+	d.aborted = true
+	conns := d.conns
+	d.conns = nil
+	d.mu.Unlock()
+	for _, c := range conns {
+		_ = c.Close()
+	}
+}
+
 // client returns the pooled client for addr, dialing it when needed. The
 // dial runs in its own goroutine so that ctx bounds the wait; a dial that
 // finishes after ctx is done still lands in the pool (or is closed when the
-// loader was closed meanwhile).
+// loader was closed meanwhile). Close aborts the dials in progress.
 func (l *Loader) client(ctx context.Context, addr string) (rueidis.Client, error) {
 	l.mu.Lock()
 	if l.closed {
@@ -388,6 +552,8 @@ func (l *Loader) client(ctx context.Context, addr string) (rueidis.Client, error
 		return c, nil
 	}
 	l.dialing.Add(1)
+	d := newPendingDial()
+	l.pending[d] = struct{}{}
 	l.mu.Unlock()
 
 	type result struct {
@@ -399,11 +565,16 @@ func (l *Loader) client(ctx context.Context, addr string) (rueidis.Client, error
 		defer l.dialing.Done()
 		opt := l.template
 		opt.InitAddress = []string{addr}
+		opt.DialCtxFn = d.wrap(opt.DialCtxFn)
 		var c rueidis.Client
 		var err error
 		if perr := safe.Call("topology dial of "+addr, func() { c, err = rueidis.NewClient(opt) }); perr != nil {
 			err = perr
 		}
+		d.settle()
+		l.mu.Lock()
+		delete(l.pending, d)
+		l.mu.Unlock()
 		if err != nil {
 			if c != nil {
 				c.Close()
@@ -471,17 +642,24 @@ func (l *Loader) isClosed() bool {
 	return l.closed
 }
 
-// Close closes every connection and waits for dials in progress (each is
-// bounded by the dial timeout). Later calls return ErrClosed-wrapping
-// errors from Load and Fetch. Close can be called more than once.
+// Close closes every connection, aborts the dials in progress and waits
+// for them and for the fetches in progress (which end promptly: their
+// connections are closed). Later calls return ErrClosed-wrapping errors
+// from Load and Fetch. Close can be called more than once.
 func (l *Loader) Close() {
 	l.mu.Lock()
 	l.closed = true
 	conns := l.conns
 	l.conns = make(map[string]rueidis.Client)
+	pending := l.pending
+	l.pending = make(map[*pendingDial]struct{})
 	l.mu.Unlock()
+	for d := range pending {
+		d.abort()
+	}
 	for _, c := range conns {
 		c.Close()
 	}
+	l.asking.Wait()
 	l.dialing.Wait()
 }

@@ -55,8 +55,9 @@ type Options struct {
 	LookupHost LookupHostFunc
 
 	// NodesPerRefresh is how many random known nodes a refresh asks
-	// (default DefaultNodesPerRefresh; fewer when fewer are known), and the
-	// group size when asking the seeds.
+	// (default DefaultNodesPerRefresh; fewer when fewer are known). The
+	// seeds, when asked, are asked all at once. A fetch returns AnswerGrace
+	// after the first usable answer, without waiting for slower nodes.
 	NodesPerRefresh int
 
 	// NodeTimeout bounds one node's answer, dial included (default
@@ -184,7 +185,9 @@ type waiter struct {
 // New starts a Refresher for the cluster reachable through opts.Seeds and
 // performs the first refresh synchronously (bounded by ctx). On failure it
 // closes everything and returns the error (wrapping ErrNoNodeAnswered when
-// no seed answered), unless opts.StartUnavailable is set.
+// no seed answered, also when ctx ended first: the error then wraps ctx's
+// error too), unless opts.StartUnavailable is set. The seeds are asked at
+// once: a silent seed does not delay New when another one answers.
 func New(ctx context.Context, opts Options) (*Refresher, error) {
 	if len(opts.Seeds) == 0 {
 		return nil, ErrNoSeeds
@@ -199,6 +202,10 @@ func New(ctx context.Context, opts Options) (*Refresher, error) {
 	err := r.refresh(ctx, CauseInitial)
 	if err != nil && !opts.StartUnavailable {
 		r.Close()
+		if ctx.Err() != nil && !errors.Is(err, ErrNoNodeAnswered) {
+			// ctx ended before any seed answered.
+			err = fmt.Errorf("%w: %w", ErrNoNodeAnswered, err)
+		}
 		return nil, err
 	}
 	return r, nil
