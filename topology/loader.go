@@ -51,6 +51,11 @@ const (
 // Options.NodeTimeout.
 const AnswerGrace = 100 * time.Millisecond
 
+// SeedGroupDelay is how long a load that falls back to the seeds waits for
+// a usable answer from the groups of seeds already asked before it asks the
+// next group too (see Load).
+const SeedGroupDelay = 250 * time.Millisecond
+
 // errTooLate is the error of a node that had not answered when the fetch
 // ended, AnswerGrace after another node's usable answer.
 var errTooLate = fmt.Errorf("topology: no answer within %v of another node's: %w", AnswerGrace, context.Canceled)
@@ -96,6 +101,7 @@ type Loader struct {
 	perLoad  int
 	timeout  time.Duration
 	grace    time.Duration // AnswerGrace
+	stagger  time.Duration // SeedGroupDelay
 	template rueidis.ClientOption
 
 	mu      sync.Mutex
@@ -135,6 +141,7 @@ func NewLoader(opts Options) *Loader {
 		perLoad:  o.NodesPerRefresh,
 		timeout:  o.NodeTimeout,
 		grace:    AnswerGrace,
+		stagger:  SeedGroupDelay,
 		template: tpl,
 		conns:    make(map[string]rueidis.Client),
 		legacy:   make(map[string]bool),
@@ -149,9 +156,12 @@ func (l *Loader) MapAddr(announced string) string { return l.mapper.mapAddr(anno
 
 // Load asks min(NodesPerRefresh, n) random known nodes of prev (healthy
 // ones first) for their views; when none of them answers, or prev is nil
-// or empty, it asks every seed, resolved again, at once. Either way it
-// returns AnswerGrace after the first usable answer with the views that
-// arrived by then (see Fetch). It reconciles the views with prev (see
+// or empty, it asks the seeds, resolved again, in groups of
+// NodesPerRefresh: the next group is asked as soon as every seed asked so
+// far has failed, or SeedGroupDelay after the previous group while none has
+// answered (the slow ones are not given up). Either way it returns
+// AnswerGrace after the first usable answer with the views that arrived by
+// then (see Fetch). It reconciles the views with prev (see
 // Reconcile) and returns the new snapshot. The error wraps
 // ErrNoNodeAnswered when nobody answered.
 func (l *Loader) Load(ctx context.Context, prev *Snapshot) (*Snapshot, LoadReport, error) {
@@ -210,10 +220,11 @@ func (l *Loader) LoadViews(ctx context.Context, prev *Snapshot, ask []string) ([
 	if err := ctx.Err(); err != nil {
 		return nil, rep, l.noAnswer(errors.Join(append(errs, err)...))
 	}
-	// Fall back to the seeds, resolved again, all at once: a seed that
-	// accepts and never answers costs nothing when another one answers
-	// (Fetch returns AnswerGrace after the first usable answer), and only
-	// NodeTimeout (or ctx) when none does.
+	// Fall back to the seeds, resolved again, in groups of NodesPerRefresh
+	// started one after the other without waiting for a silent group (see
+	// each): a seed that accepts and never answers costs nothing when
+	// another one of its group answers, SeedGroupDelay when none does, and
+	// NodeTimeout (or ctx) only when no seed answers at all.
 	rep.FromSeeds = true
 	rctx, cancel := context.WithTimeout(ctx, l.timeout)
 	seeds, err := resolveSeeds(rctx, l.seeds, l.lookup)
@@ -229,8 +240,11 @@ func (l *Loader) LoadViews(ctx context.Context, prev *Snapshot, ask []string) ([
 			rest = append(rest, s)
 		}
 	}
+	l.mu.Lock()
+	l.rnd.Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
+	l.mu.Unlock()
 	if len(rest) > 0 && ctx.Err() == nil {
-		if views := collect(l.Fetch(ctx, rest)); len(views) > 0 {
+		if views := collect(l.each(ctx, rest, l.perLoad, "topology fetch from ", l.fetchOne)); len(views) > 0 {
 			return views, rep, nil
 		}
 	}
@@ -282,40 +296,35 @@ func (l *Loader) PickNodes(s *Snapshot, n int) []string {
 // nodes that have not answered then are cancelled and their replies carry
 // an error (wrapping context.Canceled, or ctx's error).
 func (l *Loader) Fetch(ctx context.Context, addrs []string) []NodeReply {
-	return l.each(ctx, addrs, "topology fetch from ", l.fetchOne)
+	return l.each(ctx, addrs, 0, "topology fetch from ", l.fetchOne)
 }
 
 // Probe asks every address for its CLUSTER NODES reply only and returns the
 // digests (View is empty). It is the cheap check of the periodic refresh.
 // It returns early as Fetch does.
 func (l *Loader) Probe(ctx context.Context, addrs []string) []NodeReply {
-	return l.each(ctx, addrs, "topology probe of ", l.probeOne)
+	return l.each(ctx, addrs, 0, "topology probe of ", l.probeOne)
 }
 
-// each asks every address concurrently with one and collects the replies
-// until all are in, ctx ends, or l.grace has passed since the first reply
-// without error. It then cancels the others and returns without waiting
-// for them: their goroutines end promptly (every wait of one honours its
-// ctx) and Close waits for them. Their late replies are dropped.
-func (l *Loader) each(ctx context.Context, addrs []string, job string, one func(context.Context, string) NodeReply) []NodeReply {
+// each asks addrs concurrently with one, in groups of group addresses
+// (all at once when group <= 0): the first group at once, the next one
+// when every address started so far has failed, or SeedGroupDelay after
+// the previous group started while no usable reply has arrived. Once one
+// has, no group is started any more, and each returns l.grace later, or
+// earlier when every address started has answered or failed, or when ctx
+// ends. It then cancels the others and returns without waiting for them:
+// their goroutines end promptly (every wait of one honours its ctx) and
+// Close waits for them; their late replies are dropped. It returns the
+// replies of the addresses started, a prefix of addrs, in order (every
+// address when the loader is closed, with ErrClosed).
+func (l *Loader) each(ctx context.Context, addrs []string, group int, job string, one func(context.Context, string) NodeReply) []NodeReply {
 	out := make([]NodeReply, len(addrs))
 	for i, a := range addrs {
 		out[i] = NodeReply{Addr: a, Err: errTooLate}
 	}
-	if len(addrs) == 0 {
-		return out
+	if group <= 0 || group > len(addrs) {
+		group = len(addrs)
 	}
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		for i := range out {
-			out[i].Err = ErrClosed
-		}
-		return out
-	}
-	l.asking.Add(len(addrs))
-	l.mu.Unlock()
-
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // cancels the stragglers
 	type result struct {
@@ -323,49 +332,106 @@ func (l *Loader) each(ctx context.Context, addrs []string, job string, one func(
 		r NodeReply
 	}
 	results := make(chan result, len(addrs)) // never blocks a sender
-	for i, a := range addrs {
-		go func() {
-			defer l.asking.Done()
-			nctx, ncancel := context.WithTimeout(ctx, l.timeout)
-			defer ncancel()
-			var r NodeReply
-			if err := safe.Call(job+a, func() { r = one(nctx, a) }); err != nil {
-				r = NodeReply{Err: err}
-			}
-			r.Addr = a
-			results <- result{i, r}
-		}()
+	started, pending := 0, 0
+	// startGroup starts the next group; false when the loader is closed.
+	startGroup := func() bool {
+		n := min(group, len(addrs)-started)
+		l.mu.Lock()
+		if l.closed {
+			l.mu.Unlock()
+			return false
+		}
+		l.asking.Add(n)
+		l.mu.Unlock()
+		for i := started; i < started+n; i++ {
+			a := addrs[i]
+			go func() {
+				defer l.asking.Done()
+				nctx, ncancel := context.WithTimeout(ctx, l.timeout)
+				defer ncancel()
+				var r NodeReply
+				if err := safe.Call(job+a, func() { r = one(nctx, a) }); err != nil {
+					r = NodeReply{Err: err}
+				}
+				r.Addr = a
+				results <- result{i, r}
+			}()
+		}
+		started += n
+		pending += n
+		return true
 	}
+	if len(addrs) == 0 {
+		return out
+	}
+	if !startGroup() {
+		for i := range out {
+			out[i].Err = ErrClosed
+		}
+		return out
+	}
+
 	var (
-		timer *time.Timer
-		grace <-chan time.Time // nil until the first usable reply
+		next, done *time.Timer
+		nextC      <-chan time.Time // armed while a group waits to start
+		graceC     <-chan time.Time // armed after the first usable reply
 	)
 	defer func() {
-		if timer != nil {
-			timer.Stop()
+		for _, t := range []*time.Timer{next, done} {
+			if t != nil {
+				t.Stop()
+			}
 		}
 	}()
-	for range addrs { // bounded: one reply per address
+	armNext := func() {
+		nextC = nil
+		if started == len(addrs) {
+			return
+		}
+		if next == nil {
+			next = time.NewTimer(l.stagger)
+		} else {
+			next.Reset(l.stagger)
+		}
+		nextC = next.C
+	}
+	armNext()
+	// Bounded: every turn takes one of at most len(addrs) replies, starts
+	// one of at most len(addrs) groups, or returns.
+	for pending > 0 {
 		select {
 		case res := <-results:
+			pending--
 			out[res.i] = res.r
-			if res.r.Err == nil && timer == nil {
-				timer = time.NewTimer(l.grace)
-				grace = timer.C
+			switch {
+			case res.r.Err == nil && done == nil:
+				done = time.NewTimer(l.grace)
+				graceC, nextC = done.C, nil
+			case pending == 0 && done == nil && started < len(addrs):
+				// Every address asked failed: the next group at once.
+				if startGroup() {
+					armNext()
+				}
 			}
-		case <-grace:
-			return out
+		case <-nextC:
+			if startGroup() {
+				armNext()
+			} else {
+				nextC = nil
+			}
+		case <-graceC:
+			return out[:started]
 		case <-ctx.Done():
 			err := fmt.Errorf("topology: no answer: %w", ctx.Err())
-			for i := range out {
+			for i := range started {
 				if out[i].Err == errTooLate {
 					out[i].Err = err
 				}
 			}
-			return out
+			return out[:started]
 		}
 	}
-	return out
+	return out[:started]
 }
 
 func (l *Loader) fetchOne(ctx context.Context, addr string) NodeReply {

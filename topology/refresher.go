@@ -55,9 +55,11 @@ type Options struct {
 	LookupHost LookupHostFunc
 
 	// NodesPerRefresh is how many random known nodes a refresh asks
-	// (default DefaultNodesPerRefresh; fewer when fewer are known). The
-	// seeds, when asked, are asked all at once. A fetch returns AnswerGrace
-	// after the first usable answer, without waiting for slower nodes.
+	// (default DefaultNodesPerRefresh; fewer when fewer are known), and the
+	// group size when asking the seeds (a group is asked SeedGroupDelay
+	// after the previous one while no seed has answered). A fetch returns
+	// AnswerGrace after the first usable answer, without waiting for slower
+	// nodes.
 	NodesPerRefresh int
 
 	// NodeTimeout bounds one node's answer, dial included (default
@@ -186,8 +188,8 @@ type waiter struct {
 // performs the first refresh synchronously (bounded by ctx). On failure it
 // closes everything and returns the error (wrapping ErrNoNodeAnswered when
 // no seed answered, also when ctx ended first: the error then wraps ctx's
-// error too), unless opts.StartUnavailable is set. The seeds are asked at
-// once: a silent seed does not delay New when another one answers.
+// error too), unless opts.StartUnavailable is set. A silent seed does not
+// hold New up when another seed answers (see Loader.Load).
 func New(ctx context.Context, opts Options) (*Refresher, error) {
 	if len(opts.Seeds) == 0 {
 		return nil, ErrNoSeeds

@@ -107,6 +107,31 @@ func TestLiveNewSilentSeed(t *testing.T) {
 	}
 }
 
+// TestLiveNewSilentSeedGroups: seeds asked one at a time (NodesPerRefresh
+// 1), three of four silent: the next seed is asked SeedGroupDelay after the
+// previous one, without giving up the slow ones, so New does not wait
+// NodeTimeout per silent seed.
+func TestLiveNewSilentSeedGroups(t *testing.T) {
+	c := clustertest.Need(t, cluster)
+	ctx := liveCtx(t, 30*time.Second)
+	good := c.Addrs()[0]
+	rec := &eventRecorder{}
+	opts := patient(silentSeed(t), silentSeed(t), silentSeed(t), good)
+	opts.NodesPerRefresh = 1
+	opts.Observer = rec
+	start := time.Now()
+	r, err := New(ctx, opts)
+	took := time.Since(start)
+	require.NoError(t, err)
+	t.Logf("New with 3 silent seeds and a good one, one per group (NodeTimeout %v) returned in %v", opts.NodeTimeout, took)
+	assert.Less(t, took, opts.NodeTimeout/2, "New waited for the silent seeds")
+	evs := rec.all()
+	require.Len(t, evs, 1)
+	assert.Equal(t, []string{good}, evs[0].Answered)
+	assert.Contains(t, evs[0].Asked, good)
+	r.Close()
+}
+
 // TestLiveNewAllSeedsSilent: when no seed answers, New fails with
 // ErrNoNodeAnswered once NodeTimeout ends (the seeds are not asked one
 // group after the other), or once ctx ends.
@@ -115,15 +140,16 @@ func TestLiveNewAllSeedsSilent(t *testing.T) {
 	t.Run("NodeTimeout", func(t *testing.T) {
 		ctx := liveCtx(t, 30*time.Second)
 		opts := patient(silentSeed(t), silentSeed(t), silentSeed(t))
-		opts.NodeTimeout = time.Second
+		opts.NodeTimeout = 2 * time.Second
 		opts.NodesPerRefresh = 1
 		start := time.Now()
 		_, err := New(ctx, opts)
 		took := time.Since(start)
-		t.Logf("New with 3 silent seeds (NodeTimeout %v) failed after %v: %v", opts.NodeTimeout, took, err)
+		t.Logf("New with 3 silent seeds, one per group (NodeTimeout %v) failed after %v: %v", opts.NodeTimeout, took, err)
 		require.ErrorIs(t, err, ErrNoNodeAnswered)
 		assert.GreaterOrEqual(t, took, opts.NodeTimeout)
-		assert.Less(t, took, opts.NodeTimeout*5/2, "the seeds were asked one after the other")
+		// Asked one after the other, the seeds would take 3*NodeTimeout.
+		assert.Less(t, took, opts.NodeTimeout+2*SeedGroupDelay+1500*time.Millisecond, "the seeds were asked one after the other")
 	})
 	t.Run("ctx", func(t *testing.T) {
 		opts := patient(silentSeed(t), silentSeed(t))
