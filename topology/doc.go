@@ -21,7 +21,10 @@
 // Snapshot; Current is one atomic load. A Loader asks min(3, n) random
 // known nodes (CLUSTER SHARDS, or CLUSTER SLOTS before Redis 7, pipelined
 // with CLUSTER NODES for config epochs; the seeds, resolved again, when no
-// known node answers) and Reconcile merges their views. Trigger coalesces
+// known node answers) and Reconcile merges their views. The nodes are asked
+// concurrently, and a fetch returns AnswerGrace after the first usable
+// answer: a silent or frozen node does not hold a refresh, or New, for
+// Options.NodeTimeout when another node answers. Trigger coalesces
 // requests and spaces fetches (Options.MinInterval, with jitter); a
 // periodic refresh skips the rebuild when the digests of CLUSTER NODES are
 // unchanged; failures back off exponentially. Options.MapAddr maps every

@@ -2,11 +2,13 @@ package topology
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"github.com/slotrouter/slotrouter/internal/safe"
 	"github.com/slotrouter/slotrouter/internal/wire"
 	"math/rand/v2"
+	"net"
 	"slices"
 	"sort"
 	"strings"
@@ -40,6 +42,23 @@ const (
 	// Options.ClientOption.Dialer.Timeout is zero.
 	DefaultDialTimeout = 2 * time.Second
 )
+
+// AnswerGrace is how long a fetch (Fetch, Probe, and so Load, LoadViews
+// and every refresh) still waits for the other nodes it asked once one of
+// them has given a usable answer. The nodes that have not answered by then
+// are cancelled and count as not answered: a silent or frozen node costs
+// a fetch at most AnswerGrace when another node answers, instead of
+// Options.NodeTimeout.
+const AnswerGrace = 100 * time.Millisecond
+
+// SeedGroupDelay is how long a load that falls back to the seeds waits for
+// a usable answer from the groups of seeds already asked before it asks the
+// next group too (see Load).
+const SeedGroupDelay = 250 * time.Millisecond
+
+// errTooLate is the error of a node that had not answered when the fetch
+// ended, AnswerGrace after another node's usable answer.
+var errTooLate = fmt.Errorf("topology: no answer within %v of another node's: %w", AnswerGrace, context.Canceled)
 
 // NodeReply is what one node answered to the loader: its view, parsed and
 // with config epochs attached, or the error that kept it from answering.
@@ -81,14 +100,18 @@ type Loader struct {
 	mapper   AddrMapper
 	perLoad  int
 	timeout  time.Duration
+	grace    time.Duration // AnswerGrace
+	stagger  time.Duration // SeedGroupDelay
 	template rueidis.ClientOption
 
 	mu      sync.Mutex
 	conns   map[string]rueidis.Client
 	legacy  map[string]bool // nodes that do not know CLUSTER SHARDS
+	pending map[*pendingDial]struct{}
 	closed  bool
 	rnd     *rand.Rand
-	dialing sync.WaitGroup
+	dialing sync.WaitGroup // dial goroutines
+	asking  sync.WaitGroup // goroutines of each, stragglers included
 }
 
 // NewLoader returns a Loader configured by the connection-related fields of
@@ -117,9 +140,12 @@ func NewLoader(opts Options) *Loader {
 		mapper:   o.MapAddr,
 		perLoad:  o.NodesPerRefresh,
 		timeout:  o.NodeTimeout,
+		grace:    AnswerGrace,
+		stagger:  SeedGroupDelay,
 		template: tpl,
 		conns:    make(map[string]rueidis.Client),
 		legacy:   make(map[string]bool),
+		pending:  make(map[*pendingDial]struct{}),
 		rnd:      rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 	}
 }
@@ -131,8 +157,12 @@ func (l *Loader) MapAddr(announced string) string { return l.mapper.mapAddr(anno
 // Load asks min(NodesPerRefresh, n) random known nodes of prev (healthy
 // ones first) for their views; when none of them answers, or prev is nil
 // or empty, it asks the seeds, resolved again, in groups of
-// NodesPerRefresh until one group answers. It reconciles the views with
-// prev (see Reconcile) and returns the new snapshot. The error wraps
+// NodesPerRefresh: the next group is asked as soon as every seed asked so
+// far has failed, or SeedGroupDelay after the previous group while none has
+// answered (the slow ones are not given up). Either way it returns
+// AnswerGrace after the first usable answer with the views that arrived by
+// then (see Fetch). It reconciles the views with prev (see
+// Reconcile) and returns the new snapshot. The error wraps
 // ErrNoNodeAnswered when nobody answered.
 func (l *Loader) Load(ctx context.Context, prev *Snapshot) (*Snapshot, LoadReport, error) {
 	views, rep, err := l.LoadViews(ctx, prev, nil)
@@ -146,6 +176,16 @@ func (l *Loader) Load(ctx context.Context, prev *Snapshot) (*Snapshot, LoadRepor
 // LoadViews is Load without the reconciliation: it returns the views of the
 // nodes that answered. When ask is not empty those addresses are asked
 // instead of random known nodes (the seeds are still the fall-back).
+//
+// The views may be fewer than the nodes asked: a node slower than
+// AnswerGrace after the first usable answer is left out, like a node that
+// failed. Reconcile is safe with any non-empty subset of the views, so
+// leaving a node out never makes a snapshot wrong, only less informed: a
+// slot is dropped only when two views confirm it or its owner's own view
+// says so (one missing view cannot drop it), a claim never rolls a slot
+// back to an older config epoch, and nodes of prev that no view mentions
+// are kept while they own slots. A frozen node's view would be stale
+// anyway; the next refresh asks again.
 func (l *Loader) LoadViews(ctx context.Context, prev *Snapshot, ask []string) ([]View, LoadReport, error) {
 	var rep LoadReport
 	if l.isClosed() {
@@ -180,7 +220,11 @@ func (l *Loader) LoadViews(ctx context.Context, prev *Snapshot, ask []string) ([
 	if err := ctx.Err(); err != nil {
 		return nil, rep, l.noAnswer(errors.Join(append(errs, err)...))
 	}
-	// Fall back to the seeds, resolved again.
+	// Fall back to the seeds, resolved again, in groups of NodesPerRefresh
+	// started one after the other without waiting for a silent group (see
+	// each): a seed that accepts and never answers costs nothing when
+	// another one of its group answers, SeedGroupDelay when none does, and
+	// NodeTimeout (or ctx) only when no seed answers at all.
 	rep.FromSeeds = true
 	rctx, cancel := context.WithTimeout(ctx, l.timeout)
 	seeds, err := resolveSeeds(rctx, l.seeds, l.lookup)
@@ -199,11 +243,8 @@ func (l *Loader) LoadViews(ctx context.Context, prev *Snapshot, ask []string) ([
 	l.mu.Lock()
 	l.rnd.Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
 	l.mu.Unlock()
-	for len(rest) > 0 && ctx.Err() == nil {
-		n := min(l.perLoad, len(rest))
-		group := rest[:n]
-		rest = rest[n:]
-		if views := collect(l.Fetch(ctx, group)); len(views) > 0 {
+	if len(rest) > 0 && ctx.Err() == nil {
+		if views := collect(l.each(ctx, rest, l.perLoad, "topology fetch from ", l.fetchOne)); len(views) > 0 {
 			return views, rep, nil
 		}
 	}
@@ -250,31 +291,147 @@ func (l *Loader) PickNodes(s *Snapshot, n int) []string {
 // CLUSTER NODES in one pipeline; CLUSTER SLOTS instead of CLUSTER SHARDS
 // for servers that do not know it) and returns one reply per address, in
 // order. Each node's answer is bounded by ctx and Options.NodeTimeout.
+// Fetch returns when every node has answered or failed, when ctx ends, or
+// AnswerGrace after the first usable answer, whichever comes first; the
+// nodes that have not answered then are cancelled and their replies carry
+// an error (wrapping context.Canceled, or ctx's error).
 func (l *Loader) Fetch(ctx context.Context, addrs []string) []NodeReply {
-	return l.each(ctx, addrs, l.fetchOne)
+	return l.each(ctx, addrs, 0, "topology fetch from ", l.fetchOne)
 }
 
 // Probe asks every address for its CLUSTER NODES reply only and returns the
 // digests (View is empty). It is the cheap check of the periodic refresh.
+// It returns early as Fetch does.
 func (l *Loader) Probe(ctx context.Context, addrs []string) []NodeReply {
-	return l.each(ctx, addrs, l.probeOne)
+	return l.each(ctx, addrs, 0, "topology probe of ", l.probeOne)
 }
 
-func (l *Loader) each(ctx context.Context, addrs []string, one func(context.Context, string) NodeReply) []NodeReply {
+// each asks addrs concurrently with one, in groups of group addresses
+// (all at once when group <= 0): the first group at once, the next one
+// when every address started so far has failed, or SeedGroupDelay after
+// the previous group started while no usable reply has arrived. Once one
+// has, no group is started any more, and each returns l.grace later, or
+// earlier when every address started has answered or failed, or when ctx
+// ends. It then cancels the others and returns without waiting for them:
+// their goroutines end promptly (every wait of one honours its ctx) and
+// Close waits for them; their late replies are dropped. It returns the
+// replies of the addresses started, a prefix of addrs, in order (every
+// address when the loader is closed, with ErrClosed).
+func (l *Loader) each(ctx context.Context, addrs []string, group int, job string, one func(context.Context, string) NodeReply) []NodeReply {
 	out := make([]NodeReply, len(addrs))
-	var wg sync.WaitGroup
 	for i, a := range addrs {
-		wg.Go(func() {
-			nctx, cancel := context.WithTimeout(ctx, l.timeout)
-			defer cancel()
-			if err := safe.Call("topology fetch from "+a, func() { out[i] = one(nctx, a) }); err != nil {
-				out[i] = NodeReply{Err: err}
-			}
-			out[i].Addr = a
-		})
+		out[i] = NodeReply{Addr: a, Err: errTooLate}
 	}
-	wg.Wait()
-	return out
+	if group <= 0 || group > len(addrs) {
+		group = len(addrs)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // cancels the stragglers
+	type result struct {
+		i int
+		r NodeReply
+	}
+	results := make(chan result, len(addrs)) // never blocks a sender
+	started, pending := 0, 0
+	// startGroup starts the next group; false when the loader is closed.
+	startGroup := func() bool {
+		n := min(group, len(addrs)-started)
+		l.mu.Lock()
+		if l.closed {
+			l.mu.Unlock()
+			return false
+		}
+		l.asking.Add(n)
+		l.mu.Unlock()
+		for i := started; i < started+n; i++ {
+			a := addrs[i]
+			go func() {
+				defer l.asking.Done()
+				nctx, ncancel := context.WithTimeout(ctx, l.timeout)
+				defer ncancel()
+				var r NodeReply
+				if err := safe.Call(job+a, func() { r = one(nctx, a) }); err != nil {
+					r = NodeReply{Err: err}
+				}
+				r.Addr = a
+				results <- result{i, r}
+			}()
+		}
+		started += n
+		pending += n
+		return true
+	}
+	if len(addrs) == 0 {
+		return out
+	}
+	if !startGroup() {
+		for i := range out {
+			out[i].Err = ErrClosed
+		}
+		return out
+	}
+
+	var (
+		next, done *time.Timer
+		nextC      <-chan time.Time // armed while a group waits to start
+		graceC     <-chan time.Time // armed after the first usable reply
+	)
+	defer func() {
+		for _, t := range []*time.Timer{next, done} {
+			if t != nil {
+				t.Stop()
+			}
+		}
+	}()
+	armNext := func() {
+		nextC = nil
+		if started == len(addrs) {
+			return
+		}
+		if next == nil {
+			next = time.NewTimer(l.stagger)
+		} else {
+			next.Reset(l.stagger)
+		}
+		nextC = next.C
+	}
+	armNext()
+	// Bounded: every turn takes one of at most len(addrs) replies, starts
+	// one of at most len(addrs) groups, or returns.
+	for pending > 0 {
+		select {
+		case res := <-results:
+			pending--
+			out[res.i] = res.r
+			switch {
+			case res.r.Err == nil && done == nil:
+				done = time.NewTimer(l.grace)
+				graceC, nextC = done.C, nil
+			case pending == 0 && done == nil && started < len(addrs):
+				// Every address asked failed: the next group at once.
+				if startGroup() {
+					armNext()
+				}
+			}
+		case <-nextC:
+			if startGroup() {
+				armNext()
+			} else {
+				nextC = nil
+			}
+		case <-graceC:
+			return out[:started]
+		case <-ctx.Done():
+			err := fmt.Errorf("topology: no answer: %w", ctx.Err())
+			for i := range started {
+				if out[i].Err == errTooLate {
+					out[i].Err = err
+				}
+			}
+			return out[:started]
+		}
+	}
+	return out[:started]
 }
 
 func (l *Loader) fetchOne(ctx context.Context, addr string) NodeReply {
@@ -373,10 +530,83 @@ func nodesDigest(text string) uint64 {
 	return d.Sum64()
 }
 
+// pendingDial tracks the connections a dial in progress (rueidis.NewClient:
+// connect and handshake) opened, so that Close can abort it at once
+// instead of waiting for the dial timeout (a node that accepts and never
+// answers holds the handshake that long).
+type pendingDial struct {
+	ctx    context.Context // ends when the dial is aborted
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	conns   []net.Conn
+	aborted bool
+	settled bool // NewClient returned: the client owns its connections
+}
+
+func newPendingDial() *pendingDial {
+	d := &pendingDial{}
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+	return d
+}
+
+// wrap returns a DialCtxFn that dials with base and tracks the connection
+// until the dial is settled.
+func (d *pendingDial) wrap(base wire.DialFunc) wire.DialFunc {
+	return func(ctx context.Context, dst string, dialer *net.Dialer, tc *tls.Config) (net.Conn, error) {
+		d.mu.Lock()
+		settled := d.settled
+		d.mu.Unlock()
+		if settled { // a reconnection of the client
+			return base(ctx, dst, dialer, tc)
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		stop := context.AfterFunc(d.ctx, cancel)
+		defer stop()
+		c, err := base(ctx, dst, dialer, tc)
+		if err != nil {
+			return nil, err
+		}
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if d.aborted {
+			_ = c.Close()
+			return nil, ErrClosed
+		}
+		if !d.settled {
+			d.conns = append(d.conns, c)
+		}
+		return c, nil
+	}
+}
+
+// settle stops tracking: the dial is over.
+func (d *pendingDial) settle() {
+	d.mu.Lock()
+	d.settled = true
+	d.conns = nil
+	d.mu.Unlock()
+}
+
+// abort closes the connections of an unsettled dial (failing its
+// handshake at once) and cancels its connects in progress.
+func (d *pendingDial) abort() {
+	d.cancel()
+	d.mu.Lock()
+	d.aborted = true
+	conns := d.conns
+	d.conns = nil
+	d.mu.Unlock()
+	for _, c := range conns {
+		_ = c.Close()
+	}
+}
+
 // client returns the pooled client for addr, dialing it when needed. The
 // dial runs in its own goroutine so that ctx bounds the wait; a dial that
 // finishes after ctx is done still lands in the pool (or is closed when the
-// loader was closed meanwhile).
+// loader was closed meanwhile). Close aborts the dials in progress.
 func (l *Loader) client(ctx context.Context, addr string) (rueidis.Client, error) {
 	l.mu.Lock()
 	if l.closed {
@@ -388,6 +618,8 @@ func (l *Loader) client(ctx context.Context, addr string) (rueidis.Client, error
 		return c, nil
 	}
 	l.dialing.Add(1)
+	d := newPendingDial()
+	l.pending[d] = struct{}{}
 	l.mu.Unlock()
 
 	type result struct {
@@ -399,11 +631,16 @@ func (l *Loader) client(ctx context.Context, addr string) (rueidis.Client, error
 		defer l.dialing.Done()
 		opt := l.template
 		opt.InitAddress = []string{addr}
+		opt.DialCtxFn = d.wrap(opt.DialCtxFn)
 		var c rueidis.Client
 		var err error
 		if perr := safe.Call("topology dial of "+addr, func() { c, err = rueidis.NewClient(opt) }); perr != nil {
 			err = perr
 		}
+		d.settle()
+		l.mu.Lock()
+		delete(l.pending, d)
+		l.mu.Unlock()
 		if err != nil {
 			if c != nil {
 				c.Close()
@@ -471,17 +708,24 @@ func (l *Loader) isClosed() bool {
 	return l.closed
 }
 
-// Close closes every connection and waits for dials in progress (each is
-// bounded by the dial timeout). Later calls return ErrClosed-wrapping
-// errors from Load and Fetch. Close can be called more than once.
+// Close closes every connection, aborts the dials in progress and waits
+// for them and for the fetches in progress (which end promptly: their
+// connections are closed). Later calls return ErrClosed-wrapping errors
+// from Load and Fetch. Close can be called more than once.
 func (l *Loader) Close() {
 	l.mu.Lock()
 	l.closed = true
 	conns := l.conns
 	l.conns = make(map[string]rueidis.Client)
+	pending := l.pending
+	l.pending = make(map[*pendingDial]struct{})
 	l.mu.Unlock()
+	for d := range pending {
+		d.abort()
+	}
 	for _, c := range conns {
 		c.Close()
 	}
+	l.asking.Wait()
 	l.dialing.Wait()
 }

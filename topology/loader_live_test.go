@@ -36,7 +36,9 @@ func TestLiveMatchesEveryNode(t *testing.T) {
 	assert.Equal(t, CauseInitial, evs[0].Cause)
 	assert.NoError(t, evs[0].Err)
 	assert.True(t, evs[0].FromSeeds, "the first refresh can only ask the seeds")
-	assert.LessOrEqual(t, len(evs[0].Answered), DefaultNodesPerRefresh)
+	if evs[0].Duration < SeedGroupDelay { // else a second group may have been asked
+		assert.LessOrEqual(t, len(evs[0].Answered), DefaultNodesPerRefresh)
+	}
 	assert.NotEmpty(t, evs[0].Changes.Added)
 
 	// Close closes every connection (goleak in TestMain checks the

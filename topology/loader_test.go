@@ -282,3 +282,78 @@ func replicaOf(n *Node) *Node {
 	n.Role = RoleReplica
 	return n
 }
+
+// TestFetchDoesNotWaitForSilentNode: Fetch returns AnswerGrace after the
+// fake node's answer; the silent node's reply is an error wrapping
+// context.Canceled, and Close does not wait for its dial (10 s timeout).
+func TestFetchDoesNotWaitForSilentNode(t *testing.T) {
+	ctx := liveCtx(t, 30*time.Second)
+	f := startFakeRedis(t, "healthy")
+	silent := silentSeed(t)
+	opts := patient(f.addr())
+	l := NewLoader(opts)
+	start := time.Now()
+	reps := l.Fetch(ctx, []string{silent, f.addr()})
+	took := time.Since(start)
+	t.Logf("Fetch of a silent and a good node: %v", took)
+	assert.Less(t, took, opts.NodeTimeout/2)
+	require.Len(t, reps, 2)
+	assert.Equal(t, silent, reps[0].Addr)
+	assert.ErrorIs(t, reps[0].Err, context.Canceled)
+	assert.Equal(t, f.addr(), reps[1].Addr)
+	require.NoError(t, reps[1].Err)
+
+	start = time.Now()
+	l.Close()
+	assert.Less(t, time.Since(start), opts.NodeTimeout/2, "Close waited for the silent node's dial")
+	for _, r := range l.Fetch(ctx, []string{silent, f.addr()}) {
+		assert.ErrorIs(t, r.Err, ErrClosed)
+	}
+}
+
+// TestEachGroups: groups start one after the other: at once when the
+// previous one failed, SeedGroupDelay later while it is silent, never once
+// an answer arrived; a panic is a reply's error; ctx bounds the wait.
+func TestEachGroups(t *testing.T) {
+	ctx := liveCtx(t, 30*time.Second)
+	l := NewLoader(Options{NodeTimeout: 10 * time.Second})
+	defer l.Close()
+	l.stagger = time.Hour // only failures start the next group
+	var mu sync.Mutex
+	var asked []string
+	one := func(ctx context.Context, a string) NodeReply {
+		mu.Lock()
+		asked = append(asked, a)
+		mu.Unlock()
+		switch a {
+		case "fail":
+			return NodeReply{Err: errors.New("refused")}
+		case "panic":
+			panic("boom")
+		case "silent":
+			<-ctx.Done()
+			return NodeReply{Err: ctx.Err()}
+		}
+		return NodeReply{}
+	}
+	reps := l.each(ctx, []string{"fail", "panic", "good", "silent", "never"}, 2, "test ", one)
+	require.Len(t, reps, 4, "the last group is not started")
+	assert.ErrorContains(t, reps[0].Err, "refused")
+	assert.ErrorIs(t, reps[1].Err, ErrPanic)
+	assert.NoError(t, reps[2].Err)
+	assert.ErrorIs(t, reps[3].Err, context.Canceled, "cancelled AnswerGrace after the good answer")
+	assert.NotContains(t, asked, "never")
+
+	l.stagger = 10 * time.Millisecond // a silent group does not hold the next one
+	reps = l.each(ctx, []string{"silent", "good"}, 1, "test ", one)
+	require.Len(t, reps, 2)
+	assert.NoError(t, reps[1].Err)
+
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	reps = l.each(short, []string{"silent", "silent"}, 0, "test ", one)
+	require.Len(t, reps, 2)
+	for _, r := range reps {
+		assert.ErrorIs(t, r.Err, context.DeadlineExceeded)
+	}
+}

@@ -56,7 +56,10 @@ type Options struct {
 
 	// NodesPerRefresh is how many random known nodes a refresh asks
 	// (default DefaultNodesPerRefresh; fewer when fewer are known), and the
-	// group size when asking the seeds.
+	// group size when asking the seeds (a group is asked SeedGroupDelay
+	// after the previous one while no seed has answered). A fetch returns
+	// AnswerGrace after the first usable answer, without waiting for slower
+	// nodes.
 	NodesPerRefresh int
 
 	// NodeTimeout bounds one node's answer, dial included (default
@@ -201,7 +204,9 @@ type waiter struct {
 // New starts a Refresher for the cluster reachable through opts.Seeds and
 // performs the first refresh synchronously (bounded by ctx). On failure it
 // closes everything and returns the error (wrapping ErrNoNodeAnswered when
-// no seed answered), unless opts.StartUnavailable is set.
+// no seed answered, also when ctx ended first: the error then wraps ctx's
+// error too), unless opts.StartUnavailable is set. A silent seed does not
+// hold New up when another seed answers (see Loader.Load).
 func New(ctx context.Context, opts Options) (*Refresher, error) {
 	if len(opts.Seeds) == 0 {
 		return nil, ErrNoSeeds
@@ -216,6 +221,10 @@ func New(ctx context.Context, opts Options) (*Refresher, error) {
 	err := r.refresh(ctx, CauseInitial)
 	if err != nil && !opts.StartUnavailable {
 		r.Close()
+		if ctx.Err() != nil && !errors.Is(err, ErrNoNodeAnswered) {
+			// ctx ended before any seed answered.
+			err = fmt.Errorf("%w: %w", ErrNoNodeAnswered, err)
+		}
 		return nil, err
 	}
 	return r, nil
