@@ -46,9 +46,11 @@ func Guard(c net.Conn, addr string, lim Limits) net.Conn {
 	}
 	g := &Conn{Conn: c, addr: addr}
 	g.in = newScanner(lim, addr, g.reply)
+	g.in.first, g.in.firstOf = g.push, '>'
 	// Commands written are counted with a scanner of their own; our own
 	// output cannot exceed any sane limit.
 	g.outScan = newScanner(Limits{MaxBulk: 1 << 62, MaxElements: 1 << 62, MaxDepth: 1 << 30}, addr, g.command)
+	g.outScan.first, g.outScan.firstOf = g.named, '*'
 	return g
 }
 
@@ -66,6 +68,7 @@ type Conn struct {
 
 	waiting atomic.Int64 // commands written and not yet answered
 	counted atomic.Bool  // the write side is trusted for counting
+	subbed  atomic.Bool  // a subscribe-family command was written
 	closed  atomic.Bool
 }
 
@@ -90,6 +93,55 @@ func (g *Conn) command(byte) string {
 func (g *Conn) reply(byte) string {
 	if g.waiting.Add(-1) < 0 && g.counted.Load() {
 		return "a reply while no command was waiting for one"
+	}
+	return ""
+}
+
+// named looks at the name of a command written: the subscribe family
+// makes subscribe confirmations legitimate on this connection.
+func (g *Conn) named(name []byte, _ int64, _ bool) string {
+	const suffix = "subscribe"
+	if len(name) >= len(suffix) && foldEqual(name[len(name)-len(suffix):], suffix) {
+		g.subbed.Store(true)
+	}
+	return ""
+}
+
+// foldEqual reports whether b equals the lower-case ASCII s, ignoring
+// ASCII case, without allocating.
+func foldEqual(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// push looks at the kind of a top-level push from the node. rueidis takes
+// a push named subscribe, psubscribe or ssubscribe (with at least two
+// elements) as the reply to a subscribe command and panics ("protocol
+// bug") when none is waiting; such a push on a connection that never
+// subscribed is refused.
+func (g *Conn) push(kind []byte, count int64, streamed bool) string {
+	if count >= 0 && count < 2 {
+		return "" // rueidis ignores it
+	}
+	if streamed && !g.subbed.Load() {
+		return "a push whose kind is a streamed string"
+	}
+	switch string(kind) {
+	case "subscribe", "psubscribe", "ssubscribe":
+		if !g.subbed.Load() {
+			return "a subscribe confirmation on a connection that never subscribed"
+		}
 	}
 	return ""
 }

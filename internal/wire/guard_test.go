@@ -153,3 +153,40 @@ func FuzzGuardRueidis(f *testing.F) {
 		_ = askThroughRueidis(t, payload, atHandshake)
 	})
 }
+
+// TestGuardHostilePushes: pushes rueidis would take for replies (a null
+// push, a subscribe confirmation on a connection that never subscribed)
+// fail the connection instead of tripping rueidis's "protocol bug" panic.
+func TestGuardHostilePushes(t *testing.T) {
+	for _, p := range []string{
+		">-1\r\n+extra\r\n",
+		">3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n",
+		">3\r\n+psubscribe\r\n+ch\r\n:1\r\n",
+		">2\r\n$10\r\nssubscribe\r\n$2\r\nch\r\n",
+		">?\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n.\r\n",
+		">3\r\n$?\r\n;9\r\nsubscribe\r\n;0\r\n$2\r\nch\r\n:1\r\n",
+	} {
+		err := askThroughRueidis(t, []byte(p), false)
+		require.ErrorIs(t, err, ErrProtocol, "%q", p)
+	}
+	// Harmless pushes pass: an invalidation, an unsubscribe notice.
+	require.NoError(t, askThroughRueidis(t, []byte(">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n+PONG\r\n"), false))
+	require.NoError(t, askThroughRueidis(t, []byte(">3\r\n$12\r\nsunsubscribe\r\n$2\r\nch\r\n:0\r\n+PONG\r\n"), false))
+}
+
+func TestScanFirstElement(t *testing.T) {
+	var got []string
+	in := "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*1\r\n+PING\r\n*1\r\n:1\r\n*1\r\n$40\r\n" + strings.Repeat("x", 40) + "\r\n"
+	for at := 0; at <= len(in); at++ {
+		got = nil
+		s := newScanner(Limits{}, "n", nil)
+		s.firstOf = '*'
+		s.first = func(content []byte, count int64, streamed bool) string {
+			got = append(got, string(content))
+			return ""
+		}
+		require.NoError(t, s.feed([]byte(in[:at])))
+		require.NoError(t, s.feed([]byte(in[at:])))
+		require.Equal(t, []string{"GET", "PING", "", ""}, got, "split at %d", at)
+	}
+}

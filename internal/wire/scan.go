@@ -53,15 +53,23 @@ type Limits struct {
 	MaxDepth int
 }
 
-// Check refuses negative limits, naming the field (prefixed by name).
+// Largest values Check accepts.
+const (
+	maxMaxBulk     = 1 << 40 // 1 TiB
+	maxMaxElements = 1 << 40
+	maxMaxDepth    = 1 << 20
+)
+
+// Check refuses negative or absurd limits, naming the field (prefixed by
+// name).
 func (l Limits) Check(name string) error {
 	switch {
-	case l.MaxBulk < 0:
-		return fmt.Errorf("%s.MaxBulk: %d is negative", name, l.MaxBulk)
-	case l.MaxElements < 0:
-		return fmt.Errorf("%s.MaxElements: %d is negative", name, l.MaxElements)
-	case l.MaxDepth < 0:
-		return fmt.Errorf("%s.MaxDepth: %d is negative", name, l.MaxDepth)
+	case l.MaxBulk < 0 || l.MaxBulk > maxMaxBulk:
+		return fmt.Errorf("%s.MaxBulk: %d is not within 0..%d", name, l.MaxBulk, int64(maxMaxBulk))
+	case l.MaxElements < 0 || l.MaxElements > maxMaxElements:
+		return fmt.Errorf("%s.MaxElements: %d is not within 0..%d", name, l.MaxElements, int64(maxMaxElements))
+	case l.MaxDepth < 0 || l.MaxDepth > maxMaxDepth:
+		return fmt.Errorf("%s.MaxDepth: %d is not within 0..%d", name, l.MaxDepth, maxMaxDepth)
 	}
 	return nil
 }
@@ -78,6 +86,9 @@ func (l Limits) WithDefaults() Limits {
 	if l.MaxDepth <= 0 {
 		l.MaxDepth = DefaultMaxDepth
 	}
+	l.MaxBulk = min(l.MaxBulk, maxMaxBulk) // n+2 never overflows
+	l.MaxElements = min(l.MaxElements, maxMaxElements)
+	l.MaxDepth = min(l.MaxDepth, maxMaxDepth)
 	return l
 }
 
@@ -145,6 +156,49 @@ type scanner struct {
 	top  func(typ byte) string
 	addr string // for errors
 	err  error  // sticky
+
+	// first, when not nil, is called with the content of the first
+	// element of every top-level aggregate of type firstOf (when it is a
+	// string of at most len(capBuf) bytes; nil otherwise), the aggregate's
+	// element count (-1: streamed) and whether that element was a
+	// streamed string (whose content is not captured); a non-empty result
+	// is a violation.
+	first    func(content []byte, count int64, streamed bool) string
+	firstOf  byte
+	capState uint8 // capNone, capPending (the next item is the first element), capActive
+	capCount int64
+	capLen   int64 // a bulk's declared length; -1 for a simple line
+	capN     int
+	capBuf   [32]byte
+}
+
+// Capture states (scanner.capState).
+const (
+	capNone = iota
+	capPending
+	capActive
+)
+
+// capture keeps the first bytes of the first element's content.
+func (s *scanner) capture(b []byte) {
+	s.capN += copy(s.capBuf[min(s.capN, len(s.capBuf)):], b)
+}
+
+// captured ends a capture and asks first about it.
+func (s *scanner) captured() error {
+	s.capState = capNone
+	var content []byte
+	n := s.capLen
+	if n == -1 { // a simple line: its bytes up to CRLF
+		n = int64(s.capN) - 2
+	}
+	if n >= 0 && n <= int64(len(s.capBuf)) && int64(s.capN) >= n {
+		content = s.capBuf[:n]
+	}
+	if reason := s.first(content, s.capCount, s.capLen == -2); reason != "" {
+		return s.fail(reason)
+	}
+	return nil
 }
 
 func newScanner(lim Limits, addr string, top func(byte) string) *scanner {
@@ -165,6 +219,9 @@ func (s *scanner) feed(p []byte) error {
 		switch s.st {
 		case stSkip, stChunkSkip:
 			n := min(int64(len(p)-i), s.skip)
+			if s.capState == capActive {
+				s.capture(p[i : i+int(n)])
+			}
 			s.skip -= n
 			i += int(n)
 			s.off += n
@@ -178,6 +235,13 @@ func (s *scanner) feed(p []byte) error {
 			continue
 		case stLine:
 			j := indexNL(p[i:])
+			if s.capState == capActive {
+				if j < 0 {
+					s.capture(p[i:])
+				} else {
+					s.capture(p[i : i+j+1])
+				}
+			}
 			if j < 0 {
 				s.line += int64(len(p) - i)
 				s.off += int64(len(p) - i)
@@ -257,6 +321,14 @@ func (s *scanner) begin(b byte) error {
 			return s.fail(reason)
 		}
 	}
+	if s.capState == capPending {
+		s.capState = capNone
+		if b == '$' || b == '+' {
+			s.capState, s.capN, s.capLen = capActive, 0, -1
+		} else if reason := s.first(nil, s.capCount, false); reason != "" {
+			return s.fail(reason)
+		}
+	}
 	s.typ = b
 	switch b {
 	case '$', '!', '=', '*', '~', '>', '%', '|':
@@ -324,6 +396,9 @@ func (s *scanner) header(line []byte) error {
 	case '$', '!', '=':
 		switch {
 		case chunked:
+			if s.capState == capActive {
+				s.capLen = -2 // streamed: not captured
+			}
 			s.st = stChunkType
 			return nil
 		case n == -1:
@@ -333,6 +408,9 @@ func (s *scanner) header(line []byte) error {
 			return s.fail("a negative string length " + strconv.FormatInt(n, 10))
 		case n > s.lim.MaxBulk:
 			return s.fail("a string of " + strconv.FormatInt(n, 10) + " bytes, beyond MaxBulk")
+		}
+		if s.capState == capActive {
+			s.capLen = n
 		}
 		s.st, s.skip = stSkip, n+2
 		return nil
@@ -350,6 +428,12 @@ func (s *scanner) header(line []byte) error {
 		count = -1
 	case n == -1: // RESP2 null array
 		s.st = stType
+		if s.typ == '>' && len(s.frames) == 0 && s.top != nil {
+			// rueidis reads ">-1" as a null reply, not a push.
+			if reason := s.top('_'); reason != "" {
+				return s.fail(reason)
+			}
+		}
 		return s.complete()
 	case count < 0 || count > s.lim.MaxElements:
 		return s.fail("an aggregate of " + strconv.FormatInt(n, 10) + " elements")
@@ -363,6 +447,9 @@ func (s *scanner) header(line []byte) error {
 	}
 	if len(s.frames) >= s.lim.MaxDepth {
 		return s.fail("aggregates nested deeper than MaxDepth")
+	}
+	if s.first != nil && len(s.frames) == 0 && s.typ == s.firstOf && count != 0 {
+		s.capState, s.capCount = capPending, count
 	}
 	s.frames = append(s.frames, frame{left: count, attr: s.typ == '|'})
 	return nil
@@ -392,6 +479,11 @@ func (s *scanner) chunkHeader(line []byte) error {
 // innermost open aggregate, which may complete in turn.
 func (s *scanner) complete() error {
 	s.st = stType
+	if s.capState == capActive {
+		if err := s.captured(); err != nil {
+			return err
+		}
+	}
 	for len(s.frames) > 0 {
 		f := &s.frames[len(s.frames)-1]
 		switch {
