@@ -31,6 +31,17 @@ type connKey struct {
 type nodeConn struct {
 	key    connKey
 	client rueidis.Client
+	// closing is set before the pool closes client: a caller that sees it
+	// before sending picks again (nothing was sent). A call already sent
+	// when the client is closed may have been executed: rueidis's
+	// ErrClosing then counts as a connection error.
+	closing atomic.Bool
+}
+
+// shut marks nc closing and closes its client.
+func (nc *nodeConn) shut() {
+	nc.closing.Store(true)
+	nc.client.Close()
 }
 
 // dialing is an in-flight dial that concurrent callers share.
@@ -239,7 +250,10 @@ func (p *pool) connect(key connKey, d *dialing) {
 			client.Close()
 		}
 		client = nil
-		err = &NodeError{Addr: key.addr, Err: err}
+		// One failed dial, however many callers share it: counted here,
+		// once (the callers skip it).
+		ns.br.Failure()
+		err = &NodeError{Addr: key.addr, Err: err, counted: true}
 	}
 	p.mu.Lock()
 	delete(p.pending, key)
@@ -280,7 +294,7 @@ func (p *pool) drop(nc *nodeConn) {
 	}
 	p.conns.Store(&m)
 	p.mu.Unlock()
-	nc.client.Close()
+	nc.shut()
 }
 
 // prune closes the clients and forgets the breakers of the addresses
@@ -312,7 +326,7 @@ func (p *pool) prune(keep func(addr string) bool) {
 	}
 	p.mu.Unlock()
 	for _, nc := range gone {
-		nc.client.Close()
+		nc.shut()
 	}
 }
 
@@ -335,7 +349,7 @@ func (p *pool) close() {
 	p.conns.Store(&empty)
 	p.mu.Unlock()
 	for _, nc := range old {
-		nc.client.Close()
+		nc.shut()
 	}
 	p.wg.Wait()
 }

@@ -40,8 +40,11 @@ func Idempotent(args ...string) Cmd { return Cmd{Args: args, Idempotent: true} }
 // rueidis (rueidis.IsRedisNil(err) for a nil reply), or a client error:
 // *CrossSlotError, ErrBadCommand, *UnknownOutcomeError
 // (ErrUnknownOutcome), *retry.ExhaustedError (wrapping the last error),
-// ErrNoNode, ErrClosed, a *NodeError wrapping retry.ErrOpen when the
-// node's circuit breaker is open, or the context's error.
+// *FailoverWaitError (ErrNoPrimary) when the slot had no reachable
+// primary for Options.FailoverWait (or until the context ended), ErrNoNode
+// when nobody serves the slot, ErrClosed, a *NodeError wrapping
+// retry.ErrOpen when a node's breaker is open and the command does not
+// wait (FailoverWait < 0, keyless commands), or the context's error.
 func (c *Client) Do(ctx context.Context, args ...string) (rueidis.RedisMessage, error) {
 	return c.do(ctx, args, false)
 }
@@ -99,7 +102,10 @@ func (c *Client) loop(ctx context.Context, args []string, st *state) (rueidis.Re
 	d := st.d
 	for {
 		if err := ctx.Err(); err != nil {
-			return rueidis.RedisMessage{}, waitErr(err, st.last)
+			return rueidis.RedisMessage{}, c.endErr(err, st)
+		}
+		if c.closed.Load() {
+			return rueidis.RedisMessage{}, ErrClosed
 		}
 		addr, ro, err := c.pick(st)
 		st.ro = ro
@@ -107,12 +113,18 @@ func (c *Client) loop(ctx context.Context, args []string, st *state) (rueidis.Re
 		var unsent bool
 		if err == nil {
 			var nc *nodeConn
-			nc, err = c.pool.get(ctx, addr, ro)
+			nc, err = c.getConn(ctx, st, addr, ro)
 			if err != nil {
 				unsent = true
 			} else {
 				if c.afterGet != nil {
 					c.afterGet(nc)
+				}
+				if nc.closing.Load() {
+					// Closed by the pool (or Close) before anything was
+					// sent: pick again.
+					res, err, unsent = rueidis.RedisResult{}, errNodeClosing, true
+					goto failed
 				}
 				ns := c.pool.node(addr)
 				var start time.Time
@@ -139,6 +151,7 @@ func (c *Client) loop(ctx context.Context, args []string, st *state) (rueidis.Re
 				}
 			}
 		}
+	failed:
 		delay, retryNow, final := c.handle(ctx, st, args[0], addr, err, unsent)
 		if !retryNow {
 			return rueidis.RedisMessage{}, final
@@ -153,15 +166,26 @@ func (c *Client) loop(ctx context.Context, args []string, st *state) (rueidis.Re
 		if st.refresh {
 			st.refresh = false
 			if rerr := c.topo.Refresh(ctx); rerr != nil && ctx.Err() != nil {
-				return rueidis.RedisMessage{}, waitErr(ctx.Err(), st.last)
+				return rueidis.RedisMessage{}, c.endErr(ctx.Err(), st)
 			}
 		}
 		if delay > 0 {
 			if err := retry.Wait(ctx, delay); err != nil {
-				return rueidis.RedisMessage{}, waitErr(err, st.last)
+				return rueidis.RedisMessage{}, c.endErr(err, st)
 			}
 		}
 	}
+}
+
+// getConn takes the connection for an attempt of st on addr. While st
+// waits for a failover, a dial cannot outlast FailoverWait.
+func (c *Client) getConn(ctx context.Context, st *state, addr string, ro bool) (*nodeConn, error) {
+	if st.waitStart.IsZero() {
+		return c.pool.get(ctx, addr, ro)
+	}
+	wctx, cancel := context.WithDeadline(ctx, st.waitStart.Add(c.failoverWait))
+	defer cancel()
+	return c.pool.get(wctx, addr, ro)
 }
 
 // send sends args on nc, after ASKING when asking.
@@ -214,7 +238,10 @@ func (c *Client) pick(st *state) (addr string, ro bool, err error) {
 		allowed := func(n *topology.Node) bool {
 			return n.Addr != st.avoid && c.pool.breaker(n.Addr).Allow() == nil
 		}
-		ch := chooseRead(sh, c.policy, c.maxLag, allowed, c.latency)
+		peek := func(n *topology.Node) bool {
+			return n.Addr != st.avoid && !c.pool.breakerOpen(n.Addr)
+		}
+		ch := chooseRead(sh, c.policy, c.maxLag, allowed, peek, c.latency)
 		if ch.replica {
 			if ch.fallback {
 				c.event(Event{Kind: EventFallbackRead, Addr: ch.node.Addr, Slot: st.d.slot})
@@ -251,8 +278,8 @@ func (c *Client) handle(ctx context.Context, st *state, name, addr string, err e
 	st.asking = false
 	st.forced = ""
 	st.avoid = ""
-	if errors.Is(err, rueidis.ErrClosing) {
-		if c.closed.Load() {
+	if err == errNodeClosing || err == ErrClosed {
+		if c.closed.Load() || err == ErrClosed {
 			return 0, false, ErrClosed
 		}
 		// The pool closed that node's client (the node left the
@@ -265,6 +292,13 @@ func (c *Client) handle(ctx context.Context, st *state, name, addr string, err e
 		return 0, true, nil
 	}
 	class, err := classify(ctx, addr, err)
+	if c.closed.Load() && (class.Kind == retry.KindConn || class.Kind == retry.KindOther) {
+		// Close ended the call. A write that may have been sent says so.
+		if !unsent && !retry.Unsent(err) && !st.d.readOnly && !st.idem && addr != "" {
+			return 0, false, &UnknownOutcomeError{Addr: addr, Command: name, Err: fmt.Errorf("%w: %w", ErrClosed, err)}
+		}
+		return 0, false, ErrClosed
+	}
 	kind := class.Kind
 	if errors.Is(err, retry.ErrOpen) {
 		// Fail fast, but the node may have left its role (a failover):
@@ -283,7 +317,8 @@ func (c *Client) handle(ctx context.Context, st *state, name, addr string, err e
 	}
 	switch {
 	case kind == retry.KindConn:
-		if addr != "" {
+		var ne *NodeError
+		if addr != "" && !(errors.As(err, &ne) && ne.counted) {
 			c.pool.failure(addr, unsent || retry.Unsent(err))
 		}
 		c.topo.Trigger("connection error to " + addr)
@@ -383,6 +418,11 @@ func (c *Client) handle(ctx context.Context, st *state, name, addr string, err e
 // error to report.
 func classify(ctx context.Context, addr string, err error) (retry.Class, error) {
 	class := retry.Classify(err)
+	if class.Kind == retry.KindOther && errors.Is(err, rueidis.ErrClosing) {
+		// A client closed with the call in flight: it may have been
+		// written (rueidis fails unanswered calls with ErrClosing).
+		class = retry.Class{Kind: retry.KindConn, Err: err}
+	}
 	if class.Kind == retry.KindCanceled && ctx.Err() == nil {
 		err = &sharedConnError{addr: addr, msg: err.Error()}
 		class = retry.Class{Kind: retry.KindConn, Err: err}

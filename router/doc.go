@@ -29,18 +29,23 @@
 //     asked makes the client dial that node again.
 //   - ASK: ASKING and the command are pipelined to the target, once; the
 //     topology is not changed.
-//   - TRYAGAIN, CLUSTERDOWN, LOADING, MASTERDOWN: exponential backoff
-//     with full jitter (Options.Backoff), never past the context's
-//     deadline: when the next delay would not fit, the last error is
-//     returned.
+//   - TRYAGAIN, LOADING, MASTERDOWN: exponential backoff with full jitter
+//     (Options.Backoff), never past the context's deadline: when the next
+//     delay would not fit, the last error is returned.
+//   - CLUSTERDOWN, and a slot's primary that cannot be reached (its
+//     breaker is open, a dial was refused, the cluster flags it failed):
+//     the command waits for the primary to come back or be replaced
+//     (Options.FailoverWait, default 15 s, within the context), blocking
+//     while the topology is polled every PollInterval, and goes as soon
+//     as a new owner appears; when the wait runs out the error is a
+//     *FailoverWaitError (ErrNoPrimary). FailoverWait < 0 turns this off.
 //   - READONLY: the topology is refreshed and the command retried.
 //   - Connection errors feed the node's circuit breaker and trigger a
 //     topology refresh. A command that surely was not sent, a read-only
 //     command, or one marked idempotent (Idempotent, Cmd.Idempotent) is
 //     retried; any other write fails with ErrUnknownOutcome and is never
-//     sent again. A node whose breaker is open fails fast (under
-//     PreferReplica a read falls back to the primary or a loading
-//     replica; under ReadPrimary nothing is ever read from a replica).
+//     sent again. Under ReadPrimary nothing is ever read from a replica;
+//     the other read policies may read one (see ReadPolicy).
 //   - Cancellation is read from the caller's own context: an error that
 //     reads as a cancellation while the caller's context is live came
 //     from another caller on the same connection and is this caller's

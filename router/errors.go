@@ -56,6 +56,10 @@ var ErrPanic = safe.ErrPanic
 // and the commands on it fail as on any broken connection.
 var ErrProtocol = topology.ErrProtocol
 
+// errNodeClosing is the error of an attempt that found its connection
+// being closed by the pool before sending anything: pick again.
+var errNodeClosing = errors.New("slotrouter: the node's connection was being closed (nothing sent)")
+
 // connStateError is the error for a command that would change the state
 // of the connection it is sent on, which the client shares between
 // callers.
@@ -120,6 +124,8 @@ type NodeError struct {
 	Addr string
 	// Err is the cause.
 	Err error
+
+	counted bool // a failed dial the node's breaker has counted already
 }
 
 // Error names the node and the cause.

@@ -199,6 +199,19 @@ func primaryUnreachable(kind retry.Kind, err error, unsent bool) bool {
 	return false
 }
 
+// endErr is the error of a command whose wait for a retry was cut short
+// by err (the context's error, or ErrClosed): a *FailoverWaitError when
+// it was waiting for a failover.
+func (c *Client) endErr(err error, st *state) error {
+	if err == ErrClosed {
+		return ErrClosed
+	}
+	if !st.waitStart.IsZero() {
+		return &FailoverWaitError{Slot: st.d.slot, Addr: st.waitAddr, Waited: time.Since(st.waitStart), Ctx: err, Err: st.last}
+	}
+	return waitErr(err, st.last)
+}
+
 // awaitChange blocks a command that waits for a failover until the next
 // snapshot is published or PollInterval passes, within ctx.
 func (c *Client) awaitChange(ctx context.Context, st *state) error {
@@ -209,6 +222,8 @@ func (c *Client) awaitChange(ctx context.Context, st *state) error {
 	select {
 	case <-ch:
 	case <-t.C:
+	case <-c.watch.stop:
+		return ErrClosed
 	case <-ctx.Done():
 		return &FailoverWaitError{Slot: st.d.slot, Addr: st.waitAddr, Waited: time.Since(st.waitStart), Ctx: ctx.Err(), Err: st.last}
 	}

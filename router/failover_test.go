@@ -2,9 +2,12 @@ package router_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -152,4 +155,71 @@ func TestFailoverWaitersDoNotSpin(t *testing.T) {
 	limit := int64(callers) * (3*int64(waited/(100*time.Millisecond)) + 3)
 	t.Logf("%d CLUSTERDOWN replies to %d callers over %v (limit %d)", replies.Load(), callers, waited, limit)
 	assert.LessOrEqual(t, replies.Load(), limit)
+}
+
+// TestCloseEndsFailoverWait: Close ends a command that waits for a
+// failover: it returns ErrClosed at once, not when the wait runs out.
+func TestCloseEndsFailoverWait(t *testing.T) {
+	g := newFakeGroup(t, 2)
+	a := g.nodes[0]
+	ka := keyOn(t, g, a)
+	var log eventLog
+	c := newFakeClient(t, g, router.Options{Observer: &log, FailoverWait: time.Minute})
+	a.close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Do(ctx, "SET", ka, "v")
+		done <- err
+	}()
+	require.Eventually(t, func() bool { return log.count(router.EventFailoverWaitBegin) > 0 }, 10*time.Second, time.Millisecond)
+	c.Close()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, router.ErrClosed)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not end the failover wait")
+	}
+}
+
+// TestSharedDialFailureCountsOnce: callers that share one failed dial are
+// one piece of evidence: the breaker counts dials, not callers.
+func TestSharedDialFailureCountsOnce(t *testing.T) {
+	g := newFakeGroup(t, 2)
+	a := g.nodes[0]
+	ka := keyOn(t, g, a)
+	release := make(chan struct{})
+	var dials atomic.Int64
+	opts := router.Options{
+		FailoverWait: -1,
+		Limits:       retry.Limits{MaxAttempts: 1},
+		Breaker:      retry.BreakerOptions{Failures: 5, Cooldown: time.Minute},
+	}
+	opts.ClientOption.DialCtxFn = func(ctx context.Context, dst string, d *net.Dialer, _ *tls.Config) (net.Conn, error) {
+		if dst == a.addr {
+			dials.Add(1)
+			<-release
+			return nil, &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+		}
+		return d.DialContext(ctx, "tcp", dst)
+	}
+	c := newFakeClient(t, g, opts)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	var opens atomic.Int64
+	for range 20 {
+		wg.Go(func() {
+			if _, err := c.Do(ctx, "SET", ka, "v"); errors.Is(err, retry.ErrOpen) {
+				opens.Add(1)
+			}
+		})
+	}
+	time.AfterFunc(100*time.Millisecond, func() { close(release) })
+	wg.Wait()
+	t.Logf("20 callers, %d dials, %d saw the breaker open", dials.Load(), opens.Load())
+	if dials.Load() < 5 {
+		assert.Zero(t, opens.Load(), "fewer than 5 failed dials cannot open a breaker of 5 failures")
+	}
 }

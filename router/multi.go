@@ -89,16 +89,28 @@ func (c *Client) DoMulti(ctx context.Context, cmds ...Cmd) []Result {
 			if err == nil {
 				err = retry.Wait(ctx, time.Until(wake))
 			}
+			if err == nil && c.closed.Load() {
+				err = ErrClosed
+			}
 			if err != nil {
 				for i := range units {
 					if u := &units[i]; !u.done {
-						c.finish(u, cmds, results, nil, waitErr(err, u.st.last))
+						c.finish(u, cmds, results, nil, c.endErr(err, &u.st))
 						pending--
 					}
 				}
 				return results
 			}
 			continue
+		}
+		if c.closed.Load() {
+			for i := range units {
+				if u := &units[i]; !u.done {
+					c.finish(u, cmds, results, nil, ErrClosed)
+					pending--
+				}
+			}
+			return results
 		}
 		c.round(ctx, cmds, ready)
 		refresh := false
@@ -137,7 +149,7 @@ func (c *Client) DoMulti(ctx context.Context, cmds ...Cmd) []Result {
 			if err := c.topo.Refresh(ctx); err != nil && ctx.Err() != nil {
 				for i := range units {
 					if u := &units[i]; !u.done {
-						c.finish(u, cmds, results, nil, waitErr(ctx.Err(), u.st.last))
+						c.finish(u, cmds, results, nil, c.endErr(ctx.Err(), &u.st))
 						pending--
 					}
 				}
@@ -294,6 +306,9 @@ func (c *Client) safePipeline(ctx context.Context, cmds []Cmd, key connKey, unit
 // replies and error.
 func (c *Client) pipeline(ctx context.Context, cmds []Cmd, key connKey, units []*unit) {
 	nc, err := c.pool.get(ctx, key.addr, key.readonly)
+	if err == nil && nc.closing.Load() {
+		err = errNodeClosing // closed before anything was sent
+	}
 	if err != nil {
 		for _, u := range units {
 			u.err, u.unsent = err, true
@@ -364,6 +379,9 @@ func unitErr(u *unit) error {
 // sent).
 func (c *Client) finish(u *unit, cmds []Cmd, results []Result, res []rueidis.RedisResult, final error) {
 	u.done = true
+	if !u.st.waitStart.IsZero() {
+		c.event(Event{Kind: EventFailoverWaitEnd, Addr: u.st.waitAddr, Slot: u.st.d.slot, Duration: time.Since(u.st.waitStart), Err: final})
+	}
 	for k := u.first; k <= u.last; k++ {
 		if final == nil && res != nil {
 			msg, err := res[k-u.first].ToMessage()

@@ -23,7 +23,9 @@ type Observer interface {
 // EventObserver is implemented by an Observer that wants the client's
 // availability events: breaker transitions, failover waits, fallback
 // reads, stalled nodes. Like the other callbacks, OnEvent must be fast,
-// must not block, and must be safe for concurrent use.
+// must not block, and must be safe for concurrent use; it must not call
+// the Client either (EventBreaker is reported with the node's breaker
+// locked).
 type EventObserver interface {
 	OnEvent(Event)
 }
@@ -75,6 +77,7 @@ func (k EventKind) String() string {
 
 // Event is one availability event; which fields are set depends on Kind.
 type Event struct {
+	// Kind says what happened, and which fields are set.
 	Kind EventKind
 	// Addr is the node concerned.
 	Addr string

@@ -77,8 +77,9 @@ type Options struct {
 	// the topology is refreshed (default DefaultStallTimeout). When the
 	// refresh shows the node replaced by a promotion, its connections are
 	// cut: its reads in flight are sent again to the new owner, its writes
-	// in flight end with ErrUnknownOutcome. Blocking commands do not
-	// count. Negative turns the detector off.
+	// in flight end with ErrUnknownOutcome. Do and DoCmd calls count
+	// (not blocking commands, not DoMulti pipelines). Negative turns the
+	// detector off.
 	StallTimeout time.Duration
 
 	// Limits bounds the redirect hops (default 16) and attempts (default

@@ -117,11 +117,13 @@ type readChoice struct {
 
 // chooseRead picks the node for a read-only command of shard sh under
 // policy. usable says whether a node may be tried now (its breaker lets
-// the call through, it did not just fail); primaryDown whether the
-// primary is unreachable (for PrimaryPreferred). ewma gives a node's
-// recent latency (Nearest). It returns the primary when nothing else
-// fits (usable false); the caller then asks the primary's breaker.
-func chooseRead(sh *topology.Shard, policy ReadPolicy, maxLag int64, usable func(*topology.Node) bool, ewma func(*topology.Node) int64) readChoice {
+// the call through — taking a half-open probe pass —, it did not just
+// fail); it is asked only of the node returned (or of nodes found not
+// usable). peek says the same without taking anything; Nearest compares
+// its two candidates with it. ewma gives a node's recent latency
+// (Nearest). It returns the primary when nothing else fits (usable
+// false); the caller then asks the primary's breaker.
+func chooseRead(sh *topology.Shard, policy ReadPolicy, maxLag int64, usable, peek func(*topology.Node) bool, ewma func(*topology.Node) int64) readChoice {
 	p := sh.Primary
 	fresh := func(n *topology.Node) bool { return !lagging(sh, n, maxLag) && usable(n) }
 	switch policy {
@@ -146,14 +148,15 @@ func chooseRead(sh *topology.Shard, policy ReadPolicy, maxLag int64, usable func
 			return readChoice{node: r, replica: true, fallback: true, usable: true}
 		}
 	case Nearest:
-		a := nearestCandidate(sh, fresh)
-		b := nearestCandidate(sh, fresh)
-		switch {
-		case a == nil:
-		case b == nil || ewma(a) <= ewma(b):
-			return readChoice{node: a, replica: a != p, usable: true}
-		default:
-			return readChoice{node: b, replica: b != p, usable: true}
+		candidate := func(n *topology.Node) bool { return !lagging(sh, n, maxLag) && peek(n) }
+		a, b := nearestCandidate(sh, candidate), nearestCandidate(sh, candidate)
+		if a != nil && b != nil && ewma(b) < ewma(a) {
+			a, b = b, a
+		}
+		for _, n := range [2]*topology.Node{a, b} {
+			if n != nil && usable(n) {
+				return readChoice{node: n, replica: n != p, usable: true}
+			}
 		}
 	}
 	return readChoice{node: p}

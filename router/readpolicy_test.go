@@ -43,25 +43,25 @@ func TestChooseRead(t *testing.T) {
 
 	// ReadPrimary is never asked (pick sends it to the primary); its
 	// choice is the primary anyway.
-	assert.Same(t, p, chooseRead(sh, ReadPrimary, 0, all, flat).node)
+	assert.Same(t, p, chooseRead(sh, ReadPrimary, 0, all, all, flat).node)
 
-	c := chooseRead(sh, PrimaryPreferred, 0, all, flat)
+	c := chooseRead(sh, PrimaryPreferred, 0, all, all, flat)
 	assert.Same(t, p, c.node)
 	assert.False(t, c.replica || c.fallback)
-	c = chooseRead(sh, PrimaryPreferred, 0, noPrimary, flat)
+	c = chooseRead(sh, PrimaryPreferred, 0, noPrimary, noPrimary, flat)
 	assert.True(t, c.replica && c.fallback && c.usable, "the fail-open read")
 	assert.NotSame(t, p, c.node)
-	c = chooseRead(sh, PrimaryPreferred, 0, nothing, flat)
+	c = chooseRead(sh, PrimaryPreferred, 0, nothing, nothing, flat)
 	assert.Same(t, p, c.node)
 	assert.False(t, c.usable, "nothing usable: the primary, for its breaker's error")
 
 	for range 50 {
-		c = chooseRead(sh, PreferReplica, 0, all, flat)
+		c = chooseRead(sh, PreferReplica, 0, all, all, flat)
 		assert.True(t, c.replica && !c.fallback)
-		c = chooseRead(sh, PreferReplica, 50, all, flat)
+		c = chooseRead(sh, PreferReplica, 50, all, all, flat)
 		assert.Same(t, r1, c.node, "r2 lags by 900 bytes, beyond MaxReplicaLag 50")
 	}
-	c = chooseRead(sh, PreferReplica, 5, all, flat)
+	c = chooseRead(sh, PreferReplica, 5, all, all, flat)
 	assert.Same(t, p, c.node, "every replica lags: the primary")
 	assert.True(t, c.usable)
 
@@ -70,13 +70,13 @@ func TestChooseRead(t *testing.T) {
 	ewma := func(n *topology.Node) int64 { return lat[n.Addr] }
 	counts := map[string]int{}
 	for range 3000 {
-		counts[chooseRead(sh, Nearest, 0, all, ewma).node.Addr]++
+		counts[chooseRead(sh, Nearest, 0, all, all, ewma).node.Addr]++
 	}
 	assert.Greater(t, counts["r1"], counts["r2"])
 	assert.Greater(t, counts["r2"], counts["p"])
 	assert.Positive(t, counts["p"], "the slow node still gets some reads (both candidates the same)")
 	for range 50 {
-		assert.NotSame(t, r2, chooseRead(sh, Nearest, 50, all, ewma).node, "a lagging replica is not a candidate")
+		assert.NotSame(t, r2, chooseRead(sh, Nearest, 50, all, all, ewma).node, "a lagging replica is not a candidate")
 	}
 }
 
@@ -85,4 +85,20 @@ func TestReadPolicyString(t *testing.T) {
 		assert.Equal(t, s, p.String())
 	}
 	assert.False(t, ReadPolicy(9).valid())
+}
+
+// TestNearestTakesOnePass: Nearest compares its candidates without taking
+// their breakers' passes; only the node chosen is asked (a half-open
+// probe pass of the other candidate stays free).
+func TestNearestTakesOnePass(t *testing.T) {
+	p := &topology.Node{Addr: "p", Health: topology.HealthOnline}
+	r := &topology.Node{Addr: "r", Health: topology.HealthOnline}
+	sh := &topology.Shard{Primary: p, Replicas: []*topology.Node{r}}
+	for range 200 {
+		var asked []string
+		usable := func(n *topology.Node) bool { asked = append(asked, n.Addr); return true }
+		peek := func(*topology.Node) bool { return true }
+		c := chooseRead(sh, Nearest, 0, usable, peek, func(n *topology.Node) int64 { return int64(len(n.Addr)) })
+		assert.Equal(t, []string{c.node.Addr}, asked)
+	}
 }

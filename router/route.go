@@ -113,7 +113,7 @@ func nodeFor(s *topology.Snapshot, d decision, policy ReadPolicy) (*topology.Nod
 	if d.readOnly && policy != ReadPrimary {
 		all := func(*topology.Node) bool { return true }
 		none := func(*topology.Node) int64 { return 0 }
-		return chooseRead(sh, policy, 0, all, none).node, nil
+		return chooseRead(sh, policy, 0, all, all, none).node, nil
 	}
 	// ReadPrimary: the primary, whatever its state (never a replica).
 	return sh.Primary, nil

@@ -219,7 +219,7 @@ func (c *Client) Route(args ...string) (slots.Slot, *topology.Node, error) {
 	}
 	sh, _ := s.Lookup(d.slot) // nodeFor found it
 	closed := func(r *topology.Node) bool { return !c.pool.breakerOpen(r.Addr) }
-	return d.slot, chooseRead(sh, c.policy, c.maxLag, closed, c.latency).node, nil
+	return d.slot, chooseRead(sh, c.policy, c.maxLag, closed, closed, c.latency).node, nil
 }
 
 // Node returns the rueidis client of the node at addr (dialable address,
