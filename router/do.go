@@ -68,6 +68,12 @@ type state struct {
 
 	ro bool // the last attempt was a replica read (READONLY connection)
 
+	// Tracing (with a Tracer only).
+	tctx     context.Context
+	tstart   time.Time
+	attempts int
+	lastAddr string
+
 	// A failover wait: the slot's primary was unreachable.
 	wait      bool      // wait before the next attempt
 	waitAddr  string    // the unreachable node
@@ -90,9 +96,17 @@ func (c *Client) do(ctx context.Context, args []string, idem bool) (rueidis.Redi
 	}
 	st := state{d: d, idem: idem, ctr: c.limits.Counter()}
 	c.budget.Deposit()
+	if c.tracer != nil {
+		st.tctx, st.tstart = c.traceStart(ctx, args[0], d.slotOrNone(), 1)
+	}
 	msg, err := c.loop(ctx, args, &st)
 	if !st.waitStart.IsZero() {
-		c.event(Event{Kind: EventFailoverWaitEnd, Addr: st.waitAddr, Slot: d.slot, Duration: time.Since(st.waitStart), Err: err})
+		c.waitEnded(&st, err)
+	}
+	if c.tracer != nil {
+		c.safeTrace(func() {
+			c.tracer.EndCommand(st.tctx, CommandEnd{Name: args[0], Addr: st.lastAddr, Duration: time.Since(st.tstart), Attempts: st.attempts, Err: err})
+		})
 	}
 	return msg, err
 }
@@ -106,6 +120,10 @@ func (c *Client) loop(ctx context.Context, args []string, st *state) (rueidis.Re
 		}
 		if c.closed.Load() {
 			return rueidis.RedisMessage{}, ErrClosed
+		}
+		var astart time.Time
+		if c.tracer != nil {
+			astart = time.Now()
 		}
 		addr, ro, err := c.pick(st)
 		st.ro = ro
@@ -147,12 +165,22 @@ func (c *Client) loop(ctx context.Context, args []string, st *state) (rueidis.Re
 				}
 				if err == nil || rueidis.IsRedisNil(err) {
 					ns.br.Success()
+					if c.tracer != nil {
+						c.traceAttempt(st, args[0], addr, ro, astart, nil, false)
+					}
 					return res.ToMessage()
 				}
 			}
 		}
 	failed:
 		delay, retryNow, final := c.handle(ctx, st, args[0], addr, err, unsent)
+		if c.tracer != nil {
+			aerr := err
+			if !retryNow {
+				aerr = final
+			}
+			c.traceAttempt(st, args[0], addr, ro, astart, aerr, retryNow)
+		}
 		if !retryNow {
 			return rueidis.RedisMessage{}, final
 		}
@@ -332,7 +360,7 @@ func (c *Client) handle(ctx context.Context, st *state, name, addr string, err e
 		now := time.Now()
 		if st.waitStart.IsZero() {
 			st.waitStart, st.waitAddr = now, addr
-			c.event(Event{Kind: EventFailoverWaitBegin, Addr: addr, Slot: st.d.slot, Err: err})
+			c.waitBegan(st, addr, err)
 		} else if waited := now.Sub(st.waitStart); waited >= c.failoverWait {
 			return 0, false, &FailoverWaitError{Slot: st.d.slot, Addr: st.waitAddr, Waited: waited, Err: err}
 		}

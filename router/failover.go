@@ -3,7 +3,9 @@ package router
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -66,15 +68,21 @@ func (e *FailoverWaitError) Is(target error) bool { return target == ErrNoPrimar
 // the client's watch goroutine refreshes the topology every PollInterval
 // while any command waits.
 type watch struct {
-	mu      sync.Mutex
-	waiters int
-	changed chan struct{}
-	stop    chan struct{}
-	done    chan struct{}
+	mu       sync.Mutex
+	waiters  int
+	changed  chan struct{}
+	breakers chan Event // breaker transitions, reported by the watch goroutine
+	stop     chan struct{}
+	done     chan struct{}
 }
 
 func newWatch() *watch {
-	return &watch{changed: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
+	return &watch{
+		changed:  make(chan struct{}),
+		breakers: make(chan Event, 256),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
 }
 
 // published wakes the waiting commands.
@@ -117,11 +125,86 @@ func (c *Client) watchLoop() {
 		select {
 		case <-c.watch.stop:
 			return
+		case e := <-c.watch.breakers:
+			if err := safe.Call("breaker event", func() { c.breakerChanged(e) }); err != nil {
+				c.panicked(e.Addr, err)
+			}
+			continue
 		case <-t.C:
 		}
 		if err := safe.Call("availability watch", c.watchTick); err != nil {
 			c.panicked("", err)
 		}
+	}
+}
+
+// breakerChanged reports a breaker's transition to the EventObserver and
+// the Logger (an opening at Warn, the rest at Info).
+func (c *Client) breakerChanged(e Event) {
+	c.event(e)
+	if c.log == nil {
+		return
+	}
+	level := slog.LevelInfo
+	if e.To == retry.Open {
+		level = slog.LevelWarn
+	}
+	c.log.Log(context.Background(), level, "slotrouter: circuit breaker "+strings.ToLower(e.To.String()),
+		"node", e.Addr, "from", e.From.String(), "to", e.To.String())
+}
+
+// waitBegan reports the start of a failover wait.
+func (c *Client) waitBegan(st *state, addr string, err error) {
+	c.event(Event{Kind: EventFailoverWaitBegin, Addr: addr, Slot: st.d.slot, Err: err})
+	if c.log != nil {
+		c.log.Warn("slotrouter: waiting for a reachable primary", "slot", int(st.d.slot), "node", addr, "cause", err.Error())
+	}
+}
+
+// waitEnded reports the end of a failover wait, with the command's
+// outcome.
+func (c *Client) waitEnded(st *state, err error) {
+	d := time.Since(st.waitStart)
+	c.event(Event{Kind: EventFailoverWaitEnd, Addr: st.waitAddr, Slot: st.d.slot, Duration: d, Err: err})
+	if c.log == nil {
+		return
+	}
+	if err != nil {
+		c.log.Warn("slotrouter: failover wait ended without a primary", "slot", int(st.d.slot), "node", st.waitAddr, "waited", d, "error", err.Error())
+	} else {
+		c.log.Warn("slotrouter: failover wait over", "slot", int(st.d.slot), "node", st.waitAddr, "waited", d)
+	}
+}
+
+// logChanges logs what a refresh changed, at Info (the first topology in
+// one line).
+func (c *Client) logChanges(e topology.RefreshEvent) {
+	ch := e.Changes
+	if c.log == nil || ch.Empty() {
+		return
+	}
+	if e.Old == nil || len(e.Old.Shards()) == 0 {
+		c.log.Info("slotrouter: topology loaded", "shards", len(e.New.Shards()), "nodes", len(e.New.Nodes()))
+		return
+	}
+	for _, m := range ch.Moved {
+		from, to := "", ""
+		if m.From != nil {
+			from = m.From.Addr
+		}
+		if m.To != nil {
+			to = m.To.Addr
+		}
+		c.log.Info("slotrouter: slots moved", "slots", m.Range.String(), "from", from, "to", to)
+	}
+	for _, f := range ch.Failovers {
+		c.log.Info("slotrouter: failover", "old", f.Old.Addr, "new", f.New.Addr)
+	}
+	for _, n := range ch.Added {
+		c.log.Info("slotrouter: node added", "node", n.Addr, "role", n.Role.String())
+	}
+	for _, n := range ch.Removed {
+		c.log.Info("slotrouter: node removed", "node", n.Addr)
 	}
 }
 
@@ -160,6 +243,7 @@ func (c *Client) topologyChanged(e topology.RefreshEvent) {
 	if e.New == nil {
 		return
 	}
+	c.logChanges(e)
 	for _, f := range e.Changes.Failovers {
 		if f.Old == nil || f.Old.Addr == "" {
 			continue

@@ -68,6 +68,21 @@ func (c *Client) DoMulti(ctx context.Context, cmds ...Cmd) []Result {
 	for range units {
 		c.budget.Deposit()
 	}
+	if c.tracer != nil {
+		tctx, tstart := c.traceStart(ctx, "PIPELINE", NoSlot, len(cmds))
+		for i := range units {
+			units[i].st.tctx = tctx
+		}
+		defer func() {
+			n := 0
+			for i := range units {
+				n += units[i].st.attempts
+			}
+			c.safeTrace(func() {
+				c.tracer.EndCommand(tctx, CommandEnd{Name: "PIPELINE", Duration: time.Since(tstart), Attempts: n})
+			})
+		}()
+	}
 	pending := len(units)
 	ready := make([]*unit, 0, len(units))
 	for pending > 0 {
@@ -112,16 +127,31 @@ func (c *Client) DoMulti(ctx context.Context, cmds ...Cmd) []Result {
 			}
 			return results
 		}
+		var rstart time.Time
+		if c.tracer != nil {
+			rstart = time.Now()
+		}
 		c.round(ctx, cmds, ready)
 		refresh := false
 		for _, u := range ready {
+			name := cmds[u.first].Args[0]
 			if u.err == nil {
 				c.pool.success(u.addr)
+				if c.tracer != nil {
+					c.traceAttempt(&u.st, name, u.addr, u.st.ro, rstart, nil, false)
+				}
 				c.finish(u, cmds, results, u.res, nil)
 				pending--
 				continue
 			}
-			delay, again, final := c.handle(ctx, &u.st, cmds[u.first].Args[0], u.addr, u.err, u.unsent)
+			delay, again, final := c.handle(ctx, &u.st, name, u.addr, u.err, u.unsent)
+			if c.tracer != nil {
+				aerr := u.err
+				if !again {
+					aerr = final
+				}
+				c.traceAttempt(&u.st, name, u.addr, u.st.ro, rstart, aerr, again)
+			}
 			if !again {
 				if final == u.err && u.res != nil {
 					final = nil // the server's own replies, as they are
@@ -380,7 +410,7 @@ func unitErr(u *unit) error {
 func (c *Client) finish(u *unit, cmds []Cmd, results []Result, res []rueidis.RedisResult, final error) {
 	u.done = true
 	if !u.st.waitStart.IsZero() {
-		c.event(Event{Kind: EventFailoverWaitEnd, Addr: u.st.waitAddr, Slot: u.st.d.slot, Duration: time.Since(u.st.waitStart), Err: final})
+		c.waitEnded(&u.st, final)
 	}
 	for k := u.first; k <= u.last; k++ {
 		if final == nil && res != nil {

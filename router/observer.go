@@ -24,8 +24,7 @@ type Observer interface {
 // availability events: breaker transitions, failover waits, fallback
 // reads, stalled nodes. Like the other callbacks, OnEvent must be fast,
 // must not block, and must be safe for concurrent use; it must not call
-// the Client either (EventBreaker is reported with the node's breaker
-// locked).
+// the Client either.
 type EventObserver interface {
 	OnEvent(Event)
 }

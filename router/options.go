@@ -3,6 +3,7 @@ package router
 import (
 	"crypto/tls"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -105,8 +106,18 @@ type Options struct {
 	// concurrent use; "" means "as announced".
 	MapAddr func(announced string) string
 
-	// Observer receives redirect and retry events (nil: none).
+	// Observer receives redirect and retry events (nil: none); see also
+	// EventObserver and PanicObserver.
 	Observer Observer
+
+	// Tracer follows every command and attempt (nil: none): what tracing
+	// and metrics integrations use (see Tracer and the otel module).
+	Tracer Tracer
+
+	// Logger, when not nil, logs topology changes (slots moved,
+	// failovers, nodes added or removed) at Info, and breakers opening and
+	// failover waits at Warn; nothing per command. Nil is silent.
+	Logger *slog.Logger
 
 	// Table is the command table used to find keys (default: DefaultTable,
 	// extended with what the cluster's COMMAND reply says unless

@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +36,8 @@ type Client struct {
 	obs     Observer
 	budget  *retry.Budget // nil: none
 
+	tracer       Tracer
+	log          *slog.Logger
 	maxLag       int64
 	failoverWait time.Duration // negative: no wait
 	stallTimeout time.Duration // 0: no detector
@@ -82,6 +85,8 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		limits:       opts.Limits,
 		backoff:      opts.Backoff,
 		obs:          opts.Observer,
+		tracer:       opts.Tracer,
+		log:          opts.Logger,
 		maxLag:       opts.MaxReplicaLag,
 		failoverWait: opts.FailoverWait,
 		stallTimeout: opts.StallTimeout,
@@ -99,9 +104,13 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		c.stallTimeout = 0
 	}
 	c.pool.onPanic = c.panicked
-	if _, ok := c.obs.(EventObserver); ok {
+	if _, ok := c.obs.(EventObserver); ok || c.log != nil {
+		// Reported by the watch goroutine, outside the breaker's lock.
 		c.pool.onBreaker = func(addr string, from, to retry.State) {
-			c.event(Event{Kind: EventBreaker, Addr: addr, From: from, To: to})
+			select {
+			case c.watch.breakers <- Event{Kind: EventBreaker, Addr: addr, From: from, To: to}:
+			default: // a burst beyond the buffer is not reported
+			}
 		}
 	}
 	userObs := topts.Observer
