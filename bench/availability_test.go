@@ -238,24 +238,23 @@ func (r *runResult) rate(shards []int, from, to int64) float64 {
 	return float64(n) / (float64(b1-b0) * availBucket.Seconds())
 }
 
-// healthyPercent is the healthy shards' throughput from the event to the
-// promotion (to the SIGCONT when there is none) as a percentage of the
-// baseline before the event.
-func (r *runResult) healthyPercent() (float64, bool) {
+// healthyRates are the healthy shards' throughputs (successes per
+// second) before the event (after availWarmup) and from the event to the
+// promotion (to the SIGCONT when there is none); ok is false when a
+// window is empty.
+func (r *runResult) healthyRates() (before, during float64, ok bool) {
 	start := r.eventStart.Load()
 	end := r.promoted
 	if end == 0 {
 		end = r.resumed
 	}
 	if end == 0 || end-start < int64(availBucket) {
-		return 0, false
+		return 0, 0, false
 	}
 	healthy := []int{1, 2}
-	before := r.rate(healthy, r.t0.Add(availWarmup).UnixNano(), start)
-	if before == 0 {
-		return 0, false
-	}
-	return 100 * r.rate(healthy, start, end) / before, true
+	before = r.rate(healthy, r.t0.Add(availWarmup).UnixNano(), start)
+	during = r.rate(healthy, start, end)
+	return before, during, before > 0
 }
 
 // sum adds the counts of both shard classes for kind.
@@ -558,22 +557,22 @@ func logResults(t *testing.T, sc scenario, tm availTiming, rs []*runResult) {
 	t.Helper()
 	t.Logf("scenario %q (cluster-require-full-coverage %v, node timeout %v, %d goroutines, deadline %v):",
 		sc.name, sc.fullCoverage, availNodeTimeout, availShards*availWorkersPerShard, tm.deadline)
-	t.Logf("| %-30s | %9s | %7s | %7s | %-22s | %8s | %13s | %9s | %5s |", "client", "ops", "GET err", "SET err",
-		"INCR err (unknown, in flight)", "promoted", "1st write", "healthy %", "pre")
+	t.Logf("| %-30s | %9s | %7s | %7s | %-22s | %8s | %13s | %-24s | %5s |", "client", "ops", "GET err", "SET err",
+		"INCR err (unknown, in flight)", "promoted", "1st write", "healthy % (ops/s)", "pre")
 	for _, r := range rs {
 		inc := fmt.Sprintf("%d (%d, %d)", sum(&r.errs, opIncr), r.incrUnknown.Load(), r.incrInFlight.Load())
 		if r.contender.client != "slotrouter" {
 			inc = fmt.Sprintf("%d (n/a, %d)", sum(&r.errs, opIncr), r.incrInFlight.Load())
 		}
 		hp := "n/a"
-		if p, ok := r.healthyPercent(); ok {
-			hp = fmt.Sprintf("%.0f %%", p)
+		if before, during, ok := r.healthyRates(); ok {
+			hp = fmt.Sprintf("%.0f %% (%.0f→%.0f/s)", 100*during/before, before, during)
 		}
 		var ops int64
 		for k := range numOpKinds {
 			ops += sum(&r.ops, k)
 		}
-		t.Logf("| %-30s | %9d | %7d | %7d | %-29s | %8s | %13s | %9s | %5d |", r.contender.name, ops,
+		t.Logf("| %-30s | %9d | %7d | %7d | %-29s | %8s | %13s | %-24s | %5d |", r.contender.name, ops,
 			sum(&r.errs, opGet), sum(&r.errs, opSet), inc, ms(r.eventStart.Load(), r.promoted),
 			ms(r.promoted, r.firstWrite.Load()), hp, r.preErrs.Load())
 	}
@@ -664,9 +663,11 @@ const availSmokeDeadline = 12 * time.Second
 // Asserted, as router's documentation promises for a failover shorter
 // than FailoverWait and the deadline: no error before
 // the kill, no read error (reads fall back to the replica), no error of
-// an idempotent SET, INCR errors only ErrUnknownOutcome for INCRs in
-// flight at the kill, and a write on the failed shard after the
-// promotion.
+// an idempotent SET, INCR errors only ErrUnknownOutcome, and a write on
+// the failed shard after the promotion. That the failed INCRs were in
+// flight at the kill is logged, not asserted: an INCR begun just after
+// the kill can still be written to a connection the client has not yet
+// seen broken, and then its outcome is unknown too.
 func TestAvailabilitySmoke(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -685,5 +686,4 @@ func TestAvailabilitySmoke(t *testing.T) {
 	assert.Zero(t, sum(&r.errs, opGet), "read errors: %s", r.samples[opGet].sampleText())
 	assert.Zero(t, sum(&r.errs, opSet), "idempotent SET errors: %s", r.samples[opSet].sampleText())
 	assert.Equal(t, sum(&r.errs, opIncr), r.incrUnknown.Load(), "INCR errors are ErrUnknownOutcome: %s", r.samples[opIncr].sampleText())
-	assert.Equal(t, sum(&r.errs, opIncr), r.incrInFlight.Load(), "INCR errors only for INCRs in flight at the kill")
 }
