@@ -17,6 +17,7 @@ import (
 	"github.com/slotrouter/slotrouter/internal/clustertest"
 	"github.com/slotrouter/slotrouter/router"
 	"github.com/slotrouter/slotrouter/slots"
+	"github.com/slotrouter/slotrouter/topology"
 )
 
 // scenariosEnv set to 1 runs TestAvailabilityScenarios, the full
@@ -151,6 +152,54 @@ func (e *eventCounter) String() string {
 		e.n[router.EventStall].Load(), e.n[router.EventConnsCut].Load())
 }
 
+// refreshTrace is slotrouter's topology Observer for the scenarios: it
+// keeps the refresh that first published a failover and counts the slow
+// refreshes (a node asked did not answer within about a second).
+type refreshTrace struct {
+	mu       sync.Mutex
+	failover *topology.RefreshEvent
+	slow     []topology.RefreshEvent // the first few that took ≥ 1 s
+	nslow    int
+	attempts int
+}
+
+// OnRefresh records e.
+func (r *refreshTrace) OnRefresh(e topology.RefreshEvent) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.attempts++
+	if e.Duration >= time.Second {
+		r.nslow++
+		if len(r.slow) < 3 {
+			r.slow = append(r.slow, topology.RefreshEvent{Start: e.Start, Duration: e.Duration, Asked: e.Asked, Answered: e.Answered})
+		}
+	}
+	if r.failover == nil && e.New != nil && len(e.Changes.Failovers) > 0 {
+		e.Old, e.New = nil, nil // keep the event small
+		r.failover = &e
+	}
+}
+
+// describe says when, relative to the promotion (UnixNano), the refresh
+// that published the failover started and how long it took.
+func (r *refreshTrace) describe(promoted int64) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := fmt.Sprintf("refreshes=%d (%d took ≥ 1 s)", r.attempts, r.nslow)
+	for _, e := range r.slow {
+		if promoted != 0 {
+			s += fmt.Sprintf("; slow one started %+.2f s from the promotion, took %v, asked %v, answered %v",
+				time.Duration(e.Start.UnixNano()-promoted).Seconds(), e.Duration.Round(time.Millisecond), e.Asked, e.Answered)
+		}
+	}
+	if f := r.failover; f != nil && promoted != 0 {
+		s += fmt.Sprintf("; the one that published the failover started %+.2f s from the promotion, took %v (cause %v %q), asked %v, answered %v",
+			time.Duration(f.Start.UnixNano()-promoted).Seconds(), f.Duration.Round(time.Millisecond),
+			f.Cause, f.Reason, f.Asked, f.Answered)
+	}
+	return s
+}
+
 // runResult is what one run measured. Times are UnixNano (0: not yet).
 type runResult struct {
 	contender contender
@@ -171,6 +220,7 @@ type runResult struct {
 
 	series [availShards][]atomic.Int64 // successes per availBucket, by shard
 	events *eventCounter               // slotrouter only
+	trace  *refreshTrace               // slotrouter only
 	panics atomic.Value                // a worker's panic, as a string
 }
 
@@ -262,7 +312,8 @@ func sum(a *[2][numOpKinds]atomic.Int64, kind opKind) int64 {
 	return a[0][kind].Load() + a[1][kind].Load()
 }
 
-// newAvailCluster starts a 3×1 cluster with the scenarios' settings.
+// newAvailCluster starts a 3×1 cluster with the scenarios' settings; the
+// caller stops it. It returns nil when the test was skipped.
 func newAvailCluster(t *testing.T, ctx context.Context, fullCoverage bool) *clustertest.Cluster {
 	t.Helper()
 	cov := "no"
@@ -278,7 +329,6 @@ func newAvailCluster(t *testing.T, ctx context.Context, fullCoverage bool) *clus
 		return nil
 	}
 	require.NoError(t, err)
-	t.Cleanup(func() { assert.NoError(t, cl.Stop()) })
 	return cl
 }
 
@@ -332,7 +382,9 @@ func newContender(t *testing.T, ctx context.Context, cl *clustertest.Cluster, ct
 		return c
 	}
 	res.events = &eventCounter{}
-	rc, err := router.New(ctx, router.Options{Seeds: cl.Addrs(), ReadPolicy: ct.policy, Observer: res.events})
+	res.trace = &refreshTrace{}
+	rc, err := router.New(ctx, router.Options{Seeds: cl.Addrs(), ReadPolicy: ct.policy, Observer: res.events,
+		Topology: topology.Options{Observer: res.trace}})
 	require.NoError(t, err, ct.name)
 	return srClient{c: rc, idempotentSet: true}
 }
@@ -586,6 +638,9 @@ func logResults(t *testing.T, sc scenario, tm availTiming, rs []*runResult) {
 			line += "; events " + r.events.String()
 		}
 		t.Log(line)
+		if r.trace != nil {
+			t.Log("    " + r.trace.describe(r.promoted))
+		}
 		for k := range numOpKinds {
 			if s := r.samples[k].sampleText(); s != "-" {
 				t.Logf("    %s errors: %s", opKindNames[k], s)
@@ -596,8 +651,8 @@ func logResults(t *testing.T, sc scenario, tm availTiming, rs []*runResult) {
 
 // availContenders are the clients of the full comparison.
 var availContenders = []contender{
-	{name: "slotrouter (PrimaryPreferred)", client: "slotrouter", policy: router.PrimaryPreferred},
-	{name: "slotrouter (ReadPrimary)", client: "slotrouter", policy: router.ReadPrimary},
+	{name: "slotrouter-PrimaryPreferred", client: "slotrouter", policy: router.PrimaryPreferred},
+	{name: "slotrouter-ReadPrimary", client: "slotrouter", policy: router.ReadPrimary},
 	{name: "rueidis", client: "rueidis"},
 	{name: "go-redis", client: "go-redis"},
 }
@@ -610,7 +665,9 @@ var availContenders = []contender{
 // cluster-require-full-coverage no; then killed again on a second
 // cluster with cluster-require-full-coverage yes. It logs one table per
 // scenario (see bench/README.md) and asserts only that no contender
-// erred before the event.
+// erred before the event. Every scenario × contender is a subtest, so
+// -run can pick a few, e.g.
+// -run 'TestAvailabilityScenarios/SIGSTOP-8s/slotrouter'.
 func TestAvailabilityScenarios(t *testing.T) {
 	if os.Getenv(scenariosEnv) != "1" {
 		t.Skipf("set %s=1 to run the availability scenarios (several minutes)", scenariosEnv)
@@ -623,30 +680,44 @@ func TestAvailabilityScenarios(t *testing.T) {
 		scenarios    []scenario
 	}{
 		{false, []scenario{
-			{name: "kill -9", failover: true},
-			{name: "SIGSTOP 8 s", pause: 8 * time.Second, failover: true},
-			{name: "SIGSTOP 1.5 s", pause: 1500 * time.Millisecond},
+			{name: "kill-9", failover: true},
+			{name: "SIGSTOP-8s", pause: 8 * time.Second, failover: true},
+			{name: "SIGSTOP-1.5s", pause: 1500 * time.Millisecond},
 		}},
 		{true, []scenario{
-			{name: "kill -9, full coverage", fullCoverage: true, failover: true},
+			{name: "kill-9-full-coverage", fullCoverage: true, failover: true},
 		}},
 	}
 	for _, g := range groups {
-		cl := newAvailCluster(t, ctx, g.fullCoverage)
-		if cl == nil {
-			return
-		}
-		keys := availKeys(t, ctx, cl)
+		// The group's cluster starts with its first selected run (-run
+		// may select a few) and stops when the group is done.
+		var cl *clustertest.Cluster
+		var keys []shardKeys
 		for _, sc := range g.scenarios {
-			var rs []*runResult
-			for _, ct := range availContenders {
-				r := runAvailability(t, ctx, cl, keys, sc, ct, tm)
-				assert.Zero(t, r.preErrs.Load(), "%s, %s: no error before the event", sc.name, ct.name)
-				rs = append(rs, r)
-			}
-			logResults(t, sc, tm, rs)
+			t.Run(sc.name, func(t *testing.T) {
+				var rs []*runResult
+				for _, ct := range availContenders {
+					t.Run(ct.name, func(t *testing.T) {
+						if cl == nil {
+							cl = newAvailCluster(t, ctx, g.fullCoverage)
+							if cl == nil {
+								return
+							}
+							keys = availKeys(t, ctx, cl)
+						}
+						r := runAvailability(t, ctx, cl, keys, sc, ct, tm)
+						assert.Zero(t, r.preErrs.Load(), "no error before the event")
+						rs = append(rs, r)
+					})
+				}
+				if len(rs) > 0 {
+					logResults(t, sc, tm, rs)
+				}
+			})
 		}
-		require.NoError(t, cl.Stop())
+		if cl != nil {
+			require.NoError(t, cl.Stop())
+		}
 	}
 }
 
@@ -675,8 +746,9 @@ func TestAvailabilitySmoke(t *testing.T) {
 	if cl == nil {
 		return
 	}
+	t.Cleanup(func() { assert.NoError(t, cl.Stop()) })
 	keys := availKeys(t, ctx, cl)
-	sc := scenario{name: "kill -9 (smoke)", failover: true}
+	sc := scenario{name: "kill-9 (smoke)", failover: true}
 	tm := availTiming{baseline: time.Second, settle: 500 * time.Millisecond, deadline: availSmokeDeadline}
 	r := runAvailability(t, ctx, cl, keys, sc, availContenders[0], tm)
 	logResults(t, sc, tm, []*runResult{r})
