@@ -21,6 +21,8 @@ type client interface {
 	Get(ctx context.Context, key string) (string, error)
 	// Set writes key.
 	Set(ctx context.Context, key, val string) error
+	// Incr increments the integer at key.
+	Incr(ctx context.Context, key string) error
 	// MGet reads keys (which share a slot) in one MGET.
 	MGet(ctx context.Context, keys ...string) error
 	// Pipeline sends, in one pipeline per node, a GET of keys[i] for even
@@ -42,7 +44,7 @@ func newClient(ctx context.Context, name string, seeds []string) (client, error)
 		if err != nil {
 			return nil, err
 		}
-		return srClient{c}, nil
+		return srClient{c: c}, nil
 	case "go-redis":
 		c := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: seeds})
 		if err := c.Ping(ctx).Err(); err != nil {
@@ -74,8 +76,13 @@ func mustClient(tb testing.TB, name string, seeds []string) client {
 	return c
 }
 
-// srClient is slotrouter's router.Client.
-type srClient struct{ c *router.Client }
+// srClient is slotrouter's router.Client. With idempotentSet, Set sends
+// its SET marked idempotent (router.Idempotent), so that it is retried
+// after a connection error; the peers have no such distinction.
+type srClient struct {
+	c             *router.Client
+	idempotentSet bool
+}
 
 func (s srClient) Get(ctx context.Context, key string) (string, error) {
 	m, err := s.c.Do(ctx, "GET", key)
@@ -89,7 +96,16 @@ func (s srClient) Get(ctx context.Context, key string) (string, error) {
 }
 
 func (s srClient) Set(ctx context.Context, key, val string) error {
+	if s.idempotentSet {
+		_, err := s.c.DoCmd(ctx, router.Idempotent("SET", key, val))
+		return err
+	}
 	_, err := s.c.Do(ctx, "SET", key, val)
+	return err
+}
+
+func (s srClient) Incr(ctx context.Context, key string) error {
+	_, err := s.c.Do(ctx, "INCR", key)
 	return err
 }
 
@@ -139,6 +155,10 @@ func (g grClient) Set(ctx context.Context, key, val string) error {
 	return g.c.Set(ctx, key, val, 0).Err()
 }
 
+func (g grClient) Incr(ctx context.Context, key string) error {
+	return g.c.Incr(ctx, key).Err()
+}
+
 func (g grClient) MGet(ctx context.Context, keys ...string) error {
 	return g.c.MGet(ctx, keys...).Err()
 }
@@ -174,6 +194,10 @@ func (r rdClient) Get(ctx context.Context, key string) (string, error) {
 
 func (r rdClient) Set(ctx context.Context, key, val string) error {
 	return r.c.Do(ctx, r.c.B().Set().Key(key).Value(val).Build()).Error()
+}
+
+func (r rdClient) Incr(ctx context.Context, key string) error {
+	return r.c.Do(ctx, r.c.B().Incr().Key(key).Build()).Error()
 }
 
 func (r rdClient) MGet(ctx context.Context, keys ...string) error {

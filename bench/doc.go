@@ -8,9 +8,11 @@
 //   - benchmarks (bench_test.go, slot_test.go) whose sub-benchmarks are
 //     named client=slotrouter, client=go-redis and client=rueidis, so that
 //     "benchstat -col /client" shows them side by side;
-//   - behaviour comparisons (reshard_test.go, failover_test.go) that run
-//     every client through the same slot migration and the same failover
-//     and report the errors each one surfaced to its caller.
+//   - behaviour comparisons (reshard_test.go, availability_test.go) that
+//     run every client through the same slot migration and the same
+//     failovers (kill -9, SIGSTOP) and report the errors each one surfaced
+//     to its caller; the full availability scenarios are opt-in
+//     (SLOTROUTER_SCENARIOS=1), a short smoke version always runs.
 //
 // The cluster is started by internal/clustertest (127.0.0.1 only). See
 // README.md for how to run the benchmarks and the results.

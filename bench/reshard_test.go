@@ -64,7 +64,7 @@ func TestReshardCompare(t *testing.T) {
 			rc, err := router.New(ctx, router.Options{Seeds: cl.Addrs(), Observer: &ctr})
 			require.NoError(t, err)
 			t.Cleanup(rc.Close)
-			clients[i] = srClient{rc}
+			clients[i] = srClient{c: rc}
 		} else {
 			clients[i] = mustClient(t, name, cl.Addrs())
 		}
