@@ -524,6 +524,15 @@ func TestAvailabilityKillPrimaryLive(t *testing.T) {
 	require.NoError(t, cl.Kill(run.victim))
 	tKill1 := time.Now()
 	startedDuringKill := l.incrStarted[0].Load() - startedAtKill
+	// A read of the dead shard issued now is served at once by the
+	// replica (the "fail open" read of PrimaryPreferred).
+	pctx, pcancel := context.WithTimeout(ctx, availOpTimout)
+	_, probeErr := run.c.Do(pctx, "GET", run.shards[0].tags[0]+":probe")
+	pcancel()
+	tProbe := time.Now()
+	if isNil(probeErr) {
+		probeErr = nil
+	}
 	tPromo := waitPromotion(ctx, t, cl, run.replica, 30*time.Second)
 	writes := l.writesOK[0].Load()
 	waitUntil(t, 15*time.Second, "writes on the dead shard after the promotion", func() bool {
@@ -548,6 +557,11 @@ func TestAvailabilityKillPrimaryLive(t *testing.T) {
 	assert.LessOrEqual(t, int64(len(unknown)), flightAtKill+startedInWindow,
 		"INCRs with an unknown outcome were in flight at the kill")
 
+	require.NoError(t, probeErr, "a read of the dead shard")
+	if tProbe.Before(tPromo) {
+		assert.Positive(t, run.rec.fallback.Load(), "the read before the promotion was served by the replica")
+	}
+
 	first, ok := firstWriteOK(recs, tKill1)
 	require.True(t, ok, "a write on the dead shard succeeded after the promotion")
 	recovery := first.Sub(tPromo)
@@ -557,8 +571,8 @@ func TestAvailabilityKillPrimaryLive(t *testing.T) {
 	nDuring, during := healthyRate(recs, tKill0, tPromo)
 	assert.Positive(t, nDuring, "healthy shards served traffic between the kill and the promotion")
 	waits, longest := run.rec.waitStats()
-	t.Logf("kill -9 %s: promotion of %s %v after the kill; first write on the dead shard %v after the promotion",
-		run.victim, run.replica, tPromo.Sub(tKill0).Round(time.Millisecond), recovery.Round(time.Millisecond))
+	t.Logf("kill -9 %s: promotion of %s %v after the kill; first write on the dead shard %v after the promotion; a read issued after the kill took %v",
+		run.victim, run.replica, tPromo.Sub(tKill0).Round(time.Millisecond), recovery.Round(time.Millisecond), tProbe.Sub(tKill1).Round(time.Millisecond))
 	t.Logf("INCRs in flight at the kill: %d (+%d started during Kill, which took %v; %d before the client noticed, %v after the kill); unknown outcomes: %d",
 		flightAtKill, startedDuringKill, tKill1.Sub(tKill0).Round(time.Millisecond), startedInWindow, limit.Sub(tKill0).Round(time.Millisecond), len(unknown))
 	t.Logf("healthy-shard throughput: before %.0f/s (%d ops), kill→promotion %.0f/s (%d ops), ratio %.2f",
@@ -572,6 +586,15 @@ func TestAvailabilityKillPrimaryLive(t *testing.T) {
 // cluster promotes its replica meanwhile. Besides the kill's assertions,
 // the frozen node's breaker opens, and closes again once it is resumed
 // (as a replica).
+//
+// The commands sent to the node before anything is known of the freeze
+// can only complete once the promotion is seen (their connections are
+// then cut): the promotion (about 3 s after the freeze with a 1500 ms node
+// timeout) plus the client's detection must fit in their 5 s deadline.
+// With the 2000 ms node timeout the promotion takes about 4 s
+// and, on a loaded machine, some of them run out of time. The detection
+// relies on refreshes not waiting for the frozen node (the loader's
+// AnswerGrace).
 func TestAvailabilityFreezePrimaryLive(t *testing.T) {
 	cl := startAvailCluster(t, 0)
 	ctx := liveCtx(t, 90*time.Second)
@@ -909,11 +932,18 @@ func (p *latencyProxy) close() {
 	p.wg.Wait()
 }
 
-// TestAvailabilityNearestLive puts the replica of a shard behind a proxy
-// that adds 2 ms to every request: under Nearest, 2,000 reads of that
-// shard go mostly to the primary, and some still to the slow replica
-// (power of two choices).
-func TestAvailabilityNearestLive(t *testing.T) {
+// TestAvailabilityReadPoliciesLive checks the read policies on one
+// shard of a private cluster.
+//
+// Nearest: the shard's replica is put behind a proxy that adds 2 ms to
+// every request; 2,000 reads of the shard go mostly to the primary, and
+// some still to the slow replica (power of two choices).
+//
+// ReadsDoNotWaitForDeadPrimary: then the primary is killed; lone reads
+// under PrimaryPreferred and Nearest go to the replica at once (a refused
+// dial is "a connection that just failed"), without waiting for the
+// failover.
+func TestAvailabilityReadPoliciesLive(t *testing.T) {
 	cl := startAvailCluster(t, 0)
 	ctx := liveCtx(t, 60*time.Second)
 	ps, err := cl.Primaries(ctx)
@@ -923,46 +953,83 @@ func TestAvailabilityNearestLive(t *testing.T) {
 	reps, err := cl.ReplicasOf(ctx, primary)
 	require.NoError(t, err)
 	require.Len(t, reps, 1)
-	slow := reps[0]
-	p := newLatencyProxy(t, slow.Addr, 2*time.Millisecond)
-	c := newLiveClient(t, cl, router.Options{
-		ReadPolicy: router.Nearest,
-		MapAddr: func(announced string) string {
-			if announced == slow.Addr {
-				return p.addr
-			}
-			return ""
-		},
-	})
+	replica := reps[0]
 	for _, tag := range sh.tags {
 		setReplicated(ctx, t, cl, primary, tag+":k", "v")
 	}
-	waitReplicaOnline(ctx, t, c, sh.slot())
 
-	const reads, readers = 2000, 8
-	fastBefore := commandCallsOn(ctx, t, cl, primary, "get")
-	slowBefore := commandCallsOn(ctx, t, cl, slow, "get")
-	var wg sync.WaitGroup
-	var errs atomic.Int64
-	for r := range readers {
-		goSafe(t, &wg, "reader", func() {
-			for i := range reads / readers {
+	t.Run("Nearest", func(t *testing.T) {
+		p := newLatencyProxy(t, replica.Addr, 2*time.Millisecond)
+		c := newLiveClient(t, cl, router.Options{
+			ReadPolicy: router.Nearest,
+			MapAddr: func(announced string) string {
+				if announced == replica.Addr {
+					return p.addr
+				}
+				return ""
+			},
+		})
+		waitReplicaOnline(ctx, t, c, sh.slot())
+
+		const reads, readers = 2000, 8
+		fastBefore := commandCallsOn(ctx, t, cl, primary, "get")
+		slowBefore := commandCallsOn(ctx, t, cl, replica, "get")
+		var wg sync.WaitGroup
+		var errs atomic.Int64
+		for r := range readers {
+			goSafe(t, &wg, "reader", func() {
+				for i := range reads / readers {
+					rctx, cancel := context.WithTimeout(ctx, availOpTimout)
+					_, err := c.Do(rctx, "GET", sh.tags[(r+i)%len(sh.tags)]+":k")
+					cancel()
+					if err != nil {
+						errs.Add(1)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		fast := commandCallsOn(ctx, t, cl, primary, "get") - fastBefore
+		slow := commandCallsOn(ctx, t, cl, replica, "get") - slowBefore
+		assert.Zero(t, errs.Load())
+		assert.GreaterOrEqual(t, fast+slow, int64(reads), "every read reached the shard")
+		assert.Less(t, slow, fast, "the slow node serves fewer reads")
+		assert.Positive(t, slow, "the slow node still serves some")
+		t.Logf("Nearest over %d reads: fast primary %s %d, slow replica %s (+2 ms) %d (%.0f%%)",
+			reads, primary, fast, replica, slow, 100*float64(slow)/float64(fast+slow))
+	})
+
+	t.Run("ReadsDoNotWaitForDeadPrimary", func(t *testing.T) {
+		policies := []router.ReadPolicy{router.PrimaryPreferred, router.Nearest}
+		clients := make([]*router.Client, len(policies))
+		recs := make([]*eventRecorder, len(policies))
+		for i, pol := range policies {
+			recs[i] = &eventRecorder{}
+			clients[i] = newLiveClient(t, cl, router.Options{ReadPolicy: pol, Observer: recs[i]})
+			waitReplicaOnline(ctx, t, clients[i], sh.slot())
+			for _, tag := range sh.tags { // connections up
+				_, err := clients[i].Do(ctx, "GET", tag+":k")
+				require.NoError(t, err)
+			}
+		}
+		require.NoError(t, cl.Kill(primary))
+		for i, pol := range policies {
+			for j := range 10 {
 				rctx, cancel := context.WithTimeout(ctx, availOpTimout)
-				_, err := c.Do(rctx, "GET", sh.tags[(r+i)%len(sh.tags)]+":k")
+				start := time.Now()
+				m, err := clients[i].Do(rctx, "GET", sh.tags[j%len(sh.tags)]+":k")
 				cancel()
-				if err != nil {
-					errs.Add(1)
+				require.NoError(t, err, "%v: read %d after the kill", pol, j)
+				v, _ := m.ToString()
+				assert.Equal(t, "v", v)
+				if j == 0 {
+					t.Logf("%v: first read after the kill took %v", pol, time.Since(start).Round(time.Microsecond))
 				}
 			}
-		})
-	}
-	wg.Wait()
-	fast := commandCallsOn(ctx, t, cl, primary, "get") - fastBefore
-	slowN := commandCallsOn(ctx, t, cl, slow, "get") - slowBefore
-	assert.Zero(t, errs.Load())
-	assert.GreaterOrEqual(t, fast+slowN, int64(reads), "every read reached the shard")
-	assert.Less(t, slowN, fast, "the slow node serves fewer reads")
-	assert.Positive(t, slowN, "the slow node still serves some")
-	t.Logf("Nearest over %d reads: fast primary %s %d, slow replica %s (+2 ms) %d (%.0f%%)",
-		reads, primary, fast, slow, slowN, 100*float64(slowN)/float64(fast+slowN))
+			waits := recs[i].find(func(e timedEvent) bool { return e.Kind == router.EventFailoverWaitBegin })
+			assert.Empty(t, waits, "%v: reads did not wait for the dead primary", pol)
+			t.Logf("%v: fallback reads %d, events %v", pol, recs[i].fallback.Load(), recs[i].kinds())
+		}
+		assert.Positive(t, recs[0].fallback.Load(), "PrimaryPreferred reported its replica reads")
+	})
 }
