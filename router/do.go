@@ -355,6 +355,13 @@ func (c *Client) handle(ctx context.Context, st *state, name, addr string, err e
 	}
 	st.last = err
 	if c.failoverWait >= 0 && st.d.hasKeys && !st.ro && !wasAsking && primaryUnreachable(kind, err, unsent) {
+		if c.replicaReadable(st, addr) && st.ctr.Step(retry.ActionRetryConn) {
+			// A read the policy may send to a replica: read one now
+			// (the primary just failed) instead of waiting for it.
+			st.avoid = addr
+			c.retried(kind, addr, st, 0)
+			return 0, true, nil
+		}
 		// Wait for the slot's primary to come back or be replaced,
 		// without spending attempts, within FailoverWait.
 		now := time.Now()

@@ -296,6 +296,26 @@ func (c *Client) endErr(err error, st *state) error {
 	return waitErr(err, st.last)
 }
 
+// replicaReadable reports whether st, whose attempt on the primary addr
+// just failed as unreachable, is a read the ReadPolicy may send to a
+// replica of its shard, and the shard has one that is not failed and
+// whose breaker is not open.
+func (c *Client) replicaReadable(st *state, addr string) bool {
+	if !st.d.readOnly || st.block || c.policy == ReadPrimary {
+		return false
+	}
+	sh, ok := c.topo.Current().Lookup(st.d.slot)
+	if !ok {
+		return false
+	}
+	for _, r := range sh.Replicas {
+		if r != nil && r.Addr != "" && r.Addr != addr && r.Health != topology.HealthFailed && !c.pool.breakerOpen(r.Addr) {
+			return true
+		}
+	}
+	return false
+}
+
 // awaitChange blocks a command that waits for a failover until the next
 // snapshot is published or PollInterval passes, within ctx.
 func (c *Client) awaitChange(ctx context.Context, st *state) error {
