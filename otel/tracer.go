@@ -1,0 +1,159 @@
+package slotrouterotel
+
+import (
+	"context"
+	"net"
+	"strconv"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/slotrouter/slotrouter/retry"
+	"github.com/slotrouter/slotrouter/router"
+)
+
+// Attribute keys of this package (the others are the semantic
+// conventions').
+const (
+	attemptKey        = attribute.Key("slotrouter.attempt")
+	attemptsKey       = attribute.Key("slotrouter.attempts")
+	replicaKey        = attribute.Key("slotrouter.replica")
+	redirectKindKey   = attribute.Key("slotrouter.redirect.kind")
+	redirectTargetKey = attribute.Key("slotrouter.redirect.target")
+	retryCauseKey     = attribute.Key("slotrouter.retry.cause")
+	breakerStateKey   = attribute.Key("slotrouter.breaker.state")
+	outcomeKey        = attribute.Key("slotrouter.outcome")
+	refreshCauseKey   = attribute.Key("slotrouter.refresh.cause")
+)
+
+// pipelineName is the command name the router gives a DoMulti batch.
+const pipelineName = "PIPELINE"
+
+// tracer is the router.Tracer of an Instrumentation.
+type tracer Instrumentation
+
+var _ router.Tracer = (*tracer)(nil)
+
+// StartCommand starts the command's CLIENT span.
+func (t *tracer) StartCommand(ctx context.Context, c router.CommandStart) context.Context {
+	attrs := make([]attribute.KeyValue, 0, 3)
+	attrs = append(attrs, semconv.DBSystemNameRedis, semconv.DBOperationName(c.Name))
+	if c.Name == pipelineName && c.Batch != 1 {
+		attrs = append(attrs, semconv.DBOperationBatchSize(c.Batch))
+	}
+	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...)}
+	if !c.Start.IsZero() {
+		opts = append(opts, trace.WithTimestamp(c.Start))
+	}
+	name := c.Name
+	if name == "" {
+		name = "redis" // db.system.name, the conventions' last resort
+	}
+	ctx, _ = t.tracer.Start(ctx, name, opts...)
+	return ctx
+}
+
+// EndAttempt adds a span event for an attempt that did not end the
+// command (redirect, retry, failover wait); for the last one, it records
+// whether a replica served it.
+func (t *tracer) EndAttempt(ctx context.Context, a router.Attempt) {
+	span := trace.SpanFromContext(ctx)
+	if !span.IsRecording() {
+		return
+	}
+	var name string
+	attrs := make([]attribute.KeyValue, 0, 5)
+	switch a.Outcome {
+	case router.OutcomeRedirect:
+		name = "redirect"
+		attrs = append(attrs, redirectKindKey.String(kindName(a.Kind)))
+		if target := redirectTarget(a.Err); target != "" {
+			attrs = append(attrs, redirectTargetKey.String(target))
+		}
+	case router.OutcomeRetry:
+		name = "retry"
+		attrs = append(attrs, retryCauseKey.String(kindName(a.Kind)))
+	case router.OutcomeWait:
+		name = "failover_wait"
+		attrs = append(attrs, retryCauseKey.String(kindName(a.Kind)))
+	default:
+		if a.Replica {
+			span.SetAttributes(replicaKey.Bool(true))
+		}
+		return
+	}
+	attrs = append(attrs, attemptKey.Int(a.Number))
+	attrs = appendAddr(attrs, a.Addr)
+	opts := []trace.EventOption{trace.WithAttributes(attrs...)}
+	if !a.Start.IsZero() {
+		opts = append(opts, trace.WithTimestamp(a.Start.Add(a.Duration)))
+	}
+	span.AddEvent(name, opts...)
+}
+
+// EndCommand ends the span, and records the command's duration (and an
+// unknown outcome).
+func (t *tracer) EndCommand(ctx context.Context, e router.CommandEnd) {
+	attrs := make([]attribute.KeyValue, 0, 6)
+	attrs = append(attrs, semconv.DBSystemNameRedis, semconv.DBOperationName(e.Name))
+	attrs = appendAddr(attrs, e.Addr)
+	if e.Err != nil {
+		errType, status := errorType(e.Err)
+		if errType == errTypeUnknownOutcome {
+			// The command and node, before error.type is appended.
+			t.unknownOutcomes.Add(ctx, 1, metric.WithAttributes(attrs[1:]...))
+		}
+		attrs = append(attrs, semconv.ErrorTypeKey.String(errType))
+		if status != "" {
+			attrs = append(attrs, semconv.DBResponseStatusCode(status))
+		}
+	}
+	t.duration.Record(ctx, e.Duration.Seconds(), metric.WithAttributes(attrs...))
+
+	span := trace.SpanFromContext(ctx)
+	if !span.IsRecording() {
+		return
+	}
+	// attrs[0] and [1] were set when the span started.
+	span.SetAttributes(attrs[2:]...)
+	span.SetAttributes(attemptsKey.Int(e.Attempts))
+	if e.Err != nil {
+		span.SetStatus(codes.Error, e.Err.Error())
+	}
+	span.End()
+}
+
+// appendAddr appends server.address and server.port of "host:port".
+func appendAddr(attrs []attribute.KeyValue, addr string) []attribute.KeyValue {
+	if addr == "" {
+		return attrs
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return append(attrs, semconv.ServerAddress(addr))
+	}
+	attrs = append(attrs, semconv.ServerAddress(host))
+	if p, err := strconv.Atoi(port); err == nil {
+		attrs = append(attrs, semconv.ServerPort(p))
+	}
+	return attrs
+}
+
+// kindName names a retry.Kind: the reply's prefix for server replies
+// ("MOVED", "TRYAGAIN"), "conn", "canceled" or "other" for the rest.
+func kindName(k retry.Kind) string {
+	switch k {
+	case retry.KindNone:
+		return "none"
+	case retry.KindConn:
+		return "conn"
+	case retry.KindCanceled:
+		return "canceled"
+	case retry.KindOther:
+		return "other"
+	}
+	return k.String()
+}
