@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 
+	"github.com/redis/rueidis"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
@@ -100,8 +101,12 @@ func (t *tracer) EndCommand(ctx context.Context, e router.CommandEnd) {
 	attrs := make([]attribute.KeyValue, 0, 6)
 	attrs = append(attrs, semconv.DBSystemNameRedis, semconv.DBOperationName(e.Name))
 	attrs = appendAddr(attrs, e.Addr)
-	if e.Err != nil {
-		errType, status := errorType(e.Err)
+	err := e.Err
+	if rueidis.IsRedisNil(err) {
+		err = nil // a nil reply is a reply
+	}
+	if err != nil {
+		errType, status := errorType(err)
 		if errType == errTypeUnknownOutcome {
 			// The command and node, before error.type is appended.
 			t.unknownOutcomes.Add(ctx, 1, metric.WithAttributes(attrs[1:]...))
@@ -120,8 +125,8 @@ func (t *tracer) EndCommand(ctx context.Context, e router.CommandEnd) {
 	// attrs[0] and [1] were set when the span started.
 	span.SetAttributes(attrs[2:]...)
 	span.SetAttributes(attemptsKey.Int(e.Attempts))
-	if e.Err != nil {
-		span.SetStatus(codes.Error, e.Err.Error())
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
 	}
 	span.End()
 }
