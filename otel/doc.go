@@ -28,18 +28,25 @@
 //   - db.system.name "redis" and db.operation.name, set when the span
 //     starts; db.operation.batch.size for a DoMulti of 0 or 2+ commands;
 //   - server.address and server.port: the node of the last attempt (the
-//     node that answered, or the one that failed), at the end;
-//   - slotrouter.attempts: the attempts made (redirects included);
-//     slotrouter.replica: true when the last attempt was a read served by
-//     a replica;
+//     node that answered, or the one that failed), set at the end; none
+//     for DoMulti, whose commands may go to several nodes. In a cluster
+//     the node is what is worth knowing, so it is used rather than the
+//     configured seeds (the Redis conventions' server.address note assumes
+//     one configured endpoint); network.peer.* would repeat it and is not
+//     set;
+//   - slotrouter.attempts: the attempts made (redirects included; for
+//     DoMulti, those of all its commands); slotrouter.replica: true when
+//     the command (for DoMulti: any of its commands) was served by a
+//     replica;
 //   - on failure, status Error with the error's text, error.type (below),
 //     and db.response.status_code when the command ended with an error
 //     reply (its prefix: "WRONGTYPE", "ERR", "NOSCRIPT"...). A DoMulti span
 //     never fails: each command's error is in its Result.
 //
-// Attempts that do not end the command are span events, timed at the end
-// of the attempt, with slotrouter.attempt (its number) and the
-// server.address and server.port of the node asked:
+// Attempts that do not end the command (for DoMulti: one of its
+// commands) are span events, timed at the end of the attempt, with
+// slotrouter.attempt (its number) and the server.address and server.port
+// of the node asked:
 //
 //   - "redirect": a MOVED or ASK reply was followed
 //     (slotrouter.redirect.kind "MOVED" or "ASK", slotrouter.redirect.target:
@@ -71,12 +78,13 @@
 //
 //   - db.client.operation.duration (histogram, s): every Do, DoCmd and
 //     DoMulti call, from its start to its return, with db.system.name,
-//     db.operation.name, server.address, server.port and, on failure,
+//     db.operation.name, server.address, server.port (not for DoMulti)
+//     and, on failure,
 //     error.type and db.response.status_code. Bucket boundaries are the
 //     conventions' advice: 1 ms to 10 s.
-//   - slotrouter.unknown_outcomes ({command}): commands that ended with
-//     router.ErrUnknownOutcome, by db.operation.name and node. Counted by
-//     the Tracer.
+//   - slotrouter.unknown_outcomes ({command}): commands (DoMulti's
+//     included) that ended with router.ErrUnknownOutcome, by
+//     db.operation.name and node. Counted by the Tracer.
 //   - slotrouter.redirects ({redirect}): MOVED and ASK replies followed,
 //     by slotrouter.redirect.kind and the node that sent them.
 //   - slotrouter.retries ({retry}): retries that are not redirects, by

@@ -25,8 +25,8 @@ type Options struct {
 }
 
 // Instrumentation holds the tracer and instruments of one set of
-// providers. It is safe for concurrent use, and may serve any number of
-// clients.
+// providers; make it with New. It is safe for concurrent use, and may
+// serve any number of clients.
 type Instrumentation struct {
 	tracer trace.Tracer
 
@@ -114,6 +114,9 @@ func (in *Instrumentation) TopologyObserver() topology.Observer { return (*topoO
 // instrumentation's. Those already set are kept: both receive every call
 // (the one already set first).
 func (in *Instrumentation) Apply(opts *router.Options) error {
+	if in == nil || in.tracer == nil {
+		return errors.New("slotrouterotel: Apply: Instrumentation not made by New")
+	}
 	if opts == nil {
 		return errors.New("slotrouterotel: Apply: nil *router.Options")
 	}

@@ -34,6 +34,9 @@ func TestNewAndApply(t *testing.T) {
 	in, err := slotrouterotel.New(slotrouterotel.Options{})
 	require.NoError(t, err)
 	require.Error(t, in.Apply(nil))
+	var zero *slotrouterotel.Instrumentation
+	require.Error(t, zero.Apply(&router.Options{}))
+	require.Error(t, new(slotrouterotel.Instrumentation).Apply(&router.Options{}))
 
 	var opts router.Options
 	require.NoError(t, in.Apply(&opts))
@@ -258,14 +261,28 @@ func TestErrorType(t *testing.T) {
 			}
 			points := rec.durations(t, attribute.String("error.type", tt.errType))
 			require.Len(t, points, 1)
-			unknown := int64(0)
-			if tt.errType == "unknown_outcome" {
-				unknown = 1
-			}
-			assert.Equal(t, unknown, rec.count(t, "slotrouter.unknown_outcomes",
-				attribute.String("db.operation.name", "CMD"), attribute.String("server.address", "127.0.0.1")))
 		})
 	}
+}
+
+// TestUnknownOutcomeCounted: unknown outcomes are counted per attempt,
+// so that those of DoMulti's commands count too.
+func TestUnknownOutcomeCounted(t *testing.T) {
+	rec := newRecorder(t)
+	tr := rec.Tracer()
+	uerr := &router.UnknownOutcomeError{Addr: "127.0.0.1:7000", Command: "INCR", Err: context.DeadlineExceeded}
+	ctx := tr.StartCommand(context.Background(), router.CommandStart{Name: "PIPELINE", Batch: 2})
+	tr.EndAttempt(ctx, router.Attempt{Name: "INCR", Addr: "127.0.0.1:7000", Number: 1,
+		Outcome: router.OutcomeUnknown, Kind: retry.KindCanceled, Err: uerr})
+	tr.EndAttempt(ctx, router.Attempt{Name: "GET", Addr: "127.0.0.1:7001", Number: 1})
+	tr.EndCommand(ctx, router.CommandEnd{Name: "PIPELINE", Attempts: 2})
+	assert.Equal(t, int64(1), rec.count(t, "slotrouter.unknown_outcomes",
+		attribute.String("db.operation.name", "INCR"), attribute.Int("server.port", 7000)))
+	assert.Equal(t, int64(1), rec.count(t, "slotrouter.unknown_outcomes"))
+	spans := rec.spansNamed("PIPELINE")
+	require.Len(t, spans, 1)
+	assert.Equal(t, codes.Unset, spans[0].Status().Code, "DoMulti's commands fail alone")
+	assert.Empty(t, spans[0].Events())
 }
 
 // TestNilReplyIsNoError: a nil reply (GET of a missing key) is a reply.

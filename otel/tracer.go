@@ -58,9 +58,15 @@ func (t *tracer) StartCommand(ctx context.Context, c router.CommandStart) contex
 }
 
 // EndAttempt adds a span event for an attempt that did not end the
-// command (redirect, retry, failover wait); for the last one, it records
-// whether a replica served it.
+// command (redirect, retry, failover wait), records whether a replica
+// served the last one, and counts unknown outcomes.
 func (t *tracer) EndAttempt(ctx context.Context, a router.Attempt) {
+	if a.Outcome == router.OutcomeUnknown {
+		// Counted per attempt, not per call: DoMulti's commands end
+		// with their own errors, which EndCommand does not see.
+		attrs := appendAddr([]attribute.KeyValue{semconv.DBOperationName(a.Name)}, a.Addr)
+		t.unknownOutcomes.Add(ctx, 1, metric.WithAttributes(attrs...))
+	}
 	span := trace.SpanFromContext(ctx)
 	if !span.IsRecording() {
 		return
@@ -95,8 +101,7 @@ func (t *tracer) EndAttempt(ctx context.Context, a router.Attempt) {
 	span.AddEvent(name, opts...)
 }
 
-// EndCommand ends the span, and records the command's duration (and an
-// unknown outcome).
+// EndCommand ends the span, and records the command's duration.
 func (t *tracer) EndCommand(ctx context.Context, e router.CommandEnd) {
 	attrs := make([]attribute.KeyValue, 0, 6)
 	attrs = append(attrs, semconv.DBSystemNameRedis, semconv.DBOperationName(e.Name))
@@ -107,10 +112,6 @@ func (t *tracer) EndCommand(ctx context.Context, e router.CommandEnd) {
 	}
 	if err != nil {
 		errType, status := errorType(err)
-		if errType == errTypeUnknownOutcome {
-			// The command and node, before error.type is appended.
-			t.unknownOutcomes.Add(ctx, 1, metric.WithAttributes(attrs[1:]...))
-		}
 		attrs = append(attrs, semconv.ErrorTypeKey.String(errType))
 		if status != "" {
 			attrs = append(attrs, semconv.DBResponseStatusCode(status))
