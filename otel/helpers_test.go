@@ -18,6 +18,7 @@ import (
 // memory.
 type recorder struct {
 	*slotrouterotel.Instrumentation
+	tp     *sdktrace.TracerProvider
 	spans  *tracetest.SpanRecorder
 	reader *sdkmetric.ManualReader
 }
@@ -37,7 +38,7 @@ func newRecorder(t *testing.T) *recorder {
 	})
 	in, err := slotrouterotel.New(slotrouterotel.Options{TracerProvider: tp, MeterProvider: mp})
 	require.NoError(t, err)
-	return &recorder{Instrumentation: in, spans: sr, reader: reader}
+	return &recorder{Instrumentation: in, tp: tp, spans: sr, reader: reader}
 }
 
 // metrics collects the measurements so far.

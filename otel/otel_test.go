@@ -12,6 +12,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	slotrouterotel "github.com/slotrouter/slotrouter/otel"
@@ -349,4 +352,46 @@ func TestObserverCounters(t *testing.T) {
 		assert.Equal(t, int64(1), rec.count(t, "slotrouter.topology.refreshes",
 			attribute.String("slotrouter.refresh.cause", cause), attribute.String("slotrouter.outcome", outcome)), cause)
 	}
+}
+
+// TestOnlyOwnSpanEnded: EndAttempt and EndCommand given a context without
+// the span StartCommand made (the caller's span only) leave the caller's
+// span alone, and still record the duration.
+func TestOnlyOwnSpanEnded(t *testing.T) {
+	rec := newRecorder(t)
+	tr := rec.Tracer()
+	ctx, caller := rec.tp.Tracer("caller").Start(context.Background(), "caller")
+	tr.EndAttempt(ctx, router.Attempt{Name: "GET", Addr: "127.0.0.1:7000", Number: 1,
+		Outcome: router.OutcomeRetry, Kind: retry.KindConn, Err: errors.New("reset")})
+	tr.EndCommand(ctx, router.CommandEnd{Name: "GET", Addr: "127.0.0.1:7000", Attempts: 1})
+	assert.Empty(t, rec.spans.Ended(), "the caller's span is not ended")
+	caller.End()
+	require.Len(t, rec.spans.Ended(), 1)
+	assert.Equal(t, "caller", rec.spans.Ended()[0].Name())
+	assert.Empty(t, rec.spans.Ended()[0].Events())
+	assert.Len(t, rec.durations(t, attribute.String("db.operation.name", "GET")), 1)
+}
+
+// TestSampledOut: a span that is not recorded still ends, and the
+// measurements are made.
+func TestSampledOut(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	sr := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample()), sdktrace.WithSpanProcessor(sr))
+	t.Cleanup(func() {
+		require.NoError(t, tp.Shutdown(context.Background()))
+		require.NoError(t, mp.Shutdown(context.Background()))
+	})
+	in, err := slotrouterotel.New(slotrouterotel.Options{TracerProvider: tp, MeterProvider: mp})
+	require.NoError(t, err)
+	rec := &recorder{Instrumentation: in, tp: tp, spans: sr, reader: reader}
+	tr := in.Tracer()
+	ctx := tr.StartCommand(context.Background(), router.CommandStart{Name: "SET", Batch: 1})
+	tr.EndAttempt(ctx, router.Attempt{Name: "SET", Addr: "127.0.0.1:7000", Number: 1,
+		Outcome: router.OutcomeUnknown, Err: router.ErrUnknownOutcome})
+	tr.EndCommand(ctx, router.CommandEnd{Name: "SET", Addr: "127.0.0.1:7000", Attempts: 1, Err: router.ErrUnknownOutcome})
+	assert.Empty(t, sr.Ended())
+	assert.Len(t, rec.durations(t, attribute.String("error.type", "unknown_outcome")), 1)
+	assert.Equal(t, int64(1), rec.count(t, "slotrouter.unknown_outcomes"))
 }

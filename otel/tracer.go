@@ -53,8 +53,21 @@ func (t *tracer) StartCommand(ctx context.Context, c router.CommandStart) contex
 	if name == "" {
 		name = "redis" // db.system.name, the conventions' last resort
 	}
-	ctx, _ = t.tracer.Start(ctx, name, opts...)
-	return ctx
+	ctx, span := t.tracer.Start(ctx, name, opts...)
+	// Kept under a key of ours too, so that EndAttempt and EndCommand
+	// touch only this span, never one of the caller's (or of another
+	// Tracer started after this one).
+	return context.WithValue(ctx, spanKey{}, span)
+}
+
+// spanKey is the context key of the command's span.
+type spanKey struct{}
+
+// commandSpan returns the span StartCommand started (nil when there is
+// none).
+func commandSpan(ctx context.Context) trace.Span {
+	span, _ := ctx.Value(spanKey{}).(trace.Span)
+	return span
 }
 
 // EndAttempt adds a span event for an attempt that did not end the
@@ -67,8 +80,8 @@ func (t *tracer) EndAttempt(ctx context.Context, a router.Attempt) {
 		attrs := appendAddr([]attribute.KeyValue{semconv.DBOperationName(a.Name)}, a.Addr)
 		t.unknownOutcomes.Add(ctx, 1, metric.WithAttributes(attrs...))
 	}
-	span := trace.SpanFromContext(ctx)
-	if !span.IsRecording() {
+	span := commandSpan(ctx)
+	if span == nil || !span.IsRecording() {
 		return
 	}
 	var name string
@@ -119,15 +132,17 @@ func (t *tracer) EndCommand(ctx context.Context, e router.CommandEnd) {
 	}
 	t.duration.Record(ctx, e.Duration.Seconds(), metric.WithAttributes(attrs...))
 
-	span := trace.SpanFromContext(ctx)
-	if !span.IsRecording() {
+	span := commandSpan(ctx)
+	if span == nil {
 		return
 	}
-	// attrs[0] and [1] were set when the span started.
-	span.SetAttributes(attrs[2:]...)
-	span.SetAttributes(attemptsKey.Int(e.Attempts))
-	if err != nil {
-		span.SetStatus(codes.Error, err.Error())
+	if span.IsRecording() {
+		// attrs[0] and [1] were set when the span started.
+		span.SetAttributes(attrs[2:]...)
+		span.SetAttributes(attemptsKey.Int(e.Attempts))
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
 	}
 	span.End()
 }
