@@ -23,12 +23,18 @@ var (
 
 // OnRedirect counts a redirect, by kind and by the node that sent it.
 func (o *observer) OnRedirect(e router.RedirectEvent) {
+	if !o.redirects.Enabled(context.Background()) {
+		return
+	}
 	attrs := appendAddr([]attribute.KeyValue{redirectKindKey.String(kindName(e.Kind))}, e.From)
 	o.redirects.Add(context.Background(), 1, metric.WithAttributes(attrs...))
 }
 
 // OnRetry counts a retry, by cause and by the node that answered.
 func (o *observer) OnRetry(e router.RetryEvent) {
+	if !o.retries.Enabled(context.Background()) {
+		return
+	}
 	attrs := appendAddr([]attribute.KeyValue{retryCauseKey.String(kindName(e.Cause))}, e.Addr)
 	o.retries.Add(context.Background(), 1, metric.WithAttributes(attrs...))
 }

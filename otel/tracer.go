@@ -54,6 +54,10 @@ func (t *tracer) StartCommand(ctx context.Context, c router.CommandStart) contex
 		name = "redis" // db.system.name, the conventions' last resort
 	}
 	ctx, span := t.tracer.Start(ctx, name, opts...)
+	if !span.IsRecording() {
+		// Nothing to add to it, and End does nothing.
+		return ctx
+	}
 	// Kept under a key of ours too, so that EndAttempt and EndCommand
 	// touch only this span, never one of the caller's (or of another
 	// Tracer started after this one).
@@ -74,7 +78,7 @@ func commandSpan(ctx context.Context) trace.Span {
 // command (redirect, retry, failover wait), records whether a replica
 // served the last one, and counts unknown outcomes.
 func (t *tracer) EndAttempt(ctx context.Context, a router.Attempt) {
-	if a.Outcome == router.OutcomeUnknown {
+	if a.Outcome == router.OutcomeUnknown && t.unknownOutcomes.Enabled(ctx) {
 		// Counted per attempt, not per call: DoMulti's commands end
 		// with their own errors, which EndCommand does not see.
 		attrs := appendAddr([]attribute.KeyValue{semconv.DBOperationName(a.Name)}, a.Addr)
@@ -116,7 +120,12 @@ func (t *tracer) EndAttempt(ctx context.Context, a router.Attempt) {
 
 // EndCommand ends the span, and records the command's duration.
 func (t *tracer) EndCommand(ctx context.Context, e router.CommandEnd) {
-	attrs := make([]attribute.KeyValue, 0, 6)
+	span := commandSpan(ctx)
+	measure := t.duration.Enabled(ctx)
+	if span == nil && !measure {
+		return
+	}
+	attrs := make([]attribute.KeyValue, 0, 7)
 	attrs = append(attrs, semconv.DBSystemNameRedis, semconv.DBOperationName(e.Name))
 	attrs = appendAddr(attrs, e.Addr)
 	err := e.Err
@@ -130,19 +139,17 @@ func (t *tracer) EndCommand(ctx context.Context, e router.CommandEnd) {
 			attrs = append(attrs, semconv.DBResponseStatusCode(status))
 		}
 	}
-	t.duration.Record(ctx, e.Duration.Seconds(), metric.WithAttributes(attrs...))
-
-	span := commandSpan(ctx)
+	if measure {
+		t.duration.Record(ctx, e.Duration.Seconds(), metric.WithAttributes(attrs...))
+	}
 	if span == nil {
 		return
 	}
-	if span.IsRecording() {
-		// attrs[0] and [1] were set when the span started.
-		span.SetAttributes(attrs[2:]...)
-		span.SetAttributes(attemptsKey.Int(e.Attempts))
-		if err != nil {
-			span.SetStatus(codes.Error, err.Error())
-		}
+	// attrs[0] and [1] were set when the span started.
+	attrs = append(attrs[2:], attemptsKey.Int(e.Attempts))
+	span.SetAttributes(attrs...)
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
 	}
 	span.End()
 }
