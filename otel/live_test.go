@@ -48,6 +48,20 @@ func owner(ctx context.Context, t *testing.T, cl *clustertest.Cluster, key strin
 	return n
 }
 
+// otherPrimary returns a primary other than n.
+func otherPrimary(ctx context.Context, t *testing.T, cl *clustertest.Cluster, n *clustertest.Node) *clustertest.Node {
+	t.Helper()
+	primaries, err := cl.Primaries(ctx)
+	require.NoError(t, err)
+	for _, p := range primaries {
+		if p != n {
+			return p
+		}
+	}
+	require.FailNow(t, "only one primary")
+	return nil
+}
+
 // lastSpan returns the last ended span called name.
 func lastSpan(t *testing.T, rec *recorder, name string) sdktrace.ReadOnlySpan {
 	t.Helper()
@@ -155,16 +169,7 @@ func TestLiveMoved(t *testing.T) {
 	_, err := c.Do(ctx, "SET", key, "moved")
 	require.NoError(t, err)
 
-	primaries, err := cl.Primaries(ctx)
-	require.NoError(t, err)
-	var to *clustertest.Node
-	for _, p := range primaries {
-		if p != from {
-			to = p
-			break
-		}
-	}
-	require.NotNil(t, to)
+	to := otherPrimary(ctx, t, cl, from)
 	require.NoError(t, cl.MoveSlot(ctx, slot, to))
 	t.Cleanup(func() {
 		back, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -196,4 +201,37 @@ func TestLiveMoved(t *testing.T) {
 		attribute.String("slotrouter.redirect.kind", "MOVED"), attribute.Int("server.port", from.Port)))
 	assert.Equal(t, int64(1), rec.count(t, "slotrouter.redirects"))
 	assert.Zero(t, rec.count(t, "slotrouter.retries"))
+}
+
+// TestLiveAsk: a GET of a key not on the source of a slot being migrated
+// follows an ASK reply to the target: a "redirect" event of kind ASK, and
+// the ASK counted for the source.
+func TestLiveAsk(t *testing.T) {
+	rec := newRecorder(t)
+	c, cl := newLiveClient(t, rec, router.Options{})
+	ctx := liveCtx(t, 60*time.Second)
+	key := t.Name() + ":missing"
+	slot := uint16(slots.Of(key))
+	from := owner(ctx, t, cl, key)
+	to := otherPrimary(ctx, t, cl, from)
+	require.NoError(t, cl.BeginMigration(ctx, slot, to))
+	t.Cleanup(func() {
+		back, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		assert.NoError(t, cl.FinishMigration(back, slot))
+		assert.NoError(t, cl.MoveSlot(back, slot, from))
+	})
+
+	_, err := c.Do(ctx, "GET", key)
+	require.True(t, rueidis.IsRedisNil(err), "%v", err)
+	get := lastSpan(t, rec, "GET")
+	assert.Equal(t, codes.Unset, get.Status().Code)
+	assert.Equal(t, int64(to.Port), attrs(get.Attributes())["server.port"].AsInt64())
+	require.Len(t, get.Events(), 1)
+	ea := attrs(get.Events()[0].Attributes)
+	assert.Equal(t, "ASK", ea["slotrouter.redirect.kind"].AsString())
+	assert.Equal(t, to.Addr, ea["slotrouter.redirect.target"].AsString())
+	assert.Equal(t, int64(from.Port), ea["server.port"].AsInt64())
+	assert.Equal(t, int64(1), rec.count(t, "slotrouter.redirects",
+		attribute.String("slotrouter.redirect.kind", "ASK"), attribute.Int("server.port", from.Port)))
 }
