@@ -18,9 +18,10 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 (cd bench && go vet ./...)
+(cd otel && go vet ./...)
 
-# go.mod and go.sum must be what "go mod tidy" makes them (both modules).
-for mod in . bench; do
+# go.mod and go.sum must be what "go mod tidy" makes them (every module).
+for mod in . bench otel; do
 	if ! (cd "$mod" && go mod tidy -diff >/dev/null); then
 		echo "test.sh: go mod tidy would change $mod/go.mod or go.sum:" >&2
 		(cd "$mod" && go mod tidy -diff) >&2 || true
@@ -33,3 +34,5 @@ export REQUIRE_CLUSTER=1
 go test -race -count=1 -timeout 15m "$@" ./...
 # The peer comparisons (a nested module, so peers stay out of go.mod).
 (cd bench && go test -race -count=1 -timeout 10m "$@" ./...)
+# The OpenTelemetry integration (a nested module, so OTel stays out of go.mod).
+(cd otel && go test -race -count=1 -timeout 5m "$@" ./...)
