@@ -158,12 +158,12 @@ func RebalanceLoadContext(ctx context.Context, l *Layout, opt LoadOptions) (*Pla
 		start := lp.owner // after draining
 		lp.buildHeld()
 		lp.greedy()
-		if !lp.allWithin() {
+		if !lp.stopped() && !lp.allWithin() {
 			greedy := lp.owner
 			pinned := slices.Clone(lp.pinned)
 			copy(lp.fair, lp.orig)
 			clear(lp.pinned)
-			if !lp.improve(loadImproveSteps + 4*len(lp.active)) {
+			if !lp.improve(loadImproveSteps+4*len(lp.active)) && !lp.stopped() {
 				found, exhausted := lp.search(&start, loadSearchSteps)
 				switch {
 				case found:
@@ -736,6 +736,9 @@ func (lp *loadPlanner) improve(steps int) bool {
 		var best cand
 		found := false
 		for _, w := range out {
+			if lp.stopped() {
+				return false
+			}
 			for _, q := range lp.active {
 				if q == w {
 					continue

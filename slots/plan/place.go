@@ -2,6 +2,7 @@ package plan
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -73,6 +74,9 @@ type PlaceRequest struct {
 
 // topo is the integer form of a placement problem.
 type topo struct {
+	// ctx ends a search early; err is its error once seen.
+	ctx    context.Context
+	err    error
 	ids    []string
 	host   []int
 	zone   []int // -1 when unset
@@ -85,8 +89,8 @@ type topo struct {
 	pzc    []int // scratch: primaries per zone
 }
 
-func newTopo(nodes []Node, nprim int) (*topo, error) {
-	t := &topo{nprim: nprim}
+func newTopo(ctx context.Context, nodes []Node, nprim int) (*topo, error) {
+	t := &topo{ctx: ctx, nprim: nprim}
 	hi, zi := map[string]int{}, map[string]int{}
 	seen := map[string]bool{}
 	for _, n := range nodes {
@@ -129,6 +133,14 @@ func newTopo(nodes []Node, nprim int) (*topo, error) {
 type roles struct {
 	shard []int
 	prim  []int
+}
+
+// stopped reports whether t.ctx has ended (recording its error in t.err).
+func (t *topo) stopped() bool {
+	if t.err == nil {
+		t.err = t.ctx.Err()
+	}
+	return t.err != nil
 }
 
 func (r roles) clone() roles { return roles{slices.Clone(r.shard), slices.Clone(r.prim)} }
@@ -270,13 +282,22 @@ func (t *topo) primariesWhere(r roles, f func(p int) bool) []int {
 // cost grows as the cube of the node count per pass, fine for hundreds of
 // nodes.
 func Place(req PlaceRequest) (*Placement, error) {
+	return PlaceContext(context.Background(), req)
+}
+
+// PlaceContext is Place that stops when ctx ends, returning ctx's error
+// (the search looks at ctx before each candidate swap).
+func PlaceContext(ctx context.Context, req PlaceRequest) (*Placement, error) {
+	if ctx == nil {
+		return nil, errNilContext
+	}
 	n := len(req.Nodes)
 	if req.Primaries < 1 || req.Primaries > n {
 		return nil, fmt.Errorf("%w: %d primaries requested for %d nodes", ErrImpossible, req.Primaries, n)
 	}
 	nodes := slices.Clone(req.Nodes)
 	slices.SortFunc(nodes, func(a, b Node) int { return strings.Compare(a.ID, b.ID) })
-	t, err := newTopo(nodes, req.Primaries)
+	t, err := newTopo(ctx, nodes, req.Primaries)
 	if err != nil {
 		return nil, err
 	}
@@ -284,9 +305,15 @@ func Place(req PlaceRequest) (*Placement, error) {
 	bestScore := -1
 	for _, start := range t.starts() {
 		r := t.localSearch(start)
+		if t.err != nil {
+			return nil, t.err
+		}
 		if s := t.score(r, false).Total; bestScore < 0 || s < bestScore {
 			best, bestScore = r, s
 		}
+	}
+	if t.err != nil {
+		return nil, t.err
 	}
 	return t.placement(best), nil
 }
@@ -384,6 +411,9 @@ func (t *topo) starts() []roles {
 		nrep := make([]int, P)
 		onHost := make(map[[2]int]bool)
 		for _, i := range reps {
+			if t.stopped() {
+				return nil
+			}
 			best := -1
 			bestKey := [3]int{}
 			for s := 0; s < P; s++ {
@@ -421,6 +451,9 @@ func (t *topo) localSearch(r roles) roles {
 		bi, bj, bs := -1, -1, cur
 		for i := 0; i < n; i++ {
 			for j := i + 1; j < n; j++ {
+				if t.stopped() {
+					return r
+				}
 				if t.swap(r, i, j) {
 					if s := t.score(r, false).Total; s < bs {
 						bi, bj, bs = i, j, s
@@ -501,7 +534,7 @@ func (t *topo) swap(r roles, i, j int) bool {
 }
 
 // rolesOf reads roles from a layout's primaries and replicas.
-func rolesOf(l *Layout) (*topo, roles, error) {
+func rolesOf(ctx context.Context, l *Layout) (*topo, roles, error) {
 	st, err := l.index()
 	if err != nil {
 		return nil, roles{}, err
@@ -511,7 +544,7 @@ func rolesOf(l *Layout) (*topo, roles, error) {
 	}
 	nodes := slices.Clone(l.Nodes)
 	slices.SortFunc(nodes, func(a, b Node) int { return strings.Compare(a.ID, b.ID) })
-	t, err := newTopo(nodes, len(st.primary))
+	t, err := newTopo(ctx, nodes, len(st.primary))
 	if err != nil {
 		return nil, roles{}, err
 	}
@@ -535,7 +568,7 @@ func rolesOf(l *Layout) (*topo, roles, error) {
 // ScoreLayout scores the placement of an existing layout's primaries and
 // replicas (Role and Primary), with one explanation per violation.
 func ScoreLayout(l *Layout) (Score, error) {
-	t, r, err := rolesOf(l)
+	t, r, err := rolesOf(context.Background(), l)
 	if err != nil {
 		return Score{}, err
 	}
@@ -567,7 +600,16 @@ type RepairPlan struct {
 // changes, and none when nothing improves. It is not proven to be the
 // fewest possible in every case.
 func Repair(l *Layout) (*RepairPlan, error) {
-	t, r, err := rolesOf(l)
+	return RepairContext(context.Background(), l)
+}
+
+// RepairContext is Repair that stops when ctx ends, returning ctx's error
+// (the search looks at ctx before each candidate change).
+func RepairContext(ctx context.Context, l *Layout) (*RepairPlan, error) {
+	if ctx == nil {
+		return nil, errNilContext
+	}
+	t, r, err := rolesOf(ctx, l)
 	if err != nil {
 		return nil, err
 	}
@@ -598,6 +640,9 @@ func Repair(l *Layout) (*RepairPlan, error) {
 		}
 		best := mv{i: -1}
 		for i := 0; i < n; i++ {
+			if t.stopped() {
+				return nil, t.err
+			}
 			if isPrim[i] {
 				continue
 			}
@@ -605,6 +650,9 @@ func Repair(l *Layout) (*RepairPlan, error) {
 			for s := 0; s < P; s++ {
 				if s == si || cnt[si]-1 < lo[si] || cnt[s]+1 > hi[s] {
 					continue
+				}
+				if t.stopped() {
+					return nil, t.err
 				}
 				r.shard[i] = s
 				if g := float64(cur - t.score(r, false).Total); g > 0 && g > best.gain {
@@ -615,6 +663,9 @@ func Repair(l *Layout) (*RepairPlan, error) {
 			for j := i + 1; j < n; j++ {
 				if isPrim[j] || r.shard[j] == si {
 					continue
+				}
+				if t.stopped() {
+					return nil, t.err
 				}
 				sj := r.shard[j]
 				r.shard[i], r.shard[j] = sj, si

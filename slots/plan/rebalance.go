@@ -545,6 +545,35 @@ func transfer(ctx context.Context, st *state, exc, def []int) (*[slots.Count]int
 		}
 	}
 	heap.Init(rq)
+	// Donor runs, in slot order, in a linked list of their own (dnext,
+	// dprev): a run stops being a donor's for good (it dies, a receiver
+	// takes it whole, or its owner has given enough) and new runs belong
+	// to receivers, so runs leave the list lazily and never join it.
+	dnext := make([]int32, len(runs))
+	dprev := make([]int32, len(runs))
+	dhead, last := int32(-1), int32(-1)
+	for k := head; k >= 0; k = runs[k].next {
+		if !isDonor(runs[k].owner) {
+			continue
+		}
+		dprev[k], dnext[k] = last, -1
+		if last >= 0 {
+			dnext[last] = k
+		} else {
+			dhead = k
+		}
+		last = k
+	}
+	unlinkDonor := func(k int32) {
+		if dprev[k] >= 0 {
+			dnext[dprev[k]] = dnext[k]
+		} else {
+			dhead = dnext[k]
+		}
+		if dnext[k] >= 0 {
+			dprev[dnext[k]] = dprev[k]
+		}
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -595,9 +624,11 @@ func transfer(ctx context.Context, st *state, exc, def []int) (*[slots.Count]int
 			}
 			return c.exc > b.exc
 		}
-		for k := head; k >= 0; k = runs[k].next {
+		for k, nk := dhead, int32(-1); k >= 0; k = nk {
+			nk = dnext[k]
 			ru := &runs[k]
-			if !isDonor(ru.owner) {
+			if ru.dead || !isDonor(ru.owner) {
+				unlinkDonor(k)
 				continue
 			}
 			want := min(exc[ru.owner], def[r])
