@@ -176,6 +176,23 @@ func BenchmarkScale(b *testing.B) {
 				require.NotZero(b, p.Summary.SlotsMoved)
 			}
 		})
+		bench("check", func(b *testing.B) {
+			in := checkInput(n)
+			b.ReportAllocs()
+			for b.Loop() {
+				rep, err := plan.Check(in)
+				require.NoError(b, err)
+				require.Equal(b, n, rep.Nodes)
+			}
+		})
+		bench("score", func(b *testing.B) {
+			l := replicatedLayout(n)
+			b.ReportAllocs()
+			for b.Loop() {
+				_, err := plan.ScoreLayout(l)
+				require.NoError(b, err)
+			}
+		})
 		bench("validate", func(b *testing.B) {
 			p, err := plan.Rebalance(addEmpty(CreateLayout(1), n-1), plan.Options{})
 			require.NoError(b, err)
@@ -194,4 +211,35 @@ func BenchmarkScale(b *testing.B) {
 			}
 		})
 	}
+}
+
+// replicatedLayout is n nodes, half primaries holding the slots, half
+// their replicas, on n/4 hosts (so some replicas share a host).
+func replicatedLayout(n int) *plan.Layout {
+	l := &plan.Layout{}
+	half := n / 2
+	rs := scaleRanges(half)
+	for i := range n {
+		nd := plan.Node{ID: nodeID(i), Host: fmt.Sprintf("h%d", i%max(1, n/4))}
+		if i < half {
+			nd.Slots = rs[i]
+		} else {
+			nd.Role, nd.Primary = plan.RoleReplica, nodeID(i-half)
+		}
+		l.Nodes = append(l.Nodes, nd)
+	}
+	return l
+}
+
+// checkInput is what one node of replicatedLayout(n) reports.
+func checkInput(n int) plan.CheckInput {
+	var in plan.CheckInput
+	for _, nd := range replicatedLayout(n).Nodes {
+		r := plan.NodeReport{Reporter: nodeID(0), ID: nd.ID, Host: nd.Host, Slots: nd.Slots, Flags: []string{"master"}}
+		if nd.IsReplica() {
+			r.Flags, r.Primary = []string{"slave"}, nd.Primary
+		}
+		in.Reports = append(in.Reports, r)
+	}
+	return in
 }

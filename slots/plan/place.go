@@ -84,7 +84,13 @@ type topo struct {
 	zones  []string
 	nprim  int
 	zoned  bool
-	counts []int // scratch: per shard*host
+	// Scratch of score, linear in the nodes: the replicas of shard s
+	// that are not on their primary's host are byShard[start[s]:start[s+1]]
+	// (in node order); hc counts replicas per host within one shard.
+	byShard []int
+	start   []int
+	hc      []int
+	touched []int
 	phc    []int // scratch: primaries per host
 	pzc    []int // scratch: primaries per zone
 }
@@ -122,7 +128,9 @@ func newTopo(ctx context.Context, nodes []Node, nprim int) (*topo, error) {
 		t.host = append(t.host, hi[h])
 		t.zone = append(t.zone, z)
 	}
-	t.counts = make([]int, max(1, nprim)*len(t.hosts))
+	t.byShard = make([]int, len(t.ids))
+	t.start = make([]int, max(1, nprim)+1)
+	t.hc = make([]int, len(t.hosts))
 	t.phc = make([]int, len(t.hosts))
 	t.pzc = make([]int, len(t.zones))
 	return t, nil
@@ -160,8 +168,8 @@ func (t *topo) score(r roles, explain bool) Score {
 		slices.Sort(v.Nodes)
 		sc.Violations = append(sc.Violations, v)
 	}
-	P, H := t.nprim, len(t.hosts)
-	clear(t.counts)
+	P := t.nprim
+	clear(t.start)
 	clear(t.phc)
 	clear(t.pzc)
 	for s := 0; s < P; s++ {
@@ -181,8 +189,20 @@ func (t *topo) score(r roles, explain bool) Score {
 				"replica %s runs on host %s with its primary %s: losing the host loses both", t.ids[i], t.hosts[t.host[i]], t.ids[p])
 			continue
 		}
-		t.counts[s*H+t.host[i]]++
+		t.start[s+1]++
 	}
+	for s := 0; s < P; s++ {
+		t.start[s+1] += t.start[s]
+	}
+	fill := t.touched[:0] // next free place per shard, reusing touched
+	fill = append(fill, t.start[:P]...)
+	for i, s := range r.shard {
+		if p := r.prim[s]; p != i && t.host[i] != t.host[p] {
+			t.byShard[fill[s]] = i
+			fill[s]++
+		}
+	}
+	t.touched = fill[:0]
 	if P >= 2 {
 		for h, c := range t.phc {
 			if 2*c > P {
@@ -199,13 +219,27 @@ func (t *topo) score(r roles, explain bool) Score {
 			}
 		}
 	}
+	// Replicas sharing a host, per shard and host in ascending order;
+	// mutual pairs: shards whose copies lie on exactly two hosts.
+	type hp struct{ a, b int }
+	groups := map[hp][]int{}
 	for s := 0; s < P; s++ {
-		for h := 0; h < H; h++ {
-			if c := t.counts[s*H+h]; c >= 2 {
+		reps := t.byShard[t.start[s]:t.start[s+1]]
+		hosts := t.touched[:0]
+		for _, i := range reps {
+			h := t.host[i]
+			if t.hc[h] == 0 {
+				hosts = append(hosts, h)
+			}
+			t.hc[h]++
+		}
+		slices.Sort(hosts)
+		for _, h := range hosts {
+			if c := t.hc[h]; c >= 2 {
 				var nodes []int
 				if explain {
-					for i, si := range r.shard {
-						if si == s && i != r.prim[s] && t.host[i] == h {
+					for _, i := range reps {
+						if t.host[i] == h {
 							nodes = append(nodes, i)
 						}
 					}
@@ -214,28 +248,15 @@ func (t *topo) score(r roles, explain bool) Score {
 					"%d replicas of primary %s share host %s: losing it loses %d copies", c, t.ids[r.prim[s]], t.hosts[h], c)
 			}
 		}
-	}
-	// Mutual pairs: shards whose copies lie on exactly two hosts.
-	type hp struct{ a, b int }
-	groups := map[hp][]int{}
-	for s := 0; s < P; s++ {
-		ph := t.host[r.prim[s]]
-		other := -1
-		two := true
-		for h := 0; h < H; h++ {
-			if h == ph || t.counts[s*H+h] == 0 {
-				continue
-			}
-			if other >= 0 {
-				two = false
-				break
-			}
-			other = h
-		}
-		if two && other >= 0 {
+		if len(hosts) == 1 {
+			ph, other := t.host[r.prim[s]], hosts[0]
 			k := hp{min(ph, other), max(ph, other)}
 			groups[k] = append(groups[k], s)
 		}
+		for _, h := range hosts {
+			t.hc[h] = 0
+		}
+		t.touched = hosts[:0]
 	}
 	keys := make([]hp, 0, len(groups))
 	for k := range groups {

@@ -383,3 +383,12 @@ func ExamplePlan_AfterBatch() {
 	// after batch 0 a: [0-10922] b: [10923-16383] c: []
 	// after batch 1 a: [0-5461] b: [10923-16383] c: [5462-10922]
 }
+
+// TestCheckReportVersion: the check report keeps its own version, 1; plans
+// going to version 2 did not change it.
+func TestCheckReportVersion(t *testing.T) {
+	rep, err := plan.Check(checkInput(8))
+	require.NoError(t, err)
+	assert.Equal(t, 1, rep.Version)
+	assert.Equal(t, plan.CheckFormatVersion, rep.Version)
+}
