@@ -75,15 +75,15 @@ type PlaceRequest struct {
 // topo is the integer form of a placement problem.
 type topo struct {
 	// ctx ends a search early; err is its error once seen.
-	ctx    context.Context
-	err    error
-	ids    []string
-	host   []int
-	zone   []int // -1 when unset
-	hosts  []string
-	zones  []string
-	nprim  int
-	zoned  bool
+	ctx   context.Context
+	err   error
+	ids   []string
+	host  []int
+	zone  []int // -1 when unset
+	hosts []string
+	zones []string
+	nprim int
+	zoned bool
 	// Scratch of score, linear in the nodes: the replicas of shard s
 	// that are not on their primary's host are byShard[start[s]:start[s+1]]
 	// (in node order); hc counts replicas per host within one shard.
@@ -91,8 +91,8 @@ type topo struct {
 	start   []int
 	hc      []int
 	touched []int
-	phc    []int // scratch: primaries per host
-	pzc    []int // scratch: primaries per zone
+	phc     []int // scratch: primaries per host
+	pzc     []int // scratch: primaries per zone
 }
 
 func newTopo(ctx context.Context, nodes []Node, nprim int) (*topo, error) {
