@@ -768,6 +768,12 @@ func (lp *loadPlanner) improve(steps int) bool {
 				if yo <= 0 {
 					continue
 				}
+				// No move between g and t gains more than base - fo (fo is
+				// f's minimum); skip the pair when that cannot beat the
+				// best found (by more than rounding), which changes nothing.
+				if found && base-fo < best.gain-2*loadEps {
+					continue
+				}
 				try := func(a, b int) {
 					y, m := lp.load[a], lp.load[a]
 					if b >= 0 {
