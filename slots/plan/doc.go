@@ -33,6 +33,17 @@
 // slots bordering what they own whenever a donor borders them, otherwise
 // one block per donor (see Rebalance for the exact guarantee).
 //
+// # Size and cancellation
+//
+// Rebalance, AddNodes, RemoveNodes, Reshard, Check and Validate take time
+// and memory about linear in the primaries (BenchmarkScale measures 1,000
+// to 10,000). RebalanceLoad's local search, and Place and Repair, grow
+// faster: they are meant for hundreds of nodes. Every planner has a
+// variant taking a context (RebalanceContext, AddNodesContext,
+// RemoveNodesContext, ReshardContext, RebalanceLoadContext, PlaceContext,
+// RepairContext, Plan.ValidateContext) that looks at it between steps and
+// returns its error soon after it ends.
+//
 // # Layout format (input)
 //
 //	{
