@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -21,8 +22,9 @@ import (
 const planUsage = `usage: slotctl plan SUBCOMMAND [flags]
 
 Reads a layout (JSON, see "go doc slots/plan") from -layout FILE or stdin,
-or from a live cluster with -addr HOST:PORT, writes the plan as JSON on
-stdout and a short summary on stderr.
+or from a live cluster with -addr HOST:PORT (not both), writes the plan as
+JSON on stdout and a short summary on stderr. SIGINT or SIGTERM stops
+planning at once (exit 1, "stopped: ... signal received").
 
 Subcommands:
   rebalance [-threshold F]             balance slots by weight (weight 0 drains)
@@ -32,8 +34,8 @@ Subcommands:
   reshard -to ID -take ID=N,...        move exactly N slots from each given source
   load [-loads FILE] [-tolerance F] [-range-cost N] [-metric M]
                                        balance per-slot loads instead of counts; with
-                                       -addr and no -loads, loads are read live: keys
-                                       (CLUSTER COUNTKEYSINSLOT) or cpu-usec,
+                                       -addr and no -loads, loads are read live, -metric
+                                       keys (CLUSTER COUNTKEYSINSLOT) or cpu-usec,
                                        network-bytes-in, network-bytes-out (CLUSTER SLOT-STATS)
   place -primaries N                   choose primaries and replicas by host/zone
   score                                anti-affinity score of the layout's roles
@@ -98,7 +100,15 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		}
 		return 2
 	}
+	if msg := planFlagErrors(fs, sub, *addr, *loadsFile, *metric, *threshold, *tolerance, *rangeCost); msg != "" {
+		fmt.Fprintf(stderr, "slotctl plan %s: %s\n", sub, msg)
+		return 2
+	}
 	fail := func(err error) int {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			// Stopped by SIGINT/SIGTERM (or the caller's ctx): say so.
+			err = fmt.Errorf("stopped: %w", context.Cause(ctx))
+		}
 		fmt.Fprintf(stderr, "slotctl plan %s: %v\n", sub, err)
 		return 1
 	}
@@ -110,7 +120,7 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			fmt.Fprintln(stderr, "usage: slotctl plan validate PLANFILE")
 			return 2
 		}
-		data, err := readInput(fs.Arg(0), stdin)
+		data, err := readInputContext(ctx, fs.Arg(0), stdin)
 		if err != nil {
 			return fail(err)
 		}
@@ -134,7 +144,7 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			return fail(err)
 		}
 	} else {
-		data, err := readInput(*layoutFile, stdin)
+		data, err := readInputContext(ctx, *layoutFile, stdin)
 		if err != nil {
 			return fail(err)
 		}
@@ -153,7 +163,7 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 				fmt.Fprintln(stderr, "slotctl plan rebalance: unexpected arguments", fs.Args())
 				return 2
 			}
-			p, err = plan.Rebalance(l, plan.Options{Threshold: *threshold})
+			p, err = plan.RebalanceContext(ctx, l, plan.Options{Threshold: *threshold})
 		case "add":
 			if fs.NArg() == 0 {
 				fmt.Fprintln(stderr, "usage: slotctl plan add [-layout FILE] ID...")
@@ -163,13 +173,13 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			for _, id := range fs.Args() {
 				nodes = append(nodes, plan.Node{ID: id})
 			}
-			p, err = plan.AddNodes(l, nodes)
+			p, err = plan.AddNodesContext(ctx, l, nodes)
 		case "remove":
 			if fs.NArg() == 0 {
 				fmt.Fprintln(stderr, "usage: slotctl plan remove [-layout FILE] ID...")
 				return 2
 			}
-			p, err = plan.RemoveNodes(l, fs.Args())
+			p, err = plan.RemoveNodesContext(ctx, l, fs.Args())
 		case "reshard":
 			if *to == "" || (*nslots <= 0 && *take == "") {
 				fmt.Fprintln(stderr, "usage: slotctl plan reshard [-layout FILE] -to ID {[-from ID,...] -slots N | -take ID=N,...}")
@@ -191,10 +201,10 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 					req.Take[id] += v
 				}
 			}
-			p, err = plan.Reshard(l, req)
+			p, err = plan.ReshardContext(ctx, l, req)
 		case "load":
 			if *loadsFile != "" {
-				b, rerr := readInput(*loadsFile, stdin)
+				b, rerr := readInputContext(ctx, *loadsFile, stdin)
 				if rerr != nil {
 					return fail(rerr)
 				}
@@ -204,7 +214,7 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 				}
 				l.Loads = ld
 			}
-			p, err = plan.RebalanceLoad(l, plan.LoadOptions{Tolerance: *tolerance, RangeCost: *rangeCost})
+			p, err = plan.RebalanceLoadContext(ctx, l, plan.LoadOptions{Tolerance: *tolerance, RangeCost: *rangeCost})
 		}
 		if err != nil {
 			return fail(err)
@@ -215,7 +225,7 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			fmt.Fprintln(stderr, "usage: slotctl plan place [-layout FILE] -primaries N")
 			return 2
 		}
-		pl, perr := plan.Place(plan.PlaceRequest{Nodes: l.Nodes, Primaries: *primaries})
+		pl, perr := plan.PlaceContext(ctx, plan.PlaceRequest{Nodes: l.Nodes, Primaries: *primaries})
 		if perr != nil {
 			return fail(perr)
 		}
@@ -229,7 +239,7 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		out = sc
 		summary = fmt.Sprintf("score %d%s", sc.Total, violations(sc))
 	case "repair":
-		rp, rerr := plan.Repair(l)
+		rp, rerr := plan.RepairContext(ctx, l)
 		if rerr != nil {
 			return fail(rerr)
 		}
@@ -245,7 +255,7 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return fail(err)
 	}
-	if _, err := stdout.Write(append(b, '\n')); err != nil {
+	if err := writeContext(ctx, stdout, append(b, '\n')); err != nil {
 		return fail(err)
 	}
 	fmt.Fprintln(stderr, summary)
@@ -274,6 +284,86 @@ func violations(sc plan.Score) string {
 		fmt.Fprintf(&b, "\n  [%d] %s", v.Weight, v.Explanation)
 	}
 	return b.String()
+}
+
+// planFlagErrors returns what is wrong with the flags of "plan sub", or
+// "": flags that would be silently ignored, and values the planners would
+// refuse later, are refused up front with a message naming the flag.
+func planFlagErrors(fs *flag.FlagSet, sub, addr, loadsFile, metric string, threshold, tolerance float64, rangeCost int) string {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	switch {
+	case sub == "validate" && (set["layout"] || set["addr"]):
+		return "-layout and -addr do not apply: validate reads the PLANFILE argument"
+	case set["layout"] && addr != "":
+		return "-layout and -addr are exclusive: -addr reads the layout from the cluster"
+	case threshold < 0 || math.IsNaN(threshold) || math.IsInf(threshold, 0):
+		return fmt.Sprintf("-threshold %v: must be a number >= 0", threshold)
+	case tolerance < 0 || math.IsNaN(tolerance) || math.IsInf(tolerance, 0):
+		return fmt.Sprintf("-tolerance %v: must be a number >= 0", tolerance)
+	case rangeCost < 0:
+		return fmt.Sprintf("-range-cost %d: must be >= 0", rangeCost)
+	case sub == "load" && !slicesContains(liveMetrics(), metric):
+		return fmt.Sprintf("-metric %q: unknown metric (want %s)", metric, strings.Join(liveMetrics(), ", "))
+	case set["metric"] && (addr == "" || loadsFile != ""):
+		return "-metric applies to loads read live only (-addr without -loads)"
+	}
+	return ""
+}
+
+// liveMetrics returns the values of "plan load -metric".
+func liveMetrics() []string {
+	return []string{"keys", "cpu-usec", "network-bytes-in", "network-bytes-out"}
+}
+
+// writeContext writes data to w, giving up when ctx ends (a pipe whose
+// reader stalls blocks a write for ever); like readInputContext, the write
+// goes on in a goroutine.
+func writeContext(ctx context.Context, w io.Writer, data []byte) error {
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("writing: panic: %v", p)
+			}
+			done <- err
+		}()
+		_, err = w.Write(data)
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// readInputContext is readInput that gives up when ctx ends (a terminal or
+// pipe on stdin can block for ever): the read goes on in a goroutine,
+// which ends with the read (in slotctl, the process ends first).
+func readInputContext(ctx context.Context, name string, stdin io.Reader) ([]byte, error) {
+	type result struct {
+		data []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		defer func() {
+			if p := recover(); p != nil {
+				r = result{err: fmt.Errorf("reading %s: panic: %v", name, p)}
+			}
+			done <- r
+		}()
+		r.data, r.err = readInput(name, stdin)
+	}()
+	select {
+	case r := <-done:
+		return r.data, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // readInput reads a file, or stdin for "-".
@@ -355,10 +445,8 @@ func slicesContains(have []string, want ...string) bool {
 // CLUSTER COUNTKEYSINSLOT (pipelined), or a CLUSTER SLOT-STATS metric
 // (Redis 8 / Valkey 8; older servers answer with an error, passed on).
 func liveLoads(ctx context.Context, l *plan.Layout, metric string, timeout time.Duration) (plan.Loads, error) {
-	switch metric {
-	case "keys", "cpu-usec", "network-bytes-in", "network-bytes-out":
-	default:
-		return nil, fmt.Errorf("%w: unknown metric %q (keys, cpu-usec, network-bytes-in, network-bytes-out)", plan.ErrInvalidLoads, metric)
+	if !slicesContains(liveMetrics(), metric) {
+		return nil, fmt.Errorf("%w: unknown metric %q (%s)", plan.ErrInvalidLoads, metric, strings.Join(liveMetrics(), ", "))
 	}
 	per := make([]float64, slots.Count)
 	for _, n := range l.Nodes {

@@ -211,6 +211,6 @@ func TestPlanLive(t *testing.T) {
 		assert.Contains(t, errOut, "SLOT-STATS")
 	}
 	code, _, errOut = slotctl(t, "", "plan", "load", "-addr", addr, "-metric", "bogus")
-	assert.Equal(t, 1, code)
+	assert.Equal(t, 2, code, "a usage error, refused before reading the cluster")
 	assert.Contains(t, errOut, "unknown metric")
 }

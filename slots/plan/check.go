@@ -106,8 +106,14 @@ type Finding struct {
 	Reporters []string `json:"reporters,omitempty"`
 }
 
+// CheckFormatVersion is the version of the CheckReport document. It is
+// separate from FormatVersion (plans): the report did not change when
+// plans went to version 2.
+const CheckFormatVersion = 1
+
 // CheckReport is the outcome of Check.
 type CheckReport struct {
+	// Version is CheckFormatVersion.
 	Version int `json:"version"`
 	// OK is true when there is no error-level finding.
 	OK        bool     `json:"ok"`
@@ -148,7 +154,7 @@ func Check(in CheckInput) (*CheckReport, error) {
 			}
 		}
 	}
-	rep := &CheckReport{Version: FormatVersion, Findings: []Finding{}}
+	rep := &CheckReport{Version: CheckFormatVersion, Findings: []Finding{}}
 	add := func(f Finding) { rep.Findings = append(rep.Findings, f) }
 
 	// Interned node IDs.
@@ -370,16 +376,24 @@ func Check(in CheckInput) (*CheckReport, error) {
 	}
 	nodeIDs := slices.Clone(ids)
 	slices.Sort(nodeIDs)
-	for _, c := range checks {
-		for _, id := range nodeIDs {
-			var who []string
-			for _, rr := range rep.Reporters {
-				for _, r := range byReporter[rr] {
-					if r.ID == id && r.has(c.flag) {
-						who = append(who, rr)
-					}
+	// flaggedBy[c][id] lists the reporters that see node id with checks[c]'s
+	// flag, in reporter order (one pass over the reports).
+	flaggedBy := make([]map[string][]string, len(checks))
+	for ci := range checks {
+		flaggedBy[ci] = map[string][]string{}
+	}
+	for _, rr := range rep.Reporters {
+		for _, r := range byReporter[rr] {
+			for ci, c := range checks {
+				if r.has(c.flag) {
+					flaggedBy[ci][r.ID] = append(flaggedBy[ci][r.ID], rr)
 				}
 			}
+		}
+	}
+	for ci, c := range checks {
+		for _, id := range nodeIDs {
+			who := flaggedBy[ci][id]
 			if len(who) > 0 {
 				add(Finding{Severity: c.sev, Code: c.code, Nodes: []string{id}, Reporters: who,
 					Message: fmt.Sprintf("node %s is %s according to %s", id, c.what, strings.Join(who, ","))})

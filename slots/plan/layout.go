@@ -196,9 +196,12 @@ type Layout struct {
 func ParseLayout(data []byte) (*Layout, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	var l Layout
+	var l *Layout
 	if err := dec.Decode(&l); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidLayout, err)
+	}
+	if l == nil {
+		return nil, fmt.Errorf("%w: the document is null, not a layout object", ErrInvalidLayout)
 	}
 	if dec.More() {
 		return nil, fmt.Errorf("%w: trailing data after the layout object", ErrInvalidLayout)
@@ -206,7 +209,7 @@ func ParseLayout(data []byte) (*Layout, error) {
 	if _, err := l.index(); err != nil {
 		return nil, err
 	}
-	return &l, nil
+	return l, nil
 }
 
 // Validate checks the layout: unique non-empty IDs, known roles, finite
@@ -228,7 +231,16 @@ type state struct {
 
 const noOwner = -1
 
+// errNilLayout is returned for a nil *Layout.
+var errNilLayout = fmt.Errorf("%w: nil layout", ErrInvalidLayout)
+
+// errNilContext is returned for a nil context.
+var errNilContext = fmt.Errorf("%w: nil context", ErrImpossible)
+
 func (l *Layout) index() (*state, error) {
+	if l == nil {
+		return nil, errNilLayout
+	}
 	st := &state{nodes: l.Nodes, byID: make(map[string]int, len(l.Nodes))}
 	for i := range st.owner {
 		st.owner[i] = noOwner

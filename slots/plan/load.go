@@ -2,6 +2,7 @@ package plan
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -116,6 +117,15 @@ type LoadSummary struct {
 // Summary.Load reports the outcome. Slot counts are not balanced in this
 // mode beyond the tie-breaker above.
 func RebalanceLoad(l *Layout, opt LoadOptions) (*Plan, error) {
+	return RebalanceLoadContext(context.Background(), l, opt)
+}
+
+// RebalanceLoadContext is RebalanceLoad that stops when ctx ends,
+// returning ctx's error: each phase looks at ctx between steps.
+func RebalanceLoadContext(ctx context.Context, l *Layout, opt LoadOptions) (*Plan, error) {
+	if ctx == nil {
+		return nil, errNilContext
+	}
 	in, err := prepareLoad(l, opt)
 	if err != nil {
 		return nil, err
@@ -129,7 +139,7 @@ func RebalanceLoad(l *Layout, opt LoadOptions) (*Plan, error) {
 		return nil, fmt.Errorf("%w: range cost %d must be >= 0", ErrImpossible, opt.RangeCost)
 	}
 	n := len(st.nodes)
-	lp := &loadPlanner{load: load, tol: tol, total: total, rangeCost: rangeCost, owner: st.owner,
+	lp := &loadPlanner{ctx: ctx, load: load, tol: tol, total: total, rangeCost: rangeCost, owner: st.owner,
 		cur: make([]float64, n), cnt: make([]int, n), fair: make([]float64, n),
 		orig: make([]float64, n), weight: make([]float64, n), pinned: make([]bool, n)}
 	for _, i := range st.primary {
@@ -148,12 +158,12 @@ func RebalanceLoad(l *Layout, opt LoadOptions) (*Plan, error) {
 		start := lp.owner // after draining
 		lp.buildHeld()
 		lp.greedy()
-		if !lp.allWithin() {
+		if !lp.stopped() && !lp.allWithin() {
 			greedy := lp.owner
 			pinned := slices.Clone(lp.pinned)
 			copy(lp.fair, lp.orig)
 			clear(lp.pinned)
-			if !lp.improve(loadImproveSteps + 4*len(lp.active)) {
+			if !lp.improve(loadImproveSteps+4*len(lp.active)) && !lp.stopped() {
 				found, exhausted := lp.search(&start, loadSearchSteps)
 				switch {
 				case found:
@@ -169,6 +179,9 @@ func RebalanceLoad(l *Layout, opt LoadOptions) (*Plan, error) {
 				}
 			}
 		}
+	}
+	if lp.err != nil {
+		return nil, lp.err
 	}
 	sum := &LoadSummary{Tolerance: tol, Total: total, Within: true, Nodes: map[string]NodeLoad{}}
 	var hotNotes []string
@@ -192,7 +205,10 @@ func RebalanceLoad(l *Layout, opt LoadOptions) (*Plan, error) {
 	if !sum.Within {
 		notes = append(notes, fmt.Sprintf("not every primary is within the tolerance %g: max deviation %.4g", tol, sum.MaxDeviationAfter))
 	}
-	p := buildPlan(KindRebalanceLoad, st.nodes, st.primary, &st.owner, &lp.owner)
+	p, err := buildPlan(ctx, KindRebalanceLoad, st.nodes, st.primary, &st.owner, &lp.owner)
+	if err != nil {
+		return nil, err
+	}
 	p.Summary.Load = sum
 	p.Notes = notes
 	return p, nil
@@ -209,6 +225,10 @@ const (
 
 // loadPlanner is the working state of RebalanceLoad.
 type loadPlanner struct {
+	// ctx ends the planning early; err is its error once seen (the
+	// phases then stop and RebalanceLoad returns it).
+	ctx    context.Context
+	err    error
 	load   *[slots.Count]float64
 	owner  [slots.Count]int32
 	cur    []float64 // load per node index
@@ -223,6 +243,14 @@ type loadPlanner struct {
 	// rangeCost is LoadOptions.RangeCost or its default.
 	rangeCost int
 	held      [][]int // slots owned per node, ascending (greedy phase)
+}
+
+// stopped reports whether ctx has ended (recording its error in lp.err).
+func (lp *loadPlanner) stopped() bool {
+	if lp.err == nil {
+		lp.err = lp.ctx.Err()
+	}
+	return lp.err != nil
 }
 
 func (lp *loadPlanner) recount() {
@@ -354,6 +382,9 @@ func (lp *loadPlanner) greedy() {
 	gap := func(i int) float64 { return (lp.cur[i] - target[i]) / lp.fair[i] }
 	inPool := func(i int) bool { return math.Abs(lp.cur[i]-lp.fair[i])/lp.fair[i] <= lp.tol+loadEps }
 	for iter := 0; iter < 2*slots.Count+4*len(lp.active); iter++ {
+		if lp.stopped() {
+			return
+		}
 		d, r := -1, -1
 		ok := true
 		for _, i := range lp.active {
@@ -687,6 +718,9 @@ func (lp *loadPlanner) improve(steps int) bool {
 		a, b  int // slot given (g -> t), slot given back (t -> g) or -1
 	}
 	for step := 0; step < steps; step++ {
+		if lp.stopped() {
+			return false
+		}
 		var out []int
 		for _, i := range lp.active {
 			if lp.excess(i, lp.cur[i]) > loadEps {
@@ -702,6 +736,9 @@ func (lp *loadPlanner) improve(steps int) bool {
 		var best cand
 		found := false
 		for _, w := range out {
+			if lp.stopped() {
+				return false
+			}
 			for _, q := range lp.active {
 				if q == w {
 					continue
@@ -729,6 +766,12 @@ func (lp *loadPlanner) improve(steps int) bool {
 					}
 				}
 				if yo <= 0 {
+					continue
+				}
+				// No move between g and t gains more than base - fo (fo is
+				// f's minimum); skip the pair when that cannot beat the
+				// best found (by more than rounding), which changes nothing.
+				if found && base-fo < best.gain-2*loadEps {
 					continue
 				}
 				try := func(a, b int) {
@@ -819,7 +862,7 @@ func (lp *loadPlanner) search(start *[slots.Count]int32, steps int) (found, exha
 	var dfs func(k int) bool
 	dfs = func(k int) bool {
 		visits++
-		if visits > steps {
+		if visits > steps || lp.stopped() {
 			exhausted = true
 			return false
 		}

@@ -5,6 +5,7 @@ package plan
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -203,7 +204,10 @@ func oldRebalanceLoad(l *Layout, opt LoadOptions) (*Plan, error) {
 	if !sum.Within {
 		notes = append(notes, fmt.Sprintf("not every primary is within the tolerance %g: max deviation %.4g", tol, sum.MaxDeviationAfter))
 	}
-	p := buildPlan(KindRebalanceLoad, st.nodes, st.primary, &st.owner, &owner)
+	p, err := buildPlan(context.Background(), KindRebalanceLoad, st.nodes, st.primary, &st.owner, &owner)
+	if err != nil {
+		return nil, err
+	}
 	p.Summary.Load = sum
 	p.Notes = notes
 	return p, nil

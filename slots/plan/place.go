@@ -2,6 +2,7 @@ package plan
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -73,20 +74,29 @@ type PlaceRequest struct {
 
 // topo is the integer form of a placement problem.
 type topo struct {
-	ids    []string
-	host   []int
-	zone   []int // -1 when unset
-	hosts  []string
-	zones  []string
-	nprim  int
-	zoned  bool
-	counts []int // scratch: per shard*host
-	phc    []int // scratch: primaries per host
-	pzc    []int // scratch: primaries per zone
+	// ctx ends a search early; err is its error once seen.
+	ctx   context.Context
+	err   error
+	ids   []string
+	host  []int
+	zone  []int // -1 when unset
+	hosts []string
+	zones []string
+	nprim int
+	zoned bool
+	// Scratch of score, linear in the nodes: the replicas of shard s
+	// that are not on their primary's host are byShard[start[s]:start[s+1]]
+	// (in node order); hc counts replicas per host within one shard.
+	byShard []int
+	start   []int
+	hc      []int
+	touched []int
+	phc     []int // scratch: primaries per host
+	pzc     []int // scratch: primaries per zone
 }
 
-func newTopo(nodes []Node, nprim int) (*topo, error) {
-	t := &topo{nprim: nprim}
+func newTopo(ctx context.Context, nodes []Node, nprim int) (*topo, error) {
+	t := &topo{ctx: ctx, nprim: nprim}
 	hi, zi := map[string]int{}, map[string]int{}
 	seen := map[string]bool{}
 	for _, n := range nodes {
@@ -118,7 +128,9 @@ func newTopo(nodes []Node, nprim int) (*topo, error) {
 		t.host = append(t.host, hi[h])
 		t.zone = append(t.zone, z)
 	}
-	t.counts = make([]int, max(1, nprim)*len(t.hosts))
+	t.byShard = make([]int, len(t.ids))
+	t.start = make([]int, max(1, nprim)+1)
+	t.hc = make([]int, len(t.hosts))
 	t.phc = make([]int, len(t.hosts))
 	t.pzc = make([]int, len(t.zones))
 	return t, nil
@@ -129,6 +141,14 @@ func newTopo(nodes []Node, nprim int) (*topo, error) {
 type roles struct {
 	shard []int
 	prim  []int
+}
+
+// stopped reports whether t.ctx has ended (recording its error in t.err).
+func (t *topo) stopped() bool {
+	if t.err == nil {
+		t.err = t.ctx.Err()
+	}
+	return t.err != nil
 }
 
 func (r roles) clone() roles { return roles{slices.Clone(r.shard), slices.Clone(r.prim)} }
@@ -148,8 +168,8 @@ func (t *topo) score(r roles, explain bool) Score {
 		slices.Sort(v.Nodes)
 		sc.Violations = append(sc.Violations, v)
 	}
-	P, H := t.nprim, len(t.hosts)
-	clear(t.counts)
+	P := t.nprim
+	clear(t.start)
 	clear(t.phc)
 	clear(t.pzc)
 	for s := 0; s < P; s++ {
@@ -169,8 +189,20 @@ func (t *topo) score(r roles, explain bool) Score {
 				"replica %s runs on host %s with its primary %s: losing the host loses both", t.ids[i], t.hosts[t.host[i]], t.ids[p])
 			continue
 		}
-		t.counts[s*H+t.host[i]]++
+		t.start[s+1]++
 	}
+	for s := 0; s < P; s++ {
+		t.start[s+1] += t.start[s]
+	}
+	fill := t.touched[:0] // next free place per shard, reusing touched
+	fill = append(fill, t.start[:P]...)
+	for i, s := range r.shard {
+		if p := r.prim[s]; p != i && t.host[i] != t.host[p] {
+			t.byShard[fill[s]] = i
+			fill[s]++
+		}
+	}
+	t.touched = fill[:0]
 	if P >= 2 {
 		for h, c := range t.phc {
 			if 2*c > P {
@@ -187,13 +219,27 @@ func (t *topo) score(r roles, explain bool) Score {
 			}
 		}
 	}
+	// Replicas sharing a host, per shard and host in ascending order;
+	// mutual pairs: shards whose copies lie on exactly two hosts.
+	type hp struct{ a, b int }
+	groups := map[hp][]int{}
 	for s := 0; s < P; s++ {
-		for h := 0; h < H; h++ {
-			if c := t.counts[s*H+h]; c >= 2 {
+		reps := t.byShard[t.start[s]:t.start[s+1]]
+		hosts := t.touched[:0]
+		for _, i := range reps {
+			h := t.host[i]
+			if t.hc[h] == 0 {
+				hosts = append(hosts, h)
+			}
+			t.hc[h]++
+		}
+		slices.Sort(hosts)
+		for _, h := range hosts {
+			if c := t.hc[h]; c >= 2 {
 				var nodes []int
 				if explain {
-					for i, si := range r.shard {
-						if si == s && i != r.prim[s] && t.host[i] == h {
+					for _, i := range reps {
+						if t.host[i] == h {
 							nodes = append(nodes, i)
 						}
 					}
@@ -202,28 +248,15 @@ func (t *topo) score(r roles, explain bool) Score {
 					"%d replicas of primary %s share host %s: losing it loses %d copies", c, t.ids[r.prim[s]], t.hosts[h], c)
 			}
 		}
-	}
-	// Mutual pairs: shards whose copies lie on exactly two hosts.
-	type hp struct{ a, b int }
-	groups := map[hp][]int{}
-	for s := 0; s < P; s++ {
-		ph := t.host[r.prim[s]]
-		other := -1
-		two := true
-		for h := 0; h < H; h++ {
-			if h == ph || t.counts[s*H+h] == 0 {
-				continue
-			}
-			if other >= 0 {
-				two = false
-				break
-			}
-			other = h
-		}
-		if two && other >= 0 {
+		if len(hosts) == 1 {
+			ph, other := t.host[r.prim[s]], hosts[0]
 			k := hp{min(ph, other), max(ph, other)}
 			groups[k] = append(groups[k], s)
 		}
+		for _, h := range hosts {
+			t.hc[h] = 0
+		}
+		t.touched = hosts[:0]
 	}
 	keys := make([]hp, 0, len(groups))
 	for k := range groups {
@@ -270,13 +303,22 @@ func (t *topo) primariesWhere(r roles, f func(p int) bool) []int {
 // cost grows as the cube of the node count per pass, fine for hundreds of
 // nodes.
 func Place(req PlaceRequest) (*Placement, error) {
+	return PlaceContext(context.Background(), req)
+}
+
+// PlaceContext is Place that stops when ctx ends, returning ctx's error
+// (the search looks at ctx before each candidate swap).
+func PlaceContext(ctx context.Context, req PlaceRequest) (*Placement, error) {
+	if ctx == nil {
+		return nil, errNilContext
+	}
 	n := len(req.Nodes)
 	if req.Primaries < 1 || req.Primaries > n {
 		return nil, fmt.Errorf("%w: %d primaries requested for %d nodes", ErrImpossible, req.Primaries, n)
 	}
 	nodes := slices.Clone(req.Nodes)
 	slices.SortFunc(nodes, func(a, b Node) int { return strings.Compare(a.ID, b.ID) })
-	t, err := newTopo(nodes, req.Primaries)
+	t, err := newTopo(ctx, nodes, req.Primaries)
 	if err != nil {
 		return nil, err
 	}
@@ -284,9 +326,15 @@ func Place(req PlaceRequest) (*Placement, error) {
 	bestScore := -1
 	for _, start := range t.starts() {
 		r := t.localSearch(start)
+		if t.err != nil {
+			return nil, t.err
+		}
 		if s := t.score(r, false).Total; bestScore < 0 || s < bestScore {
 			best, bestScore = r, s
 		}
+	}
+	if t.err != nil {
+		return nil, t.err
 	}
 	return t.placement(best), nil
 }
@@ -384,6 +432,9 @@ func (t *topo) starts() []roles {
 		nrep := make([]int, P)
 		onHost := make(map[[2]int]bool)
 		for _, i := range reps {
+			if t.stopped() {
+				return nil
+			}
 			best := -1
 			bestKey := [3]int{}
 			for s := 0; s < P; s++ {
@@ -421,6 +472,9 @@ func (t *topo) localSearch(r roles) roles {
 		bi, bj, bs := -1, -1, cur
 		for i := 0; i < n; i++ {
 			for j := i + 1; j < n; j++ {
+				if t.stopped() {
+					return r
+				}
 				if t.swap(r, i, j) {
 					if s := t.score(r, false).Total; s < bs {
 						bi, bj, bs = i, j, s
@@ -501,7 +555,7 @@ func (t *topo) swap(r roles, i, j int) bool {
 }
 
 // rolesOf reads roles from a layout's primaries and replicas.
-func rolesOf(l *Layout) (*topo, roles, error) {
+func rolesOf(ctx context.Context, l *Layout) (*topo, roles, error) {
 	st, err := l.index()
 	if err != nil {
 		return nil, roles{}, err
@@ -511,7 +565,7 @@ func rolesOf(l *Layout) (*topo, roles, error) {
 	}
 	nodes := slices.Clone(l.Nodes)
 	slices.SortFunc(nodes, func(a, b Node) int { return strings.Compare(a.ID, b.ID) })
-	t, err := newTopo(nodes, len(st.primary))
+	t, err := newTopo(ctx, nodes, len(st.primary))
 	if err != nil {
 		return nil, roles{}, err
 	}
@@ -535,7 +589,7 @@ func rolesOf(l *Layout) (*topo, roles, error) {
 // ScoreLayout scores the placement of an existing layout's primaries and
 // replicas (Role and Primary), with one explanation per violation.
 func ScoreLayout(l *Layout) (Score, error) {
-	t, r, err := rolesOf(l)
+	t, r, err := rolesOf(context.Background(), l)
 	if err != nil {
 		return Score{}, err
 	}
@@ -567,7 +621,16 @@ type RepairPlan struct {
 // changes, and none when nothing improves. It is not proven to be the
 // fewest possible in every case.
 func Repair(l *Layout) (*RepairPlan, error) {
-	t, r, err := rolesOf(l)
+	return RepairContext(context.Background(), l)
+}
+
+// RepairContext is Repair that stops when ctx ends, returning ctx's error
+// (the search looks at ctx before each candidate change).
+func RepairContext(ctx context.Context, l *Layout) (*RepairPlan, error) {
+	if ctx == nil {
+		return nil, errNilContext
+	}
+	t, r, err := rolesOf(ctx, l)
 	if err != nil {
 		return nil, err
 	}
@@ -598,6 +661,9 @@ func Repair(l *Layout) (*RepairPlan, error) {
 		}
 		best := mv{i: -1}
 		for i := 0; i < n; i++ {
+			if t.stopped() {
+				return nil, t.err
+			}
 			if isPrim[i] {
 				continue
 			}
@@ -605,6 +671,9 @@ func Repair(l *Layout) (*RepairPlan, error) {
 			for s := 0; s < P; s++ {
 				if s == si || cnt[si]-1 < lo[si] || cnt[s]+1 > hi[s] {
 					continue
+				}
+				if t.stopped() {
+					return nil, t.err
 				}
 				r.shard[i] = s
 				if g := float64(cur - t.score(r, false).Total); g > 0 && g > best.gain {
@@ -615,6 +684,9 @@ func Repair(l *Layout) (*RepairPlan, error) {
 			for j := i + 1; j < n; j++ {
 				if isPrim[j] || r.shard[j] == si {
 					continue
+				}
+				if t.stopped() {
+					return nil, t.err
 				}
 				sj := r.shard[j]
 				r.shard[i], r.shard[j] = sj, si

@@ -3,17 +3,21 @@ package plan
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
+	"math/bits"
 	"slices"
 	"strings"
 
 	"github.com/slotrouter/slotrouter/slots"
 )
 
-// FormatVersion is the version of the plan document this package writes
-// and the only one ParsePlan accepts.
-const FormatVersion = 1
+// FormatVersion is the version of the plan document this package writes.
+// Version 2 replaced version 1's per-batch "after" layouts, whose size grew
+// with batches × nodes, by one "final" layout; ParsePlan still reads
+// version 1 documents (see ParsePlan).
+const FormatVersion = 2
 
 // Kind says which planner produced a plan.
 type Kind string
@@ -71,8 +75,8 @@ type Summary struct {
 }
 
 // Plan is a slot-move plan: what to move, in which parallel batches, and the
-// layout expected after each batch. See the package documentation for the
-// JSON format.
+// layout expected at the end. See the package documentation for the JSON
+// format.
 type Plan struct {
 	Version int  `json:"version"`
 	Kind    Kind `json:"kind"`
@@ -87,21 +91,92 @@ type Plan struct {
 	// pairwise disjoint nodes (no node is source or target of two moves in
 	// the batch), so they can run in parallel; batches run in order.
 	Batches [][]int `json:"batches"`
-	// After[i] is the layout once batches 0..i are done; the last one is
-	// the final layout.
-	After   []Assignment `json:"after"`
-	Summary Summary      `json:"summary"`
+	// FinalLayout is every primary's slots once all batches are done. The
+	// layout after a given batch is AfterBatch's.
+	FinalLayout Assignment `json:"final"`
+	Summary     Summary    `json:"summary"`
 	// Notes explain decisions (threshold, unreachable tolerance, …).
 	Notes []string `json:"notes,omitempty"`
 }
 
-// Final returns the layout after the whole plan (Before when it has no
-// batches).
+// Final returns the layout after the whole plan: FinalLayout, or Before
+// when FinalLayout is nil.
 func (p *Plan) Final() Assignment {
-	if len(p.After) == 0 {
+	if p.FinalLayout == nil {
 		return p.Before
 	}
-	return p.After[len(p.After)-1]
+	return p.FinalLayout
+}
+
+// AfterBatch returns every primary's slots once batches 0..i are done,
+// computed from Before and the moves (time O(slots + nodes) per call). It
+// fails, wrapping ErrInvalidPlan, when i is out of range or the plan names
+// nodes Before does not have; run Validate first to trust the result.
+func (p *Plan) AfterBatch(i int) (Assignment, error) {
+	if i < 0 || i >= len(p.Batches) {
+		return nil, fmt.Errorf("%w: batch %d out of range (have %d batches)", ErrInvalidPlan, i, len(p.Batches))
+	}
+	ids := sortedIDs(p.Before)
+	owner := ownerArray(ids, p.Before)
+	for bi := 0; bi <= i; bi++ {
+		for _, mi := range p.Batches[bi] {
+			if mi < 0 || mi >= len(p.Moves) {
+				return nil, fmt.Errorf("%w: batch %d: move index %d out of range", ErrInvalidPlan, bi, mi)
+			}
+			m := p.Moves[mi]
+			t, ok := slices.BinarySearch(ids, m.Target)
+			if !ok {
+				return nil, fmt.Errorf("%w: move %d: target %q is not in \"before\"", ErrInvalidPlan, mi, m.Target)
+			}
+			for _, r := range m.Ranges {
+				if !r.Valid() {
+					return nil, fmt.Errorf("%w: move %d: invalid range %d-%d", ErrInvalidPlan, mi, r.Start, r.End)
+				}
+				for s := int(r.Start); s <= int(r.End); s++ {
+					owner[s] = int32(t)
+				}
+			}
+		}
+	}
+	rs := rangesOf(owner, len(ids))
+	a := make(Assignment, len(ids))
+	for k, id := range ids {
+		if rs[k] == nil {
+			rs[k] = Ranges{}
+		}
+		a[id] = rs[k]
+	}
+	return a, nil
+}
+
+// sortedIDs returns the node IDs of a, sorted.
+func sortedIDs(a Assignment) []string {
+	ids := make([]string, 0, len(a))
+	for id := range a {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// ownerArray maps each slot to its owner's index in ids (noOwner when
+// none, or when a range is invalid; Validate reports those).
+func ownerArray(ids []string, a Assignment) *[slots.Count]int32 {
+	var owner [slots.Count]int32
+	for i := range owner {
+		owner[i] = noOwner
+	}
+	for k, id := range ids {
+		for _, r := range a[id] {
+			if !r.Valid() {
+				continue
+			}
+			for s := int(r.Start); s <= int(r.End); s++ {
+				owner[s] = int32(k)
+			}
+		}
+	}
+	return &owner
 }
 
 // Marshal encodes the plan as indented JSON followed by a newline. The
@@ -114,10 +189,10 @@ func (p *Plan) Marshal() ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// buildPlan turns a before/after ownership pair into a plan. ids are the
-// primaries' IDs by layout index (empty for replicas, which never own).
-func buildPlan(kind Kind, nodes []Node, prim []int, before, after *[slots.Count]int32) *Plan {
-	n := len(nodes)
+// buildPlan turns a before/after ownership pair into a plan. prim are the
+// primaries' layout indexes (replicas never own). Time and memory are
+// linear in slots + nodes + moves, apart from batching (see batchMoves).
+func buildPlan(ctx context.Context, kind Kind, nodes []Node, prim []int, before, after *[slots.Count]int32) (*Plan, error) {
 	p := &Plan{Version: FormatVersion, Kind: kind, Before: assignmentOf(nodes, prim, before)}
 	type pair struct{ s, t int32 }
 	idx := map[pair]int{}
@@ -145,30 +220,16 @@ func buildPlan(kind Kind, nodes []Node, prim []int, before, after *[slots.Count]
 	slices.SortFunc(p.Moves, func(x, y Move) int {
 		return cmp.Or(strings.Compare(x.Source, y.Source), strings.Compare(x.Target, y.Target))
 	})
-	p.Batches = batchMoves(p.Moves)
-	work := *before
-	byID := make(map[string]int32, n)
-	for _, i := range prim {
-		byID[nodes[i].ID] = int32(i)
+	var err error
+	if p.Batches, err = batchMoves(ctx, p.Moves); err != nil {
+		return nil, err
 	}
-	for _, b := range p.Batches {
-		for _, mi := range b {
-			m := &p.Moves[mi]
-			t := byID[m.Target]
-			for _, r := range m.Ranges {
-				for s := int(r.Start); s <= int(r.End); s++ {
-					work[s] = t
-				}
-			}
-		}
-		p.After = append(p.After, assignmentOf(nodes, prim, &work))
-	}
+	p.FinalLayout = assignmentOf(nodes, prim, after)
 	p.Summary.Moves = len(p.Moves)
 	p.Summary.Batches = len(p.Batches)
 	p.Summary.RangesBefore = countRanges(p.Before)
-	final := p.Final()
-	p.Summary.RangesAfter = countRanges(final)
-	for _, rs := range final {
+	p.Summary.RangesAfter = countRanges(p.FinalLayout)
+	for _, rs := range p.FinalLayout {
 		p.Summary.MaxRangesAfter = max(p.Summary.MaxRangesAfter, len(rs))
 	}
 	if p.Moves == nil {
@@ -177,11 +238,12 @@ func buildPlan(kind Kind, nodes []Node, prim []int, before, after *[slots.Count]
 	if p.Batches == nil {
 		p.Batches = [][]int{}
 	}
-	if p.After == nil {
-		p.After = []Assignment{}
-	}
-	return p
+	return p, nil
 }
+
+// cancelEvery is how many cheap steps a loop takes between looks at its
+// context.
+const cancelEvery = 256
 
 // batchMoves groups moves so that no node appears twice in a batch, using
 // as few batches as possible: a node gives or receives, never both, so the
@@ -191,9 +253,14 @@ func buildPlan(kind Kind, nodes []Node, prim []int, before, after *[slots.Count]
 // gives and receives (load-aware plans can do that) the graph may not be
 // bipartite and a greedy colouring is used (at most 2d-1 batches). Batches
 // are ordered by their largest move, biggest first.
-func batchMoves(moves []Move) [][]int {
+//
+// Memory is linear in the moves: the colour of each edge at a node is kept
+// in one map keyed by (node, colour), and each node's smallest free colour
+// is found in a bitset of its degree + 1 bits (a node of degree d always
+// has a free colour below d).
+func batchMoves(ctx context.Context, moves []Move) ([][]int, error) {
 	if len(moves) == 0 {
-		return nil
+		return nil, nil
 	}
 	gives := map[string]bool{}
 	for _, m := range moves {
@@ -201,7 +268,7 @@ func batchMoves(moves []Move) [][]int {
 	}
 	for _, m := range moves {
 		if gives[m.Target] {
-			return greedyBatches(moves)
+			return greedyBatches(ctx, moves)
 		}
 	}
 	num := map[string]int{}
@@ -214,41 +281,72 @@ func batchMoves(moves []Move) [][]int {
 	}
 	type edge struct{ u, v int }
 	edges := make([]edge, len(moves))
-	deg := map[int]int{}
+	var deg []int
 	for i, m := range moves {
 		edges[i] = edge{node(m.Source), node(m.Target)}
+		for len(deg) < len(num) {
+			deg = append(deg, 0)
+		}
 		deg[edges[i].u]++
 		deg[edges[i].v]++
 	}
-	colors := 0
-	for _, d := range deg {
-		colors = max(colors, d)
+	colors := slices.Max(deg)
+	// at[(n, c)] is the edge of colour c at node n; absent means none.
+	type key struct{ n, c int32 }
+	at := make(map[key]int32, 2*len(moves))
+	get := func(n, c int) int {
+		if e, ok := at[key{int32(n), int32(c)}]; ok {
+			return int(e)
+		}
+		return -1
 	}
-	// at[n][c] is the edge of colour c at node n, or -1.
-	at := make([][]int, len(num))
-	for n := range at {
-		at[n] = make([]int, colors)
-		for c := range at[n] {
-			at[n][c] = -1
+	set := func(n, c, e int) {
+		if e < 0 {
+			delete(at, key{int32(n), int32(c)})
+		} else {
+			at[key{int32(n), int32(c)}] = int32(e)
 		}
 	}
-	color := make([]int, len(moves))
+	// used[n] has bit c set when colour c < deg(n)+1 is taken at n.
+	off := make([]int, len(deg)+1)
+	for n, d := range deg {
+		off[n+1] = off[n] + (d+1+63)/64
+	}
+	bits := make([]uint64, off[len(deg)])
+	mark := func(n, c int, on bool) {
+		if c > deg[n] {
+			return
+		}
+		w := &bits[off[n]+c/64]
+		if on {
+			*w |= 1 << (c % 64)
+		} else {
+			*w &^= 1 << (c % 64)
+		}
+	}
 	free := func(n int) int {
-		for c, e := range at[n] {
-			if e < 0 {
-				return c
+		for k, w := range bits[off[n]:off[n+1]] {
+			if w != ^uint64(0) {
+				return k*64 + bits64TrailingOnes(w)
 			}
 		}
 		return -1 // cannot happen: degree <= colours
 	}
+	color := make([]int, len(moves))
+	var path []int
 	for i, e := range edges {
+		if i%cancelEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 		a, b := free(e.u), free(e.v)
-		if at[e.v][a] >= 0 {
+		if get(e.v, a) >= 0 {
 			// Flip the path from v whose edges alternate a, b.
-			var path []int
+			path = path[:0]
 			x, c := e.v, a
-			for at[x][c] >= 0 && len(path) <= len(edges) {
-				pe := at[x][c]
+			for get(x, c) >= 0 && len(path) <= len(edges) {
+				pe := get(x, c)
 				path = append(path, pe)
 				y := edges[pe].u
 				if y == x {
@@ -262,8 +360,10 @@ func batchMoves(moves []Move) [][]int {
 				}
 			}
 			for _, pe := range path {
-				at[edges[pe].u][color[pe]] = -1
-				at[edges[pe].v][color[pe]] = -1
+				set(edges[pe].u, color[pe], -1)
+				set(edges[pe].v, color[pe], -1)
+				mark(edges[pe].u, color[pe], false)
+				mark(edges[pe].v, color[pe], false)
 			}
 			for _, pe := range path {
 				if color[pe] == a {
@@ -271,60 +371,100 @@ func batchMoves(moves []Move) [][]int {
 				} else {
 					color[pe] = a
 				}
-				at[edges[pe].u][color[pe]] = pe
-				at[edges[pe].v][color[pe]] = pe
+				set(edges[pe].u, color[pe], pe)
+				set(edges[pe].v, color[pe], pe)
+				mark(edges[pe].u, color[pe], true)
+				mark(edges[pe].v, color[pe], true)
 			}
 		}
 		color[i] = a
-		at[e.u][a] = i
-		at[e.v][a] = i
+		set(e.u, a, i)
+		set(e.v, a, i)
+		mark(e.u, a, true)
+		mark(e.v, a, true)
 	}
 	batches := make([][]int, colors)
 	for i, c := range color {
 		batches[c] = append(batches[c], i)
 	}
 	batches = slices.DeleteFunc(batches, func(b []int) bool { return len(b) == 0 })
-	biggest := func(b []int) int {
-		m := 0
-		for _, i := range b {
-			m = max(m, moves[i].Slots)
-		}
-		return m
+	sortBatches(moves, batches)
+	return batches, nil
+}
+
+// bits64TrailingOnes counts the trailing one bits of w.
+func bits64TrailingOnes(w uint64) int { return bits.TrailingZeros64(^w) }
+
+// sortBatches orders batches by their largest move, biggest first (stable).
+func sortBatches(moves []Move, batches [][]int) {
+	type sized struct {
+		b       []int
+		biggest int
 	}
-	slices.SortStableFunc(batches, func(x, y []int) int { return cmp.Compare(biggest(y), biggest(x)) })
-	return batches
+	bs := make([]sized, len(batches))
+	for k, b := range batches {
+		bs[k].b = b
+		for _, i := range b {
+			bs[k].biggest = max(bs[k].biggest, moves[i].Slots)
+		}
+	}
+	slices.SortStableFunc(bs, func(x, y sized) int { return cmp.Compare(y.biggest, x.biggest) })
+	for k := range bs {
+		batches[k] = bs[k].b
+	}
 }
 
 // greedyBatches puts each move, largest first, into the first batch where
-// both its nodes are free.
-func greedyBatches(moves []Move) [][]int {
+// both its nodes are free. Each node's lowest colour with every colour
+// below it taken only grows, so the search for a batch starts there.
+func greedyBatches(ctx context.Context, moves []Move) ([][]int, error) {
 	order := make([]int, len(moves))
 	for i := range order {
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(moves[b].Slots, moves[a].Slots) })
+	num := map[string]int32{}
+	node := func(id string) int32 {
+		if n, ok := num[id]; ok {
+			return n
+		}
+		num[id] = int32(len(num))
+		return int32(len(num) - 1)
+	}
+	type key struct{ n, c int32 }
+	busy := map[key]bool{}
+	var low []int32 // per node: every batch below is busy
 	var batches [][]int
-	var busy []map[string]bool
-	for _, mi := range order {
-		m := moves[mi]
-		placed := false
-		for bi := range batches {
-			if !busy[bi][m.Source] && !busy[bi][m.Target] {
-				batches[bi] = append(batches[bi], mi)
-				busy[bi][m.Source], busy[bi][m.Target] = true, true
-				placed = true
-				break
+	for k, mi := range order {
+		if k%cancelEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
 			}
 		}
-		if !placed {
-			batches = append(batches, []int{mi})
-			busy = append(busy, map[string]bool{m.Source: true, m.Target: true})
+		m := moves[mi]
+		u, v := node(m.Source), node(m.Target)
+		for int(max(u, v)) >= len(low) {
+			low = append(low, 0)
+		}
+		c := max(low[u], low[v])
+		for busy[key{u, c}] || busy[key{v, c}] {
+			c++
+		}
+		if int(c) == len(batches) {
+			batches = append(batches, nil)
+		}
+		batches[c] = append(batches[c], mi)
+		busy[key{u, c}], busy[key{v, c}] = true, true
+		for _, n := range []int32{u, v} {
+			for busy[key{n, low[n]}] {
+				low[n]++
+			}
 		}
 	}
 	for _, b := range batches {
 		slices.Sort(b)
 	}
-	return batches
+	return batches, nil
 }
 
 func assignmentOf(nodes []Node, prim []int, owner *[slots.Count]int32) Assignment {
@@ -349,20 +489,54 @@ func countRanges(a Assignment) int {
 
 // ParsePlan decodes a plan document and validates it (see Validate).
 // Unknown fields are rejected.
+//
+// Version 1 documents, written before FormatVersion 2, are accepted too:
+// they carry "after", one layout per batch, instead of "final". Each of
+// those layouts is checked against the moves, and the plan is returned in
+// the current form (Version 2, FinalLayout the last of them, or Before
+// when there are no batches), so callers handle one form only.
 func ParsePlan(data []byte) (*Plan, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	var p Plan
-	if err := dec.Decode(&p); err != nil {
+	var doc struct {
+		Plan
+		// After is version 1's per-batch layouts.
+		After []Assignment `json:"after"`
+	}
+	if err := dec.Decode(&doc); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidPlan, err)
 	}
 	if dec.More() {
 		return nil, fmt.Errorf("%w: trailing data after the plan object", ErrInvalidPlan)
 	}
+	p := &doc.Plan
+	switch p.Version {
+	case 1:
+		if p.FinalLayout != nil {
+			return nil, fmt.Errorf("%w: version 1 has no \"final\" (it lists \"after\" per batch)", ErrInvalidPlan)
+		}
+		if doc.After == nil {
+			return nil, fmt.Errorf("%w: version 1 plan without \"after\"", ErrInvalidPlan)
+		}
+		if err := p.validate(context.Background(), doc.After); err != nil {
+			return nil, err
+		}
+		p.Version = FormatVersion
+		if len(doc.After) > 0 {
+			p.FinalLayout = doc.After[len(doc.After)-1]
+		} else {
+			p.FinalLayout = p.Before
+		}
+		return p, nil
+	case FormatVersion:
+		if doc.After != nil {
+			return nil, fmt.Errorf("%w: \"after\" is a version 1 field; version %d has \"final\"", ErrInvalidPlan, FormatVersion)
+		}
+	}
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	return &p, nil
+	return p, nil
 }
 
 // Validate checks that a plan is internally consistent, so an executor can
@@ -370,15 +544,27 @@ func ParsePlan(data []byte) (*Plan, error) {
 // owners; moves between distinct nodes of Before, with valid, ascending,
 // disjoint ranges whose size matches Slots, no slot moved twice; every move
 // in exactly one batch; no node twice in a batch; each move's slots owned by
-// its source when its batch starts; After[i] equal to the result of
-// applying batches 0..i; a summary.slots_moved that matches the moves
+// its source when its batch starts; FinalLayout equal to the result of
+// applying every batch; a summary.slots_moved that matches the moves
 // (the other summary figures are informational, not checked). Errors wrap
-// ErrInvalidPlan and say what is wrong.
+// ErrInvalidPlan and say what is wrong. Time and memory are linear in the
+// plan's size.
 func (p *Plan) Validate() error {
+	return p.validate(context.Background(), nil)
+}
+
+// ValidateContext is Validate that stops with ctx's error when ctx ends.
+func (p *Plan) ValidateContext(ctx context.Context) error {
+	return p.validate(ctx, nil)
+}
+
+// validate checks p; perBatch, when not nil, are version 1's layouts
+// after each batch, checked instead of FinalLayout.
+func (p *Plan) validate(ctx context.Context, perBatch []Assignment) error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: %s", ErrInvalidPlan, fmt.Sprintf(format, a...))
 	}
-	if p.Version != FormatVersion {
+	if perBatch == nil && p.Version != FormatVersion {
 		return bad("version %d is not supported (want %d)", p.Version, FormatVersion)
 	}
 	if !p.Kind.known() {
@@ -387,11 +573,7 @@ func (p *Plan) Validate() error {
 	if p.Before == nil {
 		return bad("missing \"before\" layout")
 	}
-	ids := make([]string, 0, len(p.Before))
-	for id := range p.Before {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	ids := sortedIDs(p.Before)
 	num := make(map[string]int32, len(ids))
 	for i, id := range ids {
 		if id == "" {
@@ -415,6 +597,9 @@ func (p *Plan) Validate() error {
 				owner[s] = num[id]
 			}
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	var moved slots.Set
 	total := 0
@@ -453,11 +638,19 @@ func (p *Plan) Validate() error {
 		total += n
 	}
 	seen := make([]int, len(p.Moves))
+	// used[node] is 1 + the batch that last used the node, and at[node]
+	// the move it was in there.
+	used := make([]int, len(ids))
+	at := make([]int, len(ids))
 	for bi, b := range p.Batches {
+		if bi%cancelEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
 		if len(b) == 0 {
 			return bad("batch %d is empty", bi)
 		}
-		used := map[string]int{}
 		for _, mi := range b {
 			if mi < 0 || mi >= len(p.Moves) {
 				return bad("batch %d: move index %d out of range (have %d moves)", bi, mi, len(p.Moves))
@@ -468,10 +661,11 @@ func (p *Plan) Validate() error {
 			}
 			m := p.Moves[mi]
 			for _, id := range []string{m.Source, m.Target} {
-				if prev, ok := used[id]; ok {
-					return bad("batch %d: node %q is in moves %d and %d; moves of a batch must have disjoint nodes", bi, id, prev, mi)
+				k := num[id]
+				if used[k] == bi+1 {
+					return bad("batch %d: node %q is in moves %d and %d; moves of a batch must have disjoint nodes", bi, id, at[k], mi)
 				}
-				used[id] = mi
+				used[k], at[k] = bi+1, mi
 			}
 		}
 	}
@@ -480,8 +674,8 @@ func (p *Plan) Validate() error {
 			return bad("move %d is in no batch", mi)
 		}
 	}
-	if len(p.After) != len(p.Batches) {
-		return bad("\"after\" has %d layouts for %d batches", len(p.After), len(p.Batches))
+	if perBatch != nil && len(perBatch) != len(p.Batches) {
+		return bad("\"after\" has %d layouts for %d batches", len(perBatch), len(p.Batches))
 	}
 	for bi, b := range p.Batches {
 		for _, mi := range b {
@@ -500,8 +694,21 @@ func (p *Plan) Validate() error {
 				}
 			}
 		}
-		if err := sameAssignment(ids, &owner, p.After[bi]); err != nil {
-			return bad("after[%d]: %v", bi, err)
+		if perBatch != nil {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := sameAssignment(ids, num, &owner, perBatch[bi]); err != nil {
+				return bad("after[%d]: %v", bi, err)
+			}
+		}
+	}
+	if perBatch == nil {
+		if p.FinalLayout == nil {
+			return bad("missing \"final\" layout")
+		}
+		if err := sameAssignment(ids, num, &owner, p.FinalLayout); err != nil {
+			return bad("final: %v", err)
 		}
 	}
 	if p.Summary.SlotsMoved != total {
@@ -510,35 +717,64 @@ func (p *Plan) Validate() error {
 	return nil
 }
 
-// sameAssignment compares an owner array with an assignment.
-func sameAssignment(ids []string, owner *[slots.Count]int32, a Assignment) error {
+// sameAssignment compares an owner array (indexes into ids) with an
+// assignment, in time linear in slots + nodes + ranges.
+func sameAssignment(ids []string, num map[string]int32, owner *[slots.Count]int32, a Assignment) error {
 	for id := range a {
-		if _, ok := slices.BinarySearch(ids, id); !ok {
+		if _, ok := num[id]; !ok {
 			return fmt.Errorf("node %q is not in \"before\"", id)
 		}
 	}
-	want := make([]slots.Set, len(ids))
-	for s, o := range owner {
-		if o != noOwner {
-			want[o].Add(slots.Slot(s))
-		}
+	var got [slots.Count]int32
+	for i := range got {
+		got[i] = noOwner
 	}
 	for i, id := range ids {
-		var got slots.Set
-		n := 0
 		for _, r := range a[id] {
 			if !r.Valid() {
 				return fmt.Errorf("node %q: invalid range %d-%d", id, r.Start, r.End)
 			}
-			got.AddRange(r)
-			n += r.Len()
+			for s := int(r.Start); s <= int(r.End); s++ {
+				if got[s] == int32(i) {
+					return fmt.Errorf("node %q: overlapping ranges", id)
+				}
+				if got[s] == noOwner {
+					got[s] = int32(i)
+				} else {
+					got[s] = -2 // claimed twice: differs from any owner
+				}
+			}
 		}
-		if n != got.Count() {
-			return fmt.Errorf("node %q: overlapping ranges", id)
+	}
+	for s := range got {
+		if got[s] == owner[s] {
+			continue
 		}
-		if !got.Equal(&want[i]) {
-			return fmt.Errorf("node %q should own %s, the plan says %s", id, want[i].String(), got.String())
+		// Name a node whose slots differ: one that claims the slot
+		// wrongly, or else its rightful owner.
+		k := owner[s]
+		switch {
+		case got[s] >= 0:
+			k = got[s]
+		case got[s] == -2:
+			for i, id := range ids {
+				for _, r := range a[id] {
+					if r.Contains(slots.Slot(s)) && int32(i) != owner[s] {
+						k = int32(i)
+					}
+				}
+			}
 		}
+		var want, have slots.Set
+		for t, o := range owner {
+			if o == k {
+				want.Add(slots.Slot(t))
+			}
+		}
+		for _, r := range a[ids[k]] {
+			have.AddRange(r)
+		}
+		return fmt.Errorf("node %q should own %s, the plan says %s", ids[k], want.String(), have.String())
 	}
 	return nil
 }

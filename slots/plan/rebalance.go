@@ -2,6 +2,8 @@ package plan
 
 import (
 	"cmp"
+	"container/heap"
+	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -118,10 +120,21 @@ func (st *state) targets(counts []int) ([]int, error) {
 //     (always so for layouts of one range per node), each receiver's range
 //     count grows by at most the number of donors it receives from.
 func Rebalance(l *Layout, opt Options) (*Plan, error) {
-	return rebalance(l, opt, KindRebalance)
+	return RebalanceContext(context.Background(), l, opt)
 }
 
-func rebalance(l *Layout, opt Options, kind Kind) (*Plan, error) {
+// RebalanceContext is Rebalance that stops when ctx ends, returning ctx's
+// error (every long step looks at ctx). Time and memory grow about
+// linearly with the primaries (BenchmarkScale: 10,000 primaries in tens
+// of milliseconds, a few MB).
+func RebalanceContext(ctx context.Context, l *Layout, opt Options) (*Plan, error) {
+	if ctx == nil {
+		return nil, errNilContext
+	}
+	return rebalance(ctx, l, opt, KindRebalance)
+}
+
+func rebalance(ctx context.Context, l *Layout, opt Options, kind Kind) (*Plan, error) {
 	st, err := l.index()
 	if err != nil {
 		return nil, err
@@ -138,7 +151,10 @@ func rebalance(l *Layout, opt Options, kind Kind) (*Plan, error) {
 		return nil, err
 	}
 	if kind == KindRebalance && withinThreshold(st, counts, t, opt.Threshold) {
-		p := buildPlan(kind, st.nodes, st.primary, &st.owner, &st.owner)
+		p, err := buildPlan(ctx, kind, st.nodes, st.primary, &st.owner, &st.owner)
+		if err != nil {
+			return nil, err
+		}
 		p.Targets = st.targetMap(t)
 		p.Summary.Skipped = true
 		p.Notes = append(p.Notes, fmt.Sprintf("every primary is within the threshold %g of its target; nothing to move", opt.Threshold))
@@ -150,8 +166,14 @@ func rebalance(l *Layout, opt Options, kind Kind) (*Plan, error) {
 		exc[i] = max(0, counts[i]-t[i])
 		def[i] = max(0, t[i]-counts[i])
 	}
-	after := transfer(st, exc, def)
-	p := buildPlan(kind, st.nodes, st.primary, &st.owner, after)
+	after, err := transfer(ctx, st, exc, def)
+	if err != nil {
+		return nil, err
+	}
+	p, err := buildPlan(ctx, kind, st.nodes, st.primary, &st.owner, after)
+	if err != nil {
+		return nil, err
+	}
 	p.Targets = st.targetMap(t)
 	return p, nil
 }
@@ -183,6 +205,18 @@ func withinThreshold(st *state, counts, t []int, th float64) bool {
 // new nodes must not be in the layout and must own no slots; replicas among
 // them are added as they are.
 func AddNodes(l *Layout, add []Node) (*Plan, error) {
+	return AddNodesContext(context.Background(), l, add)
+}
+
+// AddNodesContext is AddNodes that stops when ctx ends, returning ctx's
+// error.
+func AddNodesContext(ctx context.Context, l *Layout, add []Node) (*Plan, error) {
+	if ctx == nil {
+		return nil, errNilContext
+	}
+	if l == nil {
+		return nil, errNilLayout
+	}
 	nl := *l
 	nl.Nodes = append(slices.Clone(l.Nodes), add...)
 	for _, n := range add {
@@ -190,7 +224,7 @@ func AddNodes(l *Layout, add []Node) (*Plan, error) {
 			return nil, fmt.Errorf("%w: new node %q already owns slots", ErrInvalidLayout, n.ID)
 		}
 	}
-	return rebalance(&nl, Options{}, KindAddNodes)
+	return rebalance(ctx, &nl, Options{}, KindAddNodes)
 }
 
 // RemoveNodes plans draining the given primaries (they end with no slots,
@@ -198,24 +232,37 @@ func AddNodes(l *Layout, add []Node) (*Plan, error) {
 // each slot moves at most once: the minimum is sum max(0, current - target)
 // over the remaining nodes' new targets plus the drained nodes' slots.
 func RemoveNodes(l *Layout, ids []string) (*Plan, error) {
+	return RemoveNodesContext(context.Background(), l, ids)
+}
+
+// RemoveNodesContext is RemoveNodes that stops when ctx ends, returning
+// ctx's error.
+func RemoveNodesContext(ctx context.Context, l *Layout, ids []string) (*Plan, error) {
+	if ctx == nil {
+		return nil, errNilContext
+	}
+	if l == nil {
+		return nil, errNilLayout
+	}
 	nl := *l
 	nl.Nodes = slices.Clone(l.Nodes)
+	pos := make(map[string][]int, len(nl.Nodes))
+	for i := range nl.Nodes {
+		pos[nl.Nodes[i].ID] = append(pos[nl.Nodes[i].ID], i)
+	}
 	for _, id := range ids {
-		found := false
-		for i := range nl.Nodes {
-			if nl.Nodes[i].ID == id {
-				if nl.Nodes[i].IsReplica() {
-					return nil, fmt.Errorf("%w: %q is a replica; only primaries are drained", ErrImpossible, id)
-				}
-				nl.Nodes[i].Weight = Weight(0)
-				found = true
-			}
-		}
-		if !found {
+		at, ok := pos[id]
+		if !ok {
 			return nil, fmt.Errorf("%w: %q", ErrUnknownNode, id)
 		}
+		for _, i := range at {
+			if nl.Nodes[i].IsReplica() {
+				return nil, fmt.Errorf("%w: %q is a replica; only primaries are drained", ErrImpossible, id)
+			}
+			nl.Nodes[i].Weight = Weight(0)
+		}
 	}
-	return rebalance(&nl, Options{}, KindRemoveNodes)
+	return rebalance(ctx, &nl, Options{}, KindRemoveNodes)
 }
 
 // ReshardRequest asks for exactly Slots slots to move to Target.
@@ -238,6 +285,15 @@ type ReshardRequest struct {
 // plans fewer slots than asked; it fails with ErrImpossible when the
 // sources do not own that many.
 func Reshard(l *Layout, req ReshardRequest) (*Plan, error) {
+	return ReshardContext(context.Background(), l, req)
+}
+
+// ReshardContext is Reshard that stops when ctx ends, returning ctx's
+// error.
+func ReshardContext(ctx context.Context, l *Layout, req ReshardRequest) (*Plan, error) {
+	if ctx == nil {
+		return nil, errNilContext
+	}
 	st, err := l.index()
 	if err != nil {
 		return nil, err
@@ -254,7 +310,7 @@ func Reshard(l *Layout, req ReshardRequest) (*Plan, error) {
 	}
 	counts := countOwned(&st.owner, len(st.nodes))
 	if len(req.Take) > 0 {
-		return reshardTake(st, ti, counts, req)
+		return reshardTake(ctx, st, ti, counts, req)
 	}
 	if req.Slots <= 0 {
 		return nil, fmt.Errorf("%w: slots to move must be > 0, got %d", ErrImpossible, req.Slots)
@@ -321,13 +377,15 @@ func Reshard(l *Layout, req ReshardRequest) (*Plan, error) {
 			break
 		}
 	}
-	after := transfer(st, exc, def)
-	p := buildPlan(KindReshard, st.nodes, st.primary, &st.owner, after)
-	return p, nil
+	after, err := transfer(ctx, st, exc, def)
+	if err != nil {
+		return nil, err
+	}
+	return buildPlan(ctx, KindReshard, st.nodes, st.primary, &st.owner, after)
 }
 
 // reshardTake plans a reshard with an exact count per source.
-func reshardTake(st *state, ti int, counts []int, req ReshardRequest) (*Plan, error) {
+func reshardTake(ctx context.Context, st *state, ti int, counts []int, req ReshardRequest) (*Plan, error) {
 	exc := make([]int, len(st.nodes))
 	def := make([]int, len(st.nodes))
 	total := 0
@@ -359,7 +417,11 @@ func reshardTake(st *state, ti int, counts []int, req ReshardRequest) (*Plan, er
 		return nil, fmt.Errorf("%w: take sums to %d slots but %d were asked", ErrImpossible, total, req.Slots)
 	}
 	def[ti] = total
-	return buildPlan(KindReshard, st.nodes, st.primary, &st.owner, transfer(st, exc, def)), nil
+	after, err := transfer(ctx, st, exc, def)
+	if err != nil {
+		return nil, err
+	}
+	return buildPlan(ctx, KindReshard, st.nodes, st.primary, &st.owner, after)
 }
 
 // run is a maximal run of slots with one owner, in a doubly linked list.
@@ -376,7 +438,12 @@ func (r *run) len() int { return r.end - r.start + 1 }
 // j (sum exc == sum def), taking slots only from the ends of donors' runs
 // and preferring transfers across a boundary between a donor and a
 // receiver. It returns the new owner array.
-func transfer(st *state, exc, def []int) *[slots.Count]int32 {
+//
+// Each round gives one block to the receiver with the largest deficit;
+// that receiver comes from a heap, and the donors' runs are walked once
+// per round, so a plan costs O(rounds × runs), with at most one round per
+// move. ctx is looked at every round.
+func transfer(ctx context.Context, st *state, exc, def []int) (*[slots.Count]int32, error) {
 	exc, def = slices.Clone(exc), slices.Clone(def)
 	runs := make([]run, 0, 64)
 	for s := 0; s < slots.Count; {
@@ -389,11 +456,15 @@ func transfer(st *state, exc, def []int) *[slots.Count]int32 {
 		s = e + 1
 	}
 	runs[len(runs)-1].next = -1
+	head := int32(0) // the live run that starts at slot 0
 	isDonor := func(o int32) bool { return o >= 0 && exc[o] > 0 }
 	isRecv := func(o int32) bool { return o >= 0 && def[o] > 0 }
 	remove := func(k int32) {
 		r := &runs[k]
 		r.dead = true
+		if k == head {
+			head = r.next
+		}
 		if r.prev >= 0 {
 			runs[r.prev].next = r.next
 		}
@@ -466,13 +537,59 @@ func transfer(st *state, exc, def []int) *[slots.Count]int32 {
 		work = append(work, int32(k))
 	}
 	drain()
-	recv := slices.Clone(st.primary) // sorted by ID
+	// Receivers by largest deficit, then ID (st.primary order). Deficits
+	// only shrink, so a stale entry is refreshed when it comes to the top.
+	rq := &recvHeap{def: def}
+	for pos, i := range st.primary {
+		if def[i] > 0 {
+			rq.items = append(rq.items, recvItem{def: def[i], pos: pos, node: i})
+		}
+	}
+	heap.Init(rq)
+	// Donor runs, in slot order, in a linked list of their own (dnext,
+	// dprev): a run stops being a donor's for good (it dies, a receiver
+	// takes it whole, or its owner has given enough) and new runs belong
+	// to receivers, so runs leave the list lazily and never join it.
+	dnext := make([]int32, len(runs))
+	dprev := make([]int32, len(runs))
+	dhead, last := int32(-1), int32(-1)
+	for k := head; k >= 0; k = runs[k].next {
+		if !isDonor(runs[k].owner) {
+			continue
+		}
+		dprev[k], dnext[k] = last, -1
+		if last >= 0 {
+			dnext[last] = k
+		} else {
+			dhead = k
+		}
+		last = k
+	}
+	unlinkDonor := func(k int32) {
+		if dprev[k] >= 0 {
+			dnext[dprev[k]] = dnext[k]
+		} else {
+			dhead = dnext[k]
+		}
+		if dnext[k] >= 0 {
+			dprev[dnext[k]] = dprev[k]
+		}
+	}
 	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		// The receiver with the largest deficit.
 		r := -1
-		for _, i := range recv {
-			if def[i] > 0 && (r < 0 || def[i] > def[r]) {
-				r = i
+		for rq.Len() > 0 {
+			top := rq.items[0]
+			if def[top.node] == top.def {
+				r = top.node
+				break
+			}
+			heap.Pop(rq)
+			if def[top.node] > 0 {
+				heap.Push(rq, recvItem{def: def[top.node], pos: top.pos, node: top.node})
 			}
 		}
 		if r < 0 {
@@ -508,30 +625,28 @@ func transfer(st *state, exc, def []int) *[slots.Count]int32 {
 			}
 			return c.exc > b.exc
 		}
-		head := int32(-1)
-		for k := range runs {
-			if !runs[k].dead && runs[k].start == 0 {
-				head = int32(k)
-				break
-			}
-		}
-		for k := head; k >= 0; k = runs[k].next {
+		for k, nk := dhead, int32(-1); k >= 0; k = nk {
+			nk = dnext[k]
 			ru := &runs[k]
-			if !isDonor(ru.owner) {
+			if ru.dead || !isDonor(ru.owner) {
+				unlinkDonor(k)
 				continue
 			}
 			want := min(exc[ru.owner], def[r])
 			amt := min(want, ru.len())
-			for _, right := range []bool{true, false} {
-				nb := ru.prev
-				if right {
-					nb = ru.next
-				}
-				c := choice{k: k, right: right, fits: ru.len() >= want, amt: amt, exc: exc[ru.owner],
-					exact: exc[ru.owner] == def[r],
-					chain: nb >= 0 && isDonor(runs[nb].owner)}
-				if better(c, best) {
-					best = c
+			// The right end is tried first; the left one wins only when
+			// it alone borders another donor.
+			chainR := ru.next >= 0 && isDonor(runs[ru.next].owner)
+			chainL := ru.prev >= 0 && isDonor(runs[ru.prev].owner)
+			c := choice{k: k, right: chainR || !chainL, fits: ru.len() >= want, amt: amt, exc: exc[ru.owner],
+				exact: exc[ru.owner] == def[r], chain: chainR || chainL}
+			if better(c, best) {
+				best = c
+				// Nothing beats a block that fits, is exact and chains:
+				// its amount is def[r], the most any block gives, and
+				// every exact block has the same exc.
+				if c.fits && c.exact && c.chain {
+					break
 				}
 			}
 		}
@@ -566,6 +681,9 @@ func transfer(st *state, exc, def []int) *[slots.Count]int32 {
 				if ru.prev >= 0 {
 					runs[ru.prev].next = nk
 				}
+				if best.k == head {
+					head = nk
+				}
 				runs = append(runs, nr)
 				runs[best.k].prev = nk
 			}
@@ -582,5 +700,31 @@ func transfer(st *state, exc, def []int) *[slots.Count]int32 {
 			out[s] = runs[k].owner
 		}
 	}
-	return &out
+	return &out, nil
+}
+
+// recvItem is a receiver in recvHeap: its deficit when pushed, its
+// position in ID order, and its layout index.
+type recvItem struct{ def, pos, node int }
+
+// recvHeap orders receivers by deficit, largest first, then by ID.
+type recvHeap struct {
+	items []recvItem
+	def   []int
+}
+
+func (h *recvHeap) Len() int { return len(h.items) }
+func (h *recvHeap) Less(a, b int) bool {
+	x, y := h.items[a], h.items[b]
+	if x.def != y.def {
+		return x.def > y.def
+	}
+	return x.pos < y.pos
+}
+func (h *recvHeap) Swap(a, b int) { h.items[a], h.items[b] = h.items[b], h.items[a] }
+func (h *recvHeap) Push(x any)    { h.items = append(h.items, x.(recvItem)) }
+func (h *recvHeap) Pop() any {
+	x := h.items[len(h.items)-1]
+	h.items = h.items[:len(h.items)-1]
+	return x
 }

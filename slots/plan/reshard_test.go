@@ -182,7 +182,9 @@ func TestPlanJSONRoundTrip(t *testing.T) {
 	assert.Equal(t, p, q)
 	var generic map[string]any
 	require.NoError(t, json.Unmarshal(b, &generic))
-	assert.EqualValues(t, 1, generic["version"])
+	assert.EqualValues(t, plan.FormatVersion, generic["version"])
+	assert.NotContains(t, generic, "after", "version 2 lists the final layout only")
+	assert.Contains(t, generic, "final")
 	assert.Equal(t, "rebalance", generic["kind"])
 	// Moves within a batch have disjoint nodes, and there are as many
 	// batches as the most moves one node takes part in (the least possible).
@@ -220,7 +222,7 @@ func TestValidateErrors(t *testing.T) {
 		want string
 		f    func(p *plan.Plan)
 	}{
-		{"version", func(p *plan.Plan) { p.Version = 2 }},
+		{"version", func(p *plan.Plan) { p.Version = 3 }},
 		{"unknown kind", func(p *plan.Plan) { p.Kind = "shuffle" }},
 		{"missing \"before\"", func(p *plan.Plan) { p.Before = nil }},
 		{"not in \"before\"", func(p *plan.Plan) { p.Moves[0].Source = "ghost" }},
@@ -228,9 +230,9 @@ func TestValidateErrors(t *testing.T) {
 		{"\"slots\" is", func(p *plan.Plan) { p.Moves[0].Slots++ }},
 		{"no ranges", func(p *plan.Plan) { p.Moves[0].Ranges = nil }},
 		{"moved twice", func(p *plan.Plan) { p.Moves[1].Ranges = p.Moves[0].Ranges; p.Moves[1].Slots = p.Moves[0].Slots }},
-		{"in no batch", func(p *plan.Plan) { p.Batches = p.Batches[:len(p.Batches)-1]; p.After = p.After[:len(p.After)-1] }},
+		{"in no batch", func(p *plan.Plan) { p.Batches = p.Batches[:len(p.Batches)-1] }},
 		{"out of range", func(p *plan.Plan) { p.Batches[0][0] = 99 }},
-		{"more than one batch", func(p *plan.Plan) { p.Batches = append(p.Batches, []int{0}); p.After = append(p.After, p.Final()) }},
+		{"more than one batch", func(p *plan.Plan) { p.Batches = append(p.Batches, []int{0}) }},
 		{"disjoint nodes", func(p *plan.Plan) {
 			// Merge all batches into one.
 			var all []int
@@ -238,10 +240,10 @@ func TestValidateErrors(t *testing.T) {
 				all = append(all, b...)
 			}
 			p.Batches = [][]int{all}
-			p.After = []plan.Assignment{p.Final()}
 		}},
-		{"layouts for", func(p *plan.Plan) { p.After = p.After[:0] }},
-		{"should own", func(p *plan.Plan) { p.After[0] = p.Before }},
+		{"missing \"final\"", func(p *plan.Plan) { p.FinalLayout = nil }},
+		{"should own", func(p *plan.Plan) { p.FinalLayout = p.Before }},
+		{"not in \"before\"", func(p *plan.Plan) { p.FinalLayout["ghost"] = plan.Ranges{} }},
 		{"not by source", func(p *plan.Plan) {
 			m := p.Moves[p.Batches[0][0]] // Before already gives its first slot to the target
 			x := m.Ranges[0].Start
