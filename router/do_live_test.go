@@ -14,6 +14,7 @@ import (
 
 	"github.com/slotrouter/slotrouter/internal/clustertest"
 	"github.com/slotrouter/slotrouter/router"
+	"github.com/slotrouter/slotrouter/router/internal/keysamples"
 	"github.com/slotrouter/slotrouter/slots"
 	"github.com/slotrouter/slotrouter/topology"
 )
@@ -124,8 +125,8 @@ func TestRouteEveryCommandLive(t *testing.T) {
 		}
 	}
 	routed, keyless := 0, 0
-	for _, s := range keySamples {
-		args := sampleArgs(s)
+	for _, s := range keysamples.Valid() {
+		args := keysamples.Args(s)
 		keys, kerr := c.Table().Keys(args)
 		slot, n, err := c.Route(args...)
 		if kerr != nil || errors.Is(err, router.ErrCrossSlot) {

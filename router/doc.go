@@ -4,11 +4,22 @@
 //
 // # Command table
 //
-// A Table knows, for every command, where its keys are (static for the
-// commands of Redis 7.0, learned from the server's COMMAND reply for the
-// rest: Table.Learn) and its flags (read-only, blocking...). Table.Slot
-// gives a command's slot and refuses, before anything is sent, a command
-// whose keys hash to different slots (*CrossSlotError, ErrCrossSlot).
+// What the client knows about commands lives in package router/command,
+// which does no I/O and can be used without the client: a Table knows,
+// for every command, where its keys are (static for the commands of
+// Redis 7.0, learned from the server's COMMAND reply for the rest:
+// Table.Learn) and its flags (read-only, blocking...). Table.Slot gives a
+// command's slot and refuses, before anything is sent, a command whose
+// keys hash to different slots (*CrossSlotError, ErrCrossSlot). This
+// package keeps the names its users had before the table moved (Table,
+// Command, Flags, KeySpec, KeySlot, CrossSlotError, DefaultTable,
+// CheckSlot, MaxListedKeys, ErrBadCommand, ErrUnknownCommand,
+// ErrCrossSlot, ErrCommandReply) as aliases of the same types and values;
+// the Flag constants are command.FlagReadOnly and so on. On top of the
+// table the client decides what is its own business: a command that
+// would change the state of the shared connection, or the subscribe
+// family, is refused (ErrBadCommand), and Route adds the topology and the
+// read policy.
 //
 // # Client
 //

@@ -7,6 +7,7 @@ import (
 
 	"github.com/slotrouter/slotrouter/internal/safe"
 	"github.com/slotrouter/slotrouter/retry"
+	"github.com/slotrouter/slotrouter/router/command"
 	"github.com/slotrouter/slotrouter/topology"
 )
 
@@ -33,13 +34,13 @@ var (
 // Errors of input validation; each wraps ErrBadCommand.
 var (
 	// errEmptyCommand is the error for a command without a name.
-	errEmptyCommand = fmt.Errorf("%w: empty command (no name)", ErrBadCommand)
+	errEmptyCommand = fmt.Errorf("%w: empty command (no name)", command.ErrBadCommand)
 	// errNilContext is the error of an entry point given a nil context.
-	errNilContext = fmt.Errorf("%w: nil context", ErrBadCommand)
+	errNilContext = fmt.Errorf("%w: nil context", command.ErrBadCommand)
 	// errSubscribe is the error for the subscribe family, which puts a
 	// connection in pub/sub mode.
 	errSubscribe = fmt.Errorf("%w: SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE and their UNSUBSCRIBE forms need a connection of their own, not a command on the shared one: "+
-		"subscribe with Receive on the client of the node (Client.Node; for SSUBSCRIBE the node Client.Route gives for the channel)", ErrBadCommand)
+		"subscribe with Receive on the client of the node (Client.Node; for SSUBSCRIBE the node Client.Route gives for the channel)", command.ErrBadCommand)
 )
 
 // ErrPanic is wrapped by the error that replaces a panic recovered in a
@@ -62,11 +63,20 @@ var errNodeClosing = errors.New("slotrouter: the node's connection was being clo
 
 // connStateError is the error for a command that would change the state
 // of the connection it is sent on, which the client shares between
-// callers.
+// callers. It wraps ErrBadCommand.
 func connStateError(name string) error {
-	return &badCommandError{cmd: strings.ReplaceAll(name, "|", " "), msg: "it changes the state of the connection, which this client shares between callers " +
-		"(credentials and protocol belong in Options; MONITOR, SYNC and CLIENT REPLY need a connection of their own: Client.Node)"}
+	return &connStateErr{name: strings.ReplaceAll(name, "|", " ")}
 }
+
+// connStateErr is the error connStateError returns.
+type connStateErr struct{ name string }
+
+func (e *connStateErr) Error() string {
+	return "slotrouter: malformed " + strings.ToUpper(e.name) + ": it changes the state of the connection, which this client shares between callers " +
+		"(credentials and protocol belong in Options; MONITOR, SYNC and CLIENT REPLY need a connection of their own: Client.Node)"
+}
+
+func (e *connStateErr) Is(target error) bool { return target == command.ErrBadCommand }
 
 // sharedConnError is a connection error a caller saw because another
 // caller's context ended the connection they shared (rueidis fails every

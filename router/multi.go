@@ -9,6 +9,7 @@ import (
 	"github.com/redis/rueidis"
 	"github.com/slotrouter/slotrouter/internal/safe"
 	"github.com/slotrouter/slotrouter/retry"
+	"github.com/slotrouter/slotrouter/router/command"
 )
 
 // Result is the reply to one command of DoMulti: the message and error
@@ -273,9 +274,9 @@ func (c *Client) blockCrossSlot(cmds []Cmd) error {
 		ks, _ := c.table.Keys(cmd.Args)
 		keys = append(keys, ks...)
 	}
-	_, _, err := CheckSlot("MULTI", keys...)
+	_, _, err := command.CheckSlot("MULTI", keys...)
 	if err == nil {
-		err = ErrCrossSlot
+		err = command.ErrCrossSlot
 	}
 	return err
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/redis/rueidis"
 	"github.com/slotrouter/slotrouter/internal/wire"
 	"github.com/slotrouter/slotrouter/retry"
+	"github.com/slotrouter/slotrouter/router/command"
 	"github.com/slotrouter/slotrouter/topology"
 )
 
@@ -122,7 +123,7 @@ type Options struct {
 	// Table is the command table used to find keys (default: DefaultTable,
 	// extended with what the cluster's COMMAND reply says unless
 	// NoLearn is set).
-	Table *Table
+	Table *command.Table
 
 	// NoLearn keeps Table as given: New does not ask a node for COMMAND.
 	NoLearn bool

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"strings"
 
+	"github.com/slotrouter/slotrouter/router/command"
 	"github.com/slotrouter/slotrouter/slots"
 	"github.com/slotrouter/slotrouter/topology"
 )
@@ -26,9 +27,9 @@ const NoSlot slots.Slot = 1<<16 - 1
 // keys hash to different slots, wraps ErrBadCommand for a malformed
 // command, or is ErrNoNode when no node serves the slot. Route allocates
 // nothing for a valid command with fewer than 17 keys.
-func Route(s *topology.Snapshot, t *Table, policy ReadPolicy, args ...string) (slots.Slot, *topology.Node, error) {
+func Route(s *topology.Snapshot, t *command.Table, policy ReadPolicy, args ...string) (slots.Slot, *topology.Node, error) {
 	if t == nil {
-		t = DefaultTable()
+		t = command.DefaultTable()
 	}
 	d, err := decide(t, args)
 	if err != nil {
@@ -56,14 +57,14 @@ func (d *decision) slotOrNone() slots.Slot {
 
 // decide finds the slot and the flags of args. Unknown commands are
 // keyless writes.
-func decide(t *Table, args []string) (decision, error) {
+func decide(t *command.Table, args []string) (decision, error) {
 	var d decision
 	if len(args) == 0 || args[0] == "" {
 		return d, errEmptyCommand
 	}
 	c, err := t.Command(args)
 	if err != nil {
-		if errors.Is(err, ErrUnknownCommand) {
+		if errors.Is(err, command.ErrUnknownCommand) {
 			if isSubscribe(args[0]) {
 				return d, errSubscribe
 			}
@@ -86,8 +87,8 @@ func decide(t *Table, args []string) (decision, error) {
 	if err != nil {
 		return d, err
 	}
-	d.readOnly = c.Flags&FlagReadOnly != 0
-	d.blocking = c.Flags&FlagBlocking != 0 && c.IsBlocking(args)
+	d.readOnly = c.Flags&command.FlagReadOnly != 0
+	d.blocking = c.Flags&command.FlagBlocking != 0 && c.IsBlocking(args)
 	return d, nil
 }
 

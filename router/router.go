@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/rueidis"
 	"github.com/slotrouter/slotrouter/retry"
+	"github.com/slotrouter/slotrouter/router/command"
 	"github.com/slotrouter/slotrouter/slots"
 	"github.com/slotrouter/slotrouter/topology"
 )
@@ -29,7 +30,7 @@ const DefaultBreakerWindow = 100 * time.Millisecond
 type Client struct {
 	topo    *topology.Refresher
 	pool    *pool
-	table   *Table
+	table   *command.Table
 	policy  ReadPolicy
 	limits  retry.Limits
 	backoff retry.Backoff
@@ -127,7 +128,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	}
 	c.topo = topo
 	if c.table == nil {
-		c.table = DefaultTable()
+		c.table = command.DefaultTable()
 	}
 	if opts.RetryBudget != nil {
 		c.budget = retry.NewBudget(*opts.RetryBudget)
@@ -210,7 +211,7 @@ func (c *Client) Close() {
 func (c *Client) Topology() *topology.Refresher { return c.topo }
 
 // Table returns the command table in use.
-func (c *Client) Table() *Table { return c.table }
+func (c *Client) Table() *command.Table { return c.table }
 
 // Route decides, without I/O, where Do would send the command args (name
 // first) now: its slot (NoSlot without keys) and node, following the read

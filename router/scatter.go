@@ -10,6 +10,7 @@ import (
 	"github.com/redis/rueidis"
 	"github.com/slotrouter/slotrouter/internal/safe"
 	"github.com/slotrouter/slotrouter/retry"
+	"github.com/slotrouter/slotrouter/router/command"
 	"github.com/slotrouter/slotrouter/topology"
 )
 
@@ -166,7 +167,7 @@ func (c *Client) Scan(ctx context.Context, opts ScanOptions, fn func(key string)
 		return errNilContext
 	}
 	if fn == nil {
-		return fmt.Errorf("%w: Scan needs a function to call", ErrBadCommand)
+		return fmt.Errorf("%w: Scan needs a function to call", command.ErrBadCommand)
 	}
 	for _, n := range c.Primaries() {
 		cursor := "0"

@@ -1,9 +1,9 @@
-package router_test
+package command_test
 
 import (
 	"testing"
 
-	"github.com/slotrouter/slotrouter/router"
+	"github.com/slotrouter/slotrouter/router/command"
 )
 
 var benchCommands = []struct {
@@ -22,7 +22,7 @@ var benchCommands = []struct {
 // BenchmarkSlot is the routing decision: command lookup, key positions,
 // slot of every key, cross-slot check.
 func BenchmarkSlot(b *testing.B) {
-	tab := router.DefaultTable()
+	tab := command.DefaultTable()
 	for _, bc := range benchCommands {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -37,7 +37,7 @@ func BenchmarkSlot(b *testing.B) {
 
 // BenchmarkKeyIndexes is the key positions alone.
 func BenchmarkKeyIndexes(b *testing.B) {
-	tab := router.DefaultTable()
+	tab := command.DefaultTable()
 	var buf [16]int
 	for _, bc := range benchCommands {
 		b.Run(bc.name, func(b *testing.B) {
@@ -53,7 +53,7 @@ func BenchmarkKeyIndexes(b *testing.B) {
 
 // BenchmarkIsReadOnly is the replica-read / retry decision.
 func BenchmarkIsReadOnly(b *testing.B) {
-	tab := router.DefaultTable()
+	tab := command.DefaultTable()
 	args := []string{"GET", "k"}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -72,7 +72,7 @@ func BenchmarkLearn(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tab := router.DefaultTable()
+	tab := command.DefaultTable()
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := tab.Learn(m); err != nil {

@@ -1,4 +1,4 @@
-package router_test
+package command_test
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/slotrouter/slotrouter/router"
+	"github.com/slotrouter/slotrouter/router/command"
 	"github.com/slotrouter/slotrouter/slots"
 )
 
@@ -15,7 +15,7 @@ import (
 // invariants that hold for any input: no panic, positions in range and in
 // argument order per spec, Keys and Slot consistent with KeyIndexes, and
 // only the documented errors.
-func checkRouting(t *testing.T, tab *router.Table, args []string) {
+func checkRouting(t *testing.T, tab *command.Table, args []string) {
 	t.Helper()
 	idx, err := tab.KeyIndexes(args, nil)
 	_ = tab.IsReadOnly(args)
@@ -23,7 +23,7 @@ func checkRouting(t *testing.T, tab *router.Table, args []string) {
 	slot, hasKeys, serr := tab.Slot(args)
 	keys, kerr := tab.Keys(args)
 	if err != nil {
-		if !errors.Is(err, router.ErrBadCommand) && !errors.Is(err, router.ErrUnknownCommand) {
+		if !errors.Is(err, command.ErrBadCommand) && !errors.Is(err, command.ErrUnknownCommand) {
 			t.Fatalf("%q: unexpected error %v", args, err)
 		}
 		if serr == nil || serr.Error() != err.Error() {
@@ -69,8 +69,8 @@ func checkRouting(t *testing.T, tab *router.Table, args []string) {
 		}
 		return
 	}
-	var cs *router.CrossSlotError
-	if !errors.As(serr, &cs) || !errors.Is(serr, router.ErrCrossSlot) {
+	var cs *command.CrossSlotError
+	if !errors.As(serr, &cs) || !errors.Is(serr, command.ErrCrossSlot) {
 		t.Fatalf("%q: keys in different slots but Slot error %v", args, serr)
 	}
 	got := make([]string, len(cs.Keys))
@@ -99,7 +99,7 @@ func checkRouting(t *testing.T, tab *router.Table, args []string) {
 // command and subcommand of the static table.
 var fuzzCommandLines = sync.OnceValue(func() [][]string {
 	var out [][]string
-	tab := router.DefaultTable()
+	tab := command.DefaultTable()
 	names := tab.Names()
 	slices.Sort(names)
 	for _, n := range names {
@@ -114,7 +114,7 @@ var fuzzCommandLines = sync.OnceValue(func() [][]string {
 	return out
 })
 
-var capturedLearned = sync.OnceValues(func() (*router.Table, error) { return learnCaptured("resp3") })
+var capturedLearned = sync.OnceValues(func() (*command.Table, error) { return learnCaptured("resp3") })
 
 // FuzzKeyIndexes routes random argument lists for every command, with
 // the static table and with a table learned from the captured reply.
@@ -138,10 +138,10 @@ func FuzzKeyIndexes(f *testing.F) {
 		names := fuzzCommandLines()
 		base := names[int(n)%len(names)]
 		args := append(slices.Clone(base), strings.Split(rest, " ")...)
-		checkRouting(t, router.DefaultTable(), args)
+		checkRouting(t, command.DefaultTable(), args)
 		checkRouting(t, learned, args)
 		// The name alone, and the raw split.
-		checkRouting(t, router.DefaultTable(), strings.Split(rest, " "))
+		checkRouting(t, command.DefaultTable(), strings.Split(rest, " "))
 	})
 }
 
@@ -181,10 +181,10 @@ func FuzzLearn(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for _, base := range []*router.Table{new(router.Table), router.DefaultTable()} {
+		for _, base := range []*command.Table{new(command.Table), command.DefaultTable()} {
 			tab, err := base.Learn(m)
 			if err != nil {
-				if !errors.Is(err, router.ErrCommandReply) {
+				if !errors.Is(err, command.ErrCommandReply) {
 					t.Fatalf("Learn: unexpected error %v", err)
 				}
 				continue

@@ -1,4 +1,4 @@
-package router_test
+package command_test
 
 import (
 	"errors"
@@ -6,11 +6,11 @@ import (
 
 	"github.com/redis/rueidis/mock"
 
-	"github.com/slotrouter/slotrouter/router"
+	"github.com/slotrouter/slotrouter/router/command"
 )
 
 func ExampleTable_Slot() {
-	tab := router.DefaultTable()
+	tab := command.DefaultTable()
 
 	slot, hasKeys, err := tab.Slot([]string{"GET", "user:{42}:name"})
 	fmt.Println(slot, hasKeys, err)
@@ -25,7 +25,7 @@ func ExampleTable_Slot() {
 
 	// A malformed command is refused before anything is sent.
 	_, _, err = tab.Slot([]string{"EVAL", "return 1", "3", "k"})
-	fmt.Println(errors.Is(err, router.ErrBadCommand), err)
+	fmt.Println(errors.Is(err, command.ErrBadCommand), err)
 	// Output:
 	// 8000 true <nil>
 	// 8000 true <nil>
@@ -34,17 +34,17 @@ func ExampleTable_Slot() {
 }
 
 func ExampleCrossSlotError() {
-	_, _, err := router.DefaultTable().Slot([]string{"MGET", "user:1", "user:2"})
+	_, _, err := command.DefaultTable().Slot([]string{"MGET", "user:1", "user:2"})
 	fmt.Println(err)
 
-	var cs *router.CrossSlotError
+	var cs *command.CrossSlotError
 	if errors.As(err, &cs) {
 		for _, k := range cs.Keys {
 			fmt.Printf("%s is in slot %d\n", k.Key, k.Slot)
 		}
 		fmt.Println(cs.SuggestedKeys)
 	}
-	fmt.Println(errors.Is(err, router.ErrCrossSlot))
+	fmt.Println(errors.Is(err, command.ErrCrossSlot))
 	// Output:
 	// slotrouter: MGET keys hash to different slots: "user:1" → 10778, "user:2" → 6777; put a common hash tag in the keys, e.g. "{user}:1", "{user}:2"
 	// user:1 is in slot 10778
@@ -54,7 +54,7 @@ func ExampleCrossSlotError() {
 }
 
 func ExampleTable_KeyIndexes() {
-	tab := router.DefaultTable()
+	tab := command.DefaultTable()
 	var buf [8]int // no allocation while the keys fit
 	for _, args := range [][]string{
 		{"XREAD", "COUNT", "10", "STREAMS", "{s}a", "{s}b", "0", "0"},
@@ -73,7 +73,7 @@ func ExampleTable_KeyIndexes() {
 }
 
 func ExampleTable_IsReadOnly() {
-	tab := router.DefaultTable()
+	tab := command.DefaultTable()
 	for _, args := range [][]string{
 		{"GET", "k"},
 		{"XREAD", "BLOCK", "0", "STREAMS", "s", "$"},
@@ -109,7 +109,7 @@ func ExampleTable_Learn() {
 		)),
 		mock.RedisArray(),
 	))
-	tab, err := router.DefaultTable().Learn(reply)
+	tab, err := command.DefaultTable().Learn(reply)
 	if err != nil {
 		fmt.Println(err)
 		return

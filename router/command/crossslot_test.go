@@ -1,4 +1,4 @@
-package router_test
+package command_test
 
 import (
 	"errors"
@@ -10,18 +10,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/slotrouter/slotrouter/hashtag"
-	"github.com/slotrouter/slotrouter/router"
+	"github.com/slotrouter/slotrouter/router/command"
 	"github.com/slotrouter/slotrouter/slots"
 )
 
-func mustCrossSlot(t *testing.T, args ...string) *router.CrossSlotError {
+func mustCrossSlot(t *testing.T, args ...string) *command.CrossSlotError {
 	t.Helper()
-	_, hasKeys, err := router.DefaultTable().Slot(args)
+	_, hasKeys, err := command.DefaultTable().Slot(args)
 	require.Error(t, err)
 	assert.True(t, hasKeys)
-	assert.ErrorIs(t, err, router.ErrCrossSlot)
-	assert.NotErrorIs(t, err, router.ErrBadCommand)
-	var cs *router.CrossSlotError
+	assert.ErrorIs(t, err, command.ErrCrossSlot)
+	assert.NotErrorIs(t, err, command.ErrBadCommand)
+	var cs *command.CrossSlotError
 	require.True(t, errors.As(err, &cs))
 	return cs
 }
@@ -43,7 +43,7 @@ func TestCrossSlotErrorContent(t *testing.T) {
 	// The suggestion works: the suggested keys share a slot.
 	_, ok := hashtag.Shared(cs.SuggestedKeys...)
 	assert.True(t, ok)
-	_, _, err := router.DefaultTable().Slot(append([]string{"MGET"}, cs.SuggestedKeys...))
+	_, _, err := command.DefaultTable().Slot(append([]string{"MGET"}, cs.SuggestedKeys...))
 	assert.NoError(t, err)
 }
 
@@ -96,7 +96,7 @@ func TestCrossSlotManyKeysTruncated(t *testing.T) {
 	require.Len(t, cs.Keys, 300)
 	require.Len(t, cs.SuggestedKeys, 300)
 	msg := cs.Error()
-	assert.Equal(t, router.MaxListedKeys, strings.Count(msg, " → "))
+	assert.Equal(t, command.MaxListedKeys, strings.Count(msg, " → "))
 	assert.Contains(t, msg, `"key:9" → `)
 	assert.NotContains(t, msg, `"key:10"`)
 	assert.Contains(t, msg, "… and 290 more")
@@ -113,25 +113,25 @@ func TestCrossSlotLongKeyShortened(t *testing.T) {
 }
 
 func TestCheckSlot(t *testing.T) {
-	slot, hasKeys, err := router.CheckSlot("MULTI")
+	slot, hasKeys, err := command.CheckSlot("MULTI")
 	assert.NoError(t, err)
 	assert.False(t, hasKeys)
 	assert.Zero(t, slot)
 
-	slot, hasKeys, err = router.CheckSlot("MULTI", "{u}a", "{u}b")
+	slot, hasKeys, err = command.CheckSlot("MULTI", "{u}a", "{u}b")
 	require.NoError(t, err)
 	assert.True(t, hasKeys)
 	assert.Equal(t, slots.Of("u"), slot)
 
-	_, _, err = router.CheckSlot("MULTI", "a", "b")
-	var cs *router.CrossSlotError
+	_, _, err = command.CheckSlot("MULTI", "a", "b")
+	var cs *command.CrossSlotError
 	require.ErrorAs(t, err, &cs)
 	assert.Equal(t, "MULTI", cs.Command)
-	assert.ErrorIs(t, err, router.ErrCrossSlot)
+	assert.ErrorIs(t, err, command.ErrCrossSlot)
 
 	// Different tags that collide in CRC16 are the same slot: no error.
 	a, b := collidingHashTags(t)
-	_, _, err = router.CheckSlot("MGET", hashtag.Key(a, "x"), hashtag.Key(b, "y"))
+	_, _, err = command.CheckSlot("MGET", hashtag.Key(a, "x"), hashtag.Key(b, "y"))
 	assert.NoError(t, err)
 }
 

@@ -1,4 +1,4 @@
-package router_test
+package command_test
 
 import (
 	"bufio"

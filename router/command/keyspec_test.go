@@ -1,4 +1,4 @@
-package router_test
+package command_test
 
 import (
 	"testing"
@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/slotrouter/slotrouter/router"
+	"github.com/slotrouter/slotrouter/router/command"
 )
 
 // Builders of COMMAND entries, as a server sends them (RESP3 maps, or
@@ -113,9 +113,9 @@ func moduleReply(resp2 bool) rueidis.RedisMessage {
 
 func TestLearnModuleCommands(t *testing.T) {
 	for _, resp2 := range []bool{false, true} {
-		tab, err := router.DefaultTable().Learn(moduleReply(resp2))
+		tab, err := command.DefaultTable().Learn(moduleReply(resp2))
 		require.NoError(t, err)
-		assert.Equal(t, router.DefaultTable().Len()+7, tab.Len())
+		assert.Equal(t, command.DefaultTable().Len()+7, tab.Len())
 		runTableCases(t, tab, []keyCase{
 			{"JSON.GET k $", []int{1}},
 			{"json.mset a $ 1 b $ 2", []int{1, 4}},
@@ -129,25 +129,25 @@ func TestLearnModuleCommands(t *testing.T) {
 			{"mod.cont help", nil},
 		})
 		c, _ := tab.Lookup("json.get")
-		assert.Equal(t, router.FlagReadOnly|router.FlagModule, c.Flags)
+		assert.Equal(t, command.FlagReadOnly|command.FlagModule, c.Flags)
 		assert.True(t, tab.IsReadOnly([]string{"json.get", "k"}))
 		c, _ = tab.Lookup("mod.unknown")
-		assert.NotZero(t, c.Flags&router.FlagKeysIncomplete)
+		assert.NotZero(t, c.Flags&command.FlagKeysIncomplete)
 		c, _ = tab.Lookup("mod.future")
-		assert.NotZero(t, c.Flags&router.FlagKeysIncomplete)
-		assert.Equal(t, router.FlagWrite, c.Flags&^router.FlagKeysIncomplete)
+		assert.NotZero(t, c.Flags&command.FlagKeysIncomplete)
+		assert.Equal(t, command.FlagWrite, c.Flags&^command.FlagKeysIncomplete)
 		c, _ = tab.Lookup("mod.cont")
-		assert.NotZero(t, c.Flags&router.FlagContainer)
+		assert.NotZero(t, c.Flags&command.FlagContainer)
 		assert.ElementsMatch(t, []string{"mod.cont|get", "mod.cont|help"}, c.Subcommands())
 
 		for _, bad := range []string{"mod.kw x y KEYS a b 1", "mod.num 3 a b", "mod.num -1 a", "json.get"} {
 			_, err := tab.KeyIndexes(sampleArgs(bad), nil)
-			assert.ErrorIs(t, err, router.ErrBadCommand, bad)
+			assert.ErrorIs(t, err, command.ErrBadCommand, bad)
 		}
 	}
 }
 
-func runTableCases(t *testing.T, tab *router.Table, cases []keyCase) {
+func runTableCases(t *testing.T, tab *command.Table, cases []keyCase) {
 	t.Helper()
 	for _, tc := range cases {
 		got, err := tab.KeyIndexes(sampleArgs(tc.cmd), nil)
@@ -164,7 +164,7 @@ func TestLearnLegacyTriple(t *testing.T) {
 		cmdEntry("old.eval", -3, cmdEntryOpts{flags: []string{"noscript", "movablekeys"}, legacyOnly: true}),
 		cmdEntry("old.ping", -1, cmdEntryOpts{flags: []string{"fast"}, legacyOnly: true}),
 	)
-	tab, err := new(router.Table).Learn(reply)
+	tab, err := new(command.Table).Learn(reply)
 	require.NoError(t, err)
 	runTableCases(t, tab, []keyCase{
 		{"old.mset a 1 b 2", []int{1, 3}},
@@ -173,17 +173,17 @@ func TestLearnLegacyTriple(t *testing.T) {
 		{"old.ping", nil},
 	})
 	c, _ := tab.Lookup("old.eval")
-	assert.NotZero(t, c.Flags&router.FlagKeysIncomplete)
-	assert.Zero(t, c.Flags&router.FlagKeyless)
+	assert.NotZero(t, c.Flags&command.FlagKeysIncomplete)
+	assert.Zero(t, c.Flags&command.FlagKeyless)
 	c, _ = tab.Lookup("old.ping")
-	assert.NotZero(t, c.Flags&router.FlagKeyless)
+	assert.NotZero(t, c.Flags&command.FlagKeyless)
 }
 
 // TestLearnStaticStaysAuthoritative: a server that describes a known
 // command differently does not change it, Learn leaves its receiver
 // alone, and new subcommands of known containers are added.
 func TestLearnStaticStaysAuthoritative(t *testing.T) {
-	static := router.DefaultTable()
+	static := command.DefaultTable()
 	before, _ := static.Lookup("get")
 	objBefore, _ := static.Lookup("object")
 	reply := mock.RedisArray(
@@ -228,15 +228,15 @@ func TestLearnCapturedRESP2EqualsRESP3(t *testing.T) {
 	t3, err := learnCaptured("resp3")
 	require.NoError(t, err)
 	assert.Equal(t, t3, t2)
-	assert.Equal(t, router.DefaultTable().Len(), t3.Len())
+	assert.Equal(t, command.DefaultTable().Len(), t3.Len())
 
 	// Learning the server's own commands changes nothing in the static
 	// table.
-	merged, err := router.DefaultTable().Learn(mustCaptured(t, "resp3"))
+	merged, err := command.DefaultTable().Learn(mustCaptured(t, "resp3"))
 	require.NoError(t, err)
 	for _, name := range merged.Names() {
 		m, _ := merged.Lookup(name)
-		s, _ := router.DefaultTable().Lookup(name)
+		s, _ := command.DefaultTable().Lookup(name)
 		assert.Same(t, s, m, name)
 	}
 }
@@ -282,8 +282,8 @@ func TestLearnRejectsMalformedReplies(t *testing.T) {
 		"sub of sub": mock.RedisArray(cmdEntry("a", -2, cmdEntryOpts{subs: []rueidis.RedisMessage{
 			cmdEntry("a|b", -2, cmdEntryOpts{subs: []rueidis.RedisMessage{cmdEntry("a|b|c", 2, cmdEntryOpts{})}})}})),
 	} {
-		tab, err := router.DefaultTable().Learn(reply)
-		assert.ErrorIs(t, err, router.ErrCommandReply, name)
+		tab, err := command.DefaultTable().Learn(reply)
+		assert.ErrorIs(t, err, command.ErrCommandReply, name)
 		assert.True(t, tab == nil, name)
 	}
 }

@@ -1,15 +1,19 @@
-package router_test
+// Package keysamples holds the sample commands the tests of router and
+// router/command share: well-formed argument lists for every keyed
+// command of Redis 7.0, and malformed ones the table must refuse. It is
+// test data, internal so that it is no part of the API.
+package keysamples
 
 import "strings"
 
-// keySamples are well-formed argument lists, at least one for every
+// valid are well-formed argument lists, at least one for every
 // command of Redis 7.0 that has keys, with options that move the keys.
 // The server's COMMAND GETKEYS is the oracle for each (see
-// TestKeysMatchServerGetKeys); TestSamplesCoverServer checks that every
+// router/command's TestKeysMatchServerGetKeys); TestSamplesCoverServer checks that every
 // keyed command the server lists has a sample. Arguments are separated by
 // spaces; "" is an empty argument. Multi-key samples mostly share a hash
 // tag so that they route; some deliberately do not.
-var keySamples = []string{
+var valid = [...]string{
 	// strings
 	"append k v", "decr k", "decrby k 2", "get k", "getdel k", "getex k", "getex k EX 10",
 	"getrange k 0 1", "getset k v", "incr k", "incrby k 2", "incrbyfloat k 1.5",
@@ -87,11 +91,11 @@ var keySamples = []string{
 	"spublish ch msg", "ssubscribe ch", "ssubscribe {t}a {t}b", "sunsubscribe ch",
 }
 
-// badSamples are malformed commands that the table must refuse with
-// ErrBadCommand; the server refuses to run them too (TestBadCommandsRefusedByServer).
+// bad are malformed commands that the table must refuse with
+// ErrBadCommand; the server refuses to run them too (router/command's TestBadCommandsRefusedByServer).
 // Its COMMAND GETKEYS is laxer than its commands (it reads numkeys
 // with atoi), so it is not the oracle here.
-var badSamples = []string{
+var bad = [...]string{
 	"get", "get a b", "mget", "eval s", "eval s 3 a b", "eval s -1 a", "eval s x a", "eval s +1 a",
 	"eval s 01 a", "fcall f 2 a", "zunionstore d 3 a b", "zunion 5 a", "lmpop 4 a b LEFT", "blmpop 0 4 a LEFT",
 	"sintercard 2 a", "zintercard -1 a", "bzmpop 0 x a MIN",
@@ -101,8 +105,8 @@ var badSamples = []string{
 	"object encoding", "xinfo stream", "memory usage", "blpop a",
 }
 
-// sampleArgs splits a sample on spaces; `""` is an empty argument.
-func sampleArgs(s string) []string {
+// Args splits a sample on spaces; `""` is an empty argument.
+func Args(s string) []string {
 	args := strings.Fields(s)
 	for i, a := range args {
 		if a == `""` {
@@ -111,3 +115,11 @@ func sampleArgs(s string) []string {
 	}
 	return args
 }
+
+// Valid returns the well-formed samples (a new slice each time): at least
+// one for every command of Redis 7.0 that has keys.
+func Valid() []string { return append([]string(nil), valid[:]...) }
+
+// Bad returns the malformed samples (a new slice each time), which the
+// table refuses with ErrBadCommand.
+func Bad() []string { return append([]string(nil), bad[:]...) }

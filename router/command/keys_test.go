@@ -1,4 +1,4 @@
-package router_test
+package command_test
 
 import (
 	"strings"
@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/slotrouter/slotrouter/hashtag"
-	"github.com/slotrouter/slotrouter/router"
+	"github.com/slotrouter/slotrouter/router/command"
 	"github.com/slotrouter/slotrouter/slots"
 )
 
@@ -22,7 +22,7 @@ type keyCase struct {
 
 func runKeyCases(t *testing.T, cases []keyCase) {
 	t.Helper()
-	tab := router.DefaultTable()
+	tab := command.DefaultTable()
 	for _, tc := range cases {
 		args := sampleArgs(tc.cmd)
 		got, err := tab.KeyIndexes(args, nil)
@@ -190,7 +190,7 @@ func TestKeysScriptsAndPubSub(t *testing.T) {
 }
 
 func TestKeylessCommands(t *testing.T) {
-	tab := router.DefaultTable()
+	tab := command.DefaultTable()
 	for _, s := range []string{
 		"PING", "PING hello", "INFO", "INFO server", "TIME", "DBSIZE", "ECHO x", "RANDOMKEY",
 		"CLUSTER SHARDS", "CLUSTER KEYSLOT k", "CLUSTER INFO", "CONFIG GET maxmemory",
@@ -205,12 +205,12 @@ func TestKeylessCommands(t *testing.T) {
 		assert.Zero(t, slot, s)
 		cmd, err := tab.Command(args)
 		require.NoError(t, err, s)
-		assert.NotZero(t, cmd.Flags&router.FlagKeyless, "%s: %v", s, cmd.Flags)
+		assert.NotZero(t, cmd.Flags&command.FlagKeyless, "%s: %v", s, cmd.Flags)
 	}
 }
 
 func TestSlot(t *testing.T) {
-	tab := router.DefaultTable()
+	tab := command.DefaultTable()
 	for _, s := range []string{
 		"GET user:1", "SET {user:1}:name x", "MGET {u}a {u}b {u}c", "EVAL s 2 {u}a {u}b",
 		"XREAD STREAMS {s}a {s}b 0 0", "OBJECT ENCODING k", "SPUBLISH ch m",
@@ -229,7 +229,7 @@ func TestSlot(t *testing.T) {
 }
 
 func TestIsReadOnly(t *testing.T) {
-	tab := router.DefaultTable()
+	tab := command.DefaultTable()
 	ro := []string{
 		"GET k", "get k", "MGET a b", "HGETALL k", "XREAD STREAMS a 0", "XREAD BLOCK 0 STREAMS a 0",
 		"EVAL_RO s 0", "EVALSHA_RO h 1 k", "FCALL_RO f 0", "SORT_RO k", "GEORADIUS_RO k 1 2 3 m",
@@ -252,7 +252,7 @@ func TestIsReadOnly(t *testing.T) {
 }
 
 func TestIsBlocking(t *testing.T) {
-	tab := router.DefaultTable()
+	tab := command.DefaultTable()
 	for s, want := range map[string]bool{
 		"BLPOP k 0":                                 true,
 		"BZMPOP 0 1 k MIN":                          true,
@@ -270,7 +270,7 @@ func TestIsBlocking(t *testing.T) {
 }
 
 func TestMalformedCommands(t *testing.T) {
-	tab := router.DefaultTable()
+	tab := command.DefaultTable()
 	for _, tc := range []struct{ cmd, msg string }{
 		{"GET", "wrong number of arguments"},
 		{"GET a b", "wrong number of arguments"},
@@ -304,28 +304,28 @@ func TestMalformedCommands(t *testing.T) {
 			continue
 		}
 		_, err := tab.KeyIndexes(args, nil)
-		require.ErrorIs(t, err, router.ErrBadCommand, tc.cmd)
+		require.ErrorIs(t, err, command.ErrBadCommand, tc.cmd)
 		assert.Contains(t, err.Error(), tc.msg, tc.cmd)
 		_, _, err = tab.Slot(args)
-		assert.ErrorIs(t, err, router.ErrBadCommand, tc.cmd)
+		assert.ErrorIs(t, err, command.ErrBadCommand, tc.cmd)
 	}
 }
 
 func TestUnknownCommand(t *testing.T) {
-	tab := router.DefaultTable()
+	tab := command.DefaultTable()
 	_, _, err := tab.Slot([]string{"JSON.GET", "k"})
-	require.ErrorIs(t, err, router.ErrUnknownCommand)
+	require.ErrorIs(t, err, command.ErrUnknownCommand)
 	assert.Contains(t, err.Error(), `"JSON.GET"`)
-	assert.NotErrorIs(t, err, router.ErrBadCommand)
+	assert.NotErrorIs(t, err, command.ErrBadCommand)
 	_, ok := tab.Lookup("json.get")
 	assert.False(t, ok)
 	// The zero Table knows nothing.
-	_, err = new(router.Table).KeyIndexes([]string{"GET", "k"}, nil)
-	assert.ErrorIs(t, err, router.ErrUnknownCommand)
+	_, err = new(command.Table).KeyIndexes([]string{"GET", "k"}, nil)
+	assert.ErrorIs(t, err, command.ErrUnknownCommand)
 }
 
 func TestLookupFoldsCase(t *testing.T) {
-	tab := router.DefaultTable()
+	tab := command.DefaultTable()
 	for _, n := range []string{"get", "GET", "Get", "gEt", "BITFIELD_RO", "restore-asking", "RESTORE-ASKING"} {
 		c, ok := tab.Lookup(n)
 		require.True(t, ok, n)
@@ -357,13 +357,13 @@ func TestLookupFoldsCase(t *testing.T) {
 
 func TestKeyIndexesAppendsToDst(t *testing.T) {
 	dst := []int{42}
-	got, err := router.DefaultTable().KeyIndexes(sampleArgs("MGET a b"), dst)
+	got, err := command.DefaultTable().KeyIndexes(sampleArgs("MGET a b"), dst)
 	require.NoError(t, err)
 	assert.Equal(t, []int{42, 1, 2}, got)
 }
 
 func TestRoutingAllocatesNothing(t *testing.T) {
-	tab := router.DefaultTable()
+	tab := command.DefaultTable()
 	for _, s := range []string{
 		"GET k", "get k", "SET k v", "HGET {u}h f", "OBJECT ENCODING k", "object encoding k",
 		"EVAL s 2 {t}a {t}b", "XREAD STREAMS {t}a {t}b 0 0", "MGET {t}1 {t}2 {t}3 {t}4 {t}5 {t}6 {t}7 {t}8 {t}9 {t}10",
@@ -386,9 +386,9 @@ func TestRoutingAllocatesNothing(t *testing.T) {
 }
 
 func TestFlagsString(t *testing.T) {
-	c, _ := router.DefaultTable().Lookup("get")
+	c, _ := command.DefaultTable().Lookup("get")
 	assert.Equal(t, "readonly|fast", c.Flags.String())
-	assert.Equal(t, "0", router.Flags(0).String())
-	c, _ = router.DefaultTable().Lookup("ping")
+	assert.Equal(t, "0", command.Flags(0).String())
+	c, _ = command.DefaultTable().Lookup("ping")
 	assert.Equal(t, "fast|keyless", c.Flags.String())
 }

@@ -1,4 +1,4 @@
-package router_test
+package command_test
 
 import (
 	"bufio"
@@ -19,7 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/slotrouter/slotrouter/internal/clustertest"
-	"github.com/slotrouter/slotrouter/router"
+	"github.com/slotrouter/slotrouter/router/command"
 	"github.com/slotrouter/slotrouter/slots"
 )
 
@@ -105,7 +105,7 @@ func TestCaptureCommandReply(t *testing.T) {
 			require.NoError(t, err)
 			m, err := parseRESP(raw)
 			require.NoError(t, err)
-			got, err := new(router.Table).Learn(m)
+			got, err := new(command.Table).Learn(m)
 			require.NoError(t, err)
 			// The order of COMMAND's entries varies between runs; the
 			// learned tables must not.
@@ -118,7 +118,7 @@ func TestCaptureCommandReply(t *testing.T) {
 func readCapture(proto string) ([]byte, error) { return os.ReadFile(capturePath(proto)) }
 
 // learnCaptured learns a table, from nothing, from a captured reply.
-func learnCaptured(proto string) (*router.Table, error) {
+func learnCaptured(proto string) (*command.Table, error) {
 	raw, err := readCapture(proto)
 	if err != nil {
 		return nil, err
@@ -127,16 +127,16 @@ func learnCaptured(proto string) (*router.Table, error) {
 	if err != nil {
 		return nil, err
 	}
-	return new(router.Table).Learn(m)
+	return new(command.Table).Learn(m)
 }
 
 // liveLearned learns a table, from nothing, from the live server's
 // COMMAND reply as rueidis decodes it (RESP3).
-func liveLearned(t *testing.T, c *clustertest.Cluster) *router.Table {
+func liveLearned(t *testing.T, c *clustertest.Cluster) *command.Table {
 	t.Helper()
 	m, err := c.Do(liveCtx(t, 60*time.Second), c.Nodes()[0], "COMMAND")
 	require.NoError(t, err)
-	learned, err := new(router.Table).Learn(m)
+	learned, err := new(command.Table).Learn(m)
 	require.NoError(t, err)
 	require.Greater(t, learned.Len(), 200)
 	return learned
@@ -175,7 +175,7 @@ func serverKeySlot(ctx context.Context, t *testing.T, c *clustertest.Cluster, ke
 
 // specsNotKey reports whether the command's keys are channels (sharded
 // pub/sub), which COMMAND GETKEYS does not list.
-func specsNotKey(cmd *router.Command) bool {
+func specsNotKey(cmd *command.Command) bool {
 	for _, s := range cmd.Specs {
 		if s.NotKey {
 			return true
@@ -186,8 +186,8 @@ func specsNotKey(cmd *router.Command) bool {
 
 // hasKeyFinder reports whether the static command uses a hand-written
 // finder (it has keys but no specs).
-func hasKeyFinder(cmd *router.Command) bool {
-	return len(cmd.Specs) == 0 && cmd.Flags&router.FlagKeyless == 0
+func hasKeyFinder(cmd *command.Command) bool {
+	return len(cmd.Specs) == 0 && cmd.Flags&command.FlagKeyless == 0
 }
 
 // TestKeysMatchServerGetKeys is the oracle test: for every sample, the
@@ -198,7 +198,7 @@ func hasKeyFinder(cmd *router.Command) bool {
 func TestKeysMatchServerGetKeys(t *testing.T) {
 	c := clustertest.Need(t, cluster)
 	ctx := liveCtx(t, 60*time.Second)
-	static := router.DefaultTable()
+	static := command.DefaultTable()
 	learned := liveLearned(t, c)
 	for _, sample := range keySamples {
 		args := sampleArgs(sample)
@@ -229,7 +229,7 @@ func TestKeysMatchServerGetKeys(t *testing.T) {
 			// (GEORADIUS with STORE and STOREDIST): the static finder is the
 			// authority; the learned specs must not fail on good input.
 			assert.NoError(t, lerr, sample)
-		case lcmd.Flags&router.FlagKeysIncomplete != 0:
+		case lcmd.Flags&command.FlagKeysIncomplete != 0:
 			require.NoError(t, lerr, sample)
 			for _, k := range lgot {
 				assert.Contains(t, want, k, sample)
@@ -255,7 +255,7 @@ func TestKeysMatchServerGetKeys(t *testing.T) {
 			assert.True(t, hasKeys)
 			assert.Equal(t, serverKeySlot(ctx, t, c, got[0]), slot, sample)
 		} else {
-			var cs *router.CrossSlotError
+			var cs *command.CrossSlotError
 			require.ErrorAs(t, err, &cs, sample)
 			var keys []string
 			for _, k := range cs.Keys {
@@ -275,10 +275,10 @@ func TestBadCommandsRefusedByServer(t *testing.T) {
 	ctx := liveCtx(t, 60*time.Second)
 	for _, sample := range badSamples {
 		args := sampleArgs(sample)
-		_, err := router.DefaultTable().Keys(args)
-		assert.ErrorIs(t, err, router.ErrBadCommand, sample)
-		_, _, err = router.DefaultTable().Slot(args)
-		assert.ErrorIs(t, err, router.ErrBadCommand, sample)
+		_, err := command.DefaultTable().Keys(args)
+		assert.ErrorIs(t, err, command.ErrBadCommand, sample)
+		_, _, err = command.DefaultTable().Slot(args)
+		assert.ErrorIs(t, err, command.ErrBadCommand, sample)
 		refused := 0
 		for _, n := range c.Nodes() {
 			m, err := c.Do(ctx, n, args...)
@@ -302,7 +302,7 @@ func TestShardedPubSubSlot(t *testing.T) {
 	ctx := liveCtx(t, 60*time.Second)
 	for _, ch := range []string{"news", "{user:1}:events", "a", "ch:42"} {
 		args := []string{"SPUBLISH", ch, "hello"}
-		slot, hasKeys, err := router.DefaultTable().Slot(args)
+		slot, hasKeys, err := command.DefaultTable().Slot(args)
 		require.NoError(t, err)
 		require.True(t, hasKeys)
 		owners := 0
@@ -332,7 +332,7 @@ func TestShardedPubSubSlot(t *testing.T) {
 func TestStaticTableMatchesServer(t *testing.T) {
 	learned, err := learnCaptured("resp3")
 	require.NoError(t, err)
-	static := router.DefaultTable()
+	static := command.DefaultTable()
 	assert.ElementsMatch(t, learned.Names(), static.Names())
 	for _, name := range learned.Names() {
 		lc, _ := learned.Lookup(name)
@@ -353,19 +353,19 @@ func TestStaticTableMatchesServer(t *testing.T) {
 	}
 }
 
-func compareWithServer(t *testing.T, learned, static *router.Command) {
+func compareWithServer(t *testing.T, learned, static *command.Command) {
 	t.Helper()
 	name := learned.Name
 	assert.Equal(t, learned.Name, static.Name)
 	assert.Equal(t, learned.Arity, static.Arity, "%s arity", name)
-	assert.Equal(t, learned.Flags&^router.FlagKeysIncomplete, static.Flags, "%s flags", name)
+	assert.Equal(t, learned.Flags&^command.FlagKeysIncomplete, static.Flags, "%s flags", name)
 	if hasKeyFinder(static) {
-		assert.NotZero(t, learned.Flags&router.FlagMovableKeys, "%s: finder for a command whose keys do not move", name)
+		assert.NotZero(t, learned.Flags&command.FlagMovableKeys, "%s: finder for a command whose keys do not move", name)
 		return
 	}
-	var usable []router.KeySpec
+	var usable []command.KeySpec
 	for _, s := range learned.Specs {
-		if s.Begin != router.BeginUnknown && s.Find != router.FindUnknown {
+		if s.Begin != command.BeginUnknown && s.Find != command.FindUnknown {
 			s.Incomplete = false
 			usable = append(usable, s)
 		}
@@ -380,13 +380,13 @@ func TestSamplesCoverServer(t *testing.T) {
 	require.NoError(t, err)
 	sampled := map[string]bool{}
 	for _, s := range keySamples {
-		cmd, err := router.DefaultTable().Command(sampleArgs(s))
+		cmd, err := command.DefaultTable().Command(sampleArgs(s))
 		require.NoError(t, err, s)
 		sampled[cmd.Name] = true
 	}
 	var missing []string
-	check := func(c *router.Command) {
-		if c.Flags&router.FlagKeyless == 0 && !sampled[c.Name] {
+	check := func(c *command.Command) {
+		if c.Flags&command.FlagKeyless == 0 && !sampled[c.Name] {
 			missing = append(missing, c.Name)
 		}
 	}
@@ -413,10 +413,10 @@ func orEmptyKeys(s []string) []string {
 func TestKeylessMatchServer(t *testing.T) {
 	c := clustertest.Need(t, cluster)
 	ctx := liveCtx(t, 60*time.Second)
-	tab := router.DefaultTable()
+	tab := command.DefaultTable()
 	checked := 0
-	check := func(cmd *router.Command, args []string) {
-		if cmd.Flags&router.FlagKeyless == 0 {
+	check := func(cmd *command.Command, args []string) {
+		if cmd.Flags&command.FlagKeyless == 0 {
 			return
 		}
 		want := cmd.Arity

@@ -1,4 +1,4 @@
-package router
+package command
 
 // The static command table: every command of Redis 7.0 with its arity,
 // flags and key specifications, as Redis 7.0.15 reports them through
