@@ -88,7 +88,11 @@ func TestFailoverWaitEnds(t *testing.T) {
 	a := g.nodes[0]
 	ka := keyOn(t, g, a)
 	var log eventLog
-	c := newFakeClient(t, g, router.Options{Observer: &log, FailoverWait: 400 * time.Millisecond})
+	c := newFakeClient(t, g, router.Options{
+		Observer:     &log,
+		FailoverWait: 400 * time.Millisecond,
+		Breaker:      retry.BreakerOptions{Failures: 1, Cooldown: time.Minute},
+	})
 	a.close() // dials are refused from now on
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -101,7 +105,9 @@ func TestFailoverWaitEnds(t *testing.T) {
 	assert.Nil(t, fw.Ctx)
 	assert.Contains(t, err.Error(), "waited")
 	assert.True(t, errors.Is(err, retry.ErrOpen) || retry.Classify(fw.Err).Kind == retry.KindConn, "wraps the cause: %v", err)
-	assert.Positive(t, log.count(router.EventBreaker), "the breaker's opening was reported")
+	// Breaker events come from the client's watch goroutine.
+	assert.Eventually(t, func() bool { return log.count(router.EventBreaker) > 0 }, 10*time.Second, time.Millisecond,
+		"the breaker's opening was reported")
 
 	// The caller's deadline ends it first.
 	short, cancelShort := context.WithTimeout(context.Background(), 200*time.Millisecond)
