@@ -168,7 +168,7 @@ func TestApplyDrainedSourceBecomesReplica(t *testing.T) {
 }
 
 // handPlan builds a one-batch plan from moves and checks it.
-func handPlan(t *testing.T, l *plan.Layout, moves []plan.Move) *plan.Plan {
+func handPlan(t testing.TB, l *plan.Layout, moves []plan.Move) *plan.Plan {
 	t.Helper()
 	p := &plan.Plan{Version: plan.FormatVersion, Kind: plan.KindReshard, Before: plan.Assignment{}}
 	owner := map[slots.Slot]string{}

@@ -43,7 +43,7 @@ func keyIn(tags []string, s slots.Slot, i int) string {
 
 // fillSlots writes perSlot keys in every slot of rs; the value is
 // "<slot>:<i>:<gen>".
-func fillSlots(t *testing.T, ctx context.Context, rc *router.Client, tags []string, rs []slots.Range, perSlot int, gen int) {
+func fillSlots(t testing.TB, ctx context.Context, rc *router.Client, tags []string, rs []slots.Range, perSlot int, gen int) {
 	t.Helper()
 	var cmds []router.Cmd
 	for _, r := range rs {
@@ -60,7 +60,7 @@ func fillSlots(t *testing.T, ctx context.Context, rc *router.Client, tags []stri
 
 // requireSlots checks every key of rs (value and generation) through the
 // router, and (c not nil) that each slot's keys live on one primary only.
-func requireSlots(t *testing.T, ctx context.Context, c *clustertest.Cluster, rc *router.Client, tags []string, rs []slots.Range, perSlot int, gen int) {
+func requireSlots(t testing.TB, ctx context.Context, c *clustertest.Cluster, rc *router.Client, tags []string, rs []slots.Range, perSlot int, gen int) {
 	t.Helper()
 	var cmds []router.Cmd
 	for _, r := range rs {

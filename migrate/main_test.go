@@ -46,7 +46,7 @@ func startCluster(t *testing.T, opts clustertest.Options) *clustertest.Cluster {
 }
 
 // layoutOf reads the primaries and their slots.
-func layoutOf(t *testing.T, ctx context.Context, c *clustertest.Cluster) *plan.Layout {
+func layoutOf(t testing.TB, ctx context.Context, c *clustertest.Cluster) *plan.Layout {
 	t.Helper()
 	ps, err := c.Primaries(ctx)
 	require.NoError(t, err)

@@ -116,8 +116,8 @@ type Options struct {
 	MapAddr func(announced string) string
 
 	// Observer receives progress events (nil: none). It is called from
-	// the goroutines that move slots, one call at a time per pair; it must
-	// be safe for concurrent use and return quickly.
+	// the goroutines that move slots, one call at a time (calls are
+	// serialised); it should return quickly, as the moves wait for it.
 	Observer func(Event)
 
 	// beforeStep, when set (tests only), is called before every step is
