@@ -262,3 +262,46 @@ func TestApplyStopAndMismatch(t *testing.T) {
 	require.NoError(t, c.FinishMigration(ctx, uint16(open)))
 	require.False(t, errors.Is(err, ErrStopped))
 }
+
+// TestApplyConnectionsDropped kills the executor's connections to the
+// source and the target (CLIENT KILL) before several steps; the run still
+// finishes, every key in place (a dropped connection is dialled again, a
+// command that failed on it is retried).
+func TestApplyConnectionsDropped(t *testing.T) {
+	c := startCluster(t, clustertest.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	l := layoutOf(t, ctx, c)
+	p, err := plan.Reshard(l, plan.ReshardRequest{Target: l.Nodes[0].ID, Take: map[string]int{l.Nodes[1].ID: 40}})
+	require.NoError(t, err)
+	rc := newRouter(t, ctx, c)
+	tags := slotTags()
+	moved := p.Moves[0].Ranges
+	fillSlots(t, ctx, rc, tags, moved, 20, 3)
+	src, dst := c.NodeByID(p.Moves[0].Source), c.NodeByID(p.Moves[0].Target)
+	steps, retries := 0, 0
+	var killErr error
+	res, err := Apply(ctx, p, Options{Seeds: c.Addrs()[:1], SlotsPerRound: 4, KeysPerBatch: 8, Observer: func(e Event) {
+		if e.Kind == EventRetry {
+			retries++
+		}
+		if e.Kind != EventStep {
+			return
+		}
+		steps++
+		if steps%5 == 0 {
+			for _, n := range []*clustertest.Node{src, dst} {
+				if _, err := c.Do(ctx, n, "CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"); err != nil && killErr == nil {
+					killErr = err
+				}
+			}
+		}
+	}})
+	require.NoError(t, err)
+	require.NoError(t, killErr)
+	require.Equal(t, 40, res.Slots)
+	t.Logf("%d steps, connections killed %d times, %d retries", steps, steps/5, retries)
+	requireOwners(t, ctx, c, p.Final())
+	requireNoOpenSlot(t, ctx, c)
+	requireSlots(t, ctx, c, rc, tags, moved, 20, 3)
+}
