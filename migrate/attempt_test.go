@@ -17,7 +17,7 @@ func testExecutor(t *testing.T, attempts int) (*executor, *[]Event) {
 	t.Helper()
 	var evs []Event
 	o, err := Options{Seeds: []string{"127.0.0.1:1"}, Attempts: attempts,
-		Backoff: retry.Backoff{Base: time.Millisecond, Cap: time.Millisecond},
+		Backoff:  retry.Backoff{Base: time.Millisecond, Cap: time.Millisecond},
 		Observer: func(e Event) { evs = append(evs, e) }}.withDefaults()
 	require.NoError(t, err)
 	return &executor{opts: o}, &evs

@@ -24,6 +24,9 @@ import (
 // only stops a loop that would not.
 const maxDrainRounds = 1 << 22
 
+// maxCountPasses bounds the drain-then-count passes of one round.
+const maxCountPasses = 1000
+
 // stateReadTimeout bounds the state read that reports open slots after a
 // failure or a stop (the caller's context may be cancelled by then).
 const stateReadTimeout = 10 * time.Second
@@ -467,7 +470,8 @@ func (e *executor) pipe(ctx context.Context, ev Event, addr string, ss []slots.S
 				if retry.Classify(err).Kind == retry.KindConn {
 					e.pool.drop(addr)
 				}
-				if first == nil || (transient(ctx, err) && !transient(ctx, first)) {
+				if first == nil || (!transient(ctx, err) && transient(ctx, first)) {
+					// A lasting error wins: retrying will not help.
 					first, bad = err, ss[i]
 				}
 				continue
@@ -576,15 +580,36 @@ func (e *executor) moveRound(ctx context.Context, w *moveWork, base Event, ss []
 	}, nil, counts); err != nil {
 		return e.stepErr(w, s, StepCount, "", err, "importing on the target, migrating on the source")
 	}
-	for i, s := range ss {
-		n, err := counts[i].AsInt64()
-		if err != nil {
-			return e.stepErr(w, s, StepCount, "", err, "importing on the target, migrating on the source")
-		}
-		if n > 0 {
-			if err := e.drain(ctx, w, base, s); err != nil {
-				return err
+	// Drain the slots that hold keys, then count them again (pipelined):
+	// SETSLOT NODE goes to the target only for slots seen empty after
+	// MIGRATING was set. The bound only stops a loop that would not end.
+	keyed := ss
+	for pass := 0; ; pass++ {
+		var next []slots.Slot
+		for i, s := range keyed {
+			n, err := counts[i].AsInt64()
+			if err != nil {
+				return e.stepErr(w, s, StepCount, "", err, "importing on the target, migrating on the source")
 			}
+			if n > 0 {
+				if err := e.drain(ctx, w, base, s); err != nil {
+					return err
+				}
+				next = append(next, s)
+			}
+		}
+		if len(next) == 0 {
+			break
+		}
+		if pass == maxCountPasses {
+			return e.stepErr(w, next[0], StepCount, "", fmt.Errorf("keys still appear after %d passes", maxCountPasses), "importing on the target, migrating on the source")
+		}
+		keyed = next
+		counts = counts[:len(keyed)]
+		if s, err := e.pipe(ctx, ev, src.addr, keyed, func(s slots.Slot) []string {
+			return []string{"CLUSTER", "COUNTKEYSINSLOT", itoa(s)}
+		}, nil, counts); err != nil {
+			return e.stepErr(w, s, StepCount, "", err, "importing on the target, migrating on the source")
 		}
 	}
 	if err := e.assign(ctx, w, base, ss); err != nil {
@@ -634,7 +659,9 @@ func isBusyKey(err error) bool {
 	return errors.As(err, &re) && strings.Contains(re.Error(), "BUSYKEY")
 }
 
-// drain moves every key of slot s from the source to the target.
+// drain moves the keys of slot s from the source to the target, until a
+// GETKEYSINSLOT returns fewer than KeysPerBatch keys (the caller then
+// checks with COUNTKEYSINSLOT that none is left).
 func (e *executor) drain(ctx context.Context, w *moveWork, base Event, s slots.Slot) error {
 	src := w.src
 	timeout := e.opts.MigrateTimeout
@@ -687,6 +714,12 @@ func (e *executor) drain(ctx context.Context, w *moveWork, base Event, s slots.S
 				break
 			}
 			return e.stepErr(w, s, StepMigrate, "", err, state)
+		}
+		if len(keys) < e.opts.KeysPerBatch {
+			// The slot looked empty after this batch: the caller counts
+			// again (pipelined with the round's other slots) rather than
+			// asking GETKEYSINSLOT once more here.
+			return nil
 		}
 	}
 	return e.stepErr(w, s, StepMigrate, "", fmt.Errorf("slot still has keys after %d MIGRATE rounds", maxDrainRounds), state)
