@@ -305,3 +305,63 @@ func TestApplyConnectionsDropped(t *testing.T) {
 	requireNoOpenSlot(t, ctx, c)
 	requireSlots(t, ctx, c, rc, tags, moved, 20, 3)
 }
+
+// TestApplyBusyKey: the target already holds a key of the slot being
+// moved (written there with ASKING while the slot was open). Apply stops
+// with ErrBusyKey naming that key, the slot left open and the key whole on
+// the source; with Replace the same plan finishes and the source's value
+// wins.
+func TestApplyBusyKey(t *testing.T) {
+	c := startCluster(t, clustertest.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	l := layoutOf(t, ctx, c)
+	p, err := plan.Reshard(l, plan.ReshardRequest{Target: l.Nodes[0].ID, Take: map[string]int{l.Nodes[1].ID: 1}})
+	require.NoError(t, err)
+	slot := p.Moves[0].Ranges[0].Start
+	src, dst := c.NodeByID(p.Moves[0].Source), c.NodeByID(p.Moves[0].Target)
+	tags := slotTags()
+	rc := newRouter(t, ctx, c)
+	fillSlots(t, ctx, rc, tags, p.Moves[0].Ranges, 30, 1)
+	require.EqualValues(t, 30, countIn(t, ctx, c, src, slot))
+	busy := keyIn(tags, slot, 17)
+	require.NoError(t, c.BeginMigration(ctx, uint16(slot), dst))
+	// One connection: ASKING applies to the next command only.
+	cl, err := rueidisClient(dst.Addr)
+	require.NoError(t, err)
+	defer cl.Close()
+	res := cl.DoMulti(ctx, cl.B().Arbitrary("ASKING").Build(), cl.B().Arbitrary("SET", busy, "stale").Build())
+	for _, r := range res {
+		require.NoError(t, r.Error())
+	}
+
+	_, err = Apply(ctx, p, Options{Seeds: c.Addrs()[:1], KeysPerBatch: 10})
+	require.ErrorIs(t, err, ErrBusyKey)
+	var se *StepError
+	require.ErrorAs(t, err, &se)
+	require.Equal(t, busy, se.Key)
+	require.Equal(t, slot, se.Slot)
+	require.Contains(t, err.Error(), busy)
+	require.Contains(t, err.Error(), "open slots left")
+	m, err := c.Do(ctx, src, "GET", busy)
+	require.NoError(t, err, "the key is still served by the source")
+	v, err := m.ToString()
+	require.NoError(t, err)
+	require.Equal(t, fmt.Sprintf("%d:17:1", slot), v)
+
+	res2, err := Apply(ctx, p, Options{Seeds: c.Addrs()[:1], Replace: true})
+	require.NoError(t, err)
+	require.Equal(t, 1, res2.Slots)
+	requireNoOpenSlot(t, ctx, c)
+	requireSlots(t, ctx, c, rc, tags, p.Moves[0].Ranges, 30, 1)
+	require.Zero(t, countIn(t, ctx, c, src, slot))
+}
+
+func countIn(t *testing.T, ctx context.Context, c *clustertest.Cluster, n *clustertest.Node, s slots.Slot) int64 {
+	t.Helper()
+	m, err := c.Do(ctx, n, "CLUSTER", "COUNTKEYSINSLOT", strconv.Itoa(int(s)))
+	require.NoError(t, err)
+	v, err := m.AsInt64()
+	require.NoError(t, err)
+	return v
+}

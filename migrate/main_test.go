@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/rueidis"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -139,3 +140,8 @@ func requireOwners(t *testing.T, ctx context.Context, c *clustertest.Cluster, wa
 
 // helperEnv carries the kill point to the helper process of the kill test.
 const helperEnv = "SLOTROUTER_MIGRATE_HELPER"
+
+// rueidisClient is a single-node client of addr.
+func rueidisClient(addr string) (rueidis.Client, error) {
+	return rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, ForceSingleClient: true, DisableCache: true})
+}
