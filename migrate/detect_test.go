@@ -115,8 +115,9 @@ func TestOptionsValidation(t *testing.T) {
 		require.ErrorIs(t, err, ErrInvalidOptions)
 		require.Contains(t, err.Error(), tc.want)
 	}
-	_, err := Apply(ctx, nil, Options{Seeds: []string{"127.0.0.1:1"}})
+	res, err := Apply(ctx, nil, Options{Seeds: []string{"127.0.0.1:1"}})
 	require.ErrorIs(t, err, ErrInvalidPlan)
+	require.NotNil(t, res, "the Result is never nil")
 	bad := validPlan(t)
 	bad.Summary.SlotsMoved++
 	_, err = Apply(ctx, bad, Options{Seeds: []string{"127.0.0.1:1"}})

@@ -60,28 +60,28 @@ type moveWork struct {
 // returns what it did. See the package documentation for the steps, the
 // order of SETSLOT NODE, and how a second run resumes an interrupted one.
 //
-// On error the Result still tells what was done, and lists in Open the
+// The Result is never nil. On error it still tells what was done, and lists in Open the
 // plan's slots left importing or migrating; running Apply again with the
 // same plan finishes them. When ctx is cancelled Apply stops between steps
 // and returns an error matching ErrStopped and ctx's error.
 func Apply(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 	start := time.Now()
+	res := &Result{}
 	if ctx == nil {
-		return nil, fmt.Errorf("%w: nil context", ErrInvalidOptions)
+		return res, fmt.Errorf("%w: nil context", ErrInvalidOptions)
 	}
 	if p == nil {
-		return nil, fmt.Errorf("%w: nil plan", ErrInvalidPlan)
+		return res, fmt.Errorf("%w: nil plan", ErrInvalidPlan)
 	}
 	if err := p.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidPlan, err)
+		return res, fmt.Errorf("%w: %w", ErrInvalidPlan, err)
 	}
 	o, err := opts.withDefaults()
 	if err != nil {
-		return nil, err
+		return res, err
 	}
 	e := &executor{opts: o, pool: newPool(o), plan: p, caps: map[string]Capability{}}
 	defer e.pool.close()
-	res := &Result{}
 	err = e.run(ctx, res)
 	res.Slots = int(e.slotsMoved.Load())
 	res.AtomicSlots = int(e.atomicSlots.Load())
