@@ -50,7 +50,7 @@
 // Every step is retried with backoff (package retry) when it fails with a
 // transient error: LOADING, TRYAGAIN, CLUSTERDOWN, MASTERDOWN, a timeout, a
 // connection error (the connection is dialled again). A MIGRATE that times
-// out ("IOERR"), typically a big key, is sent again with twice the timeout
+// out ("IOERR"), typically a big key, is sent again with four times the timeout
 // and REPLACE (the target may hold the copy the timed-out MIGRATE wrote;
 // the source's key is the live one while the slot is migrating), up to
 // Options.MaxMigrateTimeout. A MIGRATE refused with BUSYKEY (the target

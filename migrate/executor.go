@@ -405,6 +405,15 @@ func transient(ctx context.Context, err error) bool {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return true
 	}
+	// MIGRATE passes the target's error on inside its own ("ERR Target
+	// instance replied with error: CLUSTERDOWN …"), which retry.Classify,
+	// reading only the start of a reply, takes for a plain ERR.
+	var re *rueidis.RedisError
+	if errors.As(err, &re) {
+		if _, rest, ok := strings.Cut(re.Error(), "Target instance replied with error: "); ok {
+			return retry.Classify(errors.New(rest)).Kind.NeedsBackoff()
+		}
+	}
 	return retry.Classify(err).Kind.NeedsBackoff()
 }
 
@@ -693,7 +702,7 @@ func (e *executor) drain(ctx context.Context, w *moveWork, base Event, s slots.S
 			if isMigrateTimeout(err) && timeout < e.opts.MaxMigrateTimeout && ctx.Err() == nil {
 				// The target may hold a copy written before the timeout:
 				// the source's key is the live one, so REPLACE is right.
-				timeout = min(2*timeout, e.opts.MaxMigrateTimeout)
+				timeout = min(4*timeout, e.opts.MaxMigrateTimeout)
 				replace = true
 				continue
 			}

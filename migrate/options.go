@@ -16,7 +16,7 @@ const (
 	DefaultSlotsPerRound     = 64
 	DefaultMigrateTimeout    = 10 * time.Second
 	DefaultMaxMigrateTimeout = 2 * time.Minute
-	DefaultAttempts          = 8
+	DefaultAttempts          = 20
 	DefaultDialTimeout       = 5 * time.Second
 	DefaultCommandTimeout    = 30 * time.Second
 	DefaultAtomicTimeout     = 30 * time.Minute
@@ -85,12 +85,12 @@ type Options struct {
 	SlotsPerRound int
 	// MigrateTimeout is MIGRATE's timeout argument (default
 	// DefaultMigrateTimeout). After a MIGRATE times out, the same keys are
-	// sent again with twice the timeout (and REPLACE, since the target may
+	// sent again with four times the timeout (and REPLACE, as the target may
 	// hold the copy that the timed-out MIGRATE wrote), up to
 	// MaxMigrateTimeout; then Apply stops with an error that names the slot
-	// and the keys.
+	// (the keys stay on the source).
 	MigrateTimeout time.Duration
-	// MaxMigrateTimeout bounds the doubling of MigrateTimeout (default
+	// MaxMigrateTimeout bounds the growth of MigrateTimeout (default
 	// DefaultMaxMigrateTimeout, and never less than MigrateTimeout).
 	MaxMigrateTimeout time.Duration
 	// Replace adds REPLACE to every MIGRATE: a key the target already

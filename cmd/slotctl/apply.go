@@ -52,7 +52,7 @@ func runApply(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	parallel := fs.Int("parallel", migrate.DefaultParallel, "pairs moving at the same time")
 	batch := fs.Int("batch", migrate.DefaultKeysPerBatch, "keys per GETKEYSINSLOT / MIGRATE")
 	round := fs.Int("slots-per-round", migrate.DefaultSlotsPerRound, "slots of a pair opened and assigned together (pipelined)")
-	mt := fs.Duration("migrate-timeout", migrate.DefaultMigrateTimeout, "MIGRATE timeout; doubled after a timeout up to -max-migrate-timeout")
+	mt := fs.Duration("migrate-timeout", migrate.DefaultMigrateTimeout, "MIGRATE timeout; ×4 after a timeout, up to -max-migrate-timeout")
 	maxMT := fs.Duration("max-migrate-timeout", migrate.DefaultMaxMigrateTimeout, "largest MIGRATE timeout")
 	replace := fs.Bool("replace", false, "MIGRATE ... REPLACE: overwrite keys the target already holds")
 	mode := fs.String("mode", "auto", "auto (atomic slot migration when the servers offer it), keys, atomic")
