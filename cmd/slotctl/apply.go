@@ -106,7 +106,7 @@ func runApply(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		msg := d.redact(err.Error())
 		if errors.Is(err, migrate.ErrStopped) {
-			fmt.Fprintf(stderr, "slotctl apply: stopped: %s\nrun the same command again to resume\n", msg)
+			fmt.Fprintf(stderr, "slotctl apply: %s\n%d slots moved before the stop; run the same command again to resume\n", msg, res.Slots)
 		} else {
 			fmt.Fprintf(stderr, "slotctl apply: %s\n", msg)
 		}

@@ -89,24 +89,57 @@ func TestApplyPipeline(t *testing.T) {
 	assert.EqualValues(t, 0, ls[len(ls)-1]["slots"])
 }
 
-// TestApplyStopped: a cancelled context (Ctrl-C) stops apply with exit 1
-// and a message that says how to resume.
+// cancelOn is stdout for apply that cancels (like Ctrl-C, which main turns
+// into a cancelled context) once a line with want has been written.
+type cancelOn struct {
+	bytes.Buffer
+	want   string
+	cancel context.CancelFunc
+}
+
+func (w *cancelOn) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), w.want) {
+		w.cancel()
+	}
+	return w.Buffer.Write(p)
+}
+
+// TestApplyStopped: Ctrl-C (the context cancelled) after the first slots
+// stops apply between steps with exit 1, a message that says how to resume
+// and a JSON result line; the same command then finishes the plan and
+// check finds no open slot.
 func TestApplyStopped(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	c := startCluster(ctx, t)
+	setKeys(t, ctx, c, "stop", 2000)
 	to := firstPrimary(t, ctx, c)
-	code, planJSON, errOut := slotctl(t, "", "plan", "reshard", "-addr", to.Addr, "-to", to.ID, "-slots", "10")
+	code, planJSON, errOut := slotctl(t, "", "plan", "reshard", "-addr", to.Addr, "-to", to.ID, "-slots", "400")
 	require.Equal(t, 0, code, errOut)
 	cctx, stop := context.WithCancel(ctx)
-	stop()
-	var out, errb bytes.Buffer
-	code = run(cctx, []string{"apply", "-addr", to.Addr, "-"}, strings.NewReader(planJSON), &out, &errb)
+	defer stop()
+	out := &cancelOn{want: `"slots-done"`, cancel: stop}
+	var errb bytes.Buffer
+	code = run(cctx, []string{"apply", "-addr", to.Addr, "-slots-per-round", "8", "-batch", "3", "-"}, strings.NewReader(planJSON), out, &errb)
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errb.String(), "stopped")
 	assert.Contains(t, errb.String(), "run the same command again to resume")
+	t.Logf("stderr of the stopped run:\n%s", errb.String())
 	ls := jsonLines(t, out.String())
-	assert.Equal(t, false, ls[len(ls)-1]["ok"])
+	last := ls[len(ls)-1]
+	assert.Equal(t, false, last["ok"])
+	done := last["slots"].(float64)
+	assert.Positive(t, done)
+	assert.Less(t, done, 400.0)
+
+	code, stdout, errOut := slotctl(t, planJSON, "apply", "-addr", to.Addr, "-")
+	require.Equal(t, 0, code, errOut)
+	ls = jsonLines(t, stdout)
+	assert.EqualValues(t, 400, ls[len(ls)-1]["slots"].(float64)+ls[len(ls)-1]["already_done"].(float64))
+	code, stdout, errOut = slotctl(t, "", "check", "-addr", to.Addr)
+	require.Equal(t, 0, code, errOut)
+	_, open := findingOf(decodeReport(t, stdout), plan.FindingOpenSlot)
+	assert.False(t, open, stdout)
 }
 
 // TestConnFlagsPassword: on a cluster with requirepass, check, plan and
