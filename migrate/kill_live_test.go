@@ -1,9 +1,11 @@
 package migrate
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -136,6 +138,22 @@ func TestHelperProcess(t *testing.T) {
 	opts.beforeStep = func(e Event) {
 		if e.Step.String() == kv["step"] {
 			seen++
+			if seen == n && kv["pause"] != "" {
+				// Pause the target's writes so that the MIGRATE about to
+				// be sent hangs, say so, and go on: the parent kills this
+				// process while the MIGRATE is in flight.
+				c, err := rueidisClient(kv["pause"])
+				if err == nil {
+					err = c.Do(context.Background(), c.B().Arbitrary("CLIENT", "PAUSE", "4000", "WRITE").Build()).Error()
+					c.Close()
+				}
+				if err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					os.Exit(6)
+				}
+				fmt.Println(inFlightMarker)
+				return
+			}
 			if seen == n {
 				_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 				select {} // SIGKILL cannot be caught; never reached
@@ -151,9 +169,10 @@ func TestHelperProcess(t *testing.T) {
 }
 
 // TestKillAndResume kills the executor process (SIGKILL) at chosen steps
-// of a plan moving slots that hold keys, then applies the same plan again:
-// it finishes, every key is there with its value, on one node only, and
-// no slot is left open.
+// of a plan moving slots that hold keys (before the step is sent, and once
+// while a MIGRATE is in flight), then applies the same plan again: it
+// finishes, every key is there with its value, on one node only, and no
+// slot is left open.
 func TestKillAndResume(t *testing.T) {
 	c := startCluster(t, clustertest.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -166,19 +185,29 @@ func TestKillAndResume(t *testing.T) {
 		n    int
 		// what the cluster must show after the kill
 		open bool
+		// inFlight: killed during the step, not before it
+		inFlight bool
 	}{
-		{StepMigrating, 1, true},  // between IMPORTING and MIGRATING
-		{StepCount, 2, true},      // after MIGRATING, before the keys
-		{StepMigrate, 2, true},    // between two MIGRATE batches of a slot
-		{StepMigrate, 5, true},    // the second slot, mid-way
-		{StepNodeTarget, 1, true}, // keys moved, no SETSLOT NODE yet
-		{StepNodeSource, 1, true}, // the target owns, the source still migrating
-		{StepNodeOthers, 2, false},
-		{StepImporting, 3, false}, // between rounds
+		{StepMigrating, 1, true, false},  // between IMPORTING and MIGRATING
+		{StepCount, 2, true, false},      // after MIGRATING, before the keys
+		{StepMigrate, 2, true, false},    // between two MIGRATE batches of a slot
+		{StepMigrate, 5, true, false},    // the second slot, mid-way
+		{StepNodeTarget, 1, true, false}, // keys moved, no SETSLOT NODE yet
+		{StepNodeSource, 1, true, false}, // the target owns, the source still migrating
+		{StepNodeOthers, 2, false, false},
+		{StepImporting, 3, false, false}, // between rounds
+		// Killed while a MIGRATE is in flight: the target's writes are
+		// paused, the source is blocked in MIGRATE, the executor waits
+		// for the reply.
+		{StepMigrate, 4, true, true},
 	}
 	dir := t.TempDir()
 	for i, pt := range points {
-		t.Run(fmt.Sprintf("%s#%d", pt.step, pt.n), func(t *testing.T) {
+		name := fmt.Sprintf("%s#%d", pt.step, pt.n)
+		if pt.inFlight {
+			name += "-in-flight"
+		}
+		t.Run(name, func(t *testing.T) {
 			l := layoutOf(t, ctx, c)
 			target := l.Nodes[i%len(l.Nodes)].ID
 			p, err := plan.Reshard(l, plan.ReshardRequest{Target: target, Slots: 8})
@@ -194,8 +223,18 @@ func TestKillAndResume(t *testing.T) {
 			require.NoError(t, os.WriteFile(file, data, 0o600))
 
 			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
-			cmd.Env = append(os.Environ(), fmt.Sprintf("%s=step=%s;n=%d;seed=%s;plan=%s", helperEnv, pt.step, pt.n, c.Addrs()[0], file))
-			out, err := cmd.CombinedOutput()
+			spec := fmt.Sprintf("%s=step=%s;n=%d;seed=%s;plan=%s", helperEnv, pt.step, pt.n, c.Addrs()[0], file)
+			first := p.Moves[p.Batches[0][0]] // the move that runs first
+			if pt.inFlight {
+				spec += ";pause=" + c.NodeByID(first.Target).Addr
+			}
+			cmd.Env = append(os.Environ(), spec)
+			var out []byte
+			if pt.inFlight {
+				out, err = killInFlight(t, ctx, c, cmd, c.NodeByID(first.Source), c.NodeByID(first.Target))
+			} else {
+				out, err = cmd.CombinedOutput()
+			}
 			var ee *exec.ExitError
 			require.True(t, errors.As(err, &ee), "helper: %v\n%s", err, out)
 			ws, ok := ee.Sys().(syscall.WaitStatus)
@@ -220,4 +259,49 @@ func TestKillAndResume(t *testing.T) {
 			requireSlots(t, ctx, c, rc, tags, moved, perSlot, i)
 		})
 	}
+}
+
+// inFlightMarker is what the helper prints once the MIGRATE it is about to
+// send will hang.
+const inFlightMarker = "MIGRATE-IN-FLIGHT"
+
+// killInFlight starts the helper, waits for its marker, then until the
+// source stops answering (it is blocked in MIGRATE, waiting for the paused
+// target), kills the helper with SIGKILL and resumes the target. It
+// returns the helper's output and exit error.
+func killInFlight(t *testing.T, ctx context.Context, c *clustertest.Cluster, cmd *exec.Cmd, src, dst *clustertest.Node) ([]byte, error) {
+	t.Helper()
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	sc := bufio.NewScanner(stdout)
+	var out strings.Builder
+	marked := false
+	for sc.Scan() {
+		out.WriteString(sc.Text() + "\n")
+		if sc.Text() == inFlightMarker {
+			marked = true
+			break
+		}
+	}
+	require.True(t, marked, "helper ended without reaching the MIGRATE: %s%s", out.String(), stderr.String())
+	// The source answers nothing while its MIGRATE waits for the target.
+	blocked := false
+	deadline := time.Now().Add(4 * time.Second)
+	for !blocked && time.Now().Before(deadline) {
+		pctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		_, perr := c.Do(pctx, src, "PING")
+		cancel()
+		blocked = perr != nil
+	}
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	_, _ = io.Copy(io.Discard, stdout)
+	err = cmd.Wait()
+	require.True(t, blocked, "the source never looked busy with the MIGRATE")
+	// The MIGRATE goes on without its client once the target resumes.
+	_, uerr := c.Do(ctx, dst, "CLIENT", "UNPAUSE")
+	require.NoError(t, uerr)
+	return []byte(out.String() + stderr.String()), err
 }
