@@ -24,7 +24,7 @@ import (
 // waited healthy. It reports slots/s and keys/s. Not run by the suite
 // (benchmarks run only with -bench):
 //
-//	go test -run '^$' -bench BenchmarkApply -benchtime 3x ./migrate
+//	go test -run '^$' -bench BenchmarkApply -benchtime 2x -count 6 ./migrate > a.txt && benchstat -col /impl a.txt
 func BenchmarkApply(b *testing.B) {
 	if testing.Short() {
 		b.Skip("starts a cluster and moves slots for a while")
