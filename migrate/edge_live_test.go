@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/slotrouter/slotrouter/internal/clustertest"
+	"github.com/slotrouter/slotrouter/router"
 	"github.com/slotrouter/slotrouter/slots"
 	"github.com/slotrouter/slotrouter/slots/plan"
 )
@@ -371,4 +372,50 @@ func countIn(t *testing.T, ctx context.Context, c *clustertest.Cluster, n *clust
 	v, err := m.AsInt64()
 	require.NoError(t, err)
 	return v
+}
+
+// TestApplyACLUser: with an ACL user (and the default user disabled for
+// new connections), Apply authenticates its own connections and MIGRATE
+// authenticates to the target (AUTH2); no error or event holds the
+// password.
+func TestApplyACLUser(t *testing.T) {
+	c := startCluster(t, clustertest.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	l := layoutOf(t, ctx, c)
+	p, err := plan.Reshard(l, plan.ReshardRequest{Target: l.Nodes[0].ID, Slots: 30})
+	require.NoError(t, err)
+	tags := slotTags()
+	rc := newRouter(t, ctx, c)
+	var moved []slots.Range
+	for _, m := range p.Moves {
+		moved = append(moved, m.Ranges...)
+	}
+	fillSlots(t, ctx, rc, tags, moved, 10, 5)
+	const user, secret = "mover", "acl-Pa55-only-here"
+	for _, n := range c.Nodes() {
+		_, err := c.Do(ctx, n, "ACL", "SETUSER", user, "on", ">"+secret, "~*", "&*", "+@all")
+		require.NoError(t, err)
+		_, err = c.Do(ctx, n, "ACL", "SETUSER", "default", "resetpass", ">another-secret")
+		require.NoError(t, err)
+	}
+	_, err = Apply(ctx, p, Options{Seeds: c.Addrs()[:1], Attempts: 2})
+	require.Error(t, err, "no credentials")
+	require.NotContains(t, err.Error(), secret)
+
+	var texts []string
+	res, err := Apply(ctx, p, Options{Seeds: c.Addrs()[:1], Username: user, Password: secret, Observer: func(e Event) {
+		texts = append(texts, fmt.Sprintf("%+v", e))
+	}})
+	require.NoError(t, err)
+	require.Equal(t, 30, res.Slots)
+	require.EqualValues(t, 30*10, res.Keys)
+	for _, s := range texts {
+		require.NotContains(t, s, secret)
+	}
+	requireNoOpenSlot(t, ctx, c)
+	arc, err := router.New(ctx, router.Options{Seeds: c.Addrs(), Username: user, Password: secret})
+	require.NoError(t, err)
+	defer arc.Close()
+	requireSlots(t, ctx, c, arc, tags, moved, 10, 5)
 }
