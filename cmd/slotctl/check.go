@@ -7,11 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"time"
-
-	"github.com/redis/rueidis"
 
 	"github.com/slotrouter/slotrouter/slots/plan"
 	"github.com/slotrouter/slotrouter/topology"
@@ -31,6 +28,7 @@ func runCheck(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	addr := fs.String("addr", "", "a node of a live cluster (host:port); every node it knows is asked too")
 	timeout := fs.Duration("timeout", 5*time.Second, "overall time limit of a live check")
 	strict := fs.Bool("strict", false, "exit 1 on warnings too, not only on errors")
+	conn := addConnFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: slotctl check -nodes FILE [-nodes FILE...] | -addr HOST:PORT  [-strict] [-timeout D]")
 		fmt.Fprintln(stderr, "Writes a JSON report on stdout and a summary on stderr; exit 1 when it finds errors.")
@@ -48,12 +46,16 @@ func runCheck(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	var in plan.CheckInput
 	if *addr != "" {
-		lctx, cancel := context.WithTimeout(ctx, *timeout)
-		var err error
-		in, err = gatherLive(lctx, *addr, *timeout)
-		cancel()
+		d, err := conn.config(*timeout)
 		if err != nil {
 			fmt.Fprintf(stderr, "slotctl check: %v\n", err)
+			return 2
+		}
+		lctx, cancel := context.WithTimeout(ctx, *timeout)
+		in, err = gatherLiveWith(lctx, *addr, d)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(stderr, "slotctl check: %s\n", d.redact(err.Error()))
 			return 1
 		}
 	}
@@ -130,14 +132,14 @@ func reportsOf(v *topology.View, fallback string) []plan.NodeReport {
 // gatherLive asks addr for CLUSTER NODES, then every node it lists (and
 // those they list), one at a time; nodes that do not answer are reported
 // as unreachable. Only the first node's failure is an error.
-func gatherLive(ctx context.Context, addr string, timeout time.Duration) (plan.CheckInput, error) {
+func gatherLiveWith(ctx context.Context, addr string, d dialConfig) (plan.CheckInput, error) {
 	var in plan.CheckInput
 	asked := map[string]bool{addr: true}
 	queue := []string{addr}
 	for len(queue) > 0 && len(asked) <= maxCheckNodes {
 		a := queue[0]
 		queue = queue[1:]
-		text, err := clusterNodes(ctx, a, timeout)
+		text, err := clusterNodes(ctx, a, d)
 		var v topology.View
 		if err == nil {
 			v, err = topology.ParseNodes(text, a)
@@ -166,21 +168,9 @@ func gatherLive(ctx context.Context, addr string, timeout time.Duration) (plan.C
 	return in, nil
 }
 
-// dialNode opens a connection of its own to one node: a rueidis
-// single-node client without cache or retries. The caller closes it.
-func dialNode(addr string, timeout time.Duration) (rueidis.Client, error) {
-	return rueidis.NewClient(rueidis.ClientOption{
-		InitAddress:       []string{addr},
-		ForceSingleClient: true,
-		DisableCache:      true,
-		DisableRetry:      true,
-		Dialer:            net.Dialer{Timeout: timeout},
-	})
-}
-
 // clusterNodes sends CLUSTER NODES to one node over its own connection.
-func clusterNodes(ctx context.Context, addr string, timeout time.Duration) (string, error) {
-	c, err := dialNode(addr, timeout)
+func clusterNodes(ctx context.Context, addr string, d dialConfig) (string, error) {
+	c, err := dialNodeWith(addr, d)
 	if err != nil {
 		return "", err
 	}

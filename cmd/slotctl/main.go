@@ -5,6 +5,7 @@
 // Usage:
 //
 //	slotctl keyslot [-json] KEY...   slot and hash tag of each key ("-" reads keys from stdin)
+//	slotctl apply -addr HOST:PORT PLANFILE   execute a plan on a live cluster (resumable)
 //
 // Run "slotctl help" for every subcommand.
 package main
@@ -40,6 +41,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runPlan(ctx, rest, stdin, stdout, stderr)
 	case "check":
 		return runCheck(ctx, rest, stdin, stdout, stderr)
+	case "apply":
+		return runApply(ctx, rest, stdin, stdout, stderr)
 	case "demo":
 		fmt.Fprintln(stderr, "slotctl: the demo is its own command now: go run ./cmd/slotdemo")
 		return 2
@@ -61,6 +64,13 @@ Commands:
   plan SUBCOMMAND ...      plan rebalance/add/remove/reshard/load moves, placement and repair ("slotctl plan help")
   check -nodes FILE | -addr HOST:PORT
                            report open, uncovered and contested slots, failed nodes, anti-affinity
+  apply -addr HOST:PORT PLANFILE
+                           execute a plan on the live cluster ("-": plan from stdin); resumable,
+                           progress on a terminal or JSON lines ("slotctl apply -h")
   help                     this text
+
+Every command that talks to a cluster (check -addr, plan ... -addr, apply) takes
+-user, -pass (default $REDISCLI_AUTH), -tls, -cacert, -cert, -key and -insecure.
+The live demo is its own command: go run ./cmd/slotdemo.
 `)
 }

@@ -62,6 +62,7 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	layoutFile := fs.String("layout", "-", "layout JSON file (\"-\": stdin)")
 	addr := fs.String("addr", "", "read the layout from a live cluster through this node (host:port) instead of -layout")
 	timeout := fs.Duration("timeout", 10*time.Second, "time limit for reading a live cluster")
+	conn := addConnFlags(fs)
 	var (
 		threshold = new(float64)
 		to        = new(string)
@@ -134,14 +135,18 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	var l *plan.Layout
 	var err error
 	if *addr != "" {
+		d, cerr := conn.config(*timeout)
+		if cerr != nil {
+			return fail(cerr)
+		}
 		lctx, cancel := context.WithTimeout(ctx, *timeout)
-		l, err = liveLayout(lctx, *addr, *timeout)
+		l, err = liveLayoutWith(lctx, *addr, d)
 		if err == nil && sub == "load" && *loadsFile == "" {
-			l.Loads, err = liveLoads(lctx, l, *metric, *timeout)
+			l.Loads, err = liveLoads(lctx, l, *metric, d)
 		}
 		cancel()
 		if err != nil {
-			return fail(err)
+			return fail(errors.New(d.redact(err.Error())))
 		}
 	} else {
 		data, err := readInputContext(ctx, *layoutFile, stdin)
@@ -378,8 +383,8 @@ func readInput(name string, stdin io.Reader) ([]byte, error) {
 // slots as addr's CLUSTER NODES lists them (nodes flagged fail, handshake
 // or noaddr left out). It refuses a cluster whose check finds errors or
 // open slots: plans are made for a settled cluster.
-func liveLayout(ctx context.Context, addr string, timeout time.Duration) (*plan.Layout, error) {
-	in, err := gatherLive(ctx, addr, timeout)
+func liveLayoutWith(ctx context.Context, addr string, d dialConfig) (*plan.Layout, error) {
+	in, err := gatherLiveWith(ctx, addr, d)
 	if err != nil {
 		return nil, err
 	}
@@ -444,7 +449,7 @@ func slicesContains(have []string, want ...string) bool {
 // liveLoads reads per-slot loads from each primary of l: key counts with
 // CLUSTER COUNTKEYSINSLOT (pipelined), or a CLUSTER SLOT-STATS metric
 // (Redis 8 / Valkey 8; older servers answer with an error, passed on).
-func liveLoads(ctx context.Context, l *plan.Layout, metric string, timeout time.Duration) (plan.Loads, error) {
+func liveLoads(ctx context.Context, l *plan.Layout, metric string, d dialConfig) (plan.Loads, error) {
 	if !slicesContains(liveMetrics(), metric) {
 		return nil, fmt.Errorf("%w: unknown metric %q (%s)", plan.ErrInvalidLoads, metric, strings.Join(liveMetrics(), ", "))
 	}
@@ -453,15 +458,15 @@ func liveLoads(ctx context.Context, l *plan.Layout, metric string, timeout time.
 		if n.IsReplica() || len(n.Slots) == 0 {
 			continue
 		}
-		if err := nodeLoads(ctx, n, metric, timeout, per); err != nil {
+		if err := nodeLoads(ctx, n, metric, d, per); err != nil {
 			return nil, fmt.Errorf("%s (%s): %w", n.ID, n.Addr, err)
 		}
 	}
 	return plan.LoadsOf(per), nil
 }
 
-func nodeLoads(ctx context.Context, n plan.Node, metric string, timeout time.Duration, per []float64) error {
-	c, err := dialNode(n.Addr, timeout)
+func nodeLoads(ctx context.Context, n plan.Node, metric string, d dialConfig, per []float64) error {
+	c, err := dialNodeWith(n.Addr, d)
 	if err != nil {
 		return err
 	}

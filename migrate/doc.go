@@ -1,0 +1,113 @@
+// Package migrate executes slot-move plans (slots/plan) against a live
+// Redis Cluster: it moves the slots and their keys, in the plan's batches,
+// with disjoint (source, target) pairs of a batch running in parallel, and
+// it can be stopped or killed at any point and run again with the same plan
+// to finish.
+//
+// # Steps of one slot
+//
+// For each slot of a move source -> target, the key-by-key path is:
+//
+//  1. CLUSTER SETSLOT slot IMPORTING source, on the target;
+//  2. CLUSTER SETSLOT slot MIGRATING target, on the source;
+//  3. CLUSTER COUNTKEYSINSLOT slot, on the source; when it is not 0,
+//     CLUSTER GETKEYSINSLOT slot N and MIGRATE host port "" 0 timeout
+//     [REPLACE] [AUTH…] KEYS k1…kN until the slot is empty;
+//  4. CLUSTER SETSLOT slot NODE target on the target, then on the source,
+//     then on every other primary.
+//
+// Slots are handled in rounds of Options.SlotsPerRound: the SETSLOT and
+// COUNTKEYSINSLOT commands of a round are pipelined to each node, so an
+// empty slot costs no round trip of its own (redis-cli spends several per
+// slot). Only the slots that hold keys get GETKEYSINSLOT/MIGRATE.
+//
+// Empty slots are not given a shorter path than IMPORTING + MIGRATING +
+// COUNTKEYSINSLOT: assigning a slot that looks empty straight away (SETSLOT
+// NODE with no MIGRATING first) races with a client writing a key to the
+// source in between; the source then refuses SETSLOT NODE ("still hold
+// keys") after the target already claimed the slot, or drops the key when
+// it learns the new owner by gossip. With MIGRATING set on the source, a
+// key that does not exist there is created on the target (ASK), so a count
+// of 0 read after MIGRATING stays 0. The cost is nil: the three commands are
+// pipelined with those of the other slots of the round.
+//
+// # Why SETSLOT NODE goes to the target first
+//
+// Once the target has SETSLOT NODE for itself it owns the slot with a
+// bumped config epoch, and the cluster converges on it whatever happens
+// next. If the source were told first and the run stopped before the
+// target heard it, the source would no longer serve the slot while the
+// target would still only be importing it: the slot would have no owner
+// (redis/redis#7116). The source comes second so that it stops answering
+// for the slot (and stops redirecting with ASK) at once; the other
+// primaries would learn it by gossip, they are told to make it quick. A
+// source that gave away its last slot may already be a replica
+// (cluster-allow-replica-migration, or an operator's CLUSTER REPLICATE)
+// and refuses SETSLOT with "only with masters": that is accepted.
+//
+// # Retries and errors
+//
+// Every step is retried with backoff (package retry) when it fails with a
+// transient error: LOADING, TRYAGAIN, CLUSTERDOWN, MASTERDOWN, a timeout, a
+// connection error (the connection is dialled again). A MIGRATE that times
+// out ("IOERR"), typically a big key, is sent again with four times the timeout
+// and REPLACE (the target may hold the copy the timed-out MIGRATE wrote;
+// the source's key is the live one while the slot is migrating), up to
+// Options.MaxMigrateTimeout. A MIGRATE refused with BUSYKEY (the target
+// already has the key) stops with ErrBusyKey and the key's name, unless
+// Options.Replace. Anything else stops the run with a *StepError naming the
+// slot, the move, the step and the slot's state; Result.Open lists the
+// plan's slots left importing or migrating. Success is only reported
+// after every step succeeded and a final read of the cluster shows every
+// slot of the plan at its target and none open (ErrNotFinished otherwise).
+//
+// # Resuming
+//
+// Apply does not keep a log: it reads the cluster (every node's own
+// CLUSTER NODES: which slots it serves, with its config epoch, and its
+// importing/migrating markers) and compares it with the plan. A slot's
+// owner is the node that claims it with the highest config epoch. The
+// plan's Before must match the cluster for every slot the plan does not
+// move; a slot the plan moves must be owned by its source (still to move)
+// or its target (already moved); open slots must be the plan's own
+// (importing on the move's target from its source, migrating on its source
+// to its target). Anything else is refused with ErrPlanMismatch and a
+// message naming the slots. Then:
+//
+//   - a slot owned by its target, with no marker left and every primary
+//     agreeing, is done;
+//   - a slot owned by its target but still migrating on the source, or
+//     still claimed by the source, or seen elsewhere at another node, gets
+//     step 4 again (SETSLOT NODE is idempotent);
+//   - a slot with no owner that the target imports from the source (the
+//     source was told first, by another tool) gets step 4;
+//   - a slot owned by its source gets steps 1-4; the SETSLOT commands are
+//     idempotent and GETKEYSINSLOT finds whatever keys are left.
+//
+// So a run killed at any point, even between two MIGRATE batches, finishes
+// when the same plan is applied again, and applying a finished plan again
+// moves nothing.
+//
+// When the context is cancelled (Ctrl-C), Apply stops between steps: a step
+// already sent is allowed to finish (it runs under its own timeout), the
+// next is not sent, and the error (ErrStopped, and the context's error)
+// lists the slots left open.
+//
+// # Atomic slot migration
+//
+// Valkey 9 (CLUSTER MIGRATESLOTS, sent to the source) and Redis 8.4
+// (CLUSTER MIGRATION IMPORT, sent to the target) move slots atomically on
+// the server. With ModeAuto Apply asks both nodes of a pair (INFO server;
+// COMMAND INFO CLUSTER|MIGRATESLOTS CLUSTER|MIGRATION, see Detect) and uses
+// it when both offer the same one, for the pair's slots that are not
+// already half-moved by the key-by-key path; it then polls the two nodes'
+// CLUSTER NODES until the target serves the slots and the source does not.
+// Otherwise the key-by-key path is used; ModeAtomic refuses instead
+// (ErrAtomicUnsupported), ModeKeys never asks.
+//
+// # Progress
+//
+// Options.Observer receives an Event before each step, after each MIGRATE
+// batch (keys moved), per round of slots done, per pair started and done,
+// for each retry, and at the start and the end. Calls are serialised.
+package migrate

@@ -1,0 +1,246 @@
+package migrate
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/slotrouter/slotrouter/slots"
+)
+
+// Errors of Apply; test them with errors.Is.
+var (
+	// ErrInvalidOptions means a field of Options is out of range.
+	ErrInvalidOptions = errors.New("migrate: invalid options")
+	// ErrInvalidPlan means the plan is nil or fails plan.Validate.
+	ErrInvalidPlan = errors.New("migrate: invalid plan")
+	// ErrPlanMismatch means the cluster is not in a state the plan can
+	// start or resume from: a slot is owned by a node the plan does not
+	// expect, or open (importing/migrating) for a reason that is not one
+	// of the plan's own moves.
+	ErrPlanMismatch = errors.New("migrate: the plan does not match the cluster")
+	// ErrBusyKey means MIGRATE found the key already on the target
+	// (BUSYKEY) and Options.Replace is off.
+	ErrBusyKey = errors.New("migrate: the target already holds a key being moved")
+	// ErrStopped means Apply stopped because its context was cancelled;
+	// the error also matches the context's error.
+	ErrStopped = errors.New("migrate: stopped")
+	// ErrAtomicUnsupported means Options.Mode is ModeAtomic and a pair's
+	// nodes do not offer atomic slot migration.
+	ErrAtomicUnsupported = errors.New("migrate: atomic slot migration not offered by the server")
+	// ErrUnreachable means a node the plan needs could not be reached
+	// after the retries.
+	ErrUnreachable = errors.New("migrate: node unreachable")
+	// ErrNotFinished means that after every step succeeded, the cluster
+	// still does not show the plan's final owners (this should not
+	// happen; the error says which slots differ).
+	ErrNotFinished = errors.New("migrate: the cluster does not show the plan as done")
+)
+
+// Step is one kind of command the executor sends.
+type Step uint8
+
+// Steps, in the order they happen for a slot.
+const (
+	StepNone Step = iota
+	// StepImporting is CLUSTER SETSLOT slot IMPORTING source on the target.
+	StepImporting
+	// StepMigrating is CLUSTER SETSLOT slot MIGRATING target on the source.
+	StepMigrating
+	// StepCount is CLUSTER COUNTKEYSINSLOT on the source.
+	StepCount
+	// StepGetKeys is CLUSTER GETKEYSINSLOT on the source.
+	StepGetKeys
+	// StepMigrate is one MIGRATE ... KEYS batch from source to target.
+	StepMigrate
+	// StepNodeTarget is CLUSTER SETSLOT slot NODE target on the target.
+	StepNodeTarget
+	// StepNodeSource is CLUSTER SETSLOT slot NODE target on the source.
+	StepNodeSource
+	// StepNodeOthers is CLUSTER SETSLOT slot NODE target on the other
+	// primaries.
+	StepNodeOthers
+	// StepAtomic starts an atomic slot migration (CLUSTER MIGRATESLOTS on
+	// the source, or CLUSTER MIGRATION IMPORT on the target).
+	StepAtomic
+	// StepAtomicWait polls until the target owns the slots.
+	StepAtomicWait
+)
+
+var stepNames = [...]string{
+	StepNone:       "none",
+	StepImporting:  "setslot-importing",
+	StepMigrating:  "setslot-migrating",
+	StepCount:      "countkeysinslot",
+	StepGetKeys:    "getkeysinslot",
+	StepMigrate:    "migrate",
+	StepNodeTarget: "setslot-node-target",
+	StepNodeSource: "setslot-node-source",
+	StepNodeOthers: "setslot-node-others",
+	StepAtomic:     "atomic-start",
+	StepAtomicWait: "atomic-wait",
+}
+
+// String names the step.
+func (s Step) String() string {
+	if int(s) < len(stepNames) {
+		return stepNames[s]
+	}
+	return fmt.Sprintf("Step(%d)", uint8(s))
+}
+
+// MarshalText encodes the step's name (for JSON progress lines).
+func (s Step) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// EventKind says what an Event reports.
+type EventKind uint8
+
+// Event kinds.
+const (
+	// EventStart: Apply read the cluster; Slots is the number of the
+	// plan's slots still to move, Done those already moved (a resumed
+	// run).
+	EventStart EventKind = iota
+	// EventStep: a step is about to be sent for Slots slots starting at
+	// Slot (Keys: the keys of a MIGRATE batch).
+	EventStep
+	// EventKeys: a MIGRATE batch moved Keys keys of Slot.
+	EventKeys
+	// EventSlotsDone: Slots slots (the first is Slot) now belong to Target.
+	EventSlotsDone
+	// EventPairStart and EventPairDone bracket the work of one move.
+	EventPairStart
+	EventPairDone
+	// EventRetry: a step failed with a transient error (Err) and is tried
+	// again (Attempt counts from 1).
+	EventRetry
+	// EventDone: every slot of the plan is at its target.
+	EventDone
+)
+
+var eventNames = [...]string{
+	EventStart:     "start",
+	EventStep:      "step",
+	EventKeys:      "keys",
+	EventSlotsDone: "slots-done",
+	EventPairStart: "pair-start",
+	EventPairDone:  "pair-done",
+	EventRetry:     "retry",
+	EventDone:      "done",
+}
+
+// String names the kind.
+func (k EventKind) String() string {
+	if int(k) < len(eventNames) {
+		return eventNames[k]
+	}
+	return fmt.Sprintf("EventKind(%d)", uint8(k))
+}
+
+// MarshalText encodes the kind's name.
+func (k EventKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// Event is one progress report of Apply.
+type Event struct {
+	Kind EventKind `json:"event"`
+	Step Step      `json:"step,omitempty"`
+	// Batch is the plan batch the event belongs to (-1 for start/done).
+	Batch int `json:"batch"`
+	// Source and Target are the node IDs of the move.
+	Source string `json:"source,omitempty"`
+	Target string `json:"target,omitempty"`
+	// Slot is the (first) slot concerned; Slots how many.
+	Slot  slots.Slot `json:"slot"`
+	Slots int        `json:"slots,omitempty"`
+	// Done is, for EventStart, the plan's slots already moved.
+	Done int `json:"done,omitempty"`
+	// Keys is the number of keys moved (EventKeys) or to move (a MIGRATE
+	// step).
+	Keys int `json:"keys,omitempty"`
+	// Atomic is true when the pair uses atomic slot migration.
+	Atomic bool `json:"atomic,omitempty"`
+	// Attempt and Err describe a retry.
+	Attempt int   `json:"attempt,omitempty"`
+	Err     error `json:"-"`
+	// Time is when the event happened.
+	Time time.Time `json:"time"`
+}
+
+// StepError is the error of a step that failed for good: it names the
+// slot, the move, the step and the slot's state in the cluster, and says
+// how to resume.
+type StepError struct {
+	Slot   slots.Slot
+	Source string
+	Target string
+	Step   Step
+	// Key is the key concerned (BUSYKEY), or "".
+	Key string
+	// State describes the slot as left (for example "importing on the
+	// target, migrating on the source, 12 keys still on the source").
+	State string
+	Err   error
+}
+
+// Error implements error.
+func (e *StepError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "migrate: slot %d (%s -> %s): %s", e.Slot, short(e.Source), short(e.Target), e.Step)
+	if e.Key != "" {
+		fmt.Fprintf(&b, " (key %q)", e.Key)
+	}
+	fmt.Fprintf(&b, ": %v", e.Err)
+	if e.State != "" {
+		fmt.Fprintf(&b, "; slot state: %s", e.State)
+	}
+	b.WriteString("; run the same plan again to resume")
+	return b.String()
+}
+
+// Unwrap returns the cause.
+func (e *StepError) Unwrap() error { return e.Err }
+
+// short abbreviates a 40-character node id for messages.
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// OpenSlot is a slot left importing or migrating when Apply returned.
+type OpenSlot struct {
+	Slot slots.Slot `json:"slot"`
+	// Node is the node that reports the state; State is "importing" or
+	// "migrating"; Peer is the node it imports from or migrates to.
+	Node  string `json:"node"`
+	State string `json:"state"`
+	Peer  string `json:"peer"`
+}
+
+// String describes the open slot.
+func (o OpenSlot) String() string {
+	dir := "to"
+	if o.State == "importing" {
+		dir = "from"
+	}
+	return fmt.Sprintf("slot %d %s on %s %s %s", o.Slot, o.State, short(o.Node), dir, short(o.Peer))
+}
+
+// Result is what Apply did.
+type Result struct {
+	// Slots is the number of the plan's slots moved by this call;
+	// AlreadyDone those found already at their target (a resumed plan).
+	Slots       int `json:"slots"`
+	AlreadyDone int `json:"already_done"`
+	// AtomicSlots is how many of Slots moved by atomic slot migration.
+	AtomicSlots int `json:"atomic_slots,omitempty"`
+	// Keys is the number of keys MIGRATE moved.
+	Keys int64 `json:"keys"`
+	// Open lists the slots of the plan left open when Apply returned an
+	// error (empty on success).
+	Open []OpenSlot `json:"open,omitempty"`
+	// Elapsed is the wall time of Apply.
+	Elapsed time.Duration `json:"elapsed_ns"`
+}

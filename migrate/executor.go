@@ -1,0 +1,826 @@
+package migrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/slotrouter/slotrouter/retry"
+	"github.com/slotrouter/slotrouter/slots"
+	"github.com/slotrouter/slotrouter/slots/plan"
+)
+
+// maxDrainRounds bounds the GETKEYSINSLOT/MIGRATE rounds of one slot: keys
+// written meanwhile go to the target (ASK), so a slot drains; the bound
+// only stops a loop that would not.
+const maxDrainRounds = 1 << 22
+
+// maxCountPasses bounds the drain-then-count passes of one round.
+const maxCountPasses = 1000
+
+// stateReadTimeout bounds the state read that reports open slots after a
+// failure or a stop (the caller's context may be cancelled by then).
+const stateReadTimeout = 10 * time.Second
+
+type executor struct {
+	opts  Options
+	pool  *pool
+	plan  *plan.Plan
+	obsMu sync.Mutex
+
+	keys        atomic.Int64
+	slotsMoved  atomic.Int64
+	atomicSlots atomic.Int64
+
+	capMu sync.Mutex
+	caps  map[string]Capability
+}
+
+// moveWork is what is left of one move of the plan.
+type moveWork struct {
+	batch   int
+	move    plan.Move
+	src     *nodeState
+	dst     *nodeState
+	others  []*nodeState
+	pending []slots.Slot // owned by the source: the whole path
+	finish  []slots.Slot // owned by the target (or nobody, importing on the target): SETSLOT NODE only
+}
+
+// Apply executes p against the cluster reachable through opts.Seeds and
+// returns what it did. See the package documentation for the steps, the
+// order of SETSLOT NODE, and how a second run resumes an interrupted one.
+//
+// The Result is never nil. On error it still tells what was done, and lists in Open the
+// plan's slots left importing or migrating; running Apply again with the
+// same plan finishes them. When ctx is cancelled Apply stops between steps
+// and returns an error matching ErrStopped and ctx's error.
+func Apply(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
+	start := time.Now()
+	res := &Result{}
+	if ctx == nil {
+		return res, fmt.Errorf("%w: nil context", ErrInvalidOptions)
+	}
+	if p == nil {
+		return res, fmt.Errorf("%w: nil plan", ErrInvalidPlan)
+	}
+	if err := p.Validate(); err != nil {
+		return res, fmt.Errorf("%w: %w", ErrInvalidPlan, err)
+	}
+	o, err := opts.withDefaults()
+	if err != nil {
+		return res, err
+	}
+	e := &executor{opts: o, pool: newPool(o), plan: p, caps: map[string]Capability{}}
+	defer e.pool.close()
+	err = e.run(ctx, res)
+	res.Slots = int(e.slotsMoved.Load())
+	res.AtomicSlots = int(e.atomicSlots.Load())
+	res.Keys = e.keys.Load()
+	if err != nil {
+		if ctx.Err() != nil && !errors.Is(err, ErrStopped) {
+			err = fmt.Errorf("%w (%w): %w", ErrStopped, ctx.Err(), err)
+		}
+		res.Open = e.openSlots(ctx)
+		if len(res.Open) > 0 {
+			var b strings.Builder
+			for i, o := range res.Open {
+				if i == 8 {
+					fmt.Fprintf(&b, "; … %d more", len(res.Open)-i)
+					break
+				}
+				if i > 0 {
+					b.WriteString("; ")
+				}
+				b.WriteString(o.String())
+			}
+			err = fmt.Errorf("%w\nopen slots left by the plan's moves: %s\nrun the same plan again to finish them", err, b.String())
+		}
+	}
+	res.Elapsed = time.Since(start)
+	return res, err
+}
+
+func (e *executor) emit(ev Event) {
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	if e.opts.Observer == nil && e.opts.beforeStep == nil {
+		return
+	}
+	e.obsMu.Lock()
+	defer e.obsMu.Unlock()
+	if ev.Kind == EventStep && e.opts.beforeStep != nil {
+		e.opts.beforeStep(ev)
+	}
+	if e.opts.Observer != nil {
+		e.opts.Observer(ev)
+	}
+}
+
+// planSlots reports whether s is moved by the plan.
+func (e *executor) planSlots() func(slots.Slot) bool {
+	var set slots.Set
+	for _, m := range e.plan.Moves {
+		for _, r := range m.Ranges {
+			set.AddRange(r)
+		}
+	}
+	return set.Has
+}
+
+// openSlots reads the cluster again and lists the plan's open slots.
+func (e *executor) openSlots(ctx context.Context) []OpenSlot {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stateReadTimeout)
+	defer cancel()
+	cs, err := e.readState(rctx)
+	if err != nil {
+		return nil
+	}
+	return cs.open(e.planSlots())
+}
+
+// readStateRetry is readState with retries of transient failures.
+func (e *executor) readStateRetry(ctx context.Context) (*clusterState, error) {
+	var cs *clusterState
+	err := e.attempt(ctx, Event{Kind: EventStep, Batch: -1}, func(ctx context.Context) error {
+		var err error
+		cs, err = e.readState(ctx)
+		return err
+	}, e.opts.CommandTimeout*2)
+	return cs, err
+}
+
+func (e *executor) run(ctx context.Context, res *Result) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: %w", ErrStopped, err)
+	}
+	cs, err := e.readStateRetry(ctx)
+	if err != nil {
+		return err
+	}
+	works, done, err := e.classify(cs)
+	if err != nil {
+		return err
+	}
+	res.AlreadyDone = done
+	todo := 0
+	for _, w := range works {
+		if w != nil {
+			todo += len(w.pending) + len(w.finish)
+		}
+	}
+	e.emit(Event{Kind: EventStart, Batch: -1, Slots: todo, Done: done})
+	for _, b := range e.plan.Batches {
+		var ws []*moveWork
+		for _, mi := range b {
+			if w := works[mi]; w != nil && len(w.pending)+len(w.finish) > 0 {
+				ws = append(ws, w)
+			}
+		}
+		if err := e.runBatch(ctx, ws); err != nil {
+			return err
+		}
+	}
+	if err := e.verify(ctx); err != nil {
+		return err
+	}
+	e.emit(Event{Kind: EventDone, Batch: -1, Slots: int(e.slotsMoved.Load()), Keys: int(e.keys.Load())})
+	return nil
+}
+
+// runBatch runs the moves of one batch, at most Parallel at a time. The
+// first error stops the others between steps.
+func (e *executor) runBatch(ctx context.Context, ws []*moveWork) error {
+	if len(ws) == 0 {
+		return nil
+	}
+	bctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	sem := make(chan struct{}, e.opts.Parallel)
+	errs := make([]error, len(ws))
+	var wg sync.WaitGroup
+	for i, w := range ws {
+		select {
+		case sem <- struct{}{}:
+		case <-bctx.Done():
+		}
+		if bctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			defer func() {
+				if r := recover(); r != nil {
+					errs[i] = fmt.Errorf("migrate: panic moving %s -> %s: %v", short(w.move.Source), short(w.move.Target), r)
+					cancel(errs[i])
+				}
+			}()
+			if err := e.runMove(bctx, w); err != nil {
+				errs[i] = err
+				cancel(err)
+			}
+		}()
+	}
+	wg.Wait()
+	// The first real failure, not the stops it caused in the others.
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, errSiblingFailed) {
+			return err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: %w", ErrStopped, err)
+	}
+	return nil
+}
+
+// errSiblingFailed marks a move stopped because another move of its batch
+// failed.
+var errSiblingFailed = errors.New("migrate: stopped because another move failed")
+
+// stopErr turns a done context into the error a move returns.
+func stopErr(ctx context.Context) error {
+	if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) && !errors.Is(c, context.DeadlineExceeded) {
+		return errSiblingFailed
+	}
+	return fmt.Errorf("%w: %w", ErrStopped, ctx.Err())
+}
+
+// classify compares the cluster with the plan: it refuses a cluster that
+// does not match Before (outside the plan's own moves), and finds for each
+// move the slots still to move or to finish.
+func (e *executor) classify(cs *clusterState) ([]*moveWork, int, error) {
+	p := e.plan
+	var before [slots.Count]string
+	for id, rs := range p.Before {
+		for _, r := range rs {
+			for s := int(r.Start); s <= int(r.End); s++ {
+				before[s] = id
+			}
+		}
+	}
+	moveOf := make([]int16, slots.Count)
+	for i := range moveOf {
+		moveOf[i] = -1
+	}
+	for mi, m := range p.Moves {
+		for _, r := range m.Ranges {
+			for s := int(r.Start); s <= int(r.End); s++ {
+				moveOf[s] = int16(mi)
+			}
+		}
+	}
+	batchOf := make([]int, len(p.Moves))
+	for bi, b := range p.Batches {
+		for _, mi := range b {
+			batchOf[mi] = bi
+		}
+	}
+	var problems []string
+	nprob := 0
+	problem := func(format string, a ...any) {
+		nprob++
+		if len(problems) < 10 {
+			problems = append(problems, fmt.Sprintf(format, a...))
+		}
+	}
+	name := func(id string) string {
+		if id == "" {
+			return "no node"
+		}
+		return short(id)
+	}
+	// Open slots that are not the plan's own.
+	for _, o := range cs.open(nil) {
+		mi := moveOf[o.Slot]
+		if mi < 0 {
+			problem("slot %d is %s on %s (peer %s) and the plan does not move it", o.Slot, o.State, name(o.Node), name(o.Peer))
+			continue
+		}
+		m := p.Moves[mi]
+		ok := (o.State == "migrating" && o.Node == m.Source && o.Peer == m.Target) ||
+			(o.State == "importing" && o.Node == m.Target && o.Peer == m.Source)
+		if !ok {
+			problem("slot %d is %s on %s (peer %s), not by the plan's move %s -> %s", o.Slot, o.State, name(o.Node), name(o.Peer), name(m.Source), name(m.Target))
+		}
+	}
+	works := make([]*moveWork, len(p.Moves))
+	done := 0
+	prims := cs.primaries()
+	for s := range slots.Count {
+		slot := slots.Slot(s)
+		owner := cs.owner[s]
+		mi := moveOf[s]
+		if mi < 0 {
+			if owner != before[s] {
+				problem("slot %d: the plan expects %s, the cluster says %s", s, name(before[s]), name(owner))
+			}
+			continue
+		}
+		m := p.Moves[mi]
+		src, dst := cs.nodes[m.Source], cs.nodes[m.Target]
+		if dst == nil || dst.addr == "" {
+			problem("move %s -> %s: the target is not in the cluster", name(m.Source), name(m.Target))
+			continue
+		}
+		w := works[mi]
+		if w == nil {
+			w = &moveWork{batch: batchOf[mi], move: m, src: src, dst: dst}
+			for _, n := range prims {
+				if n.id != m.Source && n.id != m.Target {
+					w.others = append(w.others, n)
+				}
+			}
+			works[mi] = w
+		}
+		tImp := dst.importing[slot]
+		var sMig string
+		srcClaims := false
+		if src != nil {
+			sMig = src.migrating[slot]
+			srcClaims = src.reached && src.primary && src.own.Has(slot)
+		}
+		switch owner {
+		case m.Target:
+			stale := false
+			for _, n := range w.others {
+				if b := n.believes[m.Target]; b == nil || !b.Has(slot) {
+					stale = true
+				}
+			}
+			if sMig != "" || tImp != "" || srcClaims || stale {
+				w.finish = append(w.finish, slot)
+			} else {
+				done++
+			}
+		case m.Source:
+			if src == nil || src.addr == "" {
+				problem("move %s -> %s: the source is not in the cluster", name(m.Source), name(m.Target))
+				continue
+			}
+			w.pending = append(w.pending, slot)
+		case "":
+			if tImp == m.Source {
+				// The source was told before the target (or the target
+				// lost its word): the target imports it and nobody owns
+				// it. Giving it to the target is the only way forward.
+				w.finish = append(w.finish, slot)
+			} else {
+				problem("slot %d has no owner (the plan moves it %s -> %s)", s, name(m.Source), name(m.Target))
+			}
+		default:
+			problem("slot %d: the plan moves it %s -> %s, the cluster says it belongs to %s", s, name(m.Source), name(m.Target), name(owner))
+		}
+	}
+	if nprob > 0 {
+		more := ""
+		if nprob > len(problems) {
+			more = fmt.Sprintf("; and %d more", nprob-len(problems))
+		}
+		return nil, 0, fmt.Errorf("%w (%d problems; make a new plan, or close the open slots first): %s%s",
+			ErrPlanMismatch, nprob, strings.Join(problems, "; "), more)
+	}
+	return works, done, nil
+}
+
+// transient reports whether err is worth another attempt: our own
+// per-step timeout (ctx itself still alive), or a kind that needs a
+// backoff (TRYAGAIN, CLUSTERDOWN, LOADING, MASTERDOWN, connection).
+func transient(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	// MIGRATE passes the target's error on inside its own ("ERR Target
+	// instance replied with error: CLUSTERDOWN …"), which retry.Classify,
+	// reading only the start of a reply, takes for a plain ERR.
+	var re *rueidis.RedisError
+	if errors.As(err, &re) {
+		if _, rest, ok := strings.Cut(re.Error(), "Target instance replied with error: "); ok {
+			return retry.Classify(errors.New(rest)).Kind.NeedsBackoff()
+		}
+	}
+	return retry.Classify(err).Kind.NeedsBackoff()
+}
+
+// attempt runs fn until it succeeds, fails for good, or Attempts run out.
+// Each try gets its own deadline (timeout) and is not cancelled by ctx once
+// sent, so a step is never torn; ctx is checked before every try and
+// during the backoff. ev describes the step for the hook and for retry
+// events (ev.Kind EventStep is emitted once, before the first try).
+func (e *executor) attempt(ctx context.Context, ev Event, fn func(context.Context) error, timeout time.Duration) error {
+	if ev.Step != StepNone {
+		e.emit(ev)
+	}
+	var err error
+	for a := 0; a < e.opts.Attempts; a++ {
+		if ctx.Err() != nil {
+			return stopErr(ctx)
+		}
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		err = fn(sctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if !transient(ctx, err) || a == e.opts.Attempts-1 {
+			break
+		}
+		r := ev
+		r.Kind, r.Attempt, r.Err, r.Time = EventRetry, a+1, err, time.Time{}
+		e.emit(r)
+		if werr := retry.Wait(ctx, e.opts.Backoff.Delay(a, rand.Uint64)); werr != nil {
+			return stopErr(ctx)
+		}
+	}
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return stopErr(ctx)
+	}
+	return err
+}
+
+// pipe sends one command per slot to addr, pipelined, as one step. A
+// transient failure of any command retries the whole pipeline (every step
+// sent this way is idempotent). tolerate, when not nil, accepts some error
+// replies. The error of the first failing slot is returned with the slot.
+func (e *executor) pipe(ctx context.Context, ev Event, addr string, ss []slots.Slot, cmd func(slots.Slot) []string, tolerate func(error) bool, out []rueidis.RedisMessage) (slots.Slot, error) {
+	var bad slots.Slot
+	ev.Slot, ev.Slots = ss[0], len(ss)
+	err := e.attempt(ctx, ev, func(ctx context.Context) error {
+		c, err := e.pool.get(addr)
+		if err != nil {
+			return err
+		}
+		cmds := make(rueidis.Commands, len(ss))
+		for i, s := range ss {
+			cmds[i] = c.B().Arbitrary(cmd(s)...).Build()
+		}
+		var first error
+		for i, r := range c.DoMulti(ctx, cmds...) {
+			m, err := r.ToMessage()
+			if err != nil && tolerate != nil && tolerate(err) {
+				err = nil
+			}
+			if err != nil {
+				if retry.Classify(err).Kind == retry.KindConn {
+					e.pool.drop(addr)
+				}
+				if first == nil || (!transient(ctx, err) && transient(ctx, first)) {
+					// A lasting error wins: retrying will not help.
+					first, bad = err, ss[i]
+				}
+				continue
+			}
+			if out != nil {
+				out[i] = m
+			}
+		}
+		return first
+	}, e.opts.CommandTimeout)
+	return bad, err
+}
+
+// notPrimary accepts the refusal of a node that is no longer a primary (a
+// drained source that became a replica): it has no slot to give away.
+func notPrimary(err error) bool {
+	var re *rueidis.RedisError
+	if !errors.As(err, &re) {
+		return false
+	}
+	s := re.Error()
+	return strings.Contains(s, "only with masters") || strings.Contains(s, "only with primaries") || strings.Contains(s, "not a master")
+}
+
+func (e *executor) stepErr(w *moveWork, s slots.Slot, st Step, key string, err error, state string) error {
+	if errors.Is(err, ErrStopped) || errors.Is(err, errSiblingFailed) {
+		return err
+	}
+	return &StepError{Slot: s, Source: w.move.Source, Target: w.move.Target, Step: st, Key: key, State: state, Err: err}
+}
+
+// runMove moves what is left of one move.
+func (e *executor) runMove(ctx context.Context, w *moveWork) error {
+	base := Event{Batch: w.batch, Source: w.move.Source, Target: w.move.Target}
+	ev := base
+	ev.Kind, ev.Slots = EventPairStart, len(w.pending)+len(w.finish)
+	if len(w.finish) > 0 {
+		ev.Slot = w.finish[0]
+	} else {
+		ev.Slot = w.pending[0]
+	}
+	e.emit(ev)
+	// Finish what an earlier run left: SETSLOT NODE, target first.
+	for i := 0; i < len(w.finish); i += e.opts.SlotsPerRound {
+		ss := w.finish[i:min(i+e.opts.SlotsPerRound, len(w.finish))]
+		if err := e.assign(ctx, w, base, ss); err != nil {
+			return err
+		}
+		e.slotsMoved.Add(int64(len(ss)))
+		e.done(base, ss, false)
+	}
+	pending := w.pending
+	if len(pending) > 0 && e.opts.Mode != ModeKeys {
+		kind, err := e.atomicKind(ctx, w)
+		if err != nil {
+			return err
+		}
+		if kind != atomicNone {
+			var fresh []slots.Slot
+			fresh, pending = e.splitFresh(w)
+			if err := e.runAtomic(ctx, w, base, kind, fresh); err != nil {
+				return err
+			}
+		}
+	}
+	for i := 0; i < len(pending); i += e.opts.SlotsPerRound {
+		ss := pending[i:min(i+e.opts.SlotsPerRound, len(pending))]
+		if err := e.moveRound(ctx, w, base, ss); err != nil {
+			return err
+		}
+	}
+	ev = base
+	ev.Kind = EventPairDone
+	e.emit(ev)
+	return nil
+}
+
+func (e *executor) done(base Event, ss []slots.Slot, atomicPath bool) {
+	ev := base
+	ev.Kind, ev.Slot, ev.Slots, ev.Atomic = EventSlotsDone, ss[0], len(ss), atomicPath
+	e.emit(ev)
+}
+
+// moveRound moves the slots ss (all owned by the source): IMPORTING on the
+// target, MIGRATING on the source, the keys, then SETSLOT NODE.
+func (e *executor) moveRound(ctx context.Context, w *moveWork, base Event, ss []slots.Slot) error {
+	src, dst := w.src, w.dst
+	ev := base
+	ev.Kind = EventStep
+	ev.Step = StepImporting
+	if s, err := e.pipe(ctx, ev, dst.addr, ss, func(s slots.Slot) []string {
+		return []string{"CLUSTER", "SETSLOT", itoa(s), "IMPORTING", src.id}
+	}, nil, nil); err != nil {
+		return e.stepErr(w, s, StepImporting, "", err, "owned by the source; the target may be importing it")
+	}
+	ev.Step = StepMigrating
+	if s, err := e.pipe(ctx, ev, src.addr, ss, func(s slots.Slot) []string {
+		return []string{"CLUSTER", "SETSLOT", itoa(s), "MIGRATING", dst.id}
+	}, nil, nil); err != nil {
+		return e.stepErr(w, s, StepMigrating, "", err, "importing on the target; the source may be migrating it")
+	}
+	counts := make([]rueidis.RedisMessage, len(ss))
+	ev.Step = StepCount
+	if s, err := e.pipe(ctx, ev, src.addr, ss, func(s slots.Slot) []string {
+		return []string{"CLUSTER", "COUNTKEYSINSLOT", itoa(s)}
+	}, nil, counts); err != nil {
+		return e.stepErr(w, s, StepCount, "", err, "importing on the target, migrating on the source")
+	}
+	// Drain the slots that hold keys, then count them again (pipelined):
+	// SETSLOT NODE goes to the target only for slots seen empty after
+	// MIGRATING was set. The bound only stops a loop that would not end.
+	keyed := ss
+	for pass := 0; ; pass++ {
+		var next []slots.Slot
+		for i, s := range keyed {
+			n, err := counts[i].AsInt64()
+			if err != nil {
+				return e.stepErr(w, s, StepCount, "", err, "importing on the target, migrating on the source")
+			}
+			if n > 0 {
+				if err := e.drain(ctx, w, base, s); err != nil {
+					return err
+				}
+				next = append(next, s)
+			}
+		}
+		if len(next) == 0 {
+			break
+		}
+		if pass == maxCountPasses {
+			return e.stepErr(w, next[0], StepCount, "", fmt.Errorf("keys still appear after %d passes", maxCountPasses), "importing on the target, migrating on the source")
+		}
+		keyed = next
+		counts = counts[:len(keyed)]
+		if s, err := e.pipe(ctx, ev, src.addr, keyed, func(s slots.Slot) []string {
+			return []string{"CLUSTER", "COUNTKEYSINSLOT", itoa(s)}
+		}, nil, counts); err != nil {
+			return e.stepErr(w, s, StepCount, "", err, "importing on the target, migrating on the source")
+		}
+	}
+	if err := e.assign(ctx, w, base, ss); err != nil {
+		return err
+	}
+	e.slotsMoved.Add(int64(len(ss)))
+	e.done(base, ss, false)
+	return nil
+}
+
+// assign sends SETSLOT NODE target to the target, then the source, then
+// every other primary. The target must be first: once it owns the slot
+// (with a bumped config epoch) the slot always has an owner, whatever
+// happens to the later steps; telling the source first would leave the
+// slot with no owner if the run stopped in between (redis#7116).
+func (e *executor) assign(ctx context.Context, w *moveWork, base Event, ss []slots.Slot) error {
+	node := func(s slots.Slot) []string { return []string{"CLUSTER", "SETSLOT", itoa(s), "NODE", w.dst.id} }
+	ev := base
+	ev.Kind = EventStep
+	ev.Step = StepNodeTarget
+	if s, err := e.pipe(ctx, ev, w.dst.addr, ss, node, nil, nil); err != nil {
+		return e.stepErr(w, s, StepNodeTarget, "", err, "keys moved; importing on the target, migrating on the source")
+	}
+	if w.src != nil && w.src.addr != "" && w.src.reached {
+		ev.Step = StepNodeSource
+		if s, err := e.pipe(ctx, ev, w.src.addr, ss, node, notPrimary, nil); err != nil {
+			return e.stepErr(w, s, StepNodeSource, "", err, "owned by the target; the source may still show it migrating")
+		}
+	}
+	for _, o := range w.others {
+		ev.Step = StepNodeOthers
+		if s, err := e.pipe(ctx, ev, o.addr, ss, node, notPrimary, nil); err != nil {
+			return e.stepErr(w, s, StepNodeOthers, "", fmt.Errorf("on %s: %w", short(o.id), err), "owned by the target; other nodes learn it by gossip")
+		}
+	}
+	return nil
+}
+
+// isMigrateTimeout recognises MIGRATE's "IOERR error or timeout ..." reply.
+func isMigrateTimeout(err error) bool {
+	var re *rueidis.RedisError
+	return errors.As(err, &re) && strings.HasPrefix(re.Error(), "IOERR")
+}
+
+func isBusyKey(err error) bool {
+	var re *rueidis.RedisError
+	return errors.As(err, &re) && strings.Contains(re.Error(), "BUSYKEY")
+}
+
+// drain moves the keys of slot s from the source to the target, until a
+// GETKEYSINSLOT returns fewer than KeysPerBatch keys (the caller then
+// checks with COUNTKEYSINSLOT that none is left).
+func (e *executor) drain(ctx context.Context, w *moveWork, base Event, s slots.Slot) error {
+	src := w.src
+	timeout := e.opts.MigrateTimeout
+	replace := e.opts.Replace
+	const state = "importing on the target, migrating on the source, some keys moved"
+	for round := 0; round < maxDrainRounds; round++ {
+		var keys []string
+		ev := base
+		ev.Kind, ev.Step, ev.Slot, ev.Slots = EventStep, StepGetKeys, s, 1
+		err := e.attempt(ctx, ev, func(ctx context.Context) error {
+			m, err := e.pool.do(ctx, src.addr, "CLUSTER", "GETKEYSINSLOT", itoa(s), strconv.Itoa(e.opts.KeysPerBatch))
+			if err != nil {
+				return err
+			}
+			keys, err = m.AsStrSlice()
+			return err
+		}, e.opts.CommandTimeout)
+		if err != nil {
+			return e.stepErr(w, s, StepGetKeys, "", err, state)
+		}
+		if len(keys) == 0 {
+			return nil
+		}
+		for {
+			err := e.migrate(ctx, w, base, s, keys, timeout, replace)
+			if err == nil {
+				break
+			}
+			if isMigrateTimeout(err) && timeout < e.opts.MaxMigrateTimeout && ctx.Err() == nil {
+				// The target may hold a copy written before the timeout:
+				// the source's key is the live one, so REPLACE is right.
+				timeout = min(4*timeout, e.opts.MaxMigrateTimeout)
+				replace = true
+				continue
+			}
+			if isMigrateTimeout(err) {
+				return e.stepErr(w, s, StepMigrate, "", fmt.Errorf("MIGRATE of %d keys timed out with the largest timeout %v (raise MaxMigrateTimeout; the keys are still on the source, the target may hold a partial copy that a rerun with Replace overwrites): %w",
+					len(keys), e.opts.MaxMigrateTimeout, err), state)
+			}
+			if isBusyKey(err) && !replace {
+				// Name the key: try them one by one.
+				for _, k := range keys {
+					if kerr := e.migrate(ctx, w, base, s, []string{k}, timeout, false); kerr != nil {
+						if isBusyKey(kerr) {
+							return e.stepErr(w, s, StepMigrate, k, fmt.Errorf("%w (the target already has this key; if it is a leftover of an interrupted MIGRATE, run again with Replace): %w", ErrBusyKey, kerr), state)
+						}
+						return e.stepErr(w, s, StepMigrate, k, kerr, state)
+					}
+				}
+				break
+			}
+			return e.stepErr(w, s, StepMigrate, "", err, state)
+		}
+		if len(keys) < e.opts.KeysPerBatch {
+			// The slot looked empty after this batch: the caller counts
+			// again (pipelined with the round's other slots) rather than
+			// asking GETKEYSINSLOT once more here.
+			return nil
+		}
+	}
+	return e.stepErr(w, s, StepMigrate, "", fmt.Errorf("slot still has keys after %d MIGRATE rounds", maxDrainRounds), state)
+}
+
+// migrate sends one MIGRATE ... KEYS batch.
+func (e *executor) migrate(ctx context.Context, w *moveWork, base Event, s slots.Slot, keys []string, timeout time.Duration, replace bool) error {
+	dst := w.dst
+	args := []string{"MIGRATE", dst.migrateHost, strconv.Itoa(dst.migratePort), "", "0", strconv.FormatInt(timeout.Milliseconds(), 10)}
+	if replace {
+		args = append(args, "REPLACE")
+	}
+	switch {
+	case e.opts.Username != "":
+		args = append(args, "AUTH2", e.opts.Username, e.opts.Password)
+	case e.opts.Password != "":
+		args = append(args, "AUTH", e.opts.Password)
+	}
+	args = append(args, "KEYS")
+	args = append(args, keys...)
+	ev := base
+	ev.Kind, ev.Step, ev.Slot, ev.Slots, ev.Keys = EventStep, StepMigrate, s, 1, len(keys)
+	err := e.attempt(ctx, ev, func(ctx context.Context) error {
+		_, err := e.pool.do(ctx, w.src.addr, args...)
+		return err
+	}, timeout+e.opts.CommandTimeout)
+	if err != nil {
+		return err
+	}
+	e.keys.Add(int64(len(keys)))
+	ev.Kind, ev.Step = EventKeys, StepMigrate
+	e.emit(ev)
+	return nil
+}
+
+// verify reads the cluster once more: every slot of the plan must be
+// owned by its target and none left open.
+func (e *executor) verify(ctx context.Context) error {
+	cs, err := e.readStateRetry(ctx)
+	if err != nil {
+		return err
+	}
+	var bad []string
+	n := 0
+	for _, m := range e.plan.Moves {
+		for _, r := range m.Ranges {
+			for s := int(r.Start); s <= int(r.End); s++ {
+				if cs.owner[s] != m.Target {
+					n++
+					if len(bad) < 5 {
+						bad = append(bad, fmt.Sprintf("slot %d owned by %s, not %s", s, short(cs.owner[s]), short(m.Target)))
+					}
+				}
+			}
+		}
+	}
+	if open := cs.open(e.planSlots()); len(open) > 0 {
+		n += len(open)
+		for _, o := range open[:min(5, len(open))] {
+			bad = append(bad, o.String())
+		}
+	}
+	if n > 0 {
+		return fmt.Errorf("%w: %d problems: %s", ErrNotFinished, n, strings.Join(bad, "; "))
+	}
+	return nil
+}
+
+// splitFresh splits the pending slots into those without any
+// importing/migrating marker (fit for atomic migration) and the rest.
+func (e *executor) splitFresh(w *moveWork) (fresh, open []slots.Slot) {
+	for _, s := range w.pending {
+		_, imp := w.dst.importing[s]
+		_, mig := w.src.migrating[s]
+		if imp || mig {
+			open = append(open, s)
+		} else {
+			fresh = append(fresh, s)
+		}
+	}
+	return fresh, open
+}
+
+// rangesOf turns ascending slots into ranges.
+func rangesOf(ss []slots.Slot) []slots.Range {
+	var out []slots.Range
+	for _, s := range ss {
+		if l := len(out); l > 0 && out[l-1].End+1 == s {
+			out[l-1].End = s
+			continue
+		}
+		out = append(out, slots.Range{Start: s, End: s})
+	}
+	return slices.Clip(out)
+}
