@@ -71,6 +71,5 @@ Commands:
 
 Every command that talks to a cluster (check -addr, plan ... -addr, apply) takes
 -user, -pass (default $REDISCLI_AUTH), -tls, -cacert, -cert, -key and -insecure.
-The live demo is its own command: go run ./cmd/slotdemo.
 `)
 }
