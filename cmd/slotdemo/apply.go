@@ -4,19 +4,19 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/slotrouter/slotrouter/internal/clustertest"
+	"github.com/slotrouter/slotrouter/migrate"
 	"github.com/slotrouter/slotrouter/slots/plan"
 )
 
-// This file is the one place where the demo applies a plan. Today it
-// moves slots with clustertest's helpers (MoveSlotList: SETSLOT
-// IMPORTING/MIGRATING, GETKEYSINSLOT + MIGRATE, SETSLOT NODE on every
-// primary), move after move, batches in order. When the executor of
-// package migrate (what "slotctl apply" runs) is available, applyPlan
-// becomes a call to it, seeded with cl.Addrs(), its progress events
-// turned into applyProgress: a change to this file only.
+// This file is the one place where the demo applies a plan: with the
+// executor of package migrate, what "slotctl apply" runs (resumable from
+// the cluster's own state, disjoint pairs in parallel, SETSLOT NODE on
+// the target first), seeded with the cluster's addresses. Its progress
+// events are folded into one applyProgress per move of the plan.
 
 // applyProgress reports one move of a plan done.
 type applyProgress struct {
@@ -28,58 +28,64 @@ type applyProgress struct {
 	Source, Target string
 	// Done counts the plan's slots moved so far, of Total.
 	Done, Total int
-	// Took is how long the move took.
+	// Took is how long the move took, from the start of the apply.
 	Took time.Duration
 }
 
-// applyPlan applies p to the cluster: it refuses a plan that does not
-// validate or whose Before is not the cluster's layout (as the primaries
-// themselves report it), then moves every move's slots, batch after
-// batch, and calls progress (when not nil) after each move. It stops at
-// the first error, leaving the moves done so far in place.
-func applyPlan(ctx context.Context, cl *clustertest.Cluster, p *plan.Plan, progress func(applyProgress)) error {
+// applyPlan applies p to the cluster with migrate.Apply: a plan that
+// does not validate, or whose Before no longer matches the cluster (but
+// for the slots this plan already moved), is refused; progress (when not
+// nil) is called when each move's slots have all reached their target.
+// Running the same plan again after it finished moves nothing. It
+// returns what Apply did.
+func applyPlan(ctx context.Context, cl *clustertest.Cluster, p *plan.Plan, progress func(applyProgress)) (*migrate.Result, error) {
 	if cl == nil || p == nil {
-		return fmt.Errorf("applyPlan: nil cluster or plan")
+		return nil, fmt.Errorf("applyPlan: nil cluster or plan")
 	}
-	if err := p.Validate(); err != nil {
-		return fmt.Errorf("applyPlan: %w", err)
-	}
-	for id, rs := range p.Before {
-		n := cl.NodeByID(id)
-		if n == nil {
-			return fmt.Errorf("applyPlan: the plan names node %s, which the cluster does not have", shortID(id))
-		}
-		have, err := cl.SlotsOf(ctx, n)
-		if err != nil {
-			return fmt.Errorf("applyPlan: %w", err)
-		}
-		if want := expand(rs); !slices.Equal(have, want) {
-			return fmt.Errorf("applyPlan: %s owns %d slots, the plan was made for %d: plan again", n.Addr, len(have), len(want))
-		}
-	}
-	total := p.Summary.SlotsMoved
-	done := 0
+	type pair struct{ src, dst string }
+	moveOf := map[pair]int{}
+	batchOf := map[int]int{}
 	for bi, batch := range p.Batches {
 		for _, mi := range batch {
 			m := p.Moves[mi]
-			src, dst := cl.NodeByID(m.Source), cl.NodeByID(m.Target)
-			if src == nil || dst == nil {
-				return fmt.Errorf("applyPlan: move %d names unknown nodes %s -> %s", mi, shortID(m.Source), shortID(m.Target))
-			}
-			t := time.Now()
-			if err := cl.MoveSlotList(ctx, src, dst, expand(m.Ranges)); err != nil {
-				return fmt.Errorf("applyPlan: batch %d, %s -> %s: %w", bi+1, src.Addr, dst.Addr, err)
-			}
-			done += m.Slots
-			if progress != nil {
-				progress(applyProgress{
-					Batch: bi + 1, Batches: len(p.Batches), Move: m, Source: src.Addr, Target: dst.Addr,
-					Done: done, Total: total, Took: time.Since(t),
-				})
-			}
+			moveOf[pair{m.Source, m.Target}] = mi
+			batchOf[mi] = bi
 		}
 	}
-	return nil
+	addrOf := func(id string) string {
+		if n := cl.NodeByID(id); n != nil {
+			return n.Addr
+		}
+		return shortID(id)
+	}
+	var mu sync.Mutex
+	movedOf := map[int]int{}
+	done, start := 0, time.Now()
+	observe := func(e migrate.Event) {
+		if e.Kind != migrate.EventSlotsDone || progress == nil {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		mi, ok := moveOf[pair{e.Source, e.Target}]
+		if !ok {
+			return
+		}
+		movedOf[mi] += e.Slots
+		done += e.Slots
+		if m := p.Moves[mi]; movedOf[mi] == m.Slots {
+			progress(applyProgress{
+				Batch: batchOf[mi] + 1, Batches: len(p.Batches), Move: m,
+				Source: addrOf(m.Source), Target: addrOf(m.Target),
+				Done: done, Total: p.Summary.SlotsMoved, Took: time.Since(start),
+			})
+		}
+	}
+	res, err := migrate.Apply(ctx, p, migrate.Options{Seeds: cl.Addrs(), Observer: observe})
+	if err != nil {
+		return res, fmt.Errorf("applyPlan: %w", err)
+	}
+	return res, nil
 }
 
 // expand lists the slots of rs, ascending.

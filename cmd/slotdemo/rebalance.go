@@ -84,10 +84,13 @@ func (d *demo) applyUnderLoad(ctx context.Context, p *plan.Plan) error {
 	d.printf("applying the plan while %d goroutines run GET/SET through the router\n", d.cfg.Workers)
 	actx, cancel := context.WithTimeout(ctx, demoActTimeout)
 	t := time.Now()
-	err = applyPlan(actx, d.cl, p, func(e applyProgress) {
-		d.printf("  batch %d/%d: %d slots %s -> %s moved in %s (%d/%d)\n",
+	res, err := applyPlan(actx, d.cl, p, func(e applyProgress) {
+		d.printf("  batch %d/%d: %d slots %s -> %s done at %s (%d/%d)\n",
 			e.Batch, e.Batches, e.Move.Slots, e.Source, e.Target, secs(e.Took), e.Done, e.Total)
 	})
+	if err == nil && res != nil {
+		d.printf("  the executor (package migrate, as slotctl apply) moved %d slots and %d keys in %s\n", res.Slots, res.Keys, secs(res.Elapsed))
+	}
 	cancel()
 	applyTime := time.Since(t)
 	if err == nil {
