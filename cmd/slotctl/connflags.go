@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/redis/rueidis"
 
-	"github.com/slotrouter/slotrouter/slots/plan"
 )
 
 // authEnv is the environment variable redis-cli reads the password from.
@@ -126,8 +124,3 @@ func dialNodeWith(addr string, d dialConfig) (rueidis.Client, error) {
 	return rueidis.NewClient(d.clientOption(addr))
 }
 
-// liveLayout is liveLayoutWith without authentication or TLS (the demo's
-// local cluster).
-func liveLayout(ctx context.Context, addr string, timeout time.Duration) (*plan.Layout, error) {
-	return liveLayoutWith(ctx, addr, dialConfig{timeout: timeout})
-}

@@ -379,7 +379,7 @@ func readInput(name string, stdin io.Reader) ([]byte, error) {
 	return os.ReadFile(name)
 }
 
-// liveLayout reads a live cluster's layout through addr: the nodes and
+// liveLayoutWith reads a live cluster's layout through addr: the nodes and
 // slots as addr's CLUSTER NODES lists them (nodes flagged fail, handshake
 // or noaddr left out). It refuses a cluster whose check finds errors or
 // open slots: plans are made for a settled cluster.

@@ -36,8 +36,8 @@ func TestRecoverInGoroutine(t *testing.T) {
 		var err error
 		defer func() { done <- err }()
 		defer Recover("worker", &err, func(pe *PanicError) { reported = pe })
-		var m map[string]int
-		m["x"] = 1 // nil map write
+		var s []int
+		_ = s[len(s)] // index out of range: a runtime panic
 	}()
 	err := <-done
 	require.ErrorIs(t, err, ErrPanic)
