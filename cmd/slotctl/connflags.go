@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
-
 )
 
 // authEnv is the environment variable redis-cli reads the password from.
@@ -123,4 +122,3 @@ func (d dialConfig) clientOption(addr string) rueidis.ClientOption {
 func dialNodeWith(addr string, d dialConfig) (rueidis.Client, error) {
 	return rueidis.NewClient(d.clientOption(addr))
 }
-
