@@ -7,15 +7,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
+	"github.com/slotrouter/slotrouter/internal/livelayout"
 	"github.com/slotrouter/slotrouter/slots/plan"
 	"github.com/slotrouter/slotrouter/topology"
 )
-
-// maxCheckNodes bounds how many nodes a live check asks.
-const maxCheckNodes = 1000
 
 func runCheck(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
@@ -97,87 +94,13 @@ func runCheck(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	return 0
 }
 
-// reportsOf turns one node's parsed CLUSTER NODES reply into node reports;
-// the reporter is the node flagged myself, else fallback.
+// reportsOf turns one node's parsed CLUSTER NODES reply into node reports.
 func reportsOf(v *topology.View, fallback string) []plan.NodeReport {
-	reporter := v.MyID
-	if reporter == "" {
-		reporter = fallback
-	}
-	out := make([]plan.NodeReport, 0, len(v.Facts))
-	for i := range v.Facts {
-		f := &v.Facts[i]
-		r := plan.NodeReport{
-			Reporter: reporter,
-			ID:       f.ID,
-			Addr:     f.Announced,
-			Host:     f.IP,
-			Flags:    f.Flags,
-			Slots:    plan.Ranges(f.Ranges),
-		}
-		if f.Replica {
-			r.Primary = f.PrimaryID
-		}
-		for _, m := range f.Migrating {
-			r.Migrating = append(r.Migrating, plan.SlotPeer{Slot: m.Slot, Node: m.NodeID})
-		}
-		for _, m := range f.Importing {
-			r.Importing = append(r.Importing, plan.SlotPeer{Slot: m.Slot, Node: m.NodeID})
-		}
-		out = append(out, r)
-	}
-	return out
+	return livelayout.ReportsOf(v, fallback)
 }
 
-// gatherLive asks addr for CLUSTER NODES, then every node it lists (and
-// those they list), one at a time; nodes that do not answer are reported
-// as unreachable. Only the first node's failure is an error.
+// gatherLiveWith asks addr and every node it lists for CLUSTER NODES
+// (livelayout.Gather) over connections configured by d.
 func gatherLiveWith(ctx context.Context, addr string, d dialConfig) (plan.CheckInput, error) {
-	var in plan.CheckInput
-	asked := map[string]bool{addr: true}
-	queue := []string{addr}
-	for len(queue) > 0 && len(asked) <= maxCheckNodes {
-		a := queue[0]
-		queue = queue[1:]
-		text, err := clusterNodes(ctx, a, d)
-		var v topology.View
-		if err == nil {
-			v, err = topology.ParseNodes(text, a)
-		}
-		if err != nil {
-			if a == addr {
-				return in, fmt.Errorf("%s: %w", a, err)
-			}
-			in.Unreachable = append(in.Unreachable, fmt.Sprintf("%s (%v)", a, err))
-			continue
-		}
-		in.Reports = append(in.Reports, reportsOf(&v, a)...)
-		for i := range v.Facts {
-			f := &v.Facts[i]
-			next := f.Addr
-			if next == "" {
-				next = f.Announced
-			}
-			if next == "" || f.Handshake || f.NoAddr || f.Fail || asked[next] {
-				continue
-			}
-			asked[next] = true
-			queue = append(queue, next)
-		}
-	}
-	return in, nil
-}
-
-// clusterNodes sends CLUSTER NODES to one node over its own connection.
-func clusterNodes(ctx context.Context, addr string, d dialConfig) (string, error) {
-	c, err := dialNodeWith(addr, d)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	s, err := c.Do(ctx, c.B().Arbitrary("CLUSTER", "NODES").Build()).ToString()
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimPrefix(s, "txt:"), nil
+	return livelayout.Gather(ctx, addr, d.dial)
 }

@@ -117,6 +117,10 @@ func (d dialConfig) clientOption(addr string) rueidis.ClientOption {
 	}
 }
 
+// dial opens a connection of its own to one node, as d says (a
+// livelayout.Dial). The caller closes it.
+func (d dialConfig) dial(addr string) (rueidis.Client, error) { return dialNodeWith(addr, d) }
+
 // dialNodeWith opens a connection of its own to one node. The caller
 // closes it.
 func dialNodeWith(addr string, d dialConfig) (rueidis.Client, error) {

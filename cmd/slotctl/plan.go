@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/slotrouter/slotrouter/internal/livelayout"
 	"github.com/slotrouter/slotrouter/slots"
 	"github.com/slotrouter/slotrouter/slots/plan"
 )
@@ -379,60 +380,14 @@ func readInput(name string, stdin io.Reader) ([]byte, error) {
 	return os.ReadFile(name)
 }
 
-// liveLayoutWith reads a live cluster's layout through addr: the nodes and
-// slots as addr's CLUSTER NODES lists them (nodes flagged fail, handshake
-// or noaddr left out). It refuses a cluster whose check finds errors or
-// open slots: plans are made for a settled cluster.
+// liveLayoutWith reads a live cluster's layout through addr
+// (livelayout.Read) over connections configured by d.
 func liveLayoutWith(ctx context.Context, addr string, d dialConfig) (*plan.Layout, error) {
-	in, err := gatherLiveWith(ctx, addr, d)
-	if err != nil {
-		return nil, err
+	l, err := livelayout.Read(ctx, addr, d.dial)
+	if errors.Is(err, livelayout.ErrNotSettled) {
+		err = fmt.Errorf("%w (run slotctl check)", err)
 	}
-	rep, err := plan.Check(in)
-	if err != nil {
-		return nil, err
-	}
-	var problems []string
-	for _, f := range rep.Findings {
-		if f.Severity == plan.SeverityError || f.Code == plan.FindingOpenSlot {
-			problems = append(problems, f.Message)
-		}
-	}
-	if len(problems) > 0 {
-		return nil, fmt.Errorf("the cluster is not settled (run slotctl check): %s", strings.Join(problems, "; "))
-	}
-	if len(in.Reports) == 0 {
-		return nil, fmt.Errorf("%s: no nodes reported", addr)
-	}
-	first := in.Reports[0].Reporter
-	l := &plan.Layout{Version: 1}
-	primary := map[string]bool{}
-	var reps []plan.NodeReport
-	for _, r := range in.Reports {
-		if r.Reporter != first || slicesContains(r.Flags, "fail", "handshake", "noaddr") {
-			continue
-		}
-		reps = append(reps, r)
-		if !slicesContains(r.Flags, "slave") {
-			primary[r.ID] = true
-		}
-	}
-	for _, r := range reps {
-		n := plan.Node{ID: r.ID, Addr: r.Addr, Host: r.Host}
-		if primary[r.ID] {
-			n.Slots = r.Slots
-		} else {
-			if !primary[r.Primary] {
-				continue
-			}
-			n.Role, n.Primary = plan.RoleReplica, r.Primary
-		}
-		l.Nodes = append(l.Nodes, n)
-	}
-	if err := l.Validate(); err != nil {
-		return nil, err
-	}
-	return l, nil
+	return l, err
 }
 
 func slicesContains(have []string, want ...string) bool {
