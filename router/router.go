@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+	"github.com/slotrouter/slotrouter/internal/safe"
 	"github.com/slotrouter/slotrouter/retry"
 	"github.com/slotrouter/slotrouter/router/command"
 	"github.com/slotrouter/slotrouter/slots"
@@ -184,10 +185,14 @@ func (c *Client) pruneLoop() {
 			continue
 		}
 		seen = s.Version()
-		c.pool.prune(func(addr string) bool {
-			_, ok := s.NodeByAddr(addr)
-			return ok
-		})
+		if err := safe.Call("pool prune", func() {
+			c.pool.prune(func(addr string) bool {
+				_, ok := s.NodeByAddr(addr)
+				return ok
+			})
+		}); err != nil {
+			c.panicked("", err)
+		}
 	}
 }
 
