@@ -225,12 +225,35 @@ func (c *Client) send(ctx context.Context, nc *nodeConn, args []string, asking, 
 		cmd = b.Blocking()
 	} else {
 		cmd = b.Build()
+		ctx = sharedConnContext(ctx)
 	}
 	if !asking {
 		return cl.Do(ctx, cmd)
 	}
 	rs := cl.DoMulti(ctx, cl.B().Asking().Build(), cmd)
 	return rs[1]
+}
+
+// noDeadline is a context without its deadline (its Done channel still
+// ends the wait at the deadline).
+type noDeadline struct{ context.Context }
+
+// Deadline reports no deadline.
+func (noDeadline) Deadline() (time.Time, bool) { return time.Time{}, false }
+
+// sharedConnContext is the context a command is given to rueidis with on
+// the connection the callers share. rueidis's synchronous path (a caller
+// alone on the connection) puts the caller's deadline on the socket, and
+// when it passes it fails the connection for everybody with
+// DeadlineExceeded; without a deadline rueidis queues the command instead
+// and only this caller stops waiting. A context without a deadline (the
+// common Background case) keeps the synchronous path, which spares two
+// goroutine switches per call.
+func sharedConnContext(ctx context.Context) context.Context {
+	if _, ok := ctx.Deadline(); ok {
+		return noDeadline{ctx}
+	}
+	return ctx
 }
 
 // pick chooses the node for the next attempt of st and takes a pass from

@@ -60,9 +60,10 @@
 //   - Cancellation is read from the caller's own context: an error that
 //     reads as a cancellation while the caller's context is live came
 //     from another caller on the same connection and is this caller's
-//     connection error. Connections are always pipelined
-//     (rueidis AlwaysPipelining), so one caller's deadline never breaks
-//     the connection the others share.
+//     connection error. A caller's deadline is never handed to rueidis
+//     as a deadline on the shared connection (its synchronous path would
+//     fail the connection for everybody when it passes): such a command is
+//     queued, and only its caller stops waiting.
 //
 // # Circuit breakers
 //

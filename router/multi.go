@@ -370,7 +370,14 @@ func (c *Client) pipeline(ctx context.Context, cmds []Cmd, key connKey, units []
 			}
 		}
 	}
-	rs := cl.DoMulti(ctx, batch...)
+	dctx := ctx
+	for _, u := range units {
+		if u.st.block || !u.st.d.blocking {
+			dctx = sharedConnContext(ctx)
+			break
+		}
+	}
+	rs := cl.DoMulti(dctx, batch...)
 	for i, u := range units {
 		r := rs[offs[i]:]
 		if u.st.asking {

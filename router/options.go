@@ -139,10 +139,9 @@ type Options struct {
 	// ClientOption is the template for every rueidis connection, for
 	// settings this struct does not name (ClientName, BlockingPoolSize,
 	// DialCtxFn, ...). InitAddress is set per node; ForceSingleClient,
-	// DisableCache, DisableRetry and AlwaysPipelining are forced on (with
-	// AlwaysPipelining, one caller's deadline never becomes the error of
-	// the connection the callers share), and every connection is guarded
-	// by ReplyLimits. Username, Password,
+	// DisableCache and DisableRetry are forced on, and every connection is
+	// guarded by ReplyLimits. (A caller's deadline is never handed to
+	// rueidis as a deadline on the shared connection: see Do.) Username, Password,
 	// TLSConfig, DialTimeout and CommandTimeout above override it when set.
 	ClientOption rueidis.ClientOption
 
@@ -207,7 +206,6 @@ func (o *Options) clientOption() rueidis.ClientOption {
 	}
 	co.InitAddress = nil
 	co.DialCtxFn = wire.Dialer(co.DialCtxFn, o.ReplyLimits)
-	co.AlwaysPipelining = true
 	co.ForceSingleClient = true
 	co.DisableCache = true
 	co.DisableRetry = true
