@@ -141,8 +141,9 @@ func TestLivePeriodicDigest(t *testing.T) {
 	// A periodic tick may also land between SETSLOT IMPORTING and SETSLOT
 	// NODE: the CLUSTER NODES digest includes the [slot->-id] markers, so
 	// it rebuilds with nothing moved. Look for the rebuild that moved the
-	// slot.
-	ev, ok := rec.find(n, func(e RefreshEvent) bool {
+	// slot. The snapshot is published before the observer hears of it:
+	// wait for the event too.
+	movedSlot := func(e RefreshEvent) bool {
 		if e.Cause != CausePeriodic || e.New == nil {
 			return false
 		}
@@ -152,7 +153,12 @@ func TestLivePeriodicDigest(t *testing.T) {
 			}
 		}
 		return false
+	}
+	eventually(ctx, t, "the change found by a periodic refresh", func() bool {
+		_, ok := rec.find(n, movedSlot)
+		return ok
 	})
+	ev, ok := rec.find(n, movedSlot)
 	require.True(t, ok, "the change was found by a periodic refresh")
 	assert.True(t, ev.Probed)
 	assert.False(t, ev.Skipped)
