@@ -64,9 +64,10 @@ func (p *cutProxy) serve() {
 			return
 		}
 		var cut atomic.Bool
+		answered := make(chan struct{}) // closed when the node answered after the cut
 		p.wg.Add(2)
-		go p.upstream(c, s, &cut)
-		go p.downstream(c, s, &cut)
+		go p.upstream(c, s, &cut, answered)
+		go p.downstream(c, s, &cut, answered)
 	}
 }
 
@@ -85,8 +86,9 @@ func (p *cutProxy) track(cs ...net.Conn) bool {
 	return true
 }
 
-// upstream copies client -> server, cutting after an armed chunk.
-func (p *cutProxy) upstream(c, s net.Conn, cut *atomic.Bool) {
+// upstream copies client -> server, cutting after an armed chunk once the
+// node has answered it (so the command surely ran).
+func (p *cutProxy) upstream(c, s net.Conn, cut *atomic.Bool, answered <-chan struct{}) {
 	defer p.wg.Done()
 	defer c.Close()
 	defer s.Close()
@@ -109,8 +111,11 @@ func (p *cutProxy) upstream(c, s net.Conn, cut *atomic.Bool) {
 			}
 			if armed {
 				p.cuts.Add(1)
-				time.Sleep(50 * time.Millisecond) // let the node execute it
-				return                            // closes both sides
+				select { // the node's answer proves it executed the command
+				case <-answered:
+				case <-time.After(10 * time.Second):
+				}
+				return // closes both sides
 			}
 		}
 		if err != nil {
@@ -119,13 +124,19 @@ func (p *cutProxy) upstream(c, s net.Conn, cut *atomic.Bool) {
 	}
 }
 
-// downstream copies server -> client unless the connection was cut.
-func (p *cutProxy) downstream(c, s net.Conn, cut *atomic.Bool) {
+// downstream copies server -> client unless the connection was cut; the
+// first bytes read after the cut close answered.
+func (p *cutProxy) downstream(c, s net.Conn, cut *atomic.Bool, answered chan<- struct{}) {
 	defer p.wg.Done()
 	defer c.Close()
 	buf := make([]byte, 64<<10)
+	signalled := false
 	for {
 		n, err := s.Read(buf)
+		if n > 0 && cut.Load() && !signalled {
+			signalled = true
+			close(answered)
+		}
 		if n > 0 && !cut.Load() {
 			if _, werr := c.Write(buf[:n]); werr != nil {
 				return
