@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -862,86 +861,6 @@ func TestAvailabilityDepartedNodeLive(t *testing.T) {
 	_, longest := rec.waitStats()
 	t.Logf("departed node %s: first success %v after the last SETSLOT, %v after the commands resumed; %d errors; %d waits on CLUSTERDOWN (longest wait %v); events: %v",
 		dep, first.Sub(tSetSlot).Round(time.Millisecond), first.Sub(tRelease).Round(time.Millisecond), errs, len(clusterDown), longest.Round(time.Millisecond), rec.kinds())
-}
-
-// latencyProxy is a loopback TCP proxy to one node that holds every chunk
-// the client sends for delay before forwarding it.
-type latencyProxy struct {
-	ln     net.Listener
-	addr   string
-	target string
-	delay  time.Duration
-
-	mu    sync.Mutex
-	conns map[net.Conn]bool
-	wg    sync.WaitGroup
-}
-
-func newLatencyProxy(t *testing.T, target string, delay time.Duration) *latencyProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p := &latencyProxy{ln: ln, addr: ln.Addr().String(), target: target, delay: delay, conns: map[net.Conn]bool{}}
-	p.wg.Go(p.serve)
-	t.Cleanup(p.close)
-	return p
-}
-
-func (p *latencyProxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		s, err := net.DialTimeout("tcp", p.target, 5*time.Second)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.mu.Lock()
-		if p.conns == nil {
-			p.mu.Unlock()
-			c.Close()
-			s.Close()
-			return
-		}
-		p.conns[c], p.conns[s] = true, true
-		p.mu.Unlock()
-		p.wg.Go(func() { p.copy(s, c, p.delay) })
-		p.wg.Go(func() { p.copy(c, s, 0) })
-	}
-}
-
-// copy copies from src to dst, holding each chunk for delay.
-func (p *latencyProxy) copy(dst, src net.Conn, delay time.Duration) {
-	defer dst.Close()
-	defer src.Close()
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if delay > 0 {
-				time.Sleep(delay) // the injected latency
-			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-func (p *latencyProxy) close() {
-	p.ln.Close()
-	p.mu.Lock()
-	for c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-	p.mu.Unlock()
-	p.wg.Wait()
 }
 
 // TestAvailabilityReadPoliciesLive checks the read policies on one
