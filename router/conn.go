@@ -474,10 +474,10 @@ func (p *pool) failure(addr string, dial bool) {
 	}
 }
 
-// topologyChanged feeds the breakers what a refresh learnt: a node the
-// cluster flags as failed trips its breaker (on every refresh that says
-// so); a node that is healthy again, and a primary replaced by a
-// promotion, have theirs reset.
+// topologyChanged feeds the breakers the nodes' health a refresh learnt:
+// a node the cluster flags as failed trips its breaker (on every refresh
+// that says so); a node that is healthy again has it reset. (Primaries
+// replaced by a promotion: Client.topologyChanged.)
 func (p *pool) topologyChanged(e topology.RefreshEvent) {
 	if e.New == nil {
 		return
@@ -492,17 +492,6 @@ func (p *pool) topologyChanged(e topology.RefreshEvent) {
 			if ns := p.lookup(n.Addr); ns != nil {
 				ns.br.Reset()
 			}
-		}
-	}
-	for _, f := range e.Changes.Failovers {
-		if f.Old == nil || f.Old.Addr == "" {
-			continue
-		}
-		if n, ok := e.New.NodeByAddr(f.Old.Addr); ok && n.Health == topology.HealthFailed {
-			continue // still down: tripped above
-		}
-		if ns := p.lookup(f.Old.Addr); ns != nil {
-			ns.br.Reset()
 		}
 	}
 }

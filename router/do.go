@@ -66,7 +66,8 @@ type state struct {
 	refresh bool   // refresh the topology before the next attempt
 	last    error
 
-	ro bool // the last attempt was a replica read (READONLY connection)
+	ro bool       // the last attempt was a replica read (READONLY connection)
+	ns *nodeState // the node pick chose, when it looked it up (else nil)
 
 	// Tracing (with a Tracer only).
 	tctx     context.Context
@@ -144,7 +145,10 @@ func (c *Client) loop(ctx context.Context, args []string, st *state) (rueidis.Re
 					res, err, unsent = rueidis.RedisResult{}, errNodeClosing, true
 					goto failed
 				}
-				ns := c.pool.node(addr)
+				ns := st.ns
+				if ns == nil {
+					ns = c.pool.node(addr)
+				}
 				var start time.Time
 				if c.policy == Nearest {
 					start = time.Now()
@@ -260,11 +264,9 @@ func sharedConnContext(ctx context.Context) context.Context {
 // its circuit breaker: the redirect target, else the slot's primary, or
 // for a read the node the ReadPolicy chooses.
 func (c *Client) pick(st *state) (addr string, ro bool, err error) {
+	st.ns = nil
 	if st.forced != "" {
-		if err := c.pool.breaker(st.forced).Allow(); err != nil {
-			return st.forced, false, &NodeError{Addr: st.forced, Err: err}
-		}
-		return st.forced, false, nil
+		return st.forced, false, c.allow(st, st.forced)
 	}
 	s := c.topo.Current()
 	if !st.d.hasKeys {
@@ -274,10 +276,7 @@ func (c *Client) pick(st *state) (addr string, ro bool, err error) {
 		if err != nil {
 			return "", false, err
 		}
-		if err := c.pool.breaker(p.Addr).Allow(); err != nil {
-			return p.Addr, false, &NodeError{Addr: p.Addr, Err: err}
-		}
-		return p.Addr, false, nil
+		return p.Addr, false, c.allow(st, p.Addr)
 	}
 	sh, ok := s.Lookup(st.d.slot)
 	if !ok || sh.Primary == nil || sh.Primary.Addr == "" {
@@ -305,10 +304,18 @@ func (c *Client) pick(st *state) (addr string, ro bool, err error) {
 	}
 	// The primary (always under ReadPrimary: never a replica, whatever
 	// the primary's state; its breaker's error says why it fails).
-	if err := c.pool.breaker(p.Addr).Allow(); err != nil {
-		return p.Addr, false, &NodeError{Addr: p.Addr, Err: err}
+	return p.Addr, false, c.allow(st, p.Addr)
+}
+
+// allow takes a pass from addr's breaker for an attempt of st, and keeps
+// the node's state in st for the attempt (one lookup per command).
+func (c *Client) allow(st *state, addr string) error {
+	ns := c.pool.node(addr)
+	if err := ns.br.Allow(); err != nil {
+		return &NodeError{Addr: addr, Err: err}
 	}
-	return p.Addr, false, nil
+	st.ns = ns
+	return nil
 }
 
 // latency returns n's recent latency (0 when unknown).
@@ -368,11 +375,7 @@ func (c *Client) handle(ctx context.Context, st *state, name, addr string, err e
 	}
 	switch {
 	case kind == retry.KindConn:
-		var ne *NodeError
-		if addr != "" && !(errors.As(err, &ne) && ne.counted) {
-			c.pool.failure(addr, unsent || retry.Unsent(err))
-		}
-		c.topo.Trigger("connection error to " + addr)
+		c.connFailed(addr, err, unsent)
 	case addr != "" && !unsent && isReply(err):
 		c.pool.success(addr) // any reply proves the node alive
 	}
@@ -466,6 +469,18 @@ func (c *Client) handle(ctx context.Context, st *state, name, addr string, err e
 	}
 	c.retried(kind, addr, st, delay)
 	return delay, true, nil
+}
+
+// connFailed reports a connection error of an attempt on addr: to the
+// node's breaker (unless it is a failed dial the pool counted already,
+// once for all the callers that shared it) and as a reason to refresh
+// the topology.
+func (c *Client) connFailed(addr string, err error, unsent bool) {
+	var ne *NodeError
+	if addr != "" && !(errors.As(err, &ne) && ne.counted) {
+		c.pool.failure(addr, unsent || retry.Unsent(err))
+	}
+	c.topo.Trigger("connection error to " + addr)
 }
 
 // classify classifies err, the error of an attempt on addr, by the

@@ -234,10 +234,10 @@ func (c *Client) watchTick() {
 
 // topologyChanged is the client's part of every refresh: breakers learn
 // the nodes' health, waiting commands wake up, and a primary replaced by
-// a promotion while it was frozen (its calls stalled) or flagged failed
-// has its connections cut, so that its reads in flight go to the new
-// owner and its writes in flight end with ErrUnknownOutcome instead of
-// hanging until the caller's deadline.
+// a promotion has its breaker reset — or, when it was frozen (its calls
+// stalled) or flagged failed, tripped and its connections cut, so that
+// its reads in flight go to the new owner and its writes in flight end
+// with ErrUnknownOutcome instead of hanging until the caller's deadline.
 func (c *Client) topologyChanged(e topology.RefreshEvent) {
 	c.pool.topologyChanged(e)
 	if e.New == nil {
@@ -257,11 +257,16 @@ func (c *Client) topologyChanged(e topology.RefreshEvent) {
 			failed = true
 		}
 		stalled := c.stallTimeout > 0 && time.Duration(ns.stalled.Load()) >= c.stallTimeout
-		if failed || stalled {
+		switch {
+		case failed:
+			// Tripped by the pool already.
+		case stalled:
 			ns.br.Trip()
-			if ns.cut() > 0 {
-				c.event(Event{Kind: EventConnsCut, Addr: f.Old.Addr})
-			}
+		default:
+			ns.br.Reset() // replaced, reachable: nothing holds it open
+		}
+		if (failed || stalled) && ns.cut() > 0 {
+			c.event(Event{Kind: EventConnsCut, Addr: f.Old.Addr})
 		}
 	}
 	c.watch.published()

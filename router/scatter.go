@@ -92,11 +92,9 @@ func (c *Client) doNode(ctx context.Context, addr string, args []string) (rueidi
 		return rueidis.RedisMessage{}, ErrClosed
 	}
 	class, err := classify(ctx, addr, err)
-	var ne *NodeError
-	if class.Kind == retry.KindConn && !(errors.As(err, &ne) && ne.counted) {
+	if class.Kind == retry.KindConn {
 		// Evidence about the node; the caller's own cancellation is not.
-		c.pool.failure(addr, unsent || retry.Unsent(err))
-		c.topo.Trigger("connection error to " + addr)
+		c.connFailed(addr, err, unsent)
 	}
 	return rueidis.RedisMessage{}, err
 }
