@@ -83,7 +83,7 @@ func seed(b *testing.B, cl *clustertest.Cluster) {
 func eachClient(b *testing.B, fn func(b *testing.B, c client)) {
 	cl := clustertest.Need(b, cluster)
 	seed(b, cl)
-	for _, name := range clientNames {
+	for _, name := range benchClients(b) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		c, err := newClient(ctx, name, cl.Addrs())
 		if err != nil {

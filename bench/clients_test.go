@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,12 +38,33 @@ type client interface {
 // clientNames are the clients compared, in the order they are run.
 var clientNames = []string{"slotrouter", "go-redis", "rueidis"}
 
+// benchClients are the clients the benchmarks compare: clientNames, or the
+// comma-separated list in $SLOTROUTER_BENCH_CLIENTS, which may also name
+// "slotrouter-pipelined" (slotrouter with rueidis's AlwaysPipelining, to
+// compare the two ways of keeping one caller's deadline off the shared
+// connection).
+func benchClients(tb testing.TB) []string {
+	env := os.Getenv("SLOTROUTER_BENCH_CLIENTS")
+	if env == "" {
+		return clientNames
+	}
+	names := strings.Split(env, ",")
+	for _, n := range names {
+		if !slices.Contains(clientNames, n) && n != "slotrouter-pipelined" {
+			tb.Fatalf("SLOTROUTER_BENCH_CLIENTS: unknown client %q", n)
+		}
+	}
+	return names
+}
+
 // newClient connects the client named name to the cluster reachable
 // through seeds. Every client runs with its defaults.
 func newClient(ctx context.Context, name string, seeds []string) (client, error) {
 	switch name {
-	case "slotrouter":
-		c, err := router.New(ctx, router.Options{Seeds: seeds})
+	case "slotrouter", "slotrouter-pipelined":
+		o := router.Options{Seeds: seeds}
+		o.ClientOption.AlwaysPipelining = name == "slotrouter-pipelined"
+		c, err := router.New(ctx, o)
 		if err != nil {
 			return nil, err
 		}
