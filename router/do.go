@@ -75,6 +75,12 @@ type state struct {
 	attempts int
 	lastAddr string
 
+	// The caller's own rueidis command (the rueidis face): sent as it is
+	// on the first attempt, then rebuilt from the args (rueidis recycles
+	// a command once it has a reply).
+	user    rueidis.Completed
+	hasUser bool
+
 	// A failover wait: the slot's primary was unreachable.
 	wait      bool      // wait before the next attempt
 	waitAddr  string    // the unreachable node
@@ -82,6 +88,13 @@ type state struct {
 }
 
 func (c *Client) do(ctx context.Context, args []string, idem bool) (rueidis.RedisMessage, error) {
+	return c.doUser(ctx, args, idem, nil)
+}
+
+// doUser is do for args, or for the caller's rueidis command user (whose
+// args are args, a copy the caller keeps valid), whose flags add to the
+// table's: read-only, blocking, retryable (idempotent).
+func (c *Client) doUser(ctx context.Context, args []string, idem bool, user *rueidis.Completed) (rueidis.RedisMessage, error) {
 	if ctx == nil {
 		return rueidis.RedisMessage{}, errNilContext
 	}
@@ -96,6 +109,17 @@ func (c *Client) do(ctx context.Context, args []string, idem bool) (rueidis.Redi
 		return rueidis.RedisMessage{}, errTxnInDo
 	}
 	st := state{d: d, idem: idem, ctr: c.limits.Counter()}
+	if user != nil {
+		st.user, st.hasUser = *user, true
+		st.d.readOnly = st.d.readOnly || user.IsReadOnly()
+		st.d.blocking = st.d.blocking || user.IsBlock()
+		st.idem = st.idem || user.IsRetryable()
+		if st.d.blocking && !user.IsBlock() {
+			// The table knows it blocks, the builder did not say so: build
+			// it as blocking, off the shared connection.
+			st.hasUser = false
+		}
+	}
 	c.budget.Deposit()
 	if c.tracer != nil {
 		st.tctx, st.tstart = c.traceStart(ctx, args[0], d.slotOrNone(), 1)
@@ -156,7 +180,7 @@ func (c *Client) loop(ctx context.Context, args []string, st *state) (rueidis.Re
 				if !d.blocking {
 					ns.inflight.Add(1)
 				}
-				res = c.send(ctx, nc, args, st.asking, d.blocking)
+				res = c.send(ctx, nc, args, st)
 				if !d.blocking {
 					ns.inflight.Add(-1)
 				}
@@ -220,18 +244,23 @@ func (c *Client) getConn(ctx context.Context, st *state, addr string, ro bool) (
 	return c.pool.get(wctx, addr, ro)
 }
 
-// send sends args on nc, after ASKING when asking.
-func (c *Client) send(ctx context.Context, nc *nodeConn, args []string, asking, blocking bool) rueidis.RedisResult {
+// send sends the attempt of st (args) on nc, after ASKING when st says
+// so: the caller's own command the first time, else one built from args.
+func (c *Client) send(ctx context.Context, nc *nodeConn, args []string, st *state) rueidis.RedisResult {
 	cl := nc.client
-	b := cl.B().Arbitrary(args...)
 	var cmd rueidis.Completed
-	if blocking {
-		cmd = b.Blocking()
-	} else {
-		cmd = b.Build()
+	switch {
+	case st.hasUser:
+		cmd, st.hasUser = st.user, false
+	case st.d.blocking:
+		cmd = cl.B().Arbitrary(args...).Blocking()
+	default:
+		cmd = cl.B().Arbitrary(args...).Build()
+	}
+	if !st.d.blocking {
 		ctx = sharedConnContext(ctx)
 	}
-	if !asking {
+	if !st.asking {
 		return cl.Do(ctx, cmd)
 	}
 	rs := cl.DoMulti(ctx, cl.B().Asking().Build(), cmd)

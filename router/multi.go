@@ -30,6 +30,10 @@ type unit struct {
 	notBefore   time.Time
 	done        bool
 
+	// user: the commands of the unit are the caller's rueidis commands
+	// (DoMulti of the rueidis face), sent as they are the first time.
+	user bool
+
 	// per round
 	addr   string
 	res    []rueidis.RedisResult
@@ -51,6 +55,13 @@ type unit struct {
 // supported. Commands that fail validation get their error without being
 // sent; the others are sent.
 func (c *Client) DoMulti(ctx context.Context, cmds ...Cmd) []Result {
+	return c.doMulti(ctx, cmds, nil)
+}
+
+// doMulti is DoMulti; user, when not nil, holds the caller's rueidis
+// commands (cmds[i].Args is a copy of user[i]'s args): their flags add to
+// the table's, and each is sent as it is on its first attempt.
+func (c *Client) doMulti(ctx context.Context, cmds []Cmd, user []rueidis.Completed) []Result {
 	results := make([]Result, len(cmds))
 	if len(cmds) == 0 {
 		return results
@@ -66,6 +77,22 @@ func (c *Client) DoMulti(ctx context.Context, cmds ...Cmd) []Result {
 		return results
 	}
 	units := c.units(cmds, results)
+	if user != nil {
+		for i := range units {
+			u := &units[i]
+			u.user = true
+			for k := u.first; k <= u.last; k++ {
+				if user[k].IsBlock() != (!u.st.block && u.st.d.blocking) {
+					u.user = false // built again with the table's view
+				}
+			}
+			if !u.st.block {
+				uc := &user[u.first]
+				u.st.d.readOnly = u.st.d.readOnly || uc.IsReadOnly()
+				u.st.idem = u.st.idem || uc.IsRetryable()
+			}
+		}
+	}
 	for range units {
 		c.budget.Deposit()
 	}
@@ -132,7 +159,7 @@ func (c *Client) DoMulti(ctx context.Context, cmds ...Cmd) []Result {
 		if c.tracer != nil {
 			rstart = time.Now()
 		}
-		c.round(ctx, cmds, ready)
+		c.round(ctx, cmds, user, ready)
 		refresh := false
 		for _, u := range ready {
 			name := cmds[u.first].Args[0]
@@ -282,7 +309,7 @@ func (c *Client) blockCrossSlot(cmds []Cmd) error {
 }
 
 // round sends the ready units, one pipeline per node, nodes in parallel.
-func (c *Client) round(ctx context.Context, cmds []Cmd, ready []*unit) {
+func (c *Client) round(ctx context.Context, cmds []Cmd, user []rueidis.Completed, ready []*unit) {
 	type group struct {
 		key   connKey
 		units []*unit
@@ -311,12 +338,12 @@ func (c *Client) round(ctx context.Context, cmds []Cmd, ready []*unit) {
 		g.units = append(g.units, u)
 	}
 	if len(groups) == 1 {
-		c.safePipeline(ctx, cmds, groups[0].key, groups[0].units)
+		c.safePipeline(ctx, cmds, user, groups[0].key, groups[0].units)
 		return
 	}
 	var wg sync.WaitGroup
 	for _, g := range groups {
-		wg.Go(func() { c.safePipeline(ctx, cmds, g.key, g.units) })
+		wg.Go(func() { c.safePipeline(ctx, cmds, user, g.key, g.units) })
 	}
 	wg.Wait()
 }
@@ -324,8 +351,8 @@ func (c *Client) round(ctx context.Context, cmds []Cmd, ready []*unit) {
 // safePipeline is pipeline with a panic below it turned into the error of
 // its units (and reported to a PanicObserver): DoMulti runs pipelines in
 // goroutines of its own, where a panic would end the process.
-func (c *Client) safePipeline(ctx context.Context, cmds []Cmd, key connKey, units []*unit) {
-	if err := safe.Call("DoMulti pipeline to "+key.addr, func() { c.pipeline(ctx, cmds, key, units) }); err != nil {
+func (c *Client) safePipeline(ctx context.Context, cmds []Cmd, user []rueidis.Completed, key connKey, units []*unit) {
+	if err := safe.Call("DoMulti pipeline to "+key.addr, func() { c.pipeline(ctx, cmds, user, key, units) }); err != nil {
 		c.panicked(key.addr, err)
 		for _, u := range units {
 			u.res, u.err = nil, err
@@ -335,7 +362,7 @@ func (c *Client) safePipeline(ctx context.Context, cmds []Cmd, key connKey, unit
 
 // pipeline sends units to one node in one DoMulti and sets each unit's
 // replies and error.
-func (c *Client) pipeline(ctx context.Context, cmds []Cmd, key connKey, units []*unit) {
+func (c *Client) pipeline(ctx context.Context, cmds []Cmd, user []rueidis.Completed, key connKey, units []*unit) {
 	nc, err := c.pool.get(ctx, key.addr, key.readonly)
 	if err == nil && nc.closing.Load() {
 		err = errNodeClosing // closed before anything was sent
@@ -360,6 +387,13 @@ func (c *Client) pipeline(ctx context.Context, cmds []Cmd, key connKey, units []
 		offs[i] = len(batch)
 		if u.st.asking {
 			batch = append(batch, cl.B().Asking().Build())
+		}
+		if u.user {
+			// The caller's own commands, once: rueidis recycles them
+			// after their replies.
+			u.user = false
+			batch = append(batch, user[u.first:u.last+1]...)
+			continue
 		}
 		for k := u.first; k <= u.last; k++ {
 			b := cl.B().Arbitrary(cmds[k].Args...)

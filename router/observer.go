@@ -53,6 +53,16 @@ const (
 	// while its calls were stalled (or it was flagged failed) were cut
 	// (Addr).
 	EventConnsCut
+	// EventResubscribed: a sharded subscription of the rueidis face
+	// (SSUBSCRIBE through Receive) followed its slot to a new owner —
+	// after a reshard, a failover or a dropped connection — and is
+	// subscribed again there (Addr: the new node; Slot; Err: why it
+	// moved).
+	EventResubscribed
+	// EventCacheDropped: client-side cache entries of a node were dropped
+	// because it lost slots or its connection (Addr; Slot: NoSlot when
+	// every entry of the node was dropped).
+	EventCacheDropped
 )
 
 // String returns the kind's name.
@@ -70,6 +80,10 @@ func (k EventKind) String() string {
 		return "stall"
 	case EventConnsCut:
 		return "conns-cut"
+	case EventResubscribed:
+		return "resubscribed"
+	case EventCacheDropped:
+		return "cache-dropped"
 	}
 	return "event"
 }

@@ -128,6 +128,27 @@ type Options struct {
 	// NoLearn keeps Table as given: New does not ask a node for COMMAND.
 	NoLearn bool
 
+	// StrictCrossSlot refuses every command whose keys hash to different
+	// slots with a *CrossSlotError, as Redis Cluster itself does. By
+	// default the commands whose Redis command tips say a cluster client
+	// may split them (request_policy multi_shard: MGET, MSET, DEL,
+	// UNLINK, EXISTS, TOUCH...) are split per slot and their replies
+	// merged; keyless commands whose tip is all_shards or all_nodes
+	// (DBSIZE, KEYS, SCRIPT FLUSH...) go to every primary (every node)
+	// with the tip's aggregation.
+	StrictCrossSlot bool
+
+	// ClientSideCaching turns on server-assisted client-side caching for
+	// DoCache and DoMultiCache of the rueidis face (Client.Rueidis):
+	// every connection to a primary runs RESP3 CLIENT TRACKING
+	// (ClientOption.ClientTrackingOptions, OnInvalidations,
+	// CacheSizeEachConn and NewCacheStoreFn apply), and the entries of a
+	// node's slots are dropped when the topology shows it lost them or
+	// its connection drops. False: DoCache and DoMultiCache read from the
+	// server every time. RueidisBuilder sets it from the ClientOption it
+	// is given (!DisableCache).
+	ClientSideCaching bool
+
 	// ReplyLimits bounds what a node may announce in one reply (string
 	// length, element count, nesting): a node that exceeds them, or sends
 	// a reply nobody asked for, has its connection closed with an error

@@ -38,6 +38,9 @@ type Client struct {
 	obs     Observer
 	budget  *retry.Budget // nil: none
 
+	face *rueidisClient // the rueidis face (Rueidis)
+	args argsPool       // copies of the args of rueidis-face commands
+
 	tracer       Tracer
 	log          *slog.Logger
 	maxLag       int64
@@ -96,6 +99,11 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		pruneStop:    make(chan struct{}),
 		pruneDone:    make(chan struct{}),
 	}
+	b, err := noSlotBuilder()
+	if err != nil {
+		return nil, err
+	}
+	c.face = &rueidisClient{c: c, b: b}
 	if c.failoverWait == 0 {
 		c.failoverWait = DefaultFailoverWait
 	}

@@ -1,0 +1,184 @@
+package router
+
+import (
+	"context"
+	"time"
+
+	"github.com/redis/rueidis"
+)
+
+// Nodes returns a client aimed at each node of the current topology,
+// primaries and replicas, by dialable address (topology.Node.Addr).
+// Commands sent through one go to that node only, without redirects (a
+// replica's client reads in READONLY mode). The clients belong to the
+// Client: their Close does nothing.
+func (a *rueidisClient) Nodes() map[string]rueidis.Client {
+	s := a.c.topo.Current()
+	out := make(map[string]rueidis.Client)
+	for _, sh := range s.Shards() {
+		if p := sh.Primary; p != nil && p.Addr != "" {
+			out[p.Addr] = &nodeClient{a: a, addr: p.Addr}
+		}
+		for _, r := range sh.Replicas {
+			if r != nil && r.Addr != "" {
+				out[r.Addr] = &nodeClient{a: a, addr: r.Addr, readonly: true}
+			}
+		}
+	}
+	return out
+}
+
+// nodeClient is a rueidis.Client aimed at one node, over the Client's
+// pool (dialed on first use).
+type nodeClient struct {
+	a        *rueidisClient
+	addr     string
+	readonly bool
+}
+
+// conn returns the node's connection.
+func (n *nodeClient) conn(ctx context.Context) (rueidis.Client, error) {
+	if ctx == nil {
+		return nil, errNilContext
+	}
+	if n.a.c.closed.Load() {
+		return nil, ErrClosed
+	}
+	nc, err := n.a.c.pool.get(ctx, n.addr, n.readonly)
+	if err != nil {
+		return nil, err
+	}
+	return nc.client, nil
+}
+
+// dialContext bounds the dial of the calls without a context.
+func (n *nodeClient) dialContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 2*DefaultDialTimeout)
+}
+
+func (n *nodeClient) B() rueidis.Builder { return n.a.b }
+
+func (n *nodeClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResult {
+	cl, err := n.conn(ctx)
+	if err != nil {
+		return rueidis.NewResult(rueidis.RedisMessage{}, err)
+	}
+	return cl.Do(ctx, cmd)
+}
+
+func (n *nodeClient) DoMulti(ctx context.Context, multi ...rueidis.Completed) []rueidis.RedisResult {
+	cl, err := n.conn(ctx)
+	if err != nil {
+		out := make([]rueidis.RedisResult, len(multi))
+		for i := range out {
+			out[i] = rueidis.NewResult(rueidis.RedisMessage{}, err)
+		}
+		return out
+	}
+	return cl.DoMulti(ctx, multi...)
+}
+
+func (n *nodeClient) DoCache(ctx context.Context, cmd rueidis.Cacheable, ttl time.Duration) rueidis.RedisResult {
+	cl, err := n.conn(ctx)
+	if err != nil {
+		return rueidis.NewResult(rueidis.RedisMessage{}, err)
+	}
+	return cl.DoCache(ctx, cmd, ttl)
+}
+
+func (n *nodeClient) DoMultiCache(ctx context.Context, multi ...rueidis.CacheableTTL) []rueidis.RedisResult {
+	cl, err := n.conn(ctx)
+	if err != nil {
+		out := make([]rueidis.RedisResult, len(multi))
+		for i := range out {
+			out[i] = rueidis.NewResult(rueidis.RedisMessage{}, err)
+		}
+		return out
+	}
+	return cl.DoMultiCache(ctx, multi...)
+}
+
+func (n *nodeClient) DoStream(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResultStream {
+	cl, err := n.conn(ctx)
+	if err != nil {
+		return rueidis.NewErrorResultStream(err)
+	}
+	return cl.DoStream(ctx, cmd)
+}
+
+func (n *nodeClient) DoMultiStream(ctx context.Context, multi ...rueidis.Completed) rueidis.MultiRedisResultStream {
+	cl, err := n.conn(ctx)
+	if err != nil {
+		return rueidis.NewErrorResultStream(err)
+	}
+	return cl.DoMultiStream(ctx, multi...)
+}
+
+func (n *nodeClient) Receive(ctx context.Context, subscribe rueidis.Completed, fn func(msg rueidis.PubSubMessage)) error {
+	cl, err := n.conn(ctx)
+	if err != nil {
+		return err
+	}
+	return cl.Receive(ctx, subscribe, fn)
+}
+
+func (n *nodeClient) Dedicated(fn func(rueidis.DedicatedClient) error) error {
+	ctx, cancel := n.dialContext()
+	cl, err := n.conn(ctx)
+	cancel()
+	if err != nil {
+		return err
+	}
+	return cl.Dedicated(fn)
+}
+
+func (n *nodeClient) Dedicate() (rueidis.DedicatedClient, func()) {
+	ctx, cancel := n.dialContext()
+	cl, err := n.conn(ctx)
+	cancel()
+	if err != nil {
+		return errDedicated{err: err, b: n.a.b}, func() {}
+	}
+	return cl.Dedicate()
+}
+
+func (n *nodeClient) Nodes() map[string]rueidis.Client {
+	return map[string]rueidis.Client{n.addr: n}
+}
+
+func (n *nodeClient) Mode() rueidis.ClientMode { return rueidis.ClientModeStandalone }
+
+// Close does nothing: the connection belongs to the Client's pool.
+func (n *nodeClient) Close() {}
+
+// errDedicated is a DedicatedClient whose every call fails with err (a
+// Dedicate whose connection could not be had).
+type errDedicated struct {
+	err error
+	b   rueidis.Builder
+}
+
+func (e errDedicated) B() rueidis.Builder { return e.b }
+func (e errDedicated) Do(context.Context, rueidis.Completed) rueidis.RedisResult {
+	return rueidis.NewResult(rueidis.RedisMessage{}, e.err)
+}
+func (e errDedicated) DoMulti(_ context.Context, multi ...rueidis.Completed) []rueidis.RedisResult {
+	out := make([]rueidis.RedisResult, len(multi))
+	for i := range out {
+		out[i] = rueidis.NewResult(rueidis.RedisMessage{}, e.err)
+	}
+	return out
+}
+func (e errDedicated) Receive(context.Context, rueidis.Completed, func(rueidis.PubSubMessage)) error {
+	return e.err
+}
+func (e errDedicated) SetPubSubHooks(rueidis.PubSubHooks) <-chan error {
+	ch := make(chan error, 1)
+	ch <- e.err
+	close(ch)
+	return ch
+}
+func (e errDedicated) SetOnInvalidations(func([]rueidis.RedisMessage)) <-chan error {
+	return e.SetPubSubHooks(rueidis.PubSubHooks{})
+}
+func (e errDedicated) Close() {}

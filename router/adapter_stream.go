@@ -1,0 +1,96 @@
+package router
+
+import (
+	"context"
+	"io"
+
+	"github.com/redis/rueidis"
+)
+
+// connFor returns the connection of the node that serves d now (the
+// slot's primary, or for a read the node the read policy chooses unless
+// primary is set; any primary for a keyless command), without redirects:
+// for the calls that cannot be retried or moved once started (streams,
+// dedicated connections, subscriptions).
+func (c *Client) connFor(ctx context.Context, d decision, primary bool) (*nodeConn, error) {
+	if ctx == nil {
+		return nil, errNilContext
+	}
+	if c.closed.Load() {
+		return nil, ErrClosed
+	}
+	st := state{d: d, block: primary}
+	addr, ro, err := c.pick(&st)
+	if err != nil {
+		return nil, err
+	}
+	nc, err := c.pool.get(ctx, addr, ro)
+	if err == nil && nc.closing.Load() {
+		// Being replaced: take the new one.
+		nc, err = c.pool.get(ctx, addr, ro)
+	}
+	return nc, err
+}
+
+// DoStream sends cmd to the node that serves its slot and streams the
+// reply (see rueidis.Client.DoStream). It is not redirected nor retried:
+// the reply is read by the caller.
+func (a *rueidisClient) DoStream(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResultStream {
+	if cmd.IsEmpty() {
+		return rueidis.NewErrorResultStream(errEmptyCommand)
+	}
+	d, err := decide(a.c.table, cmd.Commands())
+	if err == nil && d.txn {
+		err = errTxnInDo
+	}
+	if err != nil {
+		return rueidis.NewErrorResultStream(err)
+	}
+	nc, err := a.c.connFor(ctx, d, !cmd.IsReadOnly() && !d.readOnly)
+	if err != nil {
+		return rueidis.NewErrorResultStream(err)
+	}
+	return nc.client.DoStream(ctx, cmd)
+}
+
+// DoMultiStream pipelines multi to the node that serves their slot and
+// streams the replies (see rueidis.Client.DoMultiStream). All the keys of
+// multi must hash to one slot: a *CrossSlotError otherwise.
+func (a *rueidisClient) DoMultiStream(ctx context.Context, multi ...rueidis.Completed) rueidis.MultiRedisResultStream {
+	if len(multi) == 0 {
+		return rueidis.NewErrorResultStream(io.EOF)
+	}
+	var all decision
+	all.readOnly = true
+	var keys []string
+	for i := range multi {
+		if multi[i].IsEmpty() {
+			return rueidis.NewErrorResultStream(errEmptyCommand)
+		}
+		args := multi[i].Commands()
+		d, err := decide(a.c.table, args)
+		if err != nil {
+			return rueidis.NewErrorResultStream(err)
+		}
+		all.readOnly = all.readOnly && (d.readOnly || multi[i].IsReadOnly())
+		if !d.hasKeys {
+			continue
+		}
+		ks, _ := a.c.table.Keys(args)
+		keys = append(keys, ks...)
+		if !all.hasKeys {
+			all.slot, all.hasKeys = d.slot, true
+		} else if d.slot != all.slot {
+			_, _, err := CheckSlot("DoMultiStream", keys...)
+			if err == nil {
+				err = ErrCrossSlot
+			}
+			return rueidis.NewErrorResultStream(err)
+		}
+	}
+	nc, err := a.c.connFor(ctx, all, !all.readOnly)
+	if err != nil {
+		return rueidis.NewErrorResultStream(err)
+	}
+	return nc.client.DoMultiStream(ctx, multi...)
+}
