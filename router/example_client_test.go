@@ -104,3 +104,51 @@ func ExampleRoute() {
 	// GET session:9 → slot 9684 on 10.0.0.2:6379
 	// true
 }
+
+// ExampleClient_Rueidis uses the client through rueidis's typed builder:
+// the same routing, redirects, failover waits and safe retries as Do,
+// for code and libraries written against rueidis.Client.
+func ExampleClient_Rueidis() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := router.New(ctx, router.Options{Seeds: []string{"127.0.0.1:7000"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	rc := c.Rueidis() // closing rc closes c too
+	defer rc.Close()
+
+	if err := rc.Do(ctx, rc.B().Set().Key("user:42:name").Value("Ada").Build()).Error(); err != nil {
+		log.Fatal(err)
+	}
+	name, err := rc.Do(ctx, rc.B().Get().Key("user:42:name").Build()).ToString()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(name)
+
+	// A command whose keys hash to different slots is refused before
+	// anything is sent (never a panic), unless its command tips let the
+	// client split it per slot (MGET, DEL, EXISTS...; see
+	// Options.StrictCrossSlot).
+	err = rc.Do(ctx, rc.B().Rename().Key("user:1").Newkey("user:2").Build()).Error()
+	var cs *router.CrossSlotError
+	if errors.As(err, &cs) {
+		fmt.Println("cross-slot:", cs)
+	}
+}
+
+// ExampleRueidisBuilder hands the client to a library that builds its
+// own rueidis.Client (rueidislock, rueidisaside...): the options the
+// library asks for (client-side caching, tracking, invalidation hooks)
+// are merged into every node's connection.
+func ExampleRueidisBuilder() {
+	builder := router.RueidisBuilder(router.Options{Seeds: []string{"127.0.0.1:7000"}})
+	// e.g. rueidislock.NewLocker(rueidislock.LockerOption{ClientBuilder: builder, ...})
+	rc, err := builder(rueidis.ClientOption{DisableCache: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer rc.Close()
+	fmt.Println(rc.Mode())
+}
