@@ -2,6 +2,7 @@ package router_test
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -121,4 +122,46 @@ func TestRueidisFaceReshardLive(t *testing.T) {
 	assert.Zero(t, failures.Load(), "no error surfaces")
 	assert.Zero(t, wrong.Load(), "every read returns its own goroutine's write")
 	assert.Greater(t, m, int64(0), "slots moved behind the client's back")
+}
+
+// TestRueidisFaceBadInput: every entry of the face refuses bad input
+// with a typed error, never a panic, and nothing works after Close.
+func TestRueidisFaceBadInput(t *testing.T) {
+	c := newLiveClient(t, nil, router.Options{})
+	rc := c.Rueidis()
+	ctx := liveCtx(t, 20*time.Second)
+	//lint:ignore SA1012 a nil context is what this test gives
+	assert.ErrorIs(t, rc.Do(nil, rc.B().Get().Key("k").Build()).Error(), router.ErrBadCommand)
+	assert.ErrorIs(t, rc.Do(ctx, rueidis.Completed{}).Error(), router.ErrBadCommand)
+	rs := rc.DoMulti(ctx, rueidis.Completed{}, rc.B().Set().Key(testKey(t, "ok")).Value("1").Build())
+	require.Len(t, rs, 2)
+	assert.ErrorIs(t, rs[0].Error(), router.ErrBadCommand)
+	assert.NoError(t, rs[1].Error())
+	assert.Nil(t, rc.DoMulti(ctx))
+	assert.ErrorIs(t, rc.Do(ctx, rc.B().Multi().Build()).Error(), router.ErrBadCommand, "MULTI alone needs Dedicated")
+
+	var cs *router.CrossSlotError
+	err := rc.Do(ctx, rc.B().Rename().Key("a").Newkey("b").Build()).Error()
+	require.ErrorAs(t, err, &cs)
+	s := rc.DoStream(ctx, rc.B().Rename().Key("a").Newkey("b").Build())
+	assert.ErrorAs(t, s.Error(), &cs)
+	ms := rc.DoMultiStream(ctx, rc.B().Get().Key("a").Build(), rc.B().Get().Key("b").Build())
+	assert.ErrorAs(t, ms.Error(), &cs)
+	es := rc.DoStream(ctx, rueidis.Completed{})
+	assert.ErrorIs(t, es.Error(), router.ErrBadCommand)
+
+	// Streams to the key's node work.
+	k := testKey(t, "stream")
+	require.NoError(t, rc.Do(ctx, rc.B().Set().Key(k).Value("streamed").Build()).Error())
+	var buf strings.Builder
+	gs := rc.DoStream(ctx, rc.B().Get().Key(k).Build())
+	n, err := gs.WriteTo(&buf)
+	require.NoError(t, err)
+	assert.Equal(t, int64(len("streamed")), n)
+	assert.Equal(t, "streamed", buf.String())
+
+	rc.Close()
+	assert.ErrorIs(t, rc.Do(ctx, rc.B().Get().Key("k").Build()).Error(), router.ErrClosed)
+	_, err = c.Do(ctx, "GET", "k")
+	assert.ErrorIs(t, err, router.ErrClosed, "closing the face closes the client")
 }

@@ -85,7 +85,7 @@ func TestDoRejectsTxnAlone(t *testing.T) {
 	c := newLiveClient(t, nil, router.Options{})
 	ctx := liveCtx(t, 10*time.Second)
 	_, err := c.Do(ctx, "MULTI")
-	require.Error(t, err)
+	require.ErrorIs(t, err, router.ErrBadCommand)
 	_, err = c.Do(ctx)
 	assert.ErrorIs(t, err, router.ErrBadCommand)
 }

@@ -2,7 +2,7 @@ package router
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -266,4 +266,4 @@ func (c *Client) Node(ctx context.Context, addr string) (rueidis.Client, error) 
 
 // errTxnInDo is returned by Do for MULTI, EXEC, DISCARD, WATCH and
 // UNWATCH, which need one connection across commands.
-var errTxnInDo = errors.New("slotrouter: MULTI/EXEC/DISCARD/WATCH/UNWATCH cannot be sent alone: send the whole MULTI ... EXEC block with DoMulti")
+var errTxnInDo = fmt.Errorf("%w: MULTI/EXEC/DISCARD/WATCH/UNWATCH cannot be sent alone on the shared connection: send the whole MULTI ... EXEC block with DoMulti, or use Rueidis().Dedicated for WATCH", command.ErrBadCommand)
