@@ -159,8 +159,9 @@ type Options struct {
 
 	// ClientOption is the template for every rueidis connection, for
 	// settings this struct does not name (ClientName, BlockingPoolSize,
-	// DialCtxFn, ...). InitAddress is set per node; ForceSingleClient,
-	// DisableCache and DisableRetry are forced on, and every connection is
+	// DialCtxFn, ...). InitAddress is set per node; ForceSingleClient and
+	// DisableRetry are forced on, DisableCache is !ClientSideCaching (and
+	// always on for replicas and the topology's connections), and every connection is
 	// guarded by ReplyLimits. (A caller's deadline is never handed to
 	// rueidis as a deadline on the shared connection: see Do.) Username, Password,
 	// TLSConfig, DialTimeout and CommandTimeout above override it when set.
@@ -228,7 +229,7 @@ func (o *Options) clientOption() rueidis.ClientOption {
 	co.InitAddress = nil
 	co.DialCtxFn = wire.Dialer(co.DialCtxFn, o.ReplyLimits)
 	co.ForceSingleClient = true
-	co.DisableCache = true
+	co.DisableCache = !o.ClientSideCaching
 	co.DisableRetry = true
 	co.ReplicaOnly = false
 	co.SendToReplicas = nil
