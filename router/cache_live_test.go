@@ -235,3 +235,113 @@ func TestDoCacheNotStaleAfterMoveLive(t *testing.T) {
 	assert.Equal(t, "v2", v)
 	assert.True(t, hit, "cached at the new owner")
 }
+
+// TestDoCacheAskServedUncachedLive: during a migration, a key already
+// moved is answered through ASK by the importing node, and never cached:
+// every DoCache reaches that node.
+func TestDoCacheAskServedUncachedLive(t *testing.T) {
+	cl := clustertest.Need(t, cluster)
+	ctx := liveCtx(t, 90*time.Second)
+	var ctr router.Counters
+	c := newLiveClient(t, cl, router.Options{ClientSideCaching: true, Observer: &ctr})
+	rc := c.Rueidis()
+	tag := "{" + t.Name() + "}"
+	k := tag + ":k"
+	slot := uint16(slots.Of(k))
+	owner, err := cl.OwnerOf(ctx, slot)
+	require.NoError(t, err)
+	to := otherPrimary(ctx, t, cl, owner)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		if err := cl.MoveSlot(ctx, slot, owner); err != nil {
+			t.Errorf("move slot %d back: %v", slot, err)
+		}
+	})
+	require.NoError(t, rc.Do(ctx, rc.B().Set().Key(k).Value("v1").Build()).Error())
+	require.NoError(t, cl.BeginMigration(ctx, slot, to))
+	finishOnCleanup(t, cl, slot)
+	require.NoError(t, cl.MigrateKeys(ctx, slot, k))
+
+	before := getCalls(ctx, t, cl, to)
+	for range 3 {
+		v, hit := cachedGet(ctx, t, rc, k)
+		assert.Equal(t, "v1", v)
+		assert.False(t, hit, "an ASK reply is not cached")
+	}
+	assert.Equal(t, before+3, getCalls(ctx, t, cl, to), "every read reached the importing node")
+	_, asked, _ := ctr.Total()
+	assert.GreaterOrEqual(t, asked, int64(3))
+
+	// Meanwhile a key of a settled slot is cached.
+	other := testKey(t, "other")
+	require.NotEqual(t, slot, uint16(slots.Of(other)))
+	cachedGet(ctx, t, rc, other)
+	_, hit := cachedGet(ctx, t, rc, other)
+	assert.True(t, hit)
+}
+
+// TestDoCacheDroppedWithConnectionLive: when the server closes a cached
+// connection, its entries go with it (rueidis flushes the store), the
+// drop is reported, and the next DoCache reads the server again.
+func TestDoCacheDroppedWithConnectionLive(t *testing.T) {
+	cl := clustertest.Need(t, cluster)
+	ctx := liveCtx(t, 30*time.Second)
+	var obs cacheEvents
+	c := newLiveClient(t, cl, router.Options{ClientSideCaching: true, Observer: &obs})
+	rc := c.Rueidis()
+	k := testKey(t, "k")
+	require.NoError(t, rc.Do(ctx, rc.B().Set().Key(k).Value("v1").Build()).Error())
+	owner, err := cl.OwnerOf(ctx, uint16(slots.Of(k)))
+	require.NoError(t, err)
+	cachedGet(ctx, t, rc, k)
+	_, hit := cachedGet(ctx, t, rc, k)
+	require.True(t, hit)
+
+	// Every normal connection but the helper's own.
+	_, err = cl.Do(ctx, owner, "CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return obs.slotDropped(owner.Addr, router.NoSlot) },
+		10*time.Second, 5*time.Millisecond, "the drop is reported")
+	v, hit := cachedGet(ctx, t, rc, k)
+	assert.Equal(t, "v1", v)
+	assert.False(t, hit, "read from the server again")
+}
+
+// TestRueidisBuilderTrackingLive: the options rueidislock passes to its
+// ClientBuilder (OPTOUT tracking, OnInvalidations, PipelineMultiplex -1)
+// reach the primaries' connections: a key read with Do is tracked, and
+// another client's write to it is delivered to OnInvalidations.
+func TestRueidisBuilderTrackingLive(t *testing.T) {
+	cl := clustertest.Need(t, cluster)
+	ctx := liveCtx(t, 30*time.Second)
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	build := router.RueidisBuilder(router.Options{Seeds: cl.Addrs()})
+	rc, err := build(rueidis.ClientOption{
+		ClientTrackingOptions: []string{"OPTOUT"},
+		PipelineMultiplex:     -1,
+		OnInvalidations: func(keys []rueidis.RedisMessage) {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, k := range keys {
+				s, _ := k.ToString()
+				seen[s] = true
+			}
+		},
+	})
+	require.NoError(t, err)
+	t.Cleanup(rc.Close)
+	k := testKey(t, "k")
+	require.NoError(t, rc.Do(ctx, rc.B().Set().Key(k).Value("v1").Build()).Error())
+	require.NoError(t, rc.Do(ctx, rc.B().Get().Key(k).Build()).Error()) // tracked (OPTOUT)
+	owner, err := cl.OwnerOf(ctx, uint16(slots.Of(k)))
+	require.NoError(t, err)
+	_, err = cl.Do(ctx, owner, "SET", k, "v2")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return seen[k]
+	}, 10*time.Second, 5*time.Millisecond, "OnInvalidations hears of the write")
+}

@@ -122,9 +122,16 @@ func (r *cacheStores) dropUnowned(old, s *topology.Snapshot) {
 		}
 		return ""
 	}
+	r.dropNotServed(owner, func(addr string) bool { return old != nil && lostSlots(old, s, addr) })
+}
+
+// dropNotServed drops, in every store, the entries of the slots whose
+// owner is known and is not the store's node; an overflowed store is
+// flushed when lost says its node lost slots.
+func (r *cacheStores) dropNotServed(owner func(slots.Slot) string, lost func(addr string) bool) {
 	for _, st := range r.stores() {
 		if st.overflowed() {
-			if old != nil && lostSlots(old, s, st.addr) {
+			if lost(st.addr) {
 				st.flush()
 			}
 			continue
@@ -253,7 +260,8 @@ func (s *slotStore) Delete(keys []rueidis.RedisMessage) {
 	}
 }
 
-// Close flushes the store: its connection is gone.
+// Close flushes the store: its connection is gone (rueidis passes
+// ErrDoCacheAborted, whatever the cause).
 func (s *slotStore) Close(err error) {
 	s.inner.Close(err)
 	s.mu.Lock()
@@ -262,7 +270,7 @@ func (s *slotStore) Close(err error) {
 	s.mu.Unlock()
 	s.reg.remove(s)
 	if had && !s.reg.closed() {
-		s.reg.report(Event{Kind: EventCacheDropped, Addr: s.addr, Slot: NoSlot, Err: err})
+		s.reg.report(Event{Kind: EventCacheDropped, Addr: s.addr, Slot: NoSlot})
 	}
 }
 

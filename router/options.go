@@ -142,11 +142,17 @@ type Options struct {
 	// DoCache and DoMultiCache of the rueidis face (Client.Rueidis):
 	// every connection to a primary runs RESP3 CLIENT TRACKING
 	// (ClientOption.ClientTrackingOptions, OnInvalidations,
-	// CacheSizeEachConn and NewCacheStoreFn apply), and the entries of a
-	// node's slots are dropped when the topology shows it lost them or
-	// its connection drops. False: DoCache and DoMultiCache read from the
-	// server every time. RueidisBuilder sets it from the ClientOption it
-	// is given (!DisableCache).
+	// CacheSizeEachConn and NewCacheStoreFn apply; a user's store is
+	// wrapped, not replaced) and DoCache answers from the cache of the
+	// slot's primary's connection. The entries of a slot are dropped when
+	// the topology shows its node lost it (reshard, failover), when the
+	// node answers MOVED for it, and all of a connection's when it drops
+	// (EventCacheDropped reports each). Replies that are not the slot
+	// primary's own (MOVED, ASK, TRYAGAIN, connection errors) are read
+	// again through Do's loop and returned uncached. Replicas and the
+	// topology's connections are never tracked. False: DoCache and
+	// DoMultiCache are Do and DoMulti. RueidisBuilder sets it from the
+	// ClientOption it is given (!DisableCache).
 	ClientSideCaching bool
 
 	// ReplyLimits bounds what a node may announce in one reply (string
