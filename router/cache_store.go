@@ -2,8 +2,10 @@ package router
 
 import (
 	"container/list"
+	"context"
 	"encoding/binary"
 	"sync"
+	"sync/atomic"
 	"time"
 	"weak"
 
@@ -48,7 +50,7 @@ func (r *cacheStores) storeFn(addr string, user rueidis.NewCacheStoreFn) rueidis
 			}
 		}
 		if inner == nil {
-			inner = rueidis.NewSimpleCacheAdapter(newLRUCache(o.CacheSizeEachConn))
+			inner = newLRUStore(o.CacheSizeEachConn)
 		}
 		s := &slotStore{inner: inner, addr: addr, reg: r, bySlot: make(map[slots.Slot]map[string]struct{})}
 		r.add(s)
@@ -349,82 +351,216 @@ func keyMessages(keys []string) ([]rueidis.RedisMessage, bool) {
 	return out, true
 }
 
-// lruCache is the default store behind rueidis.NewSimpleCacheAdapter: a
-// least-recently-used map bounded by the approximate bytes of its entries
-// (rueidis's CacheSizeEachConn).
-type lruCache struct {
-	mu   sync.Mutex
-	max  int
-	size int
-	ll   list.List
-	m    map[string]*list.Element
+// lruStore is the default cache store of a connection: rueidis's
+// CacheStore contract (single-flight misses, invalidation by key, flush
+// on close) over a least-recently-used map bounded by the approximate
+// bytes of its entries (rueidis's CacheSizeEachConn). A hit takes a read
+// lock and allocates nothing; recency is refreshed every 1024 hits of an
+// entry, as rueidis's own store does.
+type lruStore struct {
+	mu     sync.RWMutex
+	max    int
+	size   int
+	ll     list.List // completed entries, most recently used first
+	keys   map[string]map[string]*lruEntry
+	closed bool
 }
 
+// lruEntry is one cached reply, or a miss in flight (elem nil).
 type lruEntry struct {
-	key  string
-	val  rueidis.RedisMessage
-	size int
+	key, cmd string
+	val      rueidis.RedisMessage
+	err      error
+	xat      int64 // client-side expiry, Unix ms
+	size     int
+	elem     *list.Element // nil while in flight
+	done     chan struct{} // closed when the flight ends
+	hits     atomic.Uint32
 }
 
-// lruEntryOverhead approximates the bytes of an entry beyond its key and
-// value (element, map slot, headers).
-const lruEntryOverhead = 160
+// Wait waits for the flight's reply, within ctx.
+func (e *lruEntry) Wait(ctx context.Context) (rueidis.RedisMessage, error) {
+	select {
+	case <-e.done:
+		return e.val, e.err
+	case <-ctx.Done():
+		return rueidis.RedisMessage{}, ctx.Err()
+	}
+}
 
-func newLRUCache(max int) *lruCache {
+// lruEntryOverhead approximates the bytes of an entry beyond its key,
+// command and value (entry, list element, map slots).
+const lruEntryOverhead = 200
+
+// lruPromoteEvery is how many hits of an entry move it to the front.
+const lruPromoteEvery = 1024
+
+func newLRUStore(max int) *lruStore {
 	if max <= 0 {
 		max = rueidis.DefaultCacheBytes
 	}
-	return &lruCache{max: max, m: make(map[string]*list.Element)}
+	return &lruStore{max: max, keys: make(map[string]map[string]*lruEntry)}
 }
 
-// Get returns the entry of key (an empty message when none).
-func (c *lruCache) Get(key string) rueidis.RedisMessage {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e := c.m[key]
-	if e == nil {
-		return rueidis.RedisMessage{}
+// Flight returns the cached reply (a hit), the flight to wait for, or
+// neither after registering a new flight (the caller sends the command).
+func (s *lruStore) Flight(key, cmd string, ttl time.Duration, now time.Time) (rueidis.RedisMessage, rueidis.CacheEntry) {
+	ms := now.UnixMilli()
+	s.mu.RLock()
+	e := s.keys[key][cmd]
+	if e != nil && e.elem != nil && e.xat > ms {
+		v := e.val
+		s.mu.RUnlock()
+		if e.hits.Add(1)%lruPromoteEvery == 0 {
+			s.mu.Lock()
+			if e.elem != nil {
+				s.ll.MoveToFront(e.elem)
+			}
+			s.mu.Unlock()
+		}
+		return v, nil
 	}
-	c.ll.MoveToFront(e)
-	return e.Value.(*lruEntry).val
-}
-
-// Set stores val under key, evicting the least recently used entries
-// beyond the size bound.
-func (c *lruCache) Set(key string, val rueidis.RedisMessage) {
-	size := len(key) + val.CacheSize() + lruEntryOverhead
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e := c.m[key]; e != nil {
-		c.remove(e)
+	if e != nil && e.elem == nil {
+		s.mu.RUnlock()
+		return rueidis.RedisMessage{}, e
 	}
-	c.m[key] = c.ll.PushFront(&lruEntry{key: key, val: val, size: size})
-	c.size += size
-	for c.size > c.max && c.ll.Len() > 1 {
-		c.remove(c.ll.Back())
+	s.mu.RUnlock()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return rueidis.RedisMessage{}, nil // nothing is kept any more
+	}
+	cmds := s.keys[key]
+	if e = cmds[cmd]; e != nil {
+		switch {
+		case e.elem == nil:
+			return rueidis.RedisMessage{}, e
+		case e.xat > ms:
+			return e.val, nil
+		}
+		s.remove(e) // expired
+	}
+	if cmds == nil {
+		cmds = make(map[string]*lruEntry, 1)
+		s.keys[key] = cmds
+	}
+	cmds[cmd] = &lruEntry{key: key, cmd: cmd, xat: ms + ttl.Milliseconds(), done: make(chan struct{})}
+	return rueidis.RedisMessage{}, nil
+}
+
+// Update completes a flight with its reply, keeping it until the
+// earlier of the client-side ttl and the server's expiry, and returns
+// that time.
+func (s *lruStore) Update(key, cmd string, val rueidis.RedisMessage) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.keys[key][cmd]
+	if e == nil || e.elem != nil {
+		return 0
+	}
+	pxat := e.xat
+	if sx := val.CachePXAT(); sx > 0 && sx < pxat {
+		pxat = sx
+	}
+	e.xat = pxat
+	e.val = withExpiry(val, pxat)
+	e.size = len(key) + len(cmd) + val.CacheSize() + lruEntryOverhead
+	e.elem = s.ll.PushFront(e)
+	s.size += e.size
+	close(e.done)
+	for s.size > s.max && s.ll.Len() > 1 {
+		s.remove(s.ll.Back().Value.(*lruEntry))
+	}
+	return pxat
+}
+
+// Cancel ends a flight with err.
+func (s *lruStore) Cancel(key, cmd string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.keys[key][cmd]; e != nil && e.elem == nil {
+		e.err = err
+		s.remove(e)
+		close(e.done)
 	}
 }
 
-// Del removes key.
-func (c *lruCache) Del(key string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e := c.m[key]; e != nil {
-		c.remove(e)
+// Delete drops the cached replies (not the flights) of keys; nil: all.
+func (s *lruStore) Delete(keys []rueidis.RedisMessage) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if keys == nil {
+		for e := s.ll.Front(); e != nil; {
+			next := e.Next()
+			s.remove(e.Value.(*lruEntry))
+			e = next
+		}
+		return
+	}
+	for i := range keys {
+		k, err := keys[i].ToString()
+		if err != nil {
+			continue
+		}
+		for _, e := range s.keys[k] {
+			if e.elem != nil {
+				s.remove(e)
+			}
+		}
 	}
 }
 
-// Flush removes everything.
-func (c *lruCache) Flush() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	clear(c.m)
-	c.ll.Init()
-	c.size = 0
+// Close drops everything and fails the flights with err.
+func (s *lruStore) Close(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, cmds := range s.keys {
+		for _, e := range cmds {
+			if e.elem == nil {
+				e.err = err
+				close(e.done)
+			}
+		}
+	}
+	clear(s.keys)
+	s.ll.Init()
+	s.size = 0
+	s.closed = true
 }
 
-func (c *lruCache) remove(e *list.Element) {
-	le := c.ll.Remove(e).(*lruEntry)
-	delete(c.m, le.key)
-	c.size -= le.size
+// remove forgets e (s.mu held).
+func (s *lruStore) remove(e *lruEntry) {
+	if e.elem != nil {
+		s.ll.Remove(e.elem)
+		e.elem = nil
+		s.size -= e.size
+	}
+	cmds := s.keys[e.key]
+	if cmds[e.cmd] == e {
+		delete(cmds, e.cmd)
+		if len(cmds) == 0 {
+			delete(s.keys, e.key)
+		}
+	}
+}
+
+// withExpiry returns val with its client-side expiry set to pxat (what
+// CachePTTL and CacheTTL of a hit report). rueidis has no setter: the
+// expiry is the first 7 bytes (little-endian Unix ms) of the cache
+// serialization. val itself is returned if that format does not give
+// pxat back.
+func withExpiry(val rueidis.RedisMessage, pxat int64) rueidis.RedisMessage {
+	buf := val.CacheMarshal(nil)
+	if len(buf) < 7 {
+		return val
+	}
+	for i := range 7 {
+		buf[i] = byte(pxat >> (8 * i))
+	}
+	var m rueidis.RedisMessage
+	if err := m.CacheUnmarshalView(buf); err != nil || m.CachePXAT() != pxat {
+		return val
+	}
+	return m
 }

@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/slotrouter/slotrouter/slots"
+	"github.com/slotrouter/slotrouter/topology"
 )
 
 // cachedMsg returns a bulk-string message for v (as the cache stores it).
@@ -156,6 +158,36 @@ func (u *userStore) Delete(keys []rueidis.RedisMessage) {
 	u.CacheStore.Delete(keys)
 }
 
+// mapCache is a user's rueidis.SimpleCache.
+type mapCache struct {
+	mu sync.Mutex
+	m  map[string]rueidis.RedisMessage
+}
+
+func (c *mapCache) Get(k string) rueidis.RedisMessage {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[k]
+}
+
+func (c *mapCache) Set(k string, v rueidis.RedisMessage) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m[k] = v
+}
+
+func (c *mapCache) Del(k string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, k)
+}
+
+func (c *mapCache) Flush() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.m)
+}
+
 // TestSlotStoreWrapsUserStore: a user's NewCacheStoreFn is still used
 // (wrapped); a drop reaches it as Delete of the slot's keys; a
 // panicking one falls back to the default store.
@@ -163,7 +195,7 @@ func TestSlotStoreWrapsUserStore(t *testing.T) {
 	ts := newTestStores()
 	var us *userStore
 	user := func(o rueidis.CacheStoreOption) rueidis.CacheStore {
-		us = &userStore{CacheStore: rueidis.NewSimpleCacheAdapter(newLRUCache(o.CacheSizeEachConn))}
+		us = &userStore{CacheStore: rueidis.NewSimpleCacheAdapter(&mapCache{m: map[string]rueidis.RedisMessage{}})}
 		return us
 	}
 	st := ts.storeFn("a:1", user)(rueidis.CacheStoreOption{CacheSizeEachConn: 1 << 20})
@@ -181,30 +213,59 @@ func TestSlotStoreWrapsUserStore(t *testing.T) {
 	assert.True(t, ok)
 }
 
-// TestLRUCacheBound: the default store stays within its byte bound,
-// evicting the least recently used entries.
-func TestLRUCacheBound(t *testing.T) {
-	c := newLRUCache(10 * (lruEntryOverhead + 64))
+// TestLRUStoreBound: the default store stays within its byte bound,
+// evicting the least recently used entries; flights are single; an
+// expired entry is a miss; Cancel and Close end the flights.
+func TestLRUStoreBound(t *testing.T) {
+	s := newLRUStore(10 * (lruEntryOverhead + 64))
 	for i := range 100 {
-		c.Set(string(rune('a'+i%26))+string(rune('0'+i/26)), cachedMsg(t, "value"))
+		fill(t, s, fmt.Sprintf("k%d", i), "value")
 	}
-	assert.LessOrEqual(t, c.size, c.max)
-	assert.Equal(t, len(c.m), c.ll.Len())
-	assert.Greater(t, len(c.m), 0)
-	c.Set("keep", cachedMsg(t, "v"))
-	for i := range 5 {
-		c.Set("x"+string(rune('0'+i)), cachedMsg(t, "v"))
-		_ = c.Get("keep") // recently used: kept
-	}
-	v := c.Get("keep")
-	s, _ := v.ToString()
-	assert.Equal(t, "v", s)
-	c.Del("keep")
-	keep := c.Get("keep")
-	assert.False(t, keep.IsString())
-	c.Flush()
-	assert.Zero(t, c.size)
-	assert.Empty(t, c.m)
+	assert.LessOrEqual(t, s.size, s.max)
+	assert.Equal(t, s.ll.Len(), len(s.keys))
+	assert.Greater(t, s.ll.Len(), 5)
+	_, ok := hit(s, "k99")
+	assert.True(t, ok, "the newest entry is kept")
+	_, ok = hit(s, "k0")
+	assert.False(t, ok, "the oldest is evicted")
+
+	// Single flight: a second miss waits for the first.
+	now := time.Now()
+	_, e := s.Flight("f", "GET", time.Minute, now)
+	require.Nil(t, e)
+	_, e = s.Flight("f", "GET", time.Minute, now)
+	require.NotNil(t, e)
+	pxat := s.Update("f", "GET", cachedMsg(t, "fv"))
+	assert.Equal(t, now.Add(time.Minute).UnixMilli(), pxat)
+	v, err := e.Wait(context.Background())
+	require.NoError(t, err)
+	got, _ := v.ToString()
+	assert.Equal(t, "fv", got)
+	v, e = s.Flight("f", "GET", time.Minute, now)
+	assert.Nil(t, e)
+	assert.True(t, v.IsCacheHit())
+	assert.Equal(t, pxat, v.CachePXAT(), "the client-side expiry is on the hit")
+
+	// Expired: a miss again.
+	v, e = s.Flight("f", "GET", time.Minute, now.Add(2*time.Minute))
+	assert.Nil(t, e)
+	assert.False(t, v.IsCacheHit())
+	s.Cancel("f", "GET", context.Canceled)
+
+	// A flight cancelled, then one cut by Close.
+	_, _ = s.Flight("c", "GET", time.Minute, now)
+	_, e = s.Flight("c", "GET", time.Minute, now)
+	s.Cancel("c", "GET", context.Canceled)
+	_, err = e.Wait(context.Background())
+	assert.ErrorIs(t, err, context.Canceled)
+	_, _ = s.Flight("d", "GET", time.Minute, now)
+	_, e = s.Flight("d", "GET", time.Minute, now)
+	s.Close(rueidis.ErrDoCacheAborted)
+	_, err = e.Wait(context.Background())
+	assert.ErrorIs(t, err, rueidis.ErrDoCacheAborted)
+	assert.Zero(t, s.size)
+	_, e = s.Flight("d", "GET", time.Minute, now)
+	assert.Nil(t, e, "closed: nothing kept")
 }
 
 // TestMergeClientOptionForRueidislock: the options rueidislock passes to
@@ -231,4 +292,81 @@ func TestMergeClientOptionForRueidislock(t *testing.T) {
 	off := mergeClientOption(Options{Seeds: []string{"127.0.0.1:1"}}, rueidis.ClientOption{DisableCache: true})
 	assert.False(t, off.ClientSideCaching)
 	assert.True(t, off.clientOption().DisableCache)
+}
+
+// snap is a one-shard-per-primary snapshot: primaries[i] serves ranges[i].
+func snap(t *testing.T, primaries []string, ranges []slots.Range) *topology.Snapshot {
+	t.Helper()
+	var shards []topology.Shard
+	for i, p := range primaries {
+		shards = append(shards, topology.Shard{
+			ID:      fmt.Sprintf("shard-%d", i),
+			Primary: &topology.Node{ID: fmt.Sprintf("%040d", i+1), Addr: p, Role: topology.RolePrimary, Health: topology.HealthOnline},
+			Ranges:  []slots.Range{ranges[i]},
+		})
+	}
+	s, err := topology.NewSnapshot(shards, topology.SnapshotOptions{})
+	require.NoError(t, err)
+	return s
+}
+
+// TestDropUnownedFailover: a failover (the shard's primary is another
+// node) drops every entry of the old primary; a reshard drops only the
+// moved slots; an overflowed index flushes the store when its node lost
+// slots.
+func TestDropUnownedFailover(t *testing.T) {
+	ts := newTestStores()
+	half := slots.Range{Start: 0, End: 8191}
+	rest := slots.Range{Start: 8192, End: slots.Count - 1}
+	before := snap(t, []string{"a:1", "b:1"}, []slots.Range{half, rest})
+	a := ts.storeFn("a:1", nil)(rueidis.CacheStoreOption{})
+	b := ts.storeFn("b:1", nil)(rueidis.CacheStoreOption{})
+	var aKeys, bKeys []string
+	for i := 0; len(aKeys) < 5 || len(bKeys) < 5; i++ {
+		k := fmt.Sprintf("k%d", i)
+		if half.Contains(slots.Of(k)) {
+			aKeys = append(aKeys, k)
+			fill(t, a, k, "v")
+		} else {
+			bKeys = append(bKeys, k)
+			fill(t, b, k, "v")
+		}
+	}
+	// Reshard: the slot of aKeys[0] goes to b.
+	moved := slots.Of(aKeys[0])
+	ts.setOwner(moved, "b:1")
+	ts.dropNotServed(ts.owner, func(string) bool { return false })
+	_, ok := hit(a, aKeys[0])
+	assert.False(t, ok, "moved slot dropped")
+	for _, k := range aKeys[1:] {
+		if slots.Of(k) != moved {
+			_, ok := hit(a, k)
+			assert.True(t, ok, "other slots kept: %s", k)
+		}
+	}
+
+	// Failover of a's shard: c:1 is its primary now.
+	after := snap(t, []string{"c:1", "b:1"}, []slots.Range{half, rest})
+	ts.dropUnowned(before, after)
+	for _, k := range aKeys {
+		_, ok := hit(a, k)
+		assert.False(t, ok, "failed-over primary's entries dropped: %s", k)
+	}
+	for _, k := range bKeys {
+		_, ok := hit(b, k)
+		assert.True(t, ok, "b keeps its entries: %s", k)
+	}
+
+	// An overflowed index: flushed when the node lost slots only.
+	bs := b.(*slotStore)
+	bs.mu.Lock()
+	bs.full = true
+	bs.mu.Unlock()
+	ts.dropUnowned(before, before)
+	_, ok = hit(b, bKeys[0])
+	assert.True(t, ok, "nothing lost: kept")
+	swapped := snap(t, []string{"b:1", "c:1"}, []slots.Range{half, rest})
+	ts.dropUnowned(before, swapped)
+	_, ok = hit(b, bKeys[0])
+	assert.False(t, ok, "lost slots: flushed")
 }
