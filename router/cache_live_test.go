@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+	"github.com/redis/rueidis/rueidislock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -344,4 +345,44 @@ func TestRueidisBuilderTrackingLive(t *testing.T) {
 		defer mu.Unlock()
 		return seen[k]
 	}, 10*time.Second, 5*time.Millisecond, "OnInvalidations hears of the write")
+}
+
+// TestRueidislockBuilderLive: rueidislock built with RueidisBuilder
+// (its options turn tracking on: OPTOUT, OnInvalidations, PipelineMultiplex
+// -1) locks, refuses a second holder, and hands the lock over once it is
+// released.
+func TestRueidislockBuilderLive(t *testing.T) {
+	cl := clustertest.Need(t, cluster)
+	ctx := liveCtx(t, 30*time.Second)
+	newLocker := func() rueidislock.Locker {
+		l, err := rueidislock.NewLocker(rueidislock.LockerOption{
+			ClientBuilder: router.RueidisBuilder(router.Options{Seeds: cl.Addrs()}),
+			KeyMajority:   1,
+		})
+		require.NoError(t, err)
+		t.Cleanup(l.Close)
+		return l
+	}
+	a, b := newLocker(), newLocker()
+	name := testKey(t, "lock")
+	_, release, err := a.WithContext(ctx, name)
+	require.NoError(t, err)
+	_, _, err = b.TryWithContext(ctx, name)
+	require.ErrorIs(t, err, rueidislock.ErrNotLocked)
+
+	got := make(chan error, 1)
+	go func() {
+		_, rel, err := b.WithContext(ctx, name) // waits for a's release
+		if err == nil {
+			rel()
+		}
+		got <- err
+	}()
+	release()
+	select {
+	case err := <-got:
+		require.NoError(t, err)
+	case <-ctx.Done():
+		t.Fatal("the waiting locker never got the lock")
+	}
 }
