@@ -129,6 +129,10 @@ type pool struct {
 	// onPanic reports a panic recovered in a dial (nil: none).
 	onPanic func(addr string, err error)
 
+	// cacheFn, with client-side caching, gives the cache store of the
+	// connections to a primary (adapter_cache.go).
+	cacheFn func(addr string, user rueidis.NewCacheStoreFn) rueidis.NewCacheStoreFn
+
 	mu      sync.Mutex
 	pending map[connKey]*dialing
 	closed  bool
@@ -139,6 +143,7 @@ func newPool(opt rueidis.ClientOption, bopts retry.BreakerOptions) *pool {
 	p := &pool{opt: opt, bopts: bopts, pending: make(map[connKey]*dialing)}
 	p.ropt = opt
 	p.ropt.DialCtxFn = readonlyDialer(opt)
+	p.ropt.DisableCache = true // no client-side caching on replicas
 	empty := map[connKey]*nodeConn{}
 	p.conns.Store(&empty)
 	noNodes := map[string]*nodeState{}
@@ -229,6 +234,9 @@ func (p *pool) connect(key connKey, d *dialing) {
 		opt = p.ropt
 	}
 	opt.InitAddress = []string{key.addr}
+	if !key.readonly && !opt.DisableCache && p.cacheFn != nil {
+		opt.NewCacheStoreFn = p.cacheFn(key.addr, opt.NewCacheStoreFn)
+	}
 	base, ns := opt.DialCtxFn, p.node(key.addr)
 	opt.DialCtxFn = func(ctx context.Context, dst string, d *net.Dialer, tc *tls.Config) (net.Conn, error) {
 		conn, err := base(ctx, dst, d, tc)

@@ -81,6 +81,8 @@ func TestClientOptionForcesSingleNode(t *testing.T) {
 	co := o.clientOption()
 	assert.True(t, co.ForceSingleClient)
 	assert.True(t, co.DisableCache)
+	o.ClientSideCaching = true
+	assert.False(t, o.clientOption().DisableCache)
 	assert.True(t, co.DisableRetry)
 	assert.False(t, co.ReplicaOnly)
 	assert.False(t, co.DisableAutoPipelining)

@@ -106,6 +106,24 @@
 // refuses ClientOption.ReplicaOnly for a single-node client). Writes, and
 // MULTI blocks, always go to the primary. Replica reads may be stale.
 //
+// # Client-side caching
+//
+// With Options.ClientSideCaching (or a ClientOption without DisableCache
+// given to RueidisBuilder), the connections to the primaries run RESP3
+// CLIENT TRACKING (OPTIN unless ClientOption.ClientTrackingOptions says
+// otherwise) and DoCache/DoMultiCache of the rueidis face answer from the
+// cache of the slot's primary's connection, which the node invalidates
+// when a key changes. Each connection's store (a byte-bounded LRU, or
+// the user's ClientOption.NewCacheStoreFn, wrapped) indexes its keys by
+// slot: when a refresh shows that a node no longer serves a slot (a
+// reshard, a failover), when the node answers MOVED for it, or when a
+// reply arrives after the slot moved, the node's entries of that slot are
+// dropped; a dropped connection takes its whole store with it. Each drop
+// is reported as EventCacheDropped. A reply that is not the slot's
+// primary's own (MOVED, ASK during a migration, TRYAGAIN, CLUSTERDOWN, a
+// connection error) is read again through Do's loop and returned
+// uncached. Replicas are never used for cached reads.
+//
 // # Node-level commands
 //
 // DoPrimaries sends a command to every primary (DBSIZE, INFO, SCRIPT

@@ -244,6 +244,7 @@ func (c *Client) topologyChanged(e topology.RefreshEvent) {
 		return
 	}
 	c.logChanges(e)
+	c.cacheTopologyChanged(e)
 	for _, f := range e.Changes.Failovers {
 		if f.Old == nil || f.Old.Addr == "" {
 			continue

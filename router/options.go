@@ -142,11 +142,17 @@ type Options struct {
 	// DoCache and DoMultiCache of the rueidis face (Client.Rueidis):
 	// every connection to a primary runs RESP3 CLIENT TRACKING
 	// (ClientOption.ClientTrackingOptions, OnInvalidations,
-	// CacheSizeEachConn and NewCacheStoreFn apply), and the entries of a
-	// node's slots are dropped when the topology shows it lost them or
-	// its connection drops. False: DoCache and DoMultiCache read from the
-	// server every time. RueidisBuilder sets it from the ClientOption it
-	// is given (!DisableCache).
+	// CacheSizeEachConn and NewCacheStoreFn apply; a user's store is
+	// wrapped, not replaced) and DoCache answers from the cache of the
+	// slot's primary's connection. The entries of a slot are dropped when
+	// the topology shows its node lost it (reshard, failover), when the
+	// node answers MOVED for it, and all of a connection's when it drops
+	// (EventCacheDropped reports each). Replies that are not the slot
+	// primary's own (MOVED, ASK, TRYAGAIN, connection errors) are read
+	// again through Do's loop and returned uncached. Replicas and the
+	// topology's connections are never tracked. False: DoCache and
+	// DoMultiCache are Do and DoMulti. RueidisBuilder sets it from the
+	// ClientOption it is given (!DisableCache).
 	ClientSideCaching bool
 
 	// ReplyLimits bounds what a node may announce in one reply (string
@@ -159,8 +165,9 @@ type Options struct {
 
 	// ClientOption is the template for every rueidis connection, for
 	// settings this struct does not name (ClientName, BlockingPoolSize,
-	// DialCtxFn, ...). InitAddress is set per node; ForceSingleClient,
-	// DisableCache and DisableRetry are forced on, and every connection is
+	// DialCtxFn, ...). InitAddress is set per node; ForceSingleClient and
+	// DisableRetry are forced on, DisableCache is !ClientSideCaching (and
+	// always on for replicas and the topology's connections), and every connection is
 	// guarded by ReplyLimits. (A caller's deadline is never handed to
 	// rueidis as a deadline on the shared connection: see Do.) Username, Password,
 	// TLSConfig, DialTimeout and CommandTimeout above override it when set.
@@ -228,7 +235,7 @@ func (o *Options) clientOption() rueidis.ClientOption {
 	co.InitAddress = nil
 	co.DialCtxFn = wire.Dialer(co.DialCtxFn, o.ReplyLimits)
 	co.ForceSingleClient = true
-	co.DisableCache = true
+	co.DisableCache = !o.ClientSideCaching
 	co.DisableRetry = true
 	co.ReplicaOnly = false
 	co.SendToReplicas = nil

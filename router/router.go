@@ -38,8 +38,9 @@ type Client struct {
 	obs     Observer
 	budget  *retry.Budget // nil: none
 
-	face *rueidisClient // the rueidis face (Rueidis)
-	args argsPool       // copies of the args of rueidis-face commands
+	face   *rueidisClient // the rueidis face (Rueidis)
+	caches *cacheStores   // client-side caching (nil: off)
+	args   argsPool       // copies of the args of rueidis-face commands
 
 	tracer       Tracer
 	log          *slog.Logger
@@ -73,6 +74,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	topts := opts.Topology
 	topts.Seeds = opts.Seeds
 	topts.ClientOption = co
+	topts.ClientOption.DisableCache = true
 	topts.ReplyLimits = opts.ReplyLimits
 	if opts.MapAddr != nil {
 		topts.MapAddr = topology.AddrMapper(opts.MapAddr)
@@ -104,6 +106,9 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		return nil, err
 	}
 	c.face = &rueidisClient{c: c, b: b}
+	if opts.ClientSideCaching {
+		c.initCache()
+	}
 	if c.failoverWait == 0 {
 		c.failoverWait = DefaultFailoverWait
 	}
