@@ -87,9 +87,14 @@ func TestDedicatedWatchTxnLive(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "15", v)
 
-	// MULTI, SET, EXEC one Do at a time.
+	// MULTI, SET, EXEC one Do at a time; a blocking command is allowed.
 	dc, cancel := rc.Dedicate()
 	defer cancel()
+	q0 := testKey(t, "{acct}", "queue")
+	require.NoError(t, rc.Do(ctx, rc.B().Rpush().Key(q0).Element("job").Build()).Error())
+	popped, err := dc.Do(ctx, dc.B().Blpop().Key(q0).Timeout(5).Build()).AsStrSlice()
+	require.NoError(t, err)
+	assert.Equal(t, []string{q0, "job"}, popped)
 	require.NoError(t, dc.Do(ctx, dc.B().Watch().Key(k).Build()).Error())
 	require.NoError(t, dc.Do(ctx, dc.B().Multi().Build()).Error())
 	q, err := dc.Do(ctx, dc.B().Set().Key(k).Value("20").Build()).ToString()
