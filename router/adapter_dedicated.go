@@ -117,8 +117,9 @@ type dedicated struct {
 	pinBy   string // the command whose key chose the slot
 	pinKey  string // that key
 	pending *pendingHooks
-	watch   bool // WATCH sent, not ended by EXEC, DISCARD or UNWATCH
-	multi   bool // MULTI sent, not ended by EXEC or DISCARD
+	pinning chan struct{} // closed when the pin in progress ends
+	watch   bool          // WATCH sent, not ended by EXEC, DISCARD or UNWATCH
+	multi   bool          // MULTI sent, not ended by EXEC or DISCARD
 }
 
 // pendingHooks are pub/sub hooks set before the connection was pinned:
@@ -235,21 +236,46 @@ func (x *dedicated) pin(w want) {
 	}
 }
 
+// maxPinWaits bounds how many pin attempts of concurrent calls one call
+// waits for before it gives up.
+const maxPinWaits = 16
+
 // acquire returns the pinned connection for w, pinning it first when
-// needed (outside the lock: the dial and the wait for a pooled
-// connection honour ctx).
+// needed. One call pins at a time (outside the lock: the dial and the
+// wait for a pooled connection honour ctx); concurrent first calls wait
+// for it, within their own context, instead of taking connections of
+// their own (with a bounded pool they would wait for each other).
 func (x *dedicated) acquire(ctx context.Context, w want) (rueidis.DedicatedClient, string, error) {
 	x.mu.Lock()
-	if err := x.usable(); err != nil {
+	for i := 0; ; i++ {
+		if err := x.usable(); err != nil {
+			x.mu.Unlock()
+			return nil, "", err
+		}
+		if x.inner != nil {
+			err := x.check(w)
+			inner, addr := x.inner, x.addr
+			x.mu.Unlock()
+			return inner, addr, err
+		}
+		if x.pinning == nil {
+			break
+		}
+		if i == maxPinWaits {
+			x.mu.Unlock()
+			return nil, "", errors.New("slotrouter: dedicated connection: too many failed pins by concurrent calls")
+		}
+		wait := x.pinning
 		x.mu.Unlock()
-		return nil, "", err
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, "", ctx.Err()
+		}
+		x.mu.Lock()
 	}
-	if x.inner != nil {
-		err := x.check(w)
-		inner, addr := x.inner, x.addr
-		x.mu.Unlock()
-		return inner, addr, err
-	}
+	pinned := make(chan struct{})
+	x.pinning = pinned
 	x.mu.Unlock()
 
 	nc, err := x.a.c.connFor(ctx, decision{slot: w.slot, hasKeys: w.hasKeys}, true)
@@ -261,23 +287,19 @@ func (x *dedicated) acquire(ctx context.Context, w want) (rueidis.DedicatedClien
 
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	x.pinning = nil
+	close(pinned)
 	if err != nil {
-		if p := x.pending; p != nil && x.inner == nil {
+		if p := x.pending; p != nil {
 			x.pending = nil
 			p.ch <- err
 			close(p.ch)
 		}
 		return nil, "", err
 	}
-	if uerr := x.usable(); uerr != nil || x.inner != nil {
-		// Given back, or pinned by a concurrent call meanwhile: ours
-		// goes back to the pool.
-		cancel()
-		if uerr != nil {
-			return nil, "", uerr
-		}
-		err := x.check(w)
-		return x.inner, x.addr, err
+	if uerr := x.usable(); uerr != nil {
+		cancel() // given back meanwhile: ours goes back to the pool
+		return nil, "", uerr
 	}
 	x.inner, x.cancel, x.addr = dc, cancel, nc.key.addr
 	x.pin(w)

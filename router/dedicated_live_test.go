@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -492,4 +493,45 @@ func TestDedicatedMovedLive(t *testing.T) {
 	v, err := rc.Do(ctx, rc.B().Get().Key(k).Build()).ToString()
 	require.NoError(t, err)
 	assert.Equal(t, "3", v)
+}
+
+// TestDedicatePoolFullLive: with the node's dedicated pool exhausted
+// (BlockingPoolSize 1), pinning waits for a free connection within the
+// caller's context only, and a connection that frees up after the caller
+// gave up goes back to the pool; concurrent first commands on one
+// dedicated client pin one connection.
+func TestDedicatePoolFullLive(t *testing.T) {
+	opts := router.Options{}
+	opts.ClientOption.BlockingPoolSize = 1
+	c := newLiveClient(t, nil, opts)
+	rc := c.Rueidis()
+	ctx := liveCtx(t, 20*time.Second)
+	k := testKey(t, "k")
+
+	held, release := rc.Dedicate()
+	require.NoError(t, held.Do(ctx, held.B().Set().Key(k).Value("v").Build()).Error())
+
+	short, stop := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer stop()
+	dc, cancel := rc.Dedicate()
+	err := dc.Do(short, dc.B().Get().Key(k).Build()).Error()
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	cancel()
+
+	release() // the abandoned wait gets it and gives it back
+	var wg sync.WaitGroup
+	dc, cancel = rc.Dedicate()
+	defer cancel()
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = dc.Do(ctx, dc.B().Get().Key(k).Build()).Error()
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
 }
