@@ -398,6 +398,39 @@ func TestDedicatedPubSubHooksLive(t *testing.T) {
 		}
 	}
 
+	// SetOnInvalidations before the pin, CLIENT TRACKING on the dedicated
+	// connection: another client's write is reported.
+	k := testKey(t, "tracked")
+	require.NoError(t, rc.Do(ctx, rc.B().Set().Key(k).Value("1").Build()).Error())
+	inval := make(chan []rueidis.RedisMessage, 10)
+	tdc, tcancel := rc.Dedicate()
+	iwait := tdc.SetOnInvalidations(func(m []rueidis.RedisMessage) {
+		select {
+		case inval <- m:
+		default:
+		}
+	})
+	require.NotNil(t, iwait)
+	require.NoError(t, tdc.Do(ctx, tdc.B().Get().Key(k).Build()).Error()) // pins
+	require.NoError(t, tdc.Do(ctx, tdc.B().ClientTracking().On().Build()).Error())
+	require.NoError(t, tdc.Do(ctx, tdc.B().Get().Key(k).Build()).Error()) // tracked now
+	require.NoError(t, rc.Do(ctx, rc.B().Set().Key(k).Value("2").Build()).Error())
+	select {
+	case m := <-inval:
+		require.Len(t, m, 1)
+		key, err := m[0].ToString()
+		require.NoError(t, err)
+		assert.Equal(t, k, key)
+	case <-ctx.Done():
+		t.Fatal("no invalidation")
+	}
+	tcancel()
+	select {
+	case <-iwait:
+	case <-ctx.Done():
+		t.Fatal("the invalidation hook's channel is not closed after cancel")
+	}
+
 	// Receive on a dedicated connection, ended by its context.
 	ch := testKey(t, "recv")
 	dc, cancel := rc.Dedicate()

@@ -266,4 +266,4 @@ func (c *Client) Node(ctx context.Context, addr string) (rueidis.Client, error) 
 
 // errTxnInDo is returned by Do for MULTI, EXEC, DISCARD, WATCH and
 // UNWATCH, which need one connection across commands.
-var errTxnInDo = errors.New("slotrouter: MULTI/EXEC/DISCARD/WATCH/UNWATCH cannot be sent alone: send the whole MULTI ... EXEC block with DoMulti")
+var errTxnInDo = errors.New("slotrouter: MULTI/EXEC/DISCARD/WATCH/UNWATCH cannot be sent alone: send the whole MULTI ... EXEC block with DoMulti, or use a connection of its own (Rueidis().Dedicated) for WATCH")
