@@ -71,8 +71,9 @@ func (a *rueidisClient) Dedicated(fn func(rueidis.DedicatedClient) error) error 
 // Dedicate returns a connection of its own, for transactions (WATCH,
 // MULTI, EXEC, DISCARD, UNWATCH), blocking commands and pub/sub hooks,
 // and the function that gives it back (the connection returns to its
-// node's pool; later calls fail with ErrDedicatedRecycled). The client's
-// Close closes the connection instead of giving it back.
+// node's pool; later calls fail with ErrDedicatedRecycled). After the
+// Client's Close, calls fail with ErrClosed; give the connection back all
+// the same, which then closes it.
 //
 // As with rueidis's cluster client, the connection is chosen lazily: the
 // first command with keys pins it to the primary of their slot (an
@@ -90,8 +91,8 @@ func (a *rueidisClient) Dedicated(fn func(rueidis.DedicatedClient) error) error 
 // reply (the slot moved between WATCH and EXEC) is returned as it is,
 // since a transaction cannot be replayed elsewhere behind the caller's
 // back, and triggers a topology refresh, so that the caller's next
-// attempt (a new Dedicate, as rueidiscompat's Watch loop does) finds the
-// slot's new owner. A connection error is returned too (and also
+// attempt (a new Dedicated, as a go-redis Watch retry loop through
+// rueidiscompat makes) finds the slot's new owner. A connection error is returned too (and also
 // triggers a refresh). A transaction left open (MULTI without EXEC, or
 // WATCH without EXEC) is ended with DISCARD or UNWATCH when the
 // connection is given back, so the next user of the connection does not
