@@ -71,9 +71,8 @@ func (a *rueidisClient) Dedicated(fn func(rueidis.DedicatedClient) error) error 
 // Dedicate returns a connection of its own, for transactions (WATCH,
 // MULTI, EXEC, DISCARD, UNWATCH), blocking commands and pub/sub hooks,
 // and the function that gives it back (the connection returns to its
-// node's pool; later calls fail with ErrDedicatedRecycled). After the
-// Client's Close, calls fail with ErrClosed; give the connection back all
-// the same, which then closes it.
+// node's pool; later calls fail with ErrDedicatedRecycled). The
+// Client's Close closes the dedicated connections not given back.
 //
 // As with rueidis's cluster client, the connection is chosen lazily: the
 // first command with keys pins it to the primary of their slot (an
@@ -302,6 +301,10 @@ func (x *dedicated) acquire(ctx context.Context, w want) (rueidis.DedicatedClien
 		cancel() // given back meanwhile: ours goes back to the pool
 		return nil, "", uerr
 	}
+	if !x.a.c.held.add(x) {
+		cancel() // the Client is closing
+		return nil, "", ErrClosed
+	}
 	x.inner, x.cancel, x.addr = dc, cancel, nc.key.addr
 	x.pin(w)
 	x.installHooks()
@@ -311,11 +314,11 @@ func (x *dedicated) acquire(ctx context.Context, w want) (rueidis.DedicatedClien
 // usable returns the error of a call on a dedicated client that cannot be
 // used any more. x.mu is held.
 func (x *dedicated) usable() error {
-	if x.done {
-		return ErrDedicatedRecycled
-	}
 	if x.a.c.closed.Load() {
 		return ErrClosed
+	}
+	if x.done {
+		return ErrDedicatedRecycled
 	}
 	return nil
 }
@@ -640,6 +643,7 @@ func (x *dedicated) Close() {
 		close(p.ch)
 	}
 	if inner != nil {
+		x.a.c.held.remove(x)
 		inner.Close()
 	}
 }
@@ -664,6 +668,7 @@ func (x *dedicated) release() {
 	if inner == nil {
 		return
 	}
+	x.a.c.held.remove(x)
 	if multi || watch {
 		cmd := x.a.b.Unwatch().Build()
 		if multi {
@@ -678,4 +683,49 @@ func (x *dedicated) release() {
 		}
 	}
 	cancel()
+}
+
+// dedicatedSet is the set of a Client's pinned dedicated connections, so
+// that the Client's Close closes those not given back (rueidis's pool
+// does not close a connection that is out).
+type dedicatedSet struct {
+	mu     sync.Mutex
+	m      map[*dedicated]struct{}
+	closed bool
+}
+
+// add records x; false when the Client is closing (x must not pin).
+func (s *dedicatedSet) add(x *dedicated) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	if s.m == nil {
+		s.m = make(map[*dedicated]struct{})
+	}
+	s.m[x] = struct{}{}
+	return true
+}
+
+// remove forgets x.
+func (s *dedicatedSet) remove(x *dedicated) {
+	s.mu.Lock()
+	delete(s.m, x)
+	s.mu.Unlock()
+}
+
+// closeAll closes every connection still out, and refuses new ones.
+func (s *dedicatedSet) closeAll() {
+	s.mu.Lock()
+	s.closed = true
+	out := make([]*dedicated, 0, len(s.m))
+	for x := range s.m {
+		out = append(out, x)
+	}
+	s.m = nil
+	s.mu.Unlock()
+	for _, x := range out {
+		x.Close()
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -566,5 +567,44 @@ func TestDedicatePoolFullLive(t *testing.T) {
 	wg.Wait()
 	for _, err := range errs {
 		require.NoError(t, err)
+	}
+}
+
+// TestDedicateClientCloseLive: the Client's Close closes a dedicated
+// connection that was not given back (in pub/sub mode here, with
+// rueidis's goroutines behind it); calls then fail with ErrClosed.
+func TestDedicateClientCloseLive(t *testing.T) {
+	c := newLiveClient(t, nil, router.Options{})
+	probe := newLiveClient(t, nil, router.Options{})
+	rc := c.Rueidis()
+	ctx := liveCtx(t, 20*time.Second)
+	k := testKey(t, "k")
+
+	dc, cancel := rc.Dedicate()
+	defer cancel()
+	wait := dc.SetPubSubHooks(rueidis.PubSubHooks{OnMessage: func(rueidis.PubSubMessage) {}})
+	require.NoError(t, rc.Do(ctx, rc.B().Set().Key(k).Value("v").Build()).Error())
+	require.NoError(t, dc.Do(ctx, dc.B().Get().Key(k).Build()).Error()) // pins
+	id, err := dc.Do(ctx, dc.B().ClientId().Build()).AsInt64()
+	require.NoError(t, err)
+	require.NoError(t, dc.Do(ctx, dc.B().Subscribe().Channel(k).Build()).Error())
+	_, node, err := c.Route("GET", k)
+	require.NoError(t, err)
+	listed := func() string {
+		s, err := probe.Rueidis().Nodes()[node.Addr].Do(ctx, probe.Rueidis().B().Arbitrary("CLIENT", "LIST").Args("ID", fmt.Sprint(id)).Build()).ToString()
+		require.NoError(t, err)
+		return s
+	}
+	open := func() bool { return strings.Contains(listed(), fmt.Sprintf("id=%d ", id)) }
+	require.True(t, open())
+
+	c.Close()
+	require.ErrorIs(t, dc.Do(ctx, dc.B().Get().Key(k).Build()).Error(), router.ErrClosed)
+	require.Eventually(t, func() bool { return !open() }, 10*time.Second, 20*time.Millisecond,
+		"the dedicated connection is still open on the server after Close")
+	select {
+	case <-wait:
+	case <-ctx.Done():
+		t.Fatal("the hooks did not end")
 	}
 }

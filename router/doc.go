@@ -125,7 +125,8 @@
 // Dedicated) finds the new owner; a connection error is returned too. A
 // WATCH or MULTI left open is ended (UNWATCH, DISCARD) when the
 // connection is given back. Calls after that fail with
-// ErrDedicatedRecycled.
+// ErrDedicatedRecycled; the Client's Close closes the dedicated
+// connections not given back.
 //
 // # Node-level commands
 //
