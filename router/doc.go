@@ -124,6 +124,28 @@
 // connection error) is read again through Do's loop and returned
 // uncached. Replicas are never used for cached reads.
 //
+// # Transactions
+//
+// The rueidis face's Dedicated and Dedicate (Client.Rueidis) give a
+// connection of its own for WATCH, MULTI, EXEC, DISCARD and UNWATCH
+// (which Do refuses on the shared connections), blocking commands and
+// pub/sub hooks; rueidiscompat's go-redis Watch(fn) runs on it. As in
+// rueidis's cluster client it is pinned lazily, to the primary of the
+// first keyed command's slot (a keyless command sent first pins a random
+// primary, whose slots only are then allowed), and is the node's own
+// rueidis dedicated connection. Every later command is checked with the
+// slot table before it is sent: a key of another slot is an error
+// wrapping ErrPinned and a *CrossSlotError, never a panic (rueidis panics
+// there). Nothing on it is redirected or retried: a MOVED or ASK reply
+// (the slot moved between WATCH and EXEC) is returned as it is, because a
+// transaction cannot be replayed elsewhere behind the caller's back, and
+// triggers a topology refresh so that the caller's retry (a new
+// Dedicated) finds the new owner; a connection error is returned too. A
+// WATCH or MULTI left open is ended (UNWATCH, DISCARD) when the
+// connection is given back. Calls after that fail with
+// ErrDedicatedRecycled; the Client's Close closes the dedicated
+// connections not given back.
+//
 // # Node-level commands
 //
 // DoPrimaries sends a command to every primary (DBSIZE, INFO, SCRIPT

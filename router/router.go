@@ -41,6 +41,7 @@ type Client struct {
 	face   *rueidisClient // the rueidis face (Rueidis)
 	caches *cacheStores   // client-side caching (nil: off)
 	args   argsPool       // copies of the args of rueidis-face commands
+	held   dedicatedSet   // the face's pinned dedicated connections (Close closes them)
 
 	tracer       Tracer
 	log          *slog.Logger
@@ -215,6 +216,7 @@ func (c *Client) pruneLoop() {
 func (c *Client) Close() {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
+		c.held.closeAll()
 		close(c.pruneStop)
 		<-c.pruneDone
 		close(c.watch.stop)
