@@ -208,8 +208,8 @@ func lockedIncr(ctx context.Context, l rueidislock.Locker, name, key string, ins
 // cluster with a replica per primary. Locker a holds it; once the key has
 // reached the replica, the shard's primary is killed (kill -9). Through
 // the failover, locker b keeps trying and never gets the lock while a
-// holds it, and a keeps it (its extensions follow the promotion: a's
-// lock context never ends). After the promotion a releases it, and b
+// holds it, and a keeps it: its extensions, every 300 ms, wait out the
+// failover and follow the promotion (a's lock context never ends). After the promotion a releases it, and b
 // then takes and releases it within a bounded time, as does a again.
 //
 // Safety across a kill -9 is only as good as Redis's asynchronous
@@ -237,6 +237,7 @@ func TestLockFailover(t *testing.T) {
 	opts := lockOpts(cl.Addrs(), prefix, true)
 	opts.KeyMajority = 1
 	opts.KeyValidity = 20 * time.Second
+	opts.ExtendInterval = 300 * time.Millisecond // extensions during and after the failover
 	a := newLocker(t, opts)
 	b := newLocker(t, opts)
 
