@@ -471,17 +471,24 @@ func TestCompatTxPipelined(t *testing.T) {
 }
 
 // TestCompatKeysAcrossSlots: single-key commands on keys of every
-// primary (SET, GET, EXISTS, TYPE, DEL one key at a time), KEYS, which
-// rueidiscompat sends to every primary through Nodes(), finding all of
-// them, and ForEachMaster visiting each primary once.
+// primary (SET, GET, EXISTS, TYPE, DEL one key at a time); KEYS and
+// DBSIZE, which rueidiscompat sends to every primary itself (Nodes(), a
+// ROLE to each node, then the command to the primaries), finding all of
+// the keys; and ForEachMaster visiting each primary once. (The package's
+// tests run one at a time, so DBSIZE moves only by this test's keys.)
 func TestCompatKeysAcrossSlots(t *testing.T) {
 	c, rdb, ctx := newCompat(t)
 	p := compatPrefix(t)
 	keys := spreadKeys(t, ctx, p, 30)
 
+	before, err := rdb.DBSize(ctx).Result()
+	require.NoError(t, err)
 	for i, k := range keys {
 		require.NoError(t, rdb.Set(ctx, k, strconv.Itoa(i), 0).Err(), k)
 	}
+	after, err := rdb.DBSize(ctx).Result()
+	require.NoError(t, err)
+	assert.Equal(t, before+int64(len(keys)), after, "DBSIZE summed over every primary")
 	for i, k := range keys {
 		v, err := rdb.Get(ctx, k).Result()
 		require.NoError(t, err, k)
