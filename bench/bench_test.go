@@ -81,9 +81,14 @@ func seed(b *testing.B, cl *clustertest.Cluster) {
 // before the sub-benchmark starts and closed when it ends. Only one
 // client is open at a time.
 func eachClient(b *testing.B, fn func(b *testing.B, c client)) {
+	eachClientOf(b, benchClients(b), fn)
+}
+
+// eachClientOf is eachClient over the clients named in names.
+func eachClientOf(b *testing.B, names []string, fn func(b *testing.B, c client)) {
 	cl := clustertest.Need(b, cluster)
 	seed(b, cl)
-	for _, name := range benchClients(b) {
+	for _, name := range names {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		c, err := newClient(ctx, name, cl.Addrs())
 		if err != nil {

@@ -38,19 +38,30 @@ type client interface {
 // clientNames are the clients compared, in the order they are run.
 var clientNames = []string{"slotrouter", "go-redis", "rueidis"}
 
+// extraClientNames are the clients that $SLOTROUTER_BENCH_CLIENTS may
+// name besides clientNames: "slotrouter-pipelined" (slotrouter with
+// rueidis's AlwaysPipelining, to compare the two ways of keeping one
+// caller's deadline off the shared connection) and "slotrouter-face"
+// (slotrouter through its rueidis face, Client.Rueidis, driven by the
+// same code as rueidis's client).
+var extraClientNames = []string{"slotrouter-pipelined", "slotrouter-face"}
+
 // benchClients are the clients the benchmarks compare: clientNames, or the
 // comma-separated list in $SLOTROUTER_BENCH_CLIENTS, which may also name
-// "slotrouter-pipelined" (slotrouter with rueidis's AlwaysPipelining, to
-// compare the two ways of keeping one caller's deadline off the shared
-// connection).
+// the extraClientNames.
 func benchClients(tb testing.TB) []string {
+	return benchClientsOr(tb, clientNames)
+}
+
+// benchClientsOr is benchClients with def as the default list.
+func benchClientsOr(tb testing.TB, def []string) []string {
 	env := os.Getenv("SLOTROUTER_BENCH_CLIENTS")
 	if env == "" {
-		return clientNames
+		return def
 	}
 	names := strings.Split(env, ",")
 	for _, n := range names {
-		if !slices.Contains(clientNames, n) && n != "slotrouter-pipelined" {
+		if !slices.Contains(clientNames, n) && !slices.Contains(extraClientNames, n) {
 			tb.Fatalf("SLOTROUTER_BENCH_CLIENTS: unknown client %q", n)
 		}
 	}
@@ -69,6 +80,14 @@ func newClient(ctx context.Context, name string, seeds []string) (client, error)
 			return nil, err
 		}
 		return srClient{c: c}, nil
+	case "slotrouter-face":
+		c, err := router.New(ctx, router.Options{Seeds: seeds})
+		if err != nil {
+			return nil, err
+		}
+		// The very code that drives rueidis's client (rdClient), over
+		// the face; its Close closes c.
+		return rdClient{c.Rueidis()}, nil
 	case "go-redis":
 		c := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: seeds})
 		if err := c.Ping(ctx).Err(); err != nil {

@@ -13,6 +13,11 @@
 //     failovers (kill -9, SIGSTOP) and report the errors each one surfaced
 //     to its caller; the full availability scenarios are opt-in
 //     (SLOTROUTER_SCENARIOS=1), a short smoke version always runs.
+//   - the rueidis ecosystem over slotrouter's rueidis face
+//     (compat_test.go: go-redis's API through rueidiscompat; lock_test.go:
+//     rueidislock built with router.RueidisBuilder, through a kill -9
+//     failover) and BenchmarkFaceGet (allocations per GET: rueidis, the
+//     face, the string API).
 //
 // The cluster is started by internal/clustertest (127.0.0.1 only). See
 // README.md for how to run the benchmarks and the results.
