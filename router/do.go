@@ -255,7 +255,7 @@ func (c *Client) send(ctx context.Context, nc *nodeConn, args []string, st *stat
 	case st.d.blocking:
 		cmd = cl.B().Arbitrary(args...).Blocking()
 	default:
-		cmd = cl.B().Arbitrary(args...).Build()
+		cmd = cl.B().Arbitrary(args...).Build().SetSlot(spreadKey)
 	}
 	if !st.d.blocking {
 		ctx = sharedConnContext(ctx)
@@ -266,6 +266,13 @@ func (c *Client) send(ctx context.Context, nc *nodeConn, args []string, st *stat
 	rs := cl.DoMulti(ctx, cl.B().Asking().Build(), cmd)
 	return rs[1]
 }
+
+// spreadKey is the key a command built from args is given (SetSlot):
+// rueidis sends a command without a slot on the node's first pipeline,
+// and one with a slot on any of them (ClientOption.PipelineMultiplex),
+// as its cluster client does. Any key works: the pipeline is drawn at
+// random.
+const spreadKey = "a"
 
 // noDeadline is a context without its deadline (its Done channel still
 // ends the wait at the deadline).

@@ -404,6 +404,9 @@ func (c *Client) pipeline(ctx context.Context, cmds []Cmd, user []rueidis.Comple
 			}
 		}
 	}
+	if len(batch) > 0 {
+		batch[0] = batch[0].SetSlot(spreadKey) // any of the node's pipelines
+	}
 	dctx := ctx
 	for _, u := range units {
 		if u.st.block || !u.st.d.blocking {
