@@ -42,7 +42,9 @@ var clientNames = []string{"slotrouter", "go-redis", "rueidis"}
 // comma-separated list in $SLOTROUTER_BENCH_CLIENTS, which may also name
 // "slotrouter-pipelined" (slotrouter with rueidis's AlwaysPipelining, to
 // compare the two ways of keeping one caller's deadline off the shared
-// connection).
+// connection) and "slotrouter-face" (slotrouter through its rueidis face,
+// Client.Rueidis, driven by the same code as rueidis: typed builder,
+// pooled commands).
 func benchClients(tb testing.TB) []string {
 	env := os.Getenv("SLOTROUTER_BENCH_CLIENTS")
 	if env == "" {
@@ -50,7 +52,7 @@ func benchClients(tb testing.TB) []string {
 	}
 	names := strings.Split(env, ",")
 	for _, n := range names {
-		if !slices.Contains(clientNames, n) && n != "slotrouter-pipelined" {
+		if !slices.Contains(clientNames, n) && n != "slotrouter-pipelined" && n != "slotrouter-face" {
 			tb.Fatalf("SLOTROUTER_BENCH_CLIENTS: unknown client %q", n)
 		}
 	}
@@ -76,6 +78,12 @@ func newClient(ctx context.Context, name string, seeds []string) (client, error)
 			return nil, err
 		}
 		return grClient{c}, nil
+	case "slotrouter-face":
+		c, err := router.New(ctx, router.Options{Seeds: seeds})
+		if err != nil {
+			return nil, err
+		}
+		return rdClient{c.Rueidis()}, nil
 	case "rueidis":
 		c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: seeds})
 		if err != nil {
