@@ -249,8 +249,9 @@ func (c *Client) getConn(ctx context.Context, st *state, addr string, ro bool) (
 // so: the caller's own command the first time, else one built from args.
 //
 // Where the command goes on the node's rueidis client: a caller with a
-// deadline that is alone on the node (lone: no other call in flight)
-// gets a connection of its own from rueidis's pool, and its deadline is
+// deadline that is alone on the node (lone: no other call in flight),
+// with a command built from args, gets a connection of its own from
+// rueidis's pool, and its deadline is
 // put on that socket (rueidis's synchronous path: no goroutine switch; if
 // the deadline passes only that connection is closed). Other calls share
 // the node's pipelines, their deadline kept off the shared socket (see
@@ -258,7 +259,10 @@ func (c *Client) getConn(ctx context.Context, st *state, addr string, ro bool) (
 func (c *Client) send(ctx context.Context, nc *nodeConn, args []string, st *state, lone bool) rueidis.RedisResult {
 	cl := nc.client
 	own := st.d.blocking
-	if lone && !st.asking {
+	if lone && !st.asking && !st.hasUser {
+		// (The caller's own rueidis command stays on the shared
+		// pipeline: it cannot be marked blocking, and building another
+		// would leave it unrecycled.)
 		_, own = ctx.Deadline()
 	}
 	var cmd rueidis.Completed
