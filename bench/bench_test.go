@@ -126,6 +126,25 @@ func BenchmarkGet(b *testing.B) {
 	})
 }
 
+// BenchmarkGetDeadline is BenchmarkGet with a deadline on every call
+// (a 1 s timeout, as services set them): rueidis puts a lone caller's
+// deadline on the socket (its synchronous path); slotrouter gives such a
+// caller a connection of its own for that.
+func BenchmarkGetDeadline(b *testing.B) {
+	eachClient(b, func(b *testing.B, c client) {
+		i := 0
+		for b.Loop() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_, err := c.Get(ctx, benchKeys[i%numKeys])
+			cancel()
+			if err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+}
+
 // BenchmarkGetParallel is BenchmarkGet from parallelism*GOMAXPROCS
 // goroutines sharing one client: it shows how well the client
 // pipelines concurrent calls.

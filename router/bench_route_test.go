@@ -75,6 +75,19 @@ func BenchmarkRoute(b *testing.B) {
 			}
 		})
 	}
+	// The same GET from every P at once: Route writes no shared memory,
+	// so it scales with the cores.
+	b.Run("GET/parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		args := []string{"GET", "user:42:name"}
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, n, err := router.Route(s, t, router.ReadPrimary, args...); err != nil || n == nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
 }
 
 // BenchmarkDoGet compares a GET through the router with a GET on a plain

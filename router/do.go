@@ -177,10 +177,11 @@ func (c *Client) loop(ctx context.Context, args []string, st *state) (rueidis.Re
 				if c.policy == Nearest {
 					start = time.Now()
 				}
+				lone := false
 				if !d.blocking {
-					ns.inflight.Add(1)
+					lone = ns.inflight.Add(1) == 1
 				}
-				res = c.send(ctx, nc, args, st)
+				res = c.send(ctx, nc, args, st, lone)
 				if !d.blocking {
 					ns.inflight.Add(-1)
 				}
@@ -246,18 +247,38 @@ func (c *Client) getConn(ctx context.Context, st *state, addr string, ro bool) (
 
 // send sends the attempt of st (args) on nc, after ASKING when st says
 // so: the caller's own command the first time, else one built from args.
-func (c *Client) send(ctx context.Context, nc *nodeConn, args []string, st *state) rueidis.RedisResult {
+//
+// Where the command goes on the node's rueidis client: a caller with a
+// deadline that is alone on the node (lone: no other call in flight),
+// with a command built from args, gets a connection of its own from
+// rueidis's pool, and its deadline is
+// put on that socket (rueidis's synchronous path: no goroutine switch; if
+// the deadline passes only that connection is closed). Other calls share
+// the node's pipelines, their deadline kept off the shared socket (see
+// sharedConnContext); blocking commands take a pooled connection too.
+func (c *Client) send(ctx context.Context, nc *nodeConn, args []string, st *state, lone bool) rueidis.RedisResult {
 	cl := nc.client
+	own := st.d.blocking
+	if lone && !st.asking && !st.hasUser {
+		// (The caller's own rueidis command stays on the shared
+		// pipeline: it cannot be marked blocking, and building another
+		// would leave it unrecycled.)
+		_, own = ctx.Deadline()
+	}
 	var cmd rueidis.Completed
 	switch {
-	case st.hasUser:
+	case st.hasUser && st.user.IsBlock() == own:
 		cmd, st.hasUser = st.user, false
-	case st.d.blocking:
+	case own:
+		// Built again as blocking (rueidis's pool); the caller's own
+		// command, if any, is left unsent.
+		st.hasUser = false
 		cmd = cl.B().Arbitrary(args...).Blocking()
 	default:
-		cmd = cl.B().Arbitrary(args...).Build()
+		st.hasUser = false
+		cmd = cl.B().Arbitrary(args...).Build().SetSlot(spreadKey)
 	}
-	if !st.d.blocking {
+	if !own {
 		ctx = sharedConnContext(ctx)
 	}
 	if !st.asking {
@@ -266,6 +287,13 @@ func (c *Client) send(ctx context.Context, nc *nodeConn, args []string, st *stat
 	rs := cl.DoMulti(ctx, cl.B().Asking().Build(), cmd)
 	return rs[1]
 }
+
+// spreadKey is the key a command built from args is given (SetSlot):
+// rueidis sends a command without a slot on the node's first pipeline,
+// and one with a slot on any of them (ClientOption.PipelineMultiplex),
+// as its cluster client does. Any key works: the pipeline is drawn at
+// random.
+const spreadKey = "a"
 
 // noDeadline is a context without its deadline (its Done channel still
 // ends the wait at the deadline).
@@ -525,11 +553,19 @@ func classify(ctx context.Context, addr string, err error) (retry.Class, error) 
 		// written (rueidis fails unanswered calls with ErrClosing).
 		class = retry.Class{Kind: retry.KindConn, Err: err}
 	}
-	if class.Kind == retry.KindCanceled && ctx.Err() == nil {
+	if class.Kind == retry.KindCanceled && ctx.Err() == nil && !deadlinePassed(ctx) {
 		err = &sharedConnError{addr: addr, msg: err.Error()}
 		class = retry.Class{Kind: retry.KindConn, Err: err}
 	}
 	return class, err
+}
+
+// deadlinePassed reports whether ctx's deadline has passed: on a
+// connection of the caller's own, the socket's deadline (the caller's)
+// can fire a moment before the context's timer does.
+func deadlinePassed(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 // isReply reports whether err is a reply from the server (a redirect, a

@@ -35,6 +35,8 @@ type unit struct {
 	user bool
 
 	// per round
+	group  int // index of the unit's node in the round (-1: not sent)
+	off    int // index of the unit's first command in its pipeline
 	addr   string
 	res    []rueidis.RedisResult
 	err    error
@@ -308,15 +310,17 @@ func (c *Client) blockCrossSlot(cmds []Cmd) error {
 	return err
 }
 
-// round sends the ready units, one pipeline per node, nodes in parallel.
+// round sends the ready units, one pipeline per node, nodes in parallel
+// (the first node's from the calling goroutine). Units keep their order
+// within a node: commands to one node run in the caller's order.
 func (c *Client) round(ctx context.Context, cmds []Cmd, user []rueidis.Completed, ready []*unit) {
 	type group struct {
-		key   connKey
-		units []*unit
+		key      connKey
+		at, size int
 	}
-	var groups []*group
+	groups := make([]group, 0, 4)
 	for _, u := range ready {
-		u.res, u.err, u.unsent = nil, nil, false
+		u.res, u.err, u.unsent, u.group = nil, nil, false, -1
 		addr, ro, err := c.pick(&u.st)
 		u.addr, u.st.ro = addr, ro
 		if err != nil {
@@ -324,27 +328,42 @@ func (c *Client) round(ctx context.Context, cmds []Cmd, user []rueidis.Completed
 			continue
 		}
 		k := connKey{addr: addr, readonly: ro}
-		var g *group
-		for _, x := range groups {
-			if x.key == k {
-				g = x
+		u.group = len(groups)
+		for i := range groups {
+			if groups[i].key == k {
+				u.group = i
 				break
 			}
 		}
-		if g == nil {
-			g = &group{key: k}
-			groups = append(groups, g)
+		if u.group == len(groups) {
+			groups = append(groups, group{key: k})
 		}
-		g.units = append(g.units, u)
+		groups[u.group].size++
 	}
-	if len(groups) == 1 {
-		c.safePipeline(ctx, cmds, user, groups[0].key, groups[0].units)
+	if len(groups) == 0 {
 		return
 	}
-	var wg sync.WaitGroup
-	for _, g := range groups {
-		wg.Go(func() { c.safePipeline(ctx, cmds, user, g.key, g.units) })
+	// One backing array for every node's units, in the caller's order.
+	at := 0
+	for i := range groups {
+		groups[i].at = at
+		at += groups[i].size
+		groups[i].size = 0
 	}
+	part := make([]*unit, at)
+	for _, u := range ready {
+		if u.group >= 0 {
+			g := &groups[u.group]
+			part[g.at+g.size] = u
+			g.size++
+		}
+	}
+	units := func(g group) []*unit { return part[g.at : g.at+g.size] }
+	var wg sync.WaitGroup
+	for _, g := range groups[1:] {
+		wg.Go(func() { c.safePipeline(ctx, cmds, user, g.key, units(g)) })
+	}
+	c.safePipeline(ctx, cmds, user, groups[0].key, units(groups[0]))
 	wg.Wait()
 }
 
@@ -352,7 +371,8 @@ func (c *Client) round(ctx context.Context, cmds []Cmd, user []rueidis.Completed
 // its units (and reported to a PanicObserver): DoMulti runs pipelines in
 // goroutines of its own, where a panic would end the process.
 func (c *Client) safePipeline(ctx context.Context, cmds []Cmd, user []rueidis.Completed, key connKey, units []*unit) {
-	if err := safe.Call("DoMulti pipeline to "+key.addr, func() { c.pipeline(ctx, cmds, user, key, units) }); err != nil {
+	if err := safe.Call("DoMulti pipeline", func() { c.pipeline(ctx, cmds, user, key, units) }); err != nil {
+		err = &NodeError{Addr: key.addr, Err: err}
 		c.panicked(key.addr, err)
 		for _, u := range units {
 			u.res, u.err = nil, err
@@ -382,9 +402,8 @@ func (c *Client) pipeline(ctx context.Context, cmds []Cmd, user []rueidis.Comple
 		}
 	}
 	batch := make([]rueidis.Completed, 0, n)
-	offs := make([]int, len(units))
-	for i, u := range units {
-		offs[i] = len(batch)
+	for _, u := range units {
+		u.off = len(batch)
 		if u.st.asking {
 			batch = append(batch, cl.B().Asking().Build())
 		}
@@ -404,6 +423,9 @@ func (c *Client) pipeline(ctx context.Context, cmds []Cmd, user []rueidis.Comple
 			}
 		}
 	}
+	if len(batch) > 0 {
+		batch[0] = batch[0].SetSlot(spreadKey) // any of the node's pipelines
+	}
 	dctx := ctx
 	for _, u := range units {
 		if u.st.block || !u.st.d.blocking {
@@ -412,8 +434,8 @@ func (c *Client) pipeline(ctx context.Context, cmds []Cmd, user []rueidis.Comple
 		}
 	}
 	rs := cl.DoMulti(dctx, batch...)
-	for i, u := range units {
-		r := rs[offs[i]:]
+	for _, u := range units {
+		r := rs[u.off:]
 		if u.st.asking {
 			r = r[1:]
 		}

@@ -232,6 +232,11 @@ func (o *Options) clientOption() rueidis.ClientOption {
 	if o.CommandTimeout > 0 {
 		co.ConnWriteTimeout = o.CommandTimeout
 	}
+	if co.PipelineMultiplex == 0 {
+		// One pipeline per node, as rueidis's cluster client has by
+		// default (its single-node client would open log2(GOMAXPROCS)).
+		co.PipelineMultiplex = -1
+	}
 	co.InitAddress = nil
 	co.DialCtxFn = wire.Dialer(co.DialCtxFn, o.ReplyLimits)
 	co.ForceSingleClient = true

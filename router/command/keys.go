@@ -123,6 +123,11 @@ func (c *Command) KeyIndexes(args []string, dst []int) ([]int, error) {
 
 // Slot is Table.Slot for a resolved command.
 func (c *Command) Slot(args []string) (slot slots.Slot, hasKeys bool, err error) {
+	if i := c.singleKey(); i > 0 && i < len(args) && c.checkArity(args) == nil {
+		// One key at a fixed position (GET, SET, HGET, INCR...): the
+		// common case, without the key-spec machinery.
+		return slots.Of(args[i]), true, nil
+	}
 	var buf [16]int
 	idx, err := c.KeyIndexes(args, buf[:0])
 	if err != nil {
@@ -144,6 +149,20 @@ func (c *Command) Slot(args []string) (slot slots.Slot, hasKeys bool, err error)
 		}
 	}
 	return slot, true, nil
+}
+
+// singleKey returns the position of the command's only key when its one
+// key specification is "index i, range 0" (GET k, SET k v, HINCRBY k f
+// n...), else 0.
+func (c *Command) singleKey() int {
+	if c.find != findSpecs || len(c.Specs) != 1 {
+		return 0
+	}
+	s := &c.Specs[0]
+	if s.Begin != BeginIndex || s.Find != FindRange || s.LastKey != 0 || s.Index < 1 || s.NotKey {
+		return 0
+	}
+	return s.Index
 }
 
 // displayName is the command as the user typed it, for messages.
