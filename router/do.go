@@ -103,10 +103,22 @@ func (c *Client) doUser(ctx context.Context, args []string, idem bool, user *rue
 	}
 	d, err := decide(c.table, args)
 	if err != nil {
+		if _, ok := err.(*CrossSlotError); ok {
+			// Split per slot when the command's tips allow (multishard.go).
+			if msg, err, ok := c.multiShard(ctx, args, idem || user != nil && user.IsRetryable()); ok {
+				return msg, err
+			}
+		}
 		return rueidis.RedisMessage{}, err
 	}
 	if d.txn {
 		return rueidis.RedisMessage{}, errTxnInDo
+	}
+	if d.fan {
+		// To every primary or node when the command's tips say so.
+		if msg, err, ok := c.fanOut(ctx, args); ok {
+			return msg, err
+		}
 	}
 	st := state{d: d, idem: idem, ctr: c.limits.Counter()}
 	if user != nil {
