@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/redis/rueidis"
+	"github.com/slotrouter/slotrouter/internal/safe"
 	"github.com/slotrouter/slotrouter/router/command"
 	"github.com/slotrouter/slotrouter/slots"
 	"github.com/slotrouter/slotrouter/topology"
@@ -264,6 +266,59 @@ func (c *Client) multiShard(ctx context.Context, args []string, idem bool) (msg 
 	}
 	msg, err = mergeSplit(name, cmd.Tips.Response, sp, res)
 	return msg, err, true
+}
+
+// runsAlone reports whether a command of DoMulti, whose decision is d
+// (or err), is split per slot or fanned out instead of being sent as it
+// is.
+func (c *Client) runsAlone(d decision, err error, args []string) bool {
+	if err != nil {
+		if _, ok := err.(*CrossSlotError); !ok || c.strictCrossSlot {
+			return false
+		}
+		cmd, cerr := c.table.Command(args)
+		if cerr != nil || !splittable(cmd) {
+			return false
+		}
+		_, _, _, ok := keyLayout(cmd, args)
+		return ok
+	}
+	cmd, cerr := c.table.Command(args)
+	if cerr != nil {
+		return false
+	}
+	_, ok := fanOutPolicy(cmd.Name, cmd.Tips)
+	return ok
+}
+
+// startAlone runs the commands of DoMulti at the indexes alone, split
+// per slot or fanned out, each in a goroutine of its own beside the
+// pipelines, and returns the function that waits for them; their
+// results go to results. user, when not nil, holds the caller's rueidis
+// commands, which are never sent (their args are split or sent to every
+// node).
+func (c *Client) startAlone(ctx context.Context, cmds []Cmd, user []rueidis.Completed, results []Result, alone []int) (wait func()) {
+	var wg sync.WaitGroup
+	for _, i := range alone {
+		idem := cmds[i].Idempotent || user != nil && user[i].IsRetryable()
+		args := cmds[i].Args
+		wg.Go(func() {
+			if err := safe.Call("DoMulti multi-shard "+args[0], func() {
+				msg, err, ok := c.multiShard(ctx, args, idem)
+				if !ok {
+					msg, err, ok = c.fanOut(ctx, args)
+				}
+				if !ok {
+					err = errors.New("slotrouter: " + args[0] + ": neither split nor fanned out") // runsAlone said it would be
+				}
+				results[i] = Result{Msg: msg, Err: err}
+			}); err != nil {
+				c.panicked("", err)
+				results[i] = Result{Err: err}
+			}
+		})
+	}
+	return wg.Wait
 }
 
 // displayName is the command as the caller typed it ("MGET", "SCRIPT

@@ -361,3 +361,87 @@ func TestMultiShardPartFailsLive(t *testing.T) {
 		assert.Contains(t, re.Error(), "NOPERM", face)
 	}
 }
+
+// TestMultiShardInDoMultiLive: in DoMulti (both faces) a cross-slot MGET
+// and DEL are split and DBSIZE fans out, beside the other commands, each
+// result in its place; MSETNX keeps its *CrossSlotError.
+func TestMultiShardInDoMultiLive(t *testing.T) {
+	cl := clustertest.Need(t, cluster)
+	c := newLiveClient(t, cl, router.Options{})
+	ctx := liveCtx(t, 30*time.Second)
+	keys, owner := spreadKeys(t, cl, 1, "dm")
+	var sum int64
+	for _, n := range cl.Nodes() {
+		sum += asInt(t)(cl.Do(ctx, n, "DBSIZE"))
+	}
+	sum += int64(len(keys)) // the keys MSET writes before DBSIZE is asked
+	for _, face := range []string{"Do", "Rueidis"} {
+		var res []router.Result
+		if face == "Do" {
+			res = c.DoMulti(ctx,
+				router.C("SET", keys[0], "a"), router.C("SET", keys[1], "b"), router.C("SET", keys[2], "c"),
+				router.C("MGET", keys[2], keys[0], keys[1]),
+				router.C("GET", keys[1]),
+				router.C("MSETNX", keys[0], "1", keys[1], "2"),
+				router.C("DEL", keys[0], keys[1], keys[2]),
+			)
+		} else {
+			r := c.Rueidis()
+			rs := r.DoMulti(ctx,
+				r.B().Set().Key(keys[0]).Value("a").Build(), r.B().Set().Key(keys[1]).Value("b").Build(), r.B().Set().Key(keys[2]).Value("c").Build(),
+				r.B().Mget().Key(keys[2], keys[0], keys[1]).Build(),
+				r.B().Get().Key(keys[1]).Build(),
+				r.B().Msetnx().KeyValue().KeyValue(keys[0], "1").KeyValue(keys[1], "2").Build(),
+				r.B().Del().Key(keys...).Build(),
+			)
+			for _, x := range rs {
+				m, err := x.ToMessage()
+				res = append(res, router.Result{Msg: m, Err: err})
+			}
+		}
+		require.Len(t, res, 7, face)
+		for i := range 3 {
+			require.NoError(t, res[i].Err, face)
+		}
+		// The split commands run beside the pipeline: MGET may see the
+		// SETs or not, but its answer is in the caller's order and whole.
+		require.NoError(t, res[3].Err, face)
+		got := msgStrings(t, res[3].Msg)
+		require.Len(t, got, 3, face)
+		for i, want := range []string{"c", "a", "b"} {
+			assert.Contains(t, []string{want, "<nil>"}, got[i], face)
+		}
+		require.NoError(t, res[4].Err, face)
+		var cs *router.CrossSlotError
+		assert.ErrorAs(t, res[5].Err, &cs, face)
+		n := asInt(t)(res[6].Msg, res[6].Err)
+		assert.LessOrEqual(t, n, int64(3), face)
+		// Now in order: everything is written, the split ones see it.
+		var res2 []router.Result
+		if face == "Do" {
+			res2 = c.DoMulti(ctx, router.C("MSET", keys[0], "a", keys[1], "b", keys[2], "c"))
+			res2 = append(res2, c.DoMulti(ctx, router.C("MGET", keys[2], keys[0], keys[1]), router.C("DBSIZE"), router.C(append([]string{"EXISTS"}, keys...)...))...)
+		} else {
+			r := c.Rueidis()
+			for _, x := range r.DoMulti(ctx, r.B().Mset().KeyValue().KeyValue(keys[0], "a").KeyValue(keys[1], "b").KeyValue(keys[2], "c").Build()) {
+				m, err := x.ToMessage()
+				res2 = append(res2, router.Result{Msg: m, Err: err})
+			}
+			for _, x := range r.DoMulti(ctx, r.B().Mget().Key(keys[2], keys[0], keys[1]).Build(), r.B().Dbsize().Build(), r.B().Exists().Key(keys...).Build()) {
+				m, err := x.ToMessage()
+				res2 = append(res2, router.Result{Msg: m, Err: err})
+			}
+		}
+		require.NoError(t, res2[0].Err, face)
+		require.NoError(t, res2[1].Err, face)
+		assert.Equal(t, []string{"c", "a", "b"}, msgStrings(t, res2[1].Msg), face)
+		assert.Equal(t, sum, asInt(t)(res2[2].Msg, res2[2].Err), face)
+		assert.Equal(t, int64(3), asInt(t)(res2[3].Msg, res2[3].Err), face)
+		_, err := c.Do(ctx, append([]string{"DEL"}, keys...)...)
+		require.NoError(t, err)
+	}
+	for _, r := range perKey(t, cl, owner, "EXISTS", keys) {
+		v, _ := r.AsInt64()
+		assert.Zero(t, v)
+	}
+}
