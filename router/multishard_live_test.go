@@ -14,6 +14,7 @@ import (
 	"github.com/slotrouter/slotrouter/internal/clustertest"
 	"github.com/slotrouter/slotrouter/router"
 	"github.com/slotrouter/slotrouter/slots"
+	"github.com/slotrouter/slotrouter/topology"
 )
 
 // spreadKeys returns keys of the test, per primary of cl: at least per
@@ -443,5 +444,65 @@ func TestMultiShardInDoMultiLive(t *testing.T) {
 	for _, r := range perKey(t, cl, owner, "EXISTS", keys) {
 		v, _ := r.AsInt64()
 		assert.Zero(t, v)
+	}
+}
+
+// TestFanOutAllNodesLive runs on a private cluster with replicas: SCRIPT
+// LOAD and CONFIG SET (request_policy all_nodes) reach every primary and
+// every replica; FUNCTION LOAD (all_shards) reaches every primary.
+func TestFanOutAllNodesLive(t *testing.T) {
+	cl := startReplicaCluster(t)
+	ctx := liveCtx(t, 60*time.Second)
+	c := newLiveClient(t, cl, router.Options{})
+	// Poll until the client's topology has an online replica per shard.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		online := 0
+		for _, sh := range c.Topology().Current().Shards() {
+			for _, r := range sh.Replicas {
+				if r.Health == topology.HealthOnline {
+					online++
+				}
+			}
+		}
+		if online == 3 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "replicas online in the topology")
+		require.NoError(t, c.Topology().Refresh(ctx))
+		time.Sleep(100 * time.Millisecond)
+	}
+	require.Len(t, cl.Nodes(), 6)
+
+	m, err := c.Do(ctx, "SCRIPT", "LOAD", "return 'all nodes'")
+	require.NoError(t, err)
+	sha, err := m.ToString()
+	require.NoError(t, err)
+	_, err = c.Do(ctx, "CONFIG", "SET", "slowlog-max-len", "77")
+	require.NoError(t, err)
+	for _, n := range cl.Nodes() {
+		m, err := cl.Do(ctx, n, "SCRIPT", "EXISTS", sha)
+		require.NoError(t, err)
+		e, err := m.AsIntSlice()
+		require.NoError(t, err)
+		assert.Equal(t, []int64{1}, e, "script on %s", n.Addr)
+		m, err = cl.Do(ctx, n, "CONFIG", "GET", "slowlog-max-len")
+		require.NoError(t, err)
+		kv, err := m.AsStrMap()
+		require.NoError(t, err)
+		assert.Equal(t, "77", kv["slowlog-max-len"], "config on %s", n.Addr)
+	}
+	// FUNCTION LOAD (all_shards, all_succeeded): on every primary.
+	m, err = c.Do(ctx, "FUNCTION", "LOAD", "#!lua name=msl\nredis.register_function('msl', function() return 1 end)")
+	require.NoError(t, err)
+	lib, _ := m.ToString()
+	assert.Equal(t, "msl", lib)
+	primaries, err := cl.Primaries(ctx)
+	require.NoError(t, err)
+	require.Len(t, primaries, 3)
+	for _, p := range primaries {
+		m, err := cl.Do(ctx, p, "FCALL", "msl", "0")
+		require.NoError(t, err, "function on %s", p.Addr)
+		assert.Equal(t, int64(1), asInt(t)(m, err))
 	}
 }
