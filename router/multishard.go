@@ -175,19 +175,25 @@ func keyLayout(cmd *command.Command, args []string) (first, step, n int, ok bool
 // slots first appear, each key keeping its arguments and its place among
 // the keys of its slot.
 func splitPerSlot(args []string, first, step, n int) msSplit {
-	sp := msSplit{where: make([]msWhere, n)}
-	var index map[slots.Slot]int32 // when there are many parts
+	sp := msSplit{where: make([]msWhere, n), parts: make([]msPart, 0, min(n, 64))}
+	// Parts by slot: a linear search while there are few, then an
+	// open-addressing table (slots are < 2^14: slot&mask spreads them).
+	var table []int32 // part+1 by slot&mask; 0: empty
+	var mask int
 	for i := range n {
 		s := slots.Of(args[first+i*step])
 		p := int32(-1)
-		if index != nil {
-			if q, ok := index[s]; ok {
-				p = q
-			}
-		} else {
+		if table == nil {
 			for q := range sp.parts {
 				if sp.parts[q].slot == s {
 					p = int32(q)
+					break
+				}
+			}
+		} else {
+			for h := int(s) & mask; table[h] != 0; h = (h + 1) & mask {
+				if sp.parts[table[h]-1].slot == s {
+					p = table[h] - 1
 					break
 				}
 			}
@@ -195,13 +201,18 @@ func splitPerSlot(args []string, first, step, n int) msSplit {
 		if p < 0 {
 			p = int32(len(sp.parts))
 			sp.parts = append(sp.parts, msPart{slot: s})
-			if index == nil && len(sp.parts) > 16 {
-				index = make(map[slots.Slot]int32, n)
-				for q := range sp.parts {
-					index[sp.parts[q].slot] = int32(q)
+			switch {
+			case table != nil:
+				tableAdd(table, mask, s, p)
+			case len(sp.parts) > 16:
+				size := 64
+				for size < 2*n && size < 1<<15 {
+					size <<= 1
 				}
-			} else if index != nil {
-				index[s] = p
+				table, mask = make([]int32, size), size-1
+				for q := range sp.parts {
+					tableAdd(table, mask, sp.parts[q].slot, int32(q))
+				}
 			}
 		}
 		sp.where[i] = msWhere{part: p, pos: int32(sp.parts[p].keys)}
@@ -224,6 +235,16 @@ func splitPerSlot(args []string, first, step, n int) msSplit {
 		copy(p.args[at:at+step], args[first+i*step:first+(i+1)*step])
 	}
 	return sp
+}
+
+// tableAdd files part p of slot s in table (open addressing; the table
+// has room: at least twice as many entries as there can be slots).
+func tableAdd(table []int32, mask int, s slots.Slot, p int32) {
+	h := int(s) & mask
+	for table[h] != 0 {
+		h = (h + 1) & mask
+	}
+	table[h] = p + 1
 }
 
 // multiShard runs args, whose keys hash to different slots (cse), split
