@@ -151,7 +151,8 @@ func keyLayout(cmd *command.Command, args []string) (first, step, n int, ok bool
 		return 0, 0, 0, false
 	}
 	s := &cmd.Specs[0]
-	if s.Begin != command.BeginIndex || s.Find != command.FindRange || s.NotKey || s.KeyStep < 1 {
+	if s.Begin != command.BeginIndex || s.Find != command.FindRange || s.NotKey || s.KeyStep < 1 || s.Limit > 1 {
+		// (A limit: keys, then as many other arguments; not cut per key.)
 		return 0, 0, 0, false
 	}
 	var buf [16]int

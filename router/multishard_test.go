@@ -129,6 +129,13 @@ func TestSplitPerSlot(t *testing.T) {
 		assert.Equal(t, []string{"JSON.MGET", a, "$.x"}, sp.parts[0].args)
 		assert.Equal(t, []string{"JSON.MGET", b, "$.x"}, sp.parts[1].args)
 	})
+	t.Run("keys then as many other arguments", func(t *testing.T) {
+		// An XREAD-like learned command: keys, then one ID per key.
+		cmd := &command.Command{Name: "x.read", Arity: -3, Tips: command.Tips{Request: command.RequestMultiShard},
+			Specs: []command.KeySpec{{Begin: command.BeginIndex, Index: 1, Find: command.FindRange, LastKey: -1, KeyStep: 1, Limit: 2}}}
+		_, _, _, ok := keyLayout(cmd, []string{"X.READ", a, b, "0", "0"})
+		assert.False(t, ok)
+	})
 	t.Run("many slots", func(t *testing.T) {
 		keys := keysOnDifferentSlots(100)
 		args := append([]string{"DEL"}, keys...)

@@ -41,13 +41,14 @@ type Client struct {
 	face *rueidisClient // the rueidis face (Rueidis)
 	args argsPool       // copies of the args of rueidis-face commands
 
-	tracer          Tracer
-	log             *slog.Logger
-	maxLag          int64
-	failoverWait    time.Duration // negative: no wait
-	stallTimeout    time.Duration // 0: no detector
-	strictCrossSlot bool          // Options.StrictCrossSlot
-	watch           *watch
+	tracer       Tracer
+	log          *slog.Logger
+	maxLag       int64
+	failoverWait time.Duration // negative: no wait
+	stallTimeout time.Duration // 0: no detector
+	watch        *watch
+
+	strictCrossSlot bool // Options.StrictCrossSlot: split nothing (multishard.go)
 
 	// afterGet, set by tests only, runs after a command's connection was
 	// taken from the pool and before the command is sent on it.
@@ -85,27 +86,27 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		bopts.Window = DefaultBreakerWindow
 	}
 	c := &Client{
-		pool:            newPool(co, bopts),
-		table:           opts.Table,
-		policy:          opts.ReadPolicy,
-		limits:          opts.Limits,
-		backoff:         opts.Backoff,
-		obs:             opts.Observer,
-		tracer:          opts.Tracer,
-		log:             opts.Logger,
-		maxLag:          opts.MaxReplicaLag,
-		failoverWait:    opts.FailoverWait,
-		stallTimeout:    opts.StallTimeout,
-		strictCrossSlot: opts.StrictCrossSlot,
-		watch:           newWatch(),
-		pruneStop:       make(chan struct{}),
-		pruneDone:       make(chan struct{}),
+		pool:         newPool(co, bopts),
+		table:        opts.Table,
+		policy:       opts.ReadPolicy,
+		limits:       opts.Limits,
+		backoff:      opts.Backoff,
+		obs:          opts.Observer,
+		tracer:       opts.Tracer,
+		log:          opts.Logger,
+		maxLag:       opts.MaxReplicaLag,
+		failoverWait: opts.FailoverWait,
+		stallTimeout: opts.StallTimeout,
+		watch:        newWatch(),
+		pruneStop:    make(chan struct{}),
+		pruneDone:    make(chan struct{}),
 	}
 	b, err := noSlotBuilder()
 	if err != nil {
 		return nil, err
 	}
 	c.face = &rueidisClient{c: c, b: b}
+	c.strictCrossSlot = opts.StrictCrossSlot
 	if c.failoverWait == 0 {
 		c.failoverWait = DefaultFailoverWait
 	}
