@@ -3,6 +3,8 @@ package router
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/redis/rueidis"
@@ -290,4 +292,54 @@ func BenchmarkMultiShardSplit(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzSplitPerSlot splits random MSET-like and MGET-like commands (with
+// a suffix) and checks the parts: each key keeps its arguments, one slot
+// per part, the prefix and suffix in every part, and where finds every
+// key in its part.
+func FuzzSplitPerSlot(f *testing.F) {
+	f.Add("a,b,a,{a}c,d", uint8(1))
+	f.Add("k0,k1,k2,k3,k4,k5,k6,k7,k8,k9,k10,k11,k12,k13,k14,k15,k16,k17,k18,k19,k20", uint8(2))
+	f.Add(",,{},{}x", uint8(3))
+	f.Fuzz(func(t *testing.T, list string, stepB uint8) {
+		step := int(stepB%3) + 1
+		keys := strings.Split(list, ",")
+		if len(keys) > 500 {
+			keys = keys[:500]
+		}
+		args := []string{"CMD"}
+		for i, k := range keys {
+			args = append(args, k)
+			for j := 1; j < step; j++ {
+				args = append(args, fmt.Sprint("v", i, ".", j))
+			}
+		}
+		args = append(args, "SUFFIX")
+		n := len(keys)
+		sp := splitPerSlot(args, 1, step, n)
+		total := 0
+		for _, p := range sp.parts {
+			total += p.keys
+			if len(p.args) != 2+p.keys*step || p.args[0] != "CMD" || p.args[len(p.args)-1] != "SUFFIX" {
+				t.Fatalf("part %q", p.args)
+			}
+			for k := range p.keys {
+				if slots.Of(p.args[1+k*step]) != p.slot {
+					t.Fatalf("key %q not in slot %d", p.args[1+k*step], p.slot)
+				}
+			}
+		}
+		if total != n || len(sp.where) != n {
+			t.Fatalf("%d keys in parts, %d where, want %d", total, len(sp.where), n)
+		}
+		for i, w := range sp.where {
+			p := sp.parts[w.part]
+			got := p.args[1+int(w.pos)*step : 1+int(w.pos+1)*step]
+			want := args[1+i*step : 1+(i+1)*step]
+			if !slices.Equal(got, want) {
+				t.Fatalf("key %d: %q in its part, want %q", i, got, want)
+			}
+		}
+	})
 }
