@@ -506,3 +506,69 @@ func TestFanOutAllNodesLive(t *testing.T) {
 		assert.Equal(t, int64(1), asInt(t)(m, err))
 	}
 }
+
+// BenchmarkMultiShardMGet reads 12 keys of three shards: one MGET split
+// per slot by the client, the same keys as 12 GETs in one DoMulti, and
+// for scale an MGET of 12 keys that share a hash tag (one node).
+func BenchmarkMultiShardMGet(b *testing.B) {
+	cl := clustertest.Need(b, cluster)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	c, err := router.New(ctx, router.Options{Seeds: cl.Addrs()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	var spread, tagged []string
+	nodes := map[string]int{}
+	for i := 0; len(spread) < 12; i++ {
+		k := fmt.Sprint("bench:ms:", i)
+		_, n, err := c.Route("GET", k)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if nodes[n.Addr] < 4 {
+			nodes[n.Addr]++
+			spread = append(spread, k)
+			tagged = append(tagged, fmt.Sprint("{bench:ms}:", i))
+		}
+	}
+	gets := make([]router.Cmd, len(spread))
+	for i, k := range spread {
+		gets[i] = router.C("GET", k)
+		if _, err := c.Do(ctx, "SET", k, "value"); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Do(ctx, "SET", tagged[i], "value"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	mget := append([]string{"MGET"}, spread...)
+	b.Run("split-MGET", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := c.Do(ctx, mget...); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("DoMulti-GETs", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, r := range c.DoMulti(ctx, gets...) {
+				if r.Err != nil {
+					b.Fatal(r.Err)
+				}
+			}
+		}
+	})
+	tmget := append([]string{"MGET"}, tagged...)
+	b.Run("one-slot-MGET", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := c.Do(ctx, tmget...); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
