@@ -89,7 +89,10 @@ func (c *Client) doNode(ctx context.Context, addr string, args []string) (rueidi
 	unsent := err != nil
 	if err == nil {
 		var msg rueidis.RedisMessage
-		msg, err = nc.client.Do(ctx, nc.client.B().Arbitrary(args...).Build()).ToMessage()
+		// On the shared connection without the caller's deadline, as Do
+		// (see sharedConnContext): keyless commands fanned out by their
+		// tips come this way.
+		msg, err = nc.client.Do(sharedConnContext(ctx), nc.client.B().Arbitrary(args...).Build()).ToMessage()
 		if err == nil || rueidis.IsRedisNil(err) || isReply(err) {
 			b.Success()
 			return msg, err
