@@ -35,10 +35,14 @@ func Idempotent(args ...string) Cmd { return Cmd{Args: args, Idempotent: true} }
 // Do sends one command, given as its arguments (name first), to the node
 // that serves its keys, following redirects and retrying what is safe to
 // retry (see the package documentation). A command without keys (PING,
-// INFO, FLUSHALL, unknown commands...) goes to one primary; see
-// DoPrimaries to reach them all. The reply and error are those of
+// INFO, unknown commands...) goes to one primary, unless its command tips
+// send it to every primary or node (DBSIZE, KEYS, FLUSHALL, SCRIPT
+// LOAD...); a command whose keys hash to different slots is split per
+// slot when its tips allow (MGET, MSET, DEL...; see "Multi-shard
+// commands" in the package documentation); see DoPrimaries to reach
+// every primary with any command. The reply and error are those of
 // rueidis (rueidis.IsRedisNil(err) for a nil reply), or a client error:
-// *CrossSlotError, ErrBadCommand, *UnknownOutcomeError
+// *CrossSlotError, *MultiShardError (ErrMultiShard), ErrBadCommand, *UnknownOutcomeError
 // (ErrUnknownOutcome), *retry.ExhaustedError (wrapping the last error),
 // *FailoverWaitError (ErrNoPrimary) when the slot had no reachable
 // primary for Options.FailoverWait (or until the context ended), ErrNoNode
@@ -103,10 +107,22 @@ func (c *Client) doUser(ctx context.Context, args []string, idem bool, user *rue
 	}
 	d, err := decide(c.table, args)
 	if err != nil {
+		if _, ok := err.(*CrossSlotError); ok {
+			// Split per slot when the command's tips allow (multishard.go).
+			if msg, err, ok := c.multiShard(ctx, args, idem || user != nil && user.IsRetryable()); ok {
+				return msg, err
+			}
+		}
 		return rueidis.RedisMessage{}, err
 	}
 	if d.txn {
 		return rueidis.RedisMessage{}, errTxnInDo
+	}
+	if d.fan {
+		// To every primary or node when the command's tips say so.
+		if msg, err, ok := c.fanOut(ctx, args); ok {
+			return msg, err
+		}
 	}
 	st := state{d: d, idem: idem, ctr: c.limits.Counter()}
 	if user != nil {

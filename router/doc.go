@@ -151,4 +151,60 @@
 // DoPrimaries sends a command to every primary (DBSIZE, INFO, SCRIPT
 // LOAD...); DBSize, Scan and FlushAll are built on it. Node gives the
 // rueidis client of one node.
+//
+// # Multi-shard commands (command tips)
+//
+// Redis 7 tells cluster clients, through the request_policy and
+// response_policy tips of COMMAND (command.Tips: static for Redis 7.0,
+// learned for the rest), how to run a command that does not fit one
+// shard. Do, DoCmd, DoMulti and the rueidis face follow them:
+//
+//   - A command whose keys hash to different slots and whose
+//     request_policy is multi_shard (MGET, MSET, DEL, UNLINK, EXISTS,
+//     TOUCH, and learned ones such as JSON.MGET) is split per slot, each
+//     key with its arguments (MSET's values) and the arguments before and
+//     after the keys repeated in every part. The parts go as one DoMulti
+//     batch (each follows its own redirects and retries) and the replies
+//     are merged by the response policy: in the caller's key order for
+//     the default (MGET, duplicates included), summed for agg_sum (DEL,
+//     EXISTS...), OK only when every part said OK for all_succeeded
+//     (MSET). A split command is not atomic across slots. When a part
+//     fails there is no partial answer: the error is a *MultiShardError
+//     (ErrMultiShard) that names the failed parts' keys and wraps their
+//     errors (errors.Is(err, ErrUnknownOutcome) for a write part whose
+//     outcome is unknown; the other parts were executed). The caller's
+//     rueidis command is never sent as it is: the parts are built from
+//     its arguments.
+//   - MSETNX (multi_shard, agg_min) is not split — split, it would no
+//     longer set all its keys or none — and keeps the *CrossSlotError, as
+//     does every cross-slot command without a multi_shard tip (SUNION,
+//     RENAME...) or whose key layout cannot be cut per key.
+//   - A command without keys whose request_policy is all_shards (DBSIZE,
+//     KEYS, FLUSHALL, FLUSHDB, WAIT, SCRIPT EXISTS and KILL, FUNCTION
+//     LOAD, DELETE, FLUSH, RESTORE and KILL, MEMORY PURGE) goes to every
+//     primary that serves slots, all_nodes (CONFIG SET, SCRIPT LOAD and
+//     FLUSH, SLOWLOG, LATENCY RESET) to every primary and every replica
+//     the cluster does not flag failed, in parallel over DoPrimaries'
+//     machinery (one attempt per node, no redirects), over the plain
+//     connection of each node. The replies are merged by the response
+//     policy: agg_sum, agg_min, agg_max, agg_logical_and/or (element by
+//     element for arrays: SCRIPT EXISTS), all_succeeded (the first reply
+//     when all succeeded), one_succeeded (the first success: SCRIPT
+//     KILL); none (KEYS, SLOWLOG GET): arrays concatenated, else the first
+//     reply. A node that fails fails the command with a *MultiShardError
+//     naming it (except under one_succeeded).
+//   - Left to one primary, as before: PING (all_shards in Redis 7.0, but
+//     a probe of the client's reach: rueidis and go-redis send it to one
+//     node, and a fan-out would fail it whenever one shard is down),
+//     RANDOMKEY (no merge of per-shard replies gives a uniformly random
+//     key), and every command whose response_policy is special (INFO,
+//     MEMORY STATS and DOCTOR, LATENCY DOCTOR..., FUNCTION STATS): their
+//     per-node reports are what DoPrimaries returns. SCAN (request_policy
+//     special) is Client.Scan's business.
+//
+// Options.StrictCrossSlot refuses every cross-slot command with a
+// *CrossSlotError, as Redis Cluster does, and splits nothing. It does not
+// change the fan-out of keyless commands, which are never cross-slot.
+// Route, which does no I/O, always reports a cross-slot command's
+// *CrossSlotError.
 package router

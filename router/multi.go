@@ -78,7 +78,11 @@ func (c *Client) doMulti(ctx context.Context, cmds []Cmd, user []rueidis.Complet
 		}
 		return results
 	}
-	units := c.units(cmds, results)
+	units, alone := c.units(cmds, results)
+	if len(alone) > 0 {
+		// Split or fanned-out commands run beside the pipelines (multishard.go).
+		defer c.startAlone(ctx, cmds, user, results, alone)()
+	}
 	if user != nil {
 		for i := range units {
 			u := &units[i]
@@ -221,9 +225,11 @@ func (c *Client) doMulti(ctx context.Context, cmds []Cmd, user []rueidis.Complet
 }
 
 // units validates cmds, fills the results of invalid ones and returns the
-// units to send (in one allocation).
-func (c *Client) units(cmds []Cmd, results []Result) []unit {
+// units to send (in one allocation), and the indexes of the commands that
+// are split per slot or fanned out by their tips (runsAlone).
+func (c *Client) units(cmds []Cmd, results []Result) ([]unit, []int) {
 	units := make([]unit, 0, len(cmds))
+	var alone []int
 	for i := 0; i < len(cmds); i++ {
 		args := cmds[i].Args
 		if len(args) > 0 && strings.EqualFold(args[0], "multi") {
@@ -250,6 +256,10 @@ func (c *Client) units(cmds []Cmd, results []Result) []unit {
 			continue
 		}
 		d, err := decide(c.table, args)
+		if (err != nil || d.fan) && c.runsAlone(d, err, args) {
+			alone = append(alone, i)
+			continue
+		}
 		if err == nil && d.txn {
 			err = ErrMultiBlock
 		}
@@ -259,7 +269,7 @@ func (c *Client) units(cmds []Cmd, results []Result) []unit {
 		}
 		units = append(units, unit{first: i, last: i, st: state{d: d, idem: cmds[i].Idempotent, ctr: c.limits.Counter()}})
 	}
-	return units
+	return units, alone
 }
 
 func isMulti(args []string) bool { return len(args) > 0 && strings.EqualFold(args[0], "multi") }

@@ -28,9 +28,10 @@ func TestDoMultiOrderLive(t *testing.T) {
 	for i, r := range c.DoMulti(ctx, sets...) {
 		require.NoError(t, r.Err, i)
 	}
-	// Mixed: gets, a missing key, a cross-slot command, a bad command.
+	// Mixed: gets, a missing key, a cross-slot command (MSETNX: never
+	// split), a bad command.
 	cmds := append([]router.Cmd{}, gets...)
-	cmds = append(cmds, router.C("GET", testKey(t, "missing")), router.C("MGET", "user:1", "user:2"), router.C("GET"))
+	cmds = append(cmds, router.C("GET", testKey(t, "missing")), router.C("MSETNX", "user:1", "a", "user:2", "b"), router.C("GET"))
 	res := c.DoMulti(ctx, cmds...)
 	require.Len(t, res, len(cmds))
 	for i := range n {

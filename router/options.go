@@ -132,10 +132,11 @@ type Options struct {
 	// slots with a *CrossSlotError, as Redis Cluster itself does. By
 	// default the commands whose Redis command tips say a cluster client
 	// may split them (request_policy multi_shard: MGET, MSET, DEL,
-	// UNLINK, EXISTS, TOUCH...) are split per slot and their replies
-	// merged; keyless commands whose tip is all_shards or all_nodes
-	// (DBSIZE, KEYS, SCRIPT FLUSH...) go to every primary (every node)
-	// with the tip's aggregation.
+	// UNLINK, EXISTS, TOUCH..., never MSETNX) are split per slot and
+	// their replies merged. Keyless commands whose tip is all_shards or
+	// all_nodes (DBSIZE, KEYS, SCRIPT FLUSH...) go to every primary
+	// (every node) with the tip's aggregation whatever this option says.
+	// See "Multi-shard commands" in the package documentation.
 	StrictCrossSlot bool
 
 	// ClientSideCaching turns on server-assisted client-side caching for

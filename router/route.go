@@ -46,6 +46,7 @@ type decision struct {
 	readOnly bool
 	blocking bool
 	txn      bool // MULTI, EXEC, DISCARD, WATCH, UNWATCH: connection state
+	fan      bool // keyless, and its tips may send it to every shard or node (fanOut)
 }
 
 func (d *decision) slotOrNone() slots.Slot {
@@ -89,6 +90,7 @@ func decide(t *command.Table, args []string) (decision, error) {
 	}
 	d.readOnly = c.Flags&command.FlagReadOnly != 0
 	d.blocking = c.Flags&command.FlagBlocking != 0 && c.IsBlocking(args)
+	d.fan = !d.hasKeys && (c.Tips.Request == command.RequestAllShards || c.Tips.Request == command.RequestAllNodes)
 	return d, nil
 }
 

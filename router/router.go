@@ -50,6 +50,8 @@ type Client struct {
 	stallTimeout time.Duration // 0: no detector
 	watch        *watch
 
+	strictCrossSlot bool // Options.StrictCrossSlot: split nothing (multishard.go)
+
 	// afterGet, set by tests only, runs after a command's connection was
 	// taken from the pool and before the command is sent on it.
 	afterGet func(nc *nodeConn)
@@ -110,6 +112,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	if opts.ClientSideCaching {
 		c.initCache()
 	}
+	c.strictCrossSlot = opts.StrictCrossSlot
 	if c.failoverWait == 0 {
 		c.failoverWait = DefaultFailoverWait
 	}

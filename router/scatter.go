@@ -45,18 +45,25 @@ func (c *Client) Primaries() []*topology.Node {
 // SCRIPT LOAD, CONFIG SET...
 func (c *Client) DoPrimaries(ctx context.Context, args ...string) []NodeResult {
 	nodes := c.Primaries()
-	out := make([]NodeResult, len(nodes))
 	if err := c.checkNodeCommand(ctx, args); err != nil {
+		out := make([]NodeResult, len(nodes))
 		for i, n := range nodes {
 			out[i] = NodeResult{Node: n, Err: err}
 		}
 		return out
 	}
+	return c.doNodes(ctx, nodes, args)
+}
+
+// doNodes sends args to each of nodes in parallel (DoPrimaries, and the
+// fan-out of keyless commands by their tips).
+func (c *Client) doNodes(ctx context.Context, nodes []*topology.Node, args []string) []NodeResult {
+	out := make([]NodeResult, len(nodes))
 	var wg sync.WaitGroup
 	for i, n := range nodes {
 		wg.Go(func() {
 			out[i] = NodeResult{Node: n}
-			if err := safe.Call("DoPrimaries on "+n.Addr, func() {
+			if err := safe.Call("doNodes on "+n.Addr, func() {
 				out[i].Msg, out[i].Err = c.doNode(ctx, n.Addr, args)
 			}); err != nil {
 				c.panicked(n.Addr, err)
@@ -82,7 +89,10 @@ func (c *Client) doNode(ctx context.Context, addr string, args []string) (rueidi
 	unsent := err != nil
 	if err == nil {
 		var msg rueidis.RedisMessage
-		msg, err = nc.client.Do(ctx, nc.client.B().Arbitrary(args...).Build()).ToMessage()
+		// On the shared connection without the caller's deadline, as Do
+		// (see sharedConnContext): keyless commands fanned out by their
+		// tips come this way.
+		msg, err = nc.client.Do(sharedConnContext(ctx), nc.client.B().Arbitrary(args...).Build()).ToMessage()
 		if err == nil || rueidis.IsRedisNil(err) || isReply(err) {
 			b.Success()
 			return msg, err

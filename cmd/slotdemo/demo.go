@@ -272,6 +272,9 @@ func runDemo(ctx context.Context, cfg config, out, summary io.Writer) (res resul
 		Seeds:    cl.Addrs()[:1],
 		Observer: &d.ctr,
 		Topology: topology.Options{Observer: &d.refr},
+		// The keys act shows a cross-slot MGET refused before anything is
+		// sent; by default the router would split it per slot.
+		StrictCrossSlot: true,
 	})
 	cancel()
 	if err != nil {

@@ -190,6 +190,10 @@ type Command struct {
 	// command has a hand-written finder (SORT, MIGRATE, XREAD,
 	// XREADGROUP in the static table).
 	Specs []KeySpec
+	// Tips are the command's Redis 7 command tips (request and response
+	// policies for cluster clients): static for the commands of Redis
+	// 7.0, learned from COMMAND for the rest.
+	Tips Tips
 
 	find finder
 	subs map[string]*Command // by lower- and upper-case subcommand name

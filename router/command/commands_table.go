@@ -467,6 +467,7 @@ func buildStatic() map[string]*Command {
 		finish(c)
 		addName(m, c.Name, c)
 	}
+	applyStaticTips(m)
 	return m
 }
 

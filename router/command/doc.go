@@ -23,6 +23,17 @@
 // that lists every key with its slot and suggests hash-tagged names.
 // CheckSlot does the cross-slot check for keys already known.
 //
+// Every command carries its Redis 7 command tips (Command.Tips,
+// Table.TipsOf): the request_policy that tells a cluster client how to
+// send a command whose keys span slots (multi_shard: MGET, MSET, DEL,
+// UNLINK, EXISTS, TOUCH, MSETNX) or that has no keys but concerns every
+// shard or node (all_shards: DBSIZE, KEYS, FLUSHALL, FUNCTION LOAD...;
+// all_nodes: CONFIG SET, SCRIPT LOAD...), and the response_policy that
+// merges the replies (agg_sum, agg_min, all_succeeded, one_succeeded...).
+// They are static for Redis 7.0 (checked against 7.0.15) and learned
+// from COMMAND for the rest; this package only describes them, package
+// router acts on them.
+//
 // A proxy or tool that must decide where a command goes without the
 // client — the slot's owner comes from package topology — calls
 // Table.Slot on the parsed arguments, answers an error to its own caller

@@ -30,7 +30,8 @@ const maxSpecValue = 1 << 20
 // specifications (begin_search index or keyword; find_keys range or
 // keynum; "unknown" kinds and the "incomplete" flag set
 // FlagKeysIncomplete) or, from servers older than 7.0 that send none,
-// from the legacy first/last/step triple.
+// from the legacy first/last/step triple; their command tips (element 8
+// of each entry, Redis 7) give Command.Tips.
 //
 // A reply that cannot be decoded returns an error wrapping
 // ErrCommandReply and no table; an entry that is an error or nil (COMMAND
@@ -134,6 +135,11 @@ func parseCommand(m *rueidis.RedisMessage, parent string, depth int) (*Command, 
 	var legacy [3]int
 	for i, what := range [...]string{"first key", "last key", "step"} {
 		if legacy[i], err = intField(&f[3+i], what); err != nil {
+			return nil, fmt.Errorf("%s: %v", name, err)
+		}
+	}
+	if len(f) >= 8 {
+		if c.Tips, err = parseTips(&f[7]); err != nil {
 			return nil, fmt.Errorf("%s: %v", name, err)
 		}
 	}

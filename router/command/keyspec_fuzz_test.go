@@ -176,6 +176,8 @@ func FuzzLearn(f *testing.F) {
 		"+find_keys\r\n%2\r\n+type\r\n+range\r\n+spec\r\n%3\r\n+lastkey\r\n:-1\r\n+keystep\r\n:1\r\n+limit\r\n:0\r\n*0\r\n"))
 	f.Add([]byte("*1\r\n*6\r\n$3\r\nold\r\n:-3\r\n*1\r\n+write\r\n:1\r\n:-1\r\n:2\r\n"))
 	f.Add([]byte("*1\r\n_\r\n"))
+	f.Add(entryWithTips("*3\r\n+request_policy:multi_shard\r\n+response_policy:agg_sum\r\n+nondeterministic_output\r\n"))
+	f.Add(entryWithTips("*1\r\n:1\r\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := parseRESP(data)
 		if err != nil {
@@ -199,10 +201,25 @@ func FuzzLearn(f *testing.F) {
 					checkRouting(t, tab, append([]string{n}, rest...))
 				}
 				c, _ := tab.Lookup(n)
+				checkTips(t, c)
 				for _, s := range c.Subcommands() {
 					checkRouting(t, tab, []string{n, s[strings.IndexByte(s, '|')+1:], "a", "b"})
 				}
 			}
 		}
 	})
+}
+
+// checkTips: a learned command's tips are known policies.
+func checkTips(t *testing.T, c *command.Command) {
+	t.Helper()
+	if c.Tips.Request > command.RequestSpecial || c.Tips.Response > command.ResponseSpecial {
+		t.Fatalf("%s: tips out of range: %+v", c.Name, c.Tips)
+	}
+	for _, s := range c.Subcommands() {
+		sc, _ := c.Subcommand(s[strings.IndexByte(s, '|')+1:])
+		if sc.Tips.Request > command.RequestSpecial || sc.Tips.Response > command.ResponseSpecial {
+			t.Fatalf("%s: tips out of range: %+v", sc.Name, sc.Tips)
+		}
+	}
 }

@@ -327,8 +327,8 @@ func TestShardedPubSubSlot(t *testing.T) {
 
 // TestStaticTableMatchesServer compares every entry of the static table
 // with what Redis 7.0.15 reports (the captured COMMAND reply): the same
-// commands and subcommands, arities, flags, and key specs (except where a
-// hand-written finder replaces them).
+// commands and subcommands, arities, flags, command tips, and key specs
+// (except where a hand-written finder replaces them).
 func TestStaticTableMatchesServer(t *testing.T) {
 	learned, err := learnCaptured("resp3")
 	require.NoError(t, err)
@@ -359,6 +359,7 @@ func compareWithServer(t *testing.T, learned, static *command.Command) {
 	assert.Equal(t, learned.Name, static.Name)
 	assert.Equal(t, learned.Arity, static.Arity, "%s arity", name)
 	assert.Equal(t, learned.Flags&^command.FlagKeysIncomplete, static.Flags, "%s flags", name)
+	assert.Equal(t, learned.Tips, static.Tips, "%s tips", name)
 	if hasKeyFinder(static) {
 		assert.NotZero(t, learned.Flags&command.FlagMovableKeys, "%s: finder for a command whose keys do not move", name)
 		return
