@@ -572,3 +572,31 @@ func BenchmarkMultiShardMGet(b *testing.B) {
 		}
 	})
 }
+
+// TestFanOutWriteCutLive: a keyless write fanned out to every primary
+// (SCRIPT LOAD) whose connection to one node breaks after the node ran
+// it says so: ErrUnknownOutcome naming the node, never a bare
+// connection error that reads as "not done".
+func TestFanOutWriteCutLive(t *testing.T) {
+	cl := clustertest.Need(t, cluster)
+	ctx := liveCtx(t, 30*time.Second)
+	ps, err := cl.Primaries(ctx)
+	require.NoError(t, err)
+	victim := ps[0]
+	p := newCutProxy(t, victim.Addr)
+	c := newLiveClient(t, cl, router.Options{
+		MapAddr: func(announced string) string {
+			if announced == victim.Addr {
+				return p.addr
+			}
+			return ""
+		},
+	})
+	script := "return '" + t.Name() + "'"
+	p.cutAfterSend(t.Name())
+	_, err = c.Do(ctx, "SCRIPT", "LOAD", script)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, router.ErrUnknownOutcome)
+	assert.Contains(t, err.Error(), p.addr)
+	assert.Equal(t, int64(1), p.cuts.Load())
+}

@@ -106,6 +106,12 @@ func (c *Client) doNode(ctx context.Context, addr string, args []string) (rueidi
 		// Evidence about the node; the caller's own cancellation is not.
 		c.connFailed(addr, err, unsent)
 	}
+	sent := !unsent && !retry.Unsent(err)
+	if sent && (class.Kind == retry.KindConn || class.Kind == retry.KindCanceled) && !c.table.IsReadOnly(args) {
+		// A write (FLUSHALL, SCRIPT LOAD, CONFIG SET...) that may have
+		// run on this node: say so.
+		return rueidis.RedisMessage{}, &UnknownOutcomeError{Addr: addr, Command: args[0], Err: err}
+	}
 	return rueidis.RedisMessage{}, err
 }
 
