@@ -37,6 +37,7 @@ type receiver struct {
 	last   error  // the last failure
 	hops   int    // MOVED followed since the last confirmation
 	quick  bool   // the next failure is retried at once
+	once   bool   // it was subscribed somewhere: following is reported
 
 	waitStart time.Time // when the current wait for a node began
 	waitAddr  string
@@ -74,7 +75,7 @@ func (r *receiver) run(ctx context.Context) error {
 		if err == nil {
 			nc = conn
 			r.confirms.Store(0)
-			if r.cause != nil {
+			if r.cause != nil && r.once {
 				r.pending.Store(&resub{addr: addr, cause: r.cause})
 			}
 			err = nc.client.Receive(r.ctx, r.sub.build(r.a.b), r.fn)
@@ -82,6 +83,7 @@ func (r *receiver) run(ctx context.Context) error {
 			if r.confirms.Load() >= int64(len(r.sub.chans)) {
 				// It was subscribed there: a new episode begins.
 				c.pool.success(addr)
+				r.once = true
 				r.cause, r.hops, r.quick, r.avoid = nil, 0, true, ""
 				r.waitStart = time.Time{}
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/slotrouter/slotrouter/internal/clustertest"
 	"github.com/slotrouter/slotrouter/router"
 	"github.com/slotrouter/slotrouter/slots"
+	"github.com/slotrouter/slotrouter/topology"
 )
 
 // receiving is a Receive running on its own goroutine: the messages it
@@ -314,6 +315,7 @@ func (r *seqRecorder) OnEvent(e router.Event) {
 // moves in a live reshard (the server's SUNSUBSCRIBE) and after a kill -9
 // failover of its new shard — counted: every message whose SPUBLISH began
 // after the EventResubscribed of each move, and succeeded, is received.
+// A client that has not seen the reshard subscribes through the MOVED.
 func TestReceiveShardedFollowsSlotLive(t *testing.T) {
 	cl := startAvailCluster(t, 0)
 	ctx := liveCtx(t, 90*time.Second)
@@ -321,6 +323,8 @@ func TestReceiveShardedFollowsSlotLive(t *testing.T) {
 	rec := &seqRecorder{phase: &phase}
 	c := newLiveClient(t, cl, router.Options{Observer: rec})
 	pub := newLiveClient(t, cl, router.Options{})
+	staleMoved := &router.Counters{}
+	stale := newLiveClient(t, cl, router.Options{Observer: staleMoved, Topology: topology.Options{Period: topology.NoPeriodicRefresh}})
 	rc := c.Rueidis()
 
 	ch := "{" + testKey(t) + "}"
@@ -394,6 +398,16 @@ func TestReceiveShardedFollowsSlotLive(t *testing.T) {
 	require.NoError(t, cl.MoveSlotList(ctx, from, to, []uint16{slot}))
 	waitUntil(t, 20*time.Second, "resubscribed after the reshard", func() bool { return phase.Load() >= 1 })
 	waitUntil(t, 10*time.Second, "messages after the reshard", func() bool { return after[1].Load() >= 100 })
+
+	// A client whose topology still has the slot at its old owner (no
+	// periodic refresh, nothing sent since): its SSUBSCRIBE gets MOVED
+	// and follows.
+	srecv := startReceive(ctx, t, stale.Rueidis(), stale.Rueidis().B().Ssubscribe().Channel(ch).Build())
+	srecv.waitConfirmed(t, 1)
+	assert.Positive(t, staleMoved.Moved()[from.Addr], "the subscription followed a MOVED from the old owner")
+	waitUntil(t, 10*time.Second, "the stale client's subscriber receives", func() bool { return len(srecv.messages()) > 0 })
+	srecv.cancel()
+	assert.ErrorIs(t, srecv.result(t), context.Canceled)
 
 	// 2. kill -9 of the slot's new owner: its replica takes over.
 	reps, err := cl.ReplicasOf(ctx, to)
