@@ -157,9 +157,12 @@ func TestReceiveSSubscribeLive(t *testing.T) {
 	rc := c.Rueidis()
 	ctx := liveCtx(t, 20*time.Second)
 	ch := "{" + testKey(t) + "}ch"
-	slot, node, err := c.Route("SPUBLISH", ch, "m")
+	slot, node, err := c.Route("SPUBLISH", ch, "m") // the table learned from COMMAND
 	require.NoError(t, err)
 	assert.Equal(t, slots.Of(ch), slot, "SPUBLISH routes by its channel")
+	slot, _, err = router.Route(c.Topology().Current(), router.DefaultTable(), router.ReadPrimary, "SPUBLISH", ch, "m")
+	require.NoError(t, err)
+	assert.Equal(t, slots.Of(ch), slot, "SPUBLISH routes by its channel (static table)")
 	r := startReceive(ctx, t, rc, rc.B().Ssubscribe().Channel(ch, ch+"2").Build())
 	r.waitConfirmed(t, 2)
 
@@ -302,9 +305,10 @@ type seqRecorder struct {
 
 func (r *seqRecorder) OnEvent(e router.Event) {
 	if e.Kind == router.EventResubscribed {
-		// 0 -> 1: resubscribed after the reshard; 2 -> 3: after the kill.
-		if !r.phase.CompareAndSwap(0, 1) {
-			r.phase.CompareAndSwap(2, 3)
+		// 0 -> 1: resubscribed after the reshard; 2 -> 3: after the
+		// kill; 4 -> 5: after the manual failover.
+		if p := r.phase.Load(); p%2 == 0 {
+			r.phase.CompareAndSwap(p, p+1)
 		}
 	}
 	r.eventRecorder.OnEvent(e)
@@ -312,9 +316,10 @@ func (r *seqRecorder) OnEvent(e router.Event) {
 
 // TestReceiveShardedFollowsSlotLive is the test: a sharded
 // subscription keeps receiving every message published after its slot
-// moves in a live reshard (the server's SUNSUBSCRIBE) and after a kill -9
-// failover of its new shard — counted: every message whose SPUBLISH began
-// after the EventResubscribed of each move, and succeeded, is received.
+// moves in a live reshard (the server's SUNSUBSCRIBE), after a kill -9
+// failover of its new shard, and after a manual failover back — counted:
+// every message whose SPUBLISH began after the EventResubscribed of each
+// move, and succeeded, is received.
 // A client that has not seen the reshard subscribes through the MOVED.
 func TestReceiveShardedFollowsSlotLive(t *testing.T) {
 	cl := startAvailCluster(t, 0)
@@ -361,7 +366,7 @@ func TestReceiveShardedFollowsSlotLive(t *testing.T) {
 		stop = make(chan struct{})
 		pwg  sync.WaitGroup
 	)
-	var after [4]atomic.Int64 // successful publishes per phase
+	var after [6]atomic.Int64 // successful publishes per phase
 	goSafe(t, &pwg, "publisher", func() {
 		tick := time.NewTicker(2 * time.Millisecond)
 		defer tick.Stop()
@@ -419,6 +424,14 @@ func TestReceiveShardedFollowsSlotLive(t *testing.T) {
 	require.NoError(t, err)
 	waitUntil(t, 30*time.Second, "resubscribed after the failover", func() bool { return phase.Load() >= 3 })
 	waitUntil(t, 10*time.Second, "messages after the failover", func() bool { return after[3].Load() >= 100 })
+
+	// 3. The killed node comes back as a replica and takes its slots
+	// back (CLUSTER FAILOVER): the demoted node unsubscribes the channel.
+	require.NoError(t, cl.Restart(ctx, to))
+	phase.Store(4)
+	require.NoError(t, cl.Failover(ctx, to))
+	waitUntil(t, 20*time.Second, "resubscribed after the manual failover", func() bool { return phase.Load() >= 5 })
+	waitUntil(t, 10*time.Second, "messages after the manual failover", func() bool { return after[5].Load() >= 100 })
 	stopPub()
 
 	// Every message published after a resubscription was reported
@@ -438,20 +451,23 @@ func TestReceiveShardedFollowsSlotLive(t *testing.T) {
 		}
 		return out
 	}
-	assert.Eventually(t, func() bool { return len(missing(1, 3)) == 0 }, 10*time.Second, 10*time.Millisecond)
-	assert.Empty(t, missing(1, 3), "messages published after EventResubscribed and lost")
-	t.Logf("published: %d before the reshard's resubscription (%d of them lost in its gap), %d after it, %d from the kill to its resubscription (%d lost), %d after it; received %d",
-		after[0].Load(), len(missing(0)), after[1].Load(), after[2].Load(), len(missing(2)), after[3].Load(), received.Load())
+	assert.Eventually(t, func() bool { return len(missing(1, 3, 5)) == 0 }, 10*time.Second, 10*time.Millisecond)
+	assert.Empty(t, missing(1, 3, 5), "messages published after EventResubscribed and lost")
+	t.Logf("published: %d before the reshard's resubscription (%d of them lost in its gap), %d after it, %d from the kill to its resubscription (%d lost), %d after it, %d from the manual failover to its resubscription (%d lost), %d after it; received %d",
+		after[0].Load(), len(missing(0)), after[1].Load(), after[2].Load(), len(missing(2)), after[3].Load(), after[4].Load(), len(missing(4)), after[5].Load(), received.Load())
 
 	evs := rec.find(func(e timedEvent) bool { return e.Kind == router.EventResubscribed })
-	require.Len(t, evs, 2, "one resubscription per move")
+	require.Len(t, evs, 3, "one resubscription per move")
 	assert.Equal(t, to.Addr, evs[0].Addr)
 	assert.Equal(t, slots.Slot(slot), evs[0].Slot)
 	assert.ErrorIs(t, evs[0].Err, router.ErrSlotMoved, "the server's SUNSUBSCRIBE")
 	assert.Equal(t, promoted.Addr, evs[1].Addr)
 	assert.Equal(t, slots.Slot(slot), evs[1].Slot)
 	assert.Error(t, evs[1].Err)
-	t.Logf("causes: reshard %v; failover %v", evs[0].Err, evs[1].Err)
+	assert.Equal(t, to.Addr, evs[2].Addr)
+	assert.Equal(t, slots.Slot(slot), evs[2].Slot)
+	assert.Error(t, evs[2].Err)
+	t.Logf("causes: reshard %v; kill -9 %v; manual failover %v", evs[0].Err, evs[1].Err, evs[2].Err)
 
 	scancel()
 	wg.Wait()
