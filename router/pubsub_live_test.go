@@ -473,3 +473,39 @@ func TestReceiveShardedFollowsSlotLive(t *testing.T) {
 	wg.Wait()
 	assert.ErrorIs(t, rerr, context.Canceled)
 }
+
+// TestReceiveShardedFreezeLive: the slot's primary freezes (SIGSTOP) and
+// its replica takes over: the subscription's connection neither drops
+// nor hears a SUNSUBSCRIBE, and the client has no other traffic that
+// would show the failover. rueidis's keepalive fails the connection
+// within CommandTimeout (2 s here), and the subscription follows to the
+// promoted replica and receives what is published there.
+func TestReceiveShardedFreezeLive(t *testing.T) {
+	cl := startAvailCluster(t, 0)
+	ctx := liveCtx(t, 60*time.Second)
+	rec := &eventRecorder{}
+	c := newLiveClient(t, cl, router.Options{Observer: rec, CommandTimeout: 2 * time.Second})
+	pub := newLiveClient(t, cl, router.Options{})
+	rc := c.Rueidis()
+	ch := "{" + testKey(t) + "}"
+	owner, err := cl.OwnerOf(ctx, uint16(slots.Of(ch)))
+	require.NoError(t, err)
+	r := startReceive(ctx, t, rc, rc.B().Ssubscribe().Channel(ch).Build())
+	r.waitConfirmed(t, 1)
+
+	require.NoError(t, cl.Pause(owner))
+	t.Cleanup(func() { _ = cl.Resume(owner) })
+	promoted, err := cl.WaitFailover(ctx, owner)
+	require.NoError(t, err)
+	r.waitConfirmed(t, 2)
+	evs := rec.find(func(e timedEvent) bool { return e.Kind == router.EventResubscribed })
+	require.Len(t, evs, 1)
+	assert.Equal(t, promoted.Addr, evs[0].Addr)
+	assert.Equal(t, slots.Of(ch), evs[0].Slot)
+	for i := range 10 {
+		_, err := pub.Do(ctx, "SPUBLISH", ch, strconv.Itoa(i))
+		require.NoError(t, err)
+	}
+	waitUntil(t, 10*time.Second, "10 messages", func() bool { return len(r.messages()) == 10 })
+	t.Logf("cause: %v", evs[0].Err)
+}
