@@ -125,7 +125,9 @@
 // by asking the node whether it still serves the slot), a MOVED reply —
 // make Receive subscribe again where the channels are served now,
 // waiting for a new owner within ctx and Options.FailoverWait, without
-// returning. Once the server confirms the new subscription an
+// returning. A frozen node's connection fails within
+// Options.CommandTimeout (rueidis's keepalive), or as soon as the
+// client's other traffic shows its failover (its connections are cut). Once the server confirms the new subscription an
 // EventResubscribed (new node, slot, cause) is reported: every message
 // published after it is delivered; messages published while no node
 // held the subscription are lost, as pub/sub's at-most-once delivery
