@@ -168,6 +168,9 @@ func (a *rueidisClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.R
 	}
 	b := a.c.args.get(cmd.Commands())
 	msg, err := a.c.doUser(ctx, b.s, false, &cmd)
+	if err == errSubscribe { // not sent: (S|P)UNSUBSCRIBE goes where Receive subscribes
+		msg, err = a.unsubscribe(ctx, b.s, cmd)
+	}
 	a.c.args.put(b)
 	return rueidis.NewResult(msg, err)
 }

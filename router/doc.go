@@ -146,6 +146,33 @@
 // ErrDedicatedRecycled; the Client's Close closes the dedicated
 // connections not given back.
 //
+// # Pub/sub
+//
+// Do refuses the subscribe family; the rueidis face (Client.Rueidis) has
+// Receive, with rueidis's semantics: it calls fn for each message and
+// returns nil when the subscription ends by an unsubscribe, an error that
+// is rueidis.ErrClosing (and ErrClosed) when the client is closed,
+// ctx.Err() when ctx ends, and the error when the subscription failed.
+// SUBSCRIBE and PSUBSCRIBE go to a reachable primary (classic pub/sub is
+// cluster-wide), SSUBSCRIBE to the primary of its channels' slot (the
+// channels must share one: *CrossSlotError). The face's Do sends
+// UNSUBSCRIBE and PUNSUBSCRIBE to every connected primary and
+// SUNSUBSCRIBE to its channels' slot's primary, where Receive subscribed;
+// SPUBLISH is routed by its channel. Beyond rueidis, a subscription
+// follows its node: a dropped connection (a node killed, failed over,
+// gone), and for SSUBSCRIBE a slot that moved — the server's own
+// SUNSUBSCRIBE after a reshard or a failover (told from the caller's own
+// by asking the node whether it still serves the slot), a MOVED reply —
+// make Receive subscribe again where the channels are served now,
+// waiting for a new owner within ctx and Options.FailoverWait, without
+// returning. A frozen node's connection fails within
+// Options.CommandTimeout (rueidis's keepalive), or as soon as the
+// client's other traffic shows its failover (its connections are cut). Once the server confirms the new subscription an
+// EventResubscribed (new node, slot, cause) is reported: every message
+// published after it is delivered; messages published while no node
+// held the subscription are lost, as pub/sub's at-most-once delivery
+// allows.
+//
 // # Node-level commands
 //
 // DoPrimaries sends a command to every primary (DBSIZE, INFO, SCRIPT

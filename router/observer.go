@@ -53,11 +53,13 @@ const (
 	// while its calls were stalled (or it was flagged failed) were cut
 	// (Addr).
 	EventConnsCut
-	// EventResubscribed: a sharded subscription of the rueidis face
-	// (SSUBSCRIBE through Receive) followed its slot to a new owner —
-	// after a reshard, a failover or a dropped connection — and is
-	// subscribed again there (Addr: the new node; Slot; Err: why it
-	// moved).
+	// EventResubscribed: a subscription of the rueidis face's Receive
+	// followed its node and is subscribed again — confirmed by the
+	// server — at Addr: for SSUBSCRIBE its slot's new owner after a
+	// reshard, a failover or a dropped connection (Slot: the channels'
+	// slot), for SUBSCRIBE and PSUBSCRIBE another primary after a
+	// dropped connection (Slot: NoSlot). Err says why it moved
+	// (ErrSlotMoved for the server's own SUNSUBSCRIBE).
 	EventResubscribed
 	// EventCacheDropped: client-side cache entries of a node were dropped
 	// because it lost slots or its connection (Addr; Slot: NoSlot when
