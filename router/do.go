@@ -343,9 +343,13 @@ func (c *Client) pick(st *state) (addr string, ro bool, err error) {
 	}
 	s := c.topo.Current()
 	if !st.d.hasKeys {
-		p, err := anyPrimary(s, func(n *topology.Node) bool {
+		ok := func(n *topology.Node) bool {
 			return n.Addr != st.avoid && !c.pool.breakerOpen(n.Addr)
-		})
+		}
+		if p := preferred(s, st.d, ok); p != nil {
+			return p.Addr, false, c.allow(st, p.Addr)
+		}
+		p, err := anyPrimary(s, ok)
 		if err != nil {
 			return "", false, err
 		}

@@ -47,6 +47,10 @@ type decision struct {
 	blocking bool
 	txn      bool // MULTI, EXEC, DISCARD, WATCH, UNWATCH: connection state
 	fan      bool // keyless, and its tips may send it to every shard or node (fanOut)
+	// prefer: keyless, but best sent to slot's primary (PUBLISH: any node
+	// takes it and the cluster bus forwards it; one node per channel keeps
+	// one publisher's messages in order).
+	prefer bool
 }
 
 func (d *decision) slotOrNone() slots.Slot {
@@ -76,6 +80,8 @@ func decide(t *command.Table, args []string) (decision, error) {
 	switch c.Name {
 	case "multi", "exec", "discard", "watch", "unwatch":
 		d.txn = true
+	case "publish":
+		d.prefer = len(args) > 1
 	case "monitor", "sync", "psync", "quit", "reset", "hello", "auth",
 		"readonly", "readwrite", "client|reply", "client|tracking":
 		return d, connStateError(c.Name)
@@ -87,6 +93,9 @@ func decide(t *command.Table, args []string) (decision, error) {
 	d.slot, d.hasKeys, err = c.Slot(args)
 	if err != nil {
 		return d, err
+	}
+	if d.prefer && !d.hasKeys {
+		d.slot = slots.Of(args[1])
 	}
 	d.readOnly = c.Flags&command.FlagReadOnly != 0
 	d.blocking = c.Flags&command.FlagBlocking != 0 && c.IsBlocking(args)
@@ -107,6 +116,9 @@ func nodeFor(s *topology.Snapshot, d decision, policy ReadPolicy) (*topology.Nod
 		return nil, ErrNoNode
 	}
 	if !d.hasKeys {
+		if p := preferred(s, d, nil); p != nil {
+			return p, nil
+		}
 		return anyPrimary(s, nil)
 	}
 	sh, ok := s.Lookup(d.slot)
@@ -148,6 +160,23 @@ func anyPrimary(s *topology.Snapshot, ok func(*topology.Node) bool) (*topology.N
 		return nil, ErrNoNode
 	}
 	return first, nil
+}
+
+// preferred returns the primary of d's slot when d prefers it (PUBLISH)
+// and ok (nil: any) accepts it, else nil.
+func preferred(s *topology.Snapshot, d decision, ok func(*topology.Node) bool) *topology.Node {
+	if !d.prefer {
+		return nil
+	}
+	sh, found := s.Lookup(d.slot)
+	if !found {
+		return nil
+	}
+	p := servingPrimary(sh)
+	if p == nil || ok != nil && !ok(p) {
+		return nil
+	}
+	return p
 }
 
 // servingPrimary returns the primary of sh when it serves slots and has a

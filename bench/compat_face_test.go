@@ -1,9 +1,3 @@
-//go:build pending
-
-// Run with: go test -tags pending -run ... (see the report; these need
-// Dedicate, Receive/SetPubSubHooks, the multi-shard split and client-side
-// caching, which other work items build).
-
 package bench_test
 
 import (
