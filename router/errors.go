@@ -40,7 +40,7 @@ var (
 	// errSubscribe is the error for the subscribe family, which puts a
 	// connection in pub/sub mode.
 	errSubscribe = fmt.Errorf("%w: SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE and their UNSUBSCRIBE forms need a connection of their own, not a command on the shared one: "+
-		"subscribe with Receive on the client of the node (Client.Node; for SSUBSCRIBE the node Client.Route gives for the channel)", command.ErrBadCommand)
+		"subscribe with Client.Rueidis().Receive (which follows a sharded channel's slot to its new owner), or a Dedicated connection's SetPubSubHooks", command.ErrBadCommand)
 )
 
 // ErrPanic is wrapped by the error that replaces a panic recovered in a
