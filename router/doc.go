@@ -158,7 +158,10 @@
 // channels must share one: *CrossSlotError). The face's Do sends
 // UNSUBSCRIBE and PUNSUBSCRIBE to every connected primary and
 // SUNSUBSCRIBE to its channels' slot's primary, where Receive subscribed;
-// SPUBLISH is routed by its channel. Beyond rueidis, a subscription
+// SPUBLISH is routed by its channel, and so is PUBLISH (any node takes
+// it and the cluster bus forwards it, but one node per channel keeps one
+// publisher's messages in order; another primary when that one is
+// unreachable). Beyond rueidis, a subscription
 // follows its node: a dropped connection (a node killed, failed over,
 // gone), and for SSUBSCRIBE a slot that moved — the server's own
 // SUNSUBSCRIBE after a reshard or a failover (told from the caller's own
@@ -167,8 +170,8 @@
 // waiting for a new owner within ctx and Options.FailoverWait, without
 // returning. A frozen node's connection fails within
 // Options.CommandTimeout (rueidis's keepalive), or as soon as the
-// client's other traffic shows its failover (its connections are cut). Once the server confirms the new subscription an
-// EventResubscribed (new node, slot, cause) is reported: every message
+// client's other traffic shows its failover (its connections are cut).
+// Once the server confirms the new subscription an EventResubscribed (new node, slot, cause) is reported: every message
 // published after it is delivered; messages published while no node
 // held the subscription are lost, as pub/sub's at-most-once delivery
 // allows.
