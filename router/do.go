@@ -264,10 +264,10 @@ func (c *Client) getConn(ctx context.Context, st *state, addr string, ro bool) (
 // send sends the attempt of st (args) on nc, after ASKING when st says
 // so: the caller's own command the first time, else one built from args.
 //
-// Where the command goes on the node's rueidis client: a caller with a
-// deadline that is alone on the node (lone: no other call in flight),
-// with a command built from args, gets a connection of its own from
-// rueidis's pool, and its deadline is
+// Where the command goes on the node's rueidis client: a read with a
+// deadline whose caller is alone on the node (lone: no other call in
+// flight), with a command built from args, gets a connection of its own
+// from rueidis's pool, and its deadline is
 // put on that socket (rueidis's synchronous path: no goroutine switch; if
 // the deadline passes only that connection is closed). Other calls share
 // the node's pipelines, their deadline kept off the shared socket (see
@@ -275,10 +275,16 @@ func (c *Client) getConn(ctx context.Context, st *state, addr string, ro bool) (
 func (c *Client) send(ctx context.Context, nc *nodeConn, args []string, st *state, lone bool) rueidis.RedisResult {
 	cl := nc.client
 	own := st.d.blocking
-	if lone && !st.asking && !st.hasUser {
-		// (The caller's own rueidis command stays on the shared
-		// pipeline: it cannot be marked blocking, and building another
-		// would leave it unrecycled.)
+	if lone && st.d.readOnly && !st.asking && !st.hasUser {
+		// Reads only: a pooled connection in rueidis's synchronous mode
+		// has no reader of its own, so it learns that its node died only
+		// when it is used; a write sent on it then would have an unknown
+		// outcome although it never reached a server, where the shared
+		// pipeline's reader would have seen the EOF first and the write
+		// would fail unsent. A read is simply retried. (The caller's own
+		// rueidis command stays on the shared pipeline too: it cannot be
+		// marked blocking, and building another would leave it
+		// unrecycled.)
 		_, own = ctx.Deadline()
 	}
 	var cmd rueidis.Completed
