@@ -17,8 +17,8 @@ const NoSlot slots.Slot = 1<<16 - 1
 
 // Route decides, without any I/O, where the command args (name first)
 // goes in snapshot s: its slot (NoSlot for a command without keys) and
-// a copy of the node (the caller's own: changing it changes nothing in s)
-// — the slot's primary, or for a read-only command the node the
+// a copy of the node (the caller's own: changing it changes nothing in s;
+// the zero Node with an error) — the slot's primary, or for a read-only command the node the
 // read policy chooses (without breakers or latencies: PrimaryPreferred
 // and Nearest give the primary, PreferReplica a random online replica). A command
 // without keys, or unknown to t, goes to a random primary. t nil means

@@ -227,10 +227,10 @@ func (c *Client) Topology() *topology.Refresher { return c.topo }
 func (c *Client) Table() *command.Table { return c.table }
 
 // Route decides, without I/O, where Do would send the command args (name
-// first) now: its slot (NoSlot without keys) and a copy of the node
-// (the caller's own), following the read
-// policy and skipping nodes whose circuit breaker is open when another
-// node can serve a read. See the package function Route for the errors.
+// first) now: its slot (NoSlot without keys) and a copy of the node (the
+// caller's own; the zero Node with an error), following the read policy
+// and skipping nodes whose circuit breaker is open when another node can
+// serve a read. See the package function Route for the errors.
 func (c *Client) Route(args ...string) (slots.Slot, topology.Node, error) {
 	d, err := decide(c.table, args)
 	if err != nil {
