@@ -113,3 +113,27 @@ func TestDoPrimariesResultIsTheCallersOwn(t *testing.T) {
 	}
 	require.Equal(t, want, renderSnapshot(s))
 }
+
+// TestRouteDoesNotAllocate checks that handing out copies left the
+// routing decision without allocation: the hot path reads the snapshot's
+// own shards (lookupShard, shardsOf), never the exported accessors, which
+// copy.
+func TestRouteDoesNotAllocate(t *testing.T) {
+	s := benchSnapshot(t)
+	g := newFakeGroup(t, 2)
+	c := newFakeClient(t, g, router.Options{ReadPolicy: router.PreferReplica})
+	for _, args := range [][]string{{"GET", "user:42:name"}, {"SET", "k", "v"}, {"PING"}} {
+		for _, policy := range []router.ReadPolicy{router.ReadPrimary, router.PreferReplica, router.Nearest} {
+			assert.Zero(t, testing.AllocsPerRun(100, func() {
+				if _, n, err := router.Route(s, nil, policy, args...); err != nil || n.Addr == "" {
+					t.Fatal(err)
+				}
+			}), "Route %v %q", policy, args)
+		}
+		assert.Zero(t, testing.AllocsPerRun(100, func() {
+			if _, n, err := c.Route(args...); err != nil || n.Addr == "" {
+				t.Fatal(err)
+			}
+		}), "Client.Route %q", args)
+	}
+}
