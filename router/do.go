@@ -361,7 +361,7 @@ func (c *Client) pick(st *state) (addr string, ro bool, err error) {
 		}
 		return p.Addr, false, c.allow(st, p.Addr)
 	}
-	sh, ok := s.Lookup(st.d.slot)
+	sh, ok := lookupShard(s, st.d.slot)
 	if !ok || sh.Primary == nil || sh.Primary.Addr == "" {
 		return "", false, ErrNoNode
 	}
@@ -447,7 +447,7 @@ func (c *Client) handle(ctx context.Context, st *state, name, addr string, err e
 		c.topo.Trigger("circuit breaker open")
 	}
 	if err == ErrNoNode {
-		if len(c.topo.Current().Shards()) > 0 {
+		if len(shardsOf(c.topo.Current())) > 0 {
 			// The topology says nobody serves the slot (it drops a slot
 			// only when the cluster agrees): fail fast.
 			return 0, false, ErrNoNode

@@ -310,7 +310,7 @@ func (c *Client) replicaReadable(st *state, addr string) bool {
 	if !st.d.readOnly || st.block || c.policy == ReadPrimary {
 		return false
 	}
-	sh, ok := c.topo.Current().Lookup(st.d.slot)
+	sh, ok := lookupShard(c.topo.Current(), st.d.slot)
 	if !ok {
 		return false
 	}

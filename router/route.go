@@ -17,7 +17,8 @@ const NoSlot slots.Slot = 1<<16 - 1
 
 // Route decides, without any I/O, where the command args (name first)
 // goes in snapshot s: its slot (NoSlot for a command without keys) and
-// the node — the slot's primary, or for a read-only command the node the
+// a copy of the node (the caller's own: changing it changes nothing in s;
+// the zero Node with an error) — the slot's primary, or for a read-only command the node the
 // read policy chooses (without breakers or latencies: PrimaryPreferred
 // and Nearest give the primary, PreferReplica a random online replica). A command
 // without keys, or unknown to t, goes to a random primary. t nil means
@@ -27,16 +28,16 @@ const NoSlot slots.Slot = 1<<16 - 1
 // keys hash to different slots, wraps ErrBadCommand for a malformed
 // command, or is ErrNoNode when no node serves the slot. Route allocates
 // nothing for a valid command with fewer than 17 keys.
-func Route(s *topology.Snapshot, t *command.Table, policy ReadPolicy, args ...string) (slots.Slot, *topology.Node, error) {
+func Route(s *topology.Snapshot, t *command.Table, policy ReadPolicy, args ...string) (slots.Slot, topology.Node, error) {
 	if t == nil {
 		t = command.DefaultTable()
 	}
 	d, err := decide(t, args)
 	if err != nil {
-		return 0, nil, err
+		return 0, topology.Node{}, err
 	}
 	n, err := nodeFor(s, d, policy)
-	return d.slotOrNone(), n, err
+	return d.slotOrNone(), nodeValue(n), err
 }
 
 // decision is what the table says about one command.
@@ -121,7 +122,7 @@ func nodeFor(s *topology.Snapshot, d decision, policy ReadPolicy) (*topology.Nod
 		}
 		return anyPrimary(s, nil)
 	}
-	sh, ok := s.Lookup(d.slot)
+	sh, ok := lookupShard(s, d.slot)
 	if !ok || sh.Primary == nil {
 		return nil, ErrNoNode
 	}
@@ -137,7 +138,7 @@ func nodeFor(s *topology.Snapshot, d decision, policy ReadPolicy) (*topology.Nod
 // anyPrimary returns a random primary of s for which ok holds (nil: any),
 // or the first primary when ok rejects them all.
 func anyPrimary(s *topology.Snapshot, ok func(*topology.Node) bool) (*topology.Node, error) {
-	shards := s.Shards()
+	shards := shardsOf(s)
 	n := len(shards)
 	if n == 0 {
 		return nil, ErrNoNode

@@ -19,21 +19,21 @@ const maxScanSteps = 1 << 24
 
 // NodeResult is the reply of one node to a scattered command.
 type NodeResult struct {
-	// Node is the node asked.
-	Node *topology.Node
+	// Node is the node asked (a copy: the caller's own).
+	Node topology.Node
 	// Msg and Err are its reply.
 	Msg rueidis.RedisMessage
 	Err error
 }
 
-// Primaries returns the primaries that serve slots in the current
-// topology.
-func (c *Client) Primaries() []*topology.Node {
-	var out []*topology.Node
-	shards := c.topo.Current().Shards()
+// Primaries returns copies of the primaries that serve slots in the
+// current topology (the caller's own: changing them changes nothing).
+func (c *Client) Primaries() []topology.Node {
+	var out []topology.Node
+	shards := shardsOf(c.topo.Current())
 	for i := range shards {
 		if p := servingPrimary(&shards[i]); p != nil {
-			out = append(out, p)
+			out = append(out, *p)
 		}
 	}
 	return out

@@ -22,7 +22,8 @@ type PrimaryChange struct {
 }
 
 // Changes is what Diff found between two snapshots. Nodes are identified by
-// id (or announced address when the id is unknown).
+// id (or announced address when the id is unknown). The nodes are copies,
+// the caller's own: changing them changes no snapshot.
 type Changes struct {
 	// Moved are the runs of slots whose primary changed (failovers included).
 	Moved []SlotMove
@@ -45,14 +46,44 @@ func (c Changes) Empty() bool {
 // Diff reports what changed from old to new. A nil snapshot counts as
 // empty (no slots, no nodes). Moved slots come as maximal runs with the
 // same old and new primary, in slot order; node lists follow the order of
-// the snapshot they come from.
+// the snapshot they come from. The nodes are copies (one per node: the same
+// node in two places is the same copy).
 func Diff(old, new *Snapshot) Changes {
+	c := diff(old, new)
+	fresh := make(map[*Node]*Node)
+	cp := func(n *Node) *Node {
+		if n == nil {
+			return nil
+		}
+		if f, ok := fresh[n]; ok {
+			return f
+		}
+		f := copyNode(n)
+		fresh[n] = f
+		return f
+	}
+	for i := range c.Moved {
+		c.Moved[i].From, c.Moved[i].To = cp(c.Moved[i].From), cp(c.Moved[i].To)
+	}
+	for i := range c.Failovers {
+		c.Failovers[i].Old, c.Failovers[i].New = cp(c.Failovers[i].Old), cp(c.Failovers[i].New)
+	}
+	for _, list := range [][]*Node{c.Added, c.Removed, c.HealthChanged} {
+		for i := range list {
+			list[i] = cp(list[i])
+		}
+	}
+	return c
+}
+
+// diff is Diff with the snapshots' own nodes.
+func diff(old, new *Snapshot) Changes {
 	var c Changes
 	key := func(s *Snapshot, slot slots.Slot) *Node {
 		if s == nil {
 			return nil
 		}
-		p, _ := s.Primary(slot)
+		p, _ := s.primary(slot)
 		return p
 	}
 	same := func(a, b *Node) bool {
@@ -107,13 +138,13 @@ func Diff(old, new *Snapshot) Changes {
 		if !ok || o.Role != RoleReplica {
 			continue
 		}
-		osh, ok := old.ShardOf(o)
+		osh, ok := old.shardOf(o)
 		if !ok {
 			continue
 		}
 		oldPrimary := osh.Primary
 		if np, ok := newNodes[oldPrimary.Key()]; ok {
-			if nsh, ok := new.ShardOf(np); ok && nsh.Primary == np && len(nsh.Ranges) > 0 {
+			if nsh, ok := new.shardOf(np); ok && nsh.Primary == np && len(nsh.Ranges) > 0 {
 				continue // the old primary still serves slots: not a failover
 			}
 		}

@@ -2,10 +2,20 @@
 //
 // The model is immutable: a Snapshot maps each of the 16384 hash slots to
 // the Shard (primary plus replicas) that serves it through a flat table, so
-// Lookup is a single array index. New snapshots are built, never edited:
-// Reconcile builds one from what several nodes said (Views produced by
-// ParseShards, ParseSlots and ParseNodes), ApplyMoved builds one from a
-// MOVED redirect, and Diff reports what changed between two.
+// finding a slot's shard is a single array index. New snapshots are built,
+// never edited: Reconcile builds one from what several nodes said (Views
+// produced by ParseShards, ParseSlots and ParseNodes), ApplyMoved builds
+// one from a MOVED redirect, and Diff reports what changed between two.
+//
+// Immutability holds, it is not a convention: everything a Snapshot hands
+// out is the caller's own copy. Node holds only strings and numbers, so
+// accessors return Node values (Nodes, NodeByAddr, NodeByID, Primary);
+// Lookup, Shards and ShardOf return Shard values whose Primary, Replicas
+// and Ranges are fresh copies; Diff and ApplyMoved report copies of nodes.
+// Changing them changes no snapshot. The copies cost allocations (Lookup
+// copies one shard); the router's hot path reads the snapshot's own shards
+// through internal accessors instead, without allocating, and hands out
+// copies too (router.Route returns a topology.Node).
 //
 // Reconciliation follows the cluster's own rule: for every slot the claim
 // of the primary with the highest config epoch wins. Every slot entry

@@ -269,7 +269,7 @@ func (l *Loader) PickNodes(s *Snapshot, n int) []string {
 	}
 	var good, bad []string
 	seen := make(map[string]bool)
-	for _, nd := range s.Nodes() {
+	for _, nd := range s.nodes {
 		if nd.Addr == "" || seen[nd.Addr] {
 			continue
 		}

@@ -21,7 +21,7 @@ func checkInvariants(t *testing.T, s *Snapshot) {
 				t.Fatalf("node %v in two shards", n)
 			}
 			seen[n] = true
-			if got, ok := s.ShardOf(n); !ok || got != sh {
+			if got, ok := s.shardOf(n); !ok || got != sh {
 				t.Fatalf("ShardOf(%v) wrong", n)
 			}
 			if n.Addr == "" || n.Announced == "" {
@@ -38,7 +38,7 @@ func checkInvariants(t *testing.T, s *Snapshot) {
 		}
 		for _, r := range sh.Ranges {
 			for x := int(r.Start); x <= int(r.End); x++ {
-				if got, ok := s.Lookup(slots.Slot(x)); !ok || got != sh {
+				if got, ok := s.lookup(slots.Slot(x)); !ok || got != sh {
 					t.Fatalf("slot %d: Lookup disagrees with ranges", x)
 				}
 			}
@@ -117,7 +117,7 @@ func FuzzModelOps(f *testing.F) {
 					if ns.Version() != s.Version()+1 {
 						t.Fatal("version did not grow")
 					}
-					if p, _ := ns.Primary(slot); p == nil || (p.Announced != fmt.Sprintf("10.0.0.1:%d", port)) {
+					if p, _ := ns.primary(slot); p == nil || (p.Announced != fmt.Sprintf("10.0.0.1:%d", port)) {
 						t.Fatalf("slot %d not on the MOVED target", slot)
 					}
 				}
@@ -130,8 +130,8 @@ func FuzzModelOps(f *testing.F) {
 				}
 				for x := 0; x < slots.Count; x++ {
 					if e := s.Entry(slots.Slot(x)); e.Fixed {
-						a, _ := s.Primary(slots.Slot(x))
-						b, _ := ns.Primary(slots.Slot(x))
+						a, _ := s.primary(slots.Slot(x))
+						b, _ := ns.primary(slots.Slot(x))
 						if b == nil || a.Key() != b.Key() {
 							t.Fatalf("slot %d: stale view rolled back a MOVED fix", x)
 						}

@@ -52,9 +52,10 @@ func (k MovedKind) String() string {
 type MovedResult struct {
 	// Kind says how the redirect was interpreted.
 	Kind MovedKind
-	// From is the slot's previous primary (nil when it was uncovered).
+	// From is a copy of the slot's previous primary (nil when it was
+	// uncovered).
 	From *Node
-	// To is the slot's new primary, in the returned snapshot.
+	// To is a copy of the slot's new primary, as in the returned snapshot.
 	To *Node
 	// NeedRefresh reports that the redirect revealed something the snapshot
 	// cannot know (an unknown node) and a full refresh should follow.
@@ -87,9 +88,10 @@ func (s *Snapshot) ApplyMoved(slot slots.Slot, addr string) (*Snapshot, MovedRes
 	if err != nil || host == "" || perr != nil || port <= 0 || port > 65535 {
 		return s, MovedResult{Kind: MovedInvalid, Err: fmt.Errorf("%w: MOVED address %q is not host:port", ErrMalformedReply, addr)}
 	}
-	from, _ := s.Primary(slot)
-	target, known := s.NodeByAddr(addr)
+	from, _ := s.primary(slot)
+	target, known := s.nodeByAddr(addr)
 	if known && from != nil && target == from {
+		from = copyNode(from)
 		return s, MovedResult{Kind: MovedSameOwner, From: from, To: from}
 	}
 	b, fresh := s.clone()
@@ -102,10 +104,10 @@ func (s *Snapshot) ApplyMoved(slot slots.Slot, addr string) (*Snapshot, MovedRes
 	switch {
 	case known && target.Role == RolePrimary:
 		toNode = fresh[target]
-		b.owner[slot] = uint16(s.shardOf[target])
+		b.owner[slot] = uint16(s.shardIdx[target])
 		b.fix(slot, toNode)
 		res.Kind = MovedToPrimary
-	case known && cur >= 0 && s.shardOf[target] == cur:
+	case known && cur >= 0 && s.shardIdx[target] == cur:
 		sh := &b.shards[cur]
 		old := sh.Primary
 		toNode = fresh[target]
@@ -120,7 +122,7 @@ func (s *Snapshot) ApplyMoved(slot slots.Slot, addr string) (*Snapshot, MovedRes
 		res.Kind = MovedFailover
 	case known:
 		// A replica of another shard: take it out and let it serve the slot.
-		r := s.shardOf[target]
+		r := s.shardIdx[target]
 		sh := &b.shards[r]
 		toNode = fresh[target]
 		sh.Replicas = withoutNode(sh.Replicas, toNode)
@@ -136,7 +138,7 @@ func (s *Snapshot) ApplyMoved(slot slots.Slot, addr string) (*Snapshot, MovedRes
 			toNode.IP, toNode.Hostname = "", host
 		}
 		if len(b.shards) >= maxShards {
-			return s, MovedResult{Kind: MovedInvalid, From: from, Err: fmt.Errorf("%w: too many shards", ErrInvalidShards)}
+			return s, MovedResult{Kind: MovedInvalid, From: copyOrNil(from), Err: fmt.Errorf("%w: too many shards", ErrInvalidShards)}
 		}
 		t := b.addShard("", toNode, nil)
 		b.owner[slot] = uint16(t)
@@ -144,11 +146,12 @@ func (s *Snapshot) ApplyMoved(slot slots.Slot, addr string) (*Snapshot, MovedRes
 		res.Kind, res.NeedRefresh = MovedToUnknown, true
 	}
 	ns := b.finish(s.version + 1)
-	res.To = toNode
+	res.To = copyNode(toNode)
 	if res.From != nil {
-		if n, ok := ns.NodeByID(res.From.ID); ok && res.From.ID != "" {
+		if n, ok := ns.nodeByID(res.From.ID); ok && res.From.ID != "" {
 			res.From = n
 		}
+		res.From = copyNode(res.From)
 	}
 	return ns, res
 }
@@ -192,4 +195,12 @@ func (b *builder) fix(slot slots.Slot, owner *Node) {
 		b.epoch.set(slot, owner.ConfigEpoch)
 		b.known.Add(slot)
 	}
+}
+
+// copyOrNil returns a fresh copy of n, or nil.
+func copyOrNil(n *Node) *Node {
+	if n == nil {
+		return nil
+	}
+	return copyNode(n)
 }

@@ -58,7 +58,10 @@ func (h Health) String() string {
 
 // Node is one cluster node as seen in a reply or a snapshot.
 //
-// Nodes reachable from a Snapshot are shared and must not be modified.
+// A Node holds only strings and numbers: a struct copy is a deep copy.
+// Snapshots hand out copies (Node values, or pointers to fresh copies in
+// Shard, Changes and MovedResult), so changing a Node you got changes no
+// snapshot.
 type Node struct {
 	// ID is the 40-character node id ("" when the reply did not carry it).
 	ID string

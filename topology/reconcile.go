@@ -295,7 +295,7 @@ func (r *reconciler) decideSlots() {
 		slot := slots.Slot(x)
 		prevIdx, prevEntry := -1, SlotEntry{}
 		if r.prev != nil {
-			if sh, ok := r.prev.Lookup(slot); ok {
+			if sh, ok := r.prev.lookup(slot); ok {
 				prevIdx = r.byKey[sh.Primary.Key()]
 				prevEntry = r.prev.Entry(slot)
 			}

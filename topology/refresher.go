@@ -543,8 +543,8 @@ func (r *Refresher) attempt(cause Cause) (ev RefreshEvent) {
 			r.digests[nr.Addr] = nr.Digest
 		}
 	}
-	keep := make(map[string]bool, len(s.Nodes()))
-	for _, n := range s.Nodes() {
+	keep := make(map[string]bool, len(s.nodes))
+	for _, n := range s.nodes {
 		keep[n.Addr] = true
 	}
 	for a := range r.digests {
@@ -581,7 +581,7 @@ func (r *Refresher) publish(views []View) (old, s *Snapshot, err error) {
 // other known nodes.
 func (r *Refresher) probeTargets(s *Snapshot) []string {
 	var known, other []string
-	for _, n := range s.Nodes() {
+	for _, n := range s.nodes {
 		if _, ok := r.digests[n.Addr]; ok {
 			known = append(known, n.Addr)
 		} else if n.Addr != "" {

@@ -9,7 +9,10 @@ import (
 
 // Shard is a primary, its replicas and the slot ranges it serves.
 //
-// Shards reachable from a Snapshot are shared and must not be modified.
+// A Shard that a Snapshot hands out (Lookup, Shards, ShardOf) is a deep
+// copy, the caller's own: its Primary and Replicas point to fresh copies of
+// the nodes and Ranges is a fresh slice, so changing any of them changes
+// no snapshot.
 type Shard struct {
 	// ID is the shard id when the cluster reported one (7.2+), else "".
 	ID string
@@ -68,7 +71,9 @@ type SnapshotOptions struct {
 
 // Snapshot is an immutable slot map: which shard serves each of the 16384
 // slots, plus every known node. It is safe for concurrent use; build a new
-// one (Reconcile, ApplyMoved, NewSnapshot) instead of changing it.
+// one (Reconcile, ApplyMoved, NewSnapshot) instead of changing it. Its
+// accessors return copies (Node and Shard values), so no caller can change
+// what the others read.
 type Snapshot struct {
 	owner   [slots.Count]uint16
 	version uint64
@@ -76,8 +81,8 @@ type Snapshot struct {
 	nodes   []*Node
 	byAddr  map[string]*Node
 	byID    map[string]*Node
-	// shardOf maps a node key to its shard index.
-	shardOf   map[*Node]int
+	// shardIdx maps each node (the snapshot's own) to its shard index.
+	shardIdx  map[*Node]int
 	uncovered slots.Set
 	epoch     epochTable
 	known     slots.Set
@@ -89,9 +94,21 @@ type Snapshot struct {
 // (Reconcile, ApplyMoved) have a higher version than their parent.
 func (s *Snapshot) Version() uint64 { return s.version }
 
-// Lookup returns the shard serving slot, or false when the slot is uncovered
-// or out of range. It is one array index: no lock, no allocation.
-func (s *Snapshot) Lookup(slot slots.Slot) (*Shard, bool) {
+// Lookup returns a copy of the shard serving slot (see Shard: the copy is
+// the caller's own), or false when the slot is uncovered or out of range.
+// The slot is one array index, without lock; the copy allocates. Routing
+// code that must not allocate asks the router (router.Route).
+func (s *Snapshot) Lookup(slot slots.Slot) (Shard, bool) {
+	sh, ok := s.lookup(slot)
+	if !ok {
+		return Shard{}, false
+	}
+	return sh.clone(), true
+}
+
+// lookup is Lookup without the copy: the snapshot's own shard, which must
+// not be changed nor handed out. It allocates nothing.
+func (s *Snapshot) lookup(slot slots.Slot) (*Shard, bool) {
 	if int(slot) >= slots.Count {
 		return nil, false
 	}
@@ -102,34 +119,62 @@ func (s *Snapshot) Lookup(slot slots.Slot) (*Shard, bool) {
 	return &s.shards[i], true
 }
 
-// Primary returns the primary serving slot, or false when the slot is
-// uncovered or out of range.
-func (s *Snapshot) Primary(slot slots.Slot) (*Node, bool) {
-	sh, ok := s.Lookup(slot)
+// Primary returns a copy of the primary serving slot, or false when the
+// slot is uncovered or out of range.
+func (s *Snapshot) Primary(slot slots.Slot) (Node, bool) {
+	return nodeValue(s.primary(slot))
+}
+
+// primary is Primary without the copy.
+func (s *Snapshot) primary(slot slots.Slot) (*Node, bool) {
+	sh, ok := s.lookup(slot)
 	if !ok {
 		return nil, false
 	}
 	return sh.Primary, true
 }
 
-// Shards returns the shards ordered by their lowest slot; primaries without
-// slots come last, ordered by node key. The slice is shared: do not modify.
-func (s *Snapshot) Shards() []Shard { return s.shards }
+// Shards returns a copy of the shards ordered by their lowest slot;
+// primaries without slots come last, ordered by node key. The slice, and
+// the nodes and ranges of each shard, are the caller's own (see Shard).
+func (s *Snapshot) Shards() []Shard {
+	out := make([]Shard, len(s.shards))
+	for i := range s.shards {
+		out[i] = s.shards[i].clone()
+	}
+	return out
+}
 
-// Nodes returns every node, shard by shard, primary first. The slice is
-// shared: do not modify.
-func (s *Snapshot) Nodes() []*Node { return s.nodes }
+// Nodes returns a copy of every node, shard by shard, primary first. The
+// slice is the caller's own.
+func (s *Snapshot) Nodes() []Node {
+	out := make([]Node, len(s.nodes))
+	for i, n := range s.nodes {
+		out[i] = *n
+	}
+	return out
+}
 
-// NodeByAddr finds a node by its dialable Addr or its Announced address.
-// When a failed node and a live one share an address, the live one is
-// returned.
-func (s *Snapshot) NodeByAddr(addr string) (*Node, bool) {
+// NodeByAddr returns a copy of the node whose dialable Addr or Announced
+// address is addr. When a failed node and a live one share an address,
+// the live one is returned.
+func (s *Snapshot) NodeByAddr(addr string) (Node, bool) {
+	return nodeValue(s.nodeByAddr(addr))
+}
+
+// nodeByAddr is NodeByAddr without the copy.
+func (s *Snapshot) nodeByAddr(addr string) (*Node, bool) {
 	n, ok := s.byAddr[addr]
 	return n, ok
 }
 
-// NodeByID finds a node by its id.
-func (s *Snapshot) NodeByID(id string) (*Node, bool) {
+// NodeByID returns a copy of the node whose id is id.
+func (s *Snapshot) NodeByID(id string) (Node, bool) {
+	return nodeValue(s.nodeByID(id))
+}
+
+// nodeByID is NodeByID without the copy.
+func (s *Snapshot) nodeByID(id string) (*Node, bool) {
 	if id == "" {
 		return nil, false
 	}
@@ -137,13 +182,45 @@ func (s *Snapshot) NodeByID(id string) (*Node, bool) {
 	return n, ok
 }
 
-// ShardOf returns the shard a node belongs to (as primary or replica).
-func (s *Snapshot) ShardOf(n *Node) (*Shard, bool) {
-	i, ok := s.shardOf[n]
+// ShardOf returns a copy of the shard that node n belongs to (as primary
+// or replica). Nodes are matched by identity (Key: the id, or the
+// announced address when the id is unknown), so n may be a copy, or come
+// from another snapshot.
+func (s *Snapshot) ShardOf(n Node) (Shard, bool) {
+	var own *Node
+	if n.ID != "" {
+		own = s.byID[n.ID]
+	} else if k := n.Key(); k != "" {
+		for _, m := range s.nodes {
+			if m.Key() == k {
+				own = m
+				break
+			}
+		}
+	}
+	sh, ok := s.shardOf(own)
+	if !ok {
+		return Shard{}, false
+	}
+	return sh.clone(), true
+}
+
+// shardOf returns the snapshot's own shard of n, one of its own nodes.
+func (s *Snapshot) shardOf(n *Node) (*Shard, bool) {
+	i, ok := s.shardIdx[n]
 	if !ok {
 		return nil, false
 	}
 	return &s.shards[i], true
+}
+
+// nodeValue turns the result of an internal accessor into the copy that
+// exported accessors return.
+func nodeValue(n *Node, ok bool) (Node, bool) {
+	if !ok || n == nil {
+		return Node{}, false
+	}
+	return *n, true
 }
 
 // Uncovered returns the slots no shard serves.
@@ -235,6 +312,30 @@ func NewSnapshot(shards []Shard, opts SnapshotOptions) (*Snapshot, error) {
 func copyNode(n *Node) *Node {
 	c := *n
 	return &c
+}
+
+// clone returns a deep copy of sh: its own ranges, primary and replicas
+// (the nodes in one allocation).
+func (sh *Shard) clone() Shard {
+	c := Shard{ID: sh.ID}
+	if sh.Ranges != nil {
+		c.Ranges = append(make([]slots.Range, 0, len(sh.Ranges)), sh.Ranges...)
+	}
+	nodes := make([]Node, 1+len(sh.Replicas))
+	if sh.Primary != nil {
+		nodes[0] = *sh.Primary
+		c.Primary = &nodes[0]
+	}
+	if sh.Replicas != nil {
+		c.Replicas = make([]*Node, len(sh.Replicas))
+		for i, r := range sh.Replicas {
+			if r != nil {
+				nodes[1+i] = *r
+				c.Replicas[i] = &nodes[1+i]
+			}
+		}
+	}
+	return c
 }
 
 // builder assembles a snapshot: shards with fresh nodes, and a slot table
@@ -341,7 +442,7 @@ func (b *builder) finish(version uint64) *Snapshot {
 	s.shards = make([]Shard, len(b.shards))
 	s.byAddr = make(map[string]*Node)
 	s.byID = make(map[string]*Node)
-	s.shardOf = make(map[*Node]int)
+	s.shardIdx = make(map[*Node]int)
 	s.epoch = b.epoch.t
 	s.known = b.known
 	s.fixed = b.fixed
@@ -372,7 +473,7 @@ func (b *builder) finish(version uint64) *Snapshot {
 		for _, n := range append([]*Node{sh.Primary}, sh.Replicas...) {
 			b.fixAddr(n)
 			s.nodes = append(s.nodes, n)
-			s.shardOf[n] = i
+			s.shardIdx[n] = i
 			if n.ID != "" {
 				s.byID[n.ID] = n
 			}
