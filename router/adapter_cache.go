@@ -18,7 +18,7 @@ import (
 func (c *Client) initCache() {
 	c.caches = &cacheStores{
 		owner: func(slot slots.Slot) string {
-			if sh, ok := c.topo.Current().Lookup(slot); ok && sh.Primary != nil {
+			if sh, ok := lookupShard(c.topo.Current(), slot); ok && sh.Primary != nil {
 				return sh.Primary.Addr
 			}
 			return ""
@@ -107,7 +107,7 @@ func (c *Client) cacheConn(ctx context.Context, d decision) (*nodeConn, string) 
 	if !d.hasKeys || d.txn || d.blocking {
 		return nil, ""
 	}
-	sh, ok := c.topo.Current().Lookup(d.slot)
+	sh, ok := lookupShard(c.topo.Current(), d.slot)
 	if !ok || sh.Primary == nil || sh.Primary.Addr == "" {
 		return nil, ""
 	}

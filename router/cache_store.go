@@ -119,7 +119,7 @@ func (r *cacheStores) stores() []*slotStore {
 // served a slot in old that it does not serve in s.
 func (r *cacheStores) dropUnowned(old, s *topology.Snapshot) {
 	owner := func(slot slots.Slot) string {
-		if sh, ok := s.Lookup(slot); ok && sh.Primary != nil {
+		if sh, ok := lookupShard(s, slot); ok && sh.Primary != nil {
 			return sh.Primary.Addr
 		}
 		return ""
@@ -168,13 +168,13 @@ func (r *cacheStores) dropSlot(addr string, slot slots.Slot) {
 // lostSlots reports whether addr served, as a primary, a slot in old that
 // it does not serve in s.
 func lostSlots(old, s *topology.Snapshot, addr string) bool {
-	for _, sh := range old.Shards() {
+	for _, sh := range shardsOf(old) {
 		if sh.Primary == nil || sh.Primary.Addr != addr {
 			continue
 		}
 		for _, rg := range sh.Ranges {
 			for x := int(rg.Start); x <= int(rg.End); x++ {
-				n, ok := s.Lookup(slots.Slot(x))
+				n, ok := lookupShard(s, slots.Slot(x))
 				if !ok || n.Primary == nil || n.Primary.Addr != addr {
 					return true
 				}

@@ -523,18 +523,18 @@ func (c *Client) fanOut(ctx context.Context, args []string) (msg rueidis.RedisMe
 
 // allNodes returns the primaries that serve slots and their replicas
 // that the cluster does not flag failed.
-func (c *Client) allNodes() []*topology.Node {
-	var out []*topology.Node
-	shards := c.topo.Current().Shards()
+func (c *Client) allNodes() []topology.Node {
+	var out []topology.Node
+	shards := shardsOf(c.topo.Current())
 	for i := range shards {
 		p := servingPrimary(&shards[i])
 		if p == nil {
 			continue
 		}
-		out = append(out, p)
+		out = append(out, *p)
 		for _, r := range shards[i].Replicas {
 			if r != nil && r.Addr != "" && r.Health != topology.HealthFailed {
-				out = append(out, r)
+				out = append(out, *r)
 			}
 		}
 	}

@@ -169,7 +169,7 @@ func preferred(s *topology.Snapshot, d decision, ok func(*topology.Node) bool) *
 	if !d.prefer {
 		return nil
 	}
-	sh, found := s.Lookup(d.slot)
+	sh, found := lookupShard(s, d.slot)
 	if !found {
 		return nil
 	}

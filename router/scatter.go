@@ -57,7 +57,7 @@ func (c *Client) DoPrimaries(ctx context.Context, args ...string) []NodeResult {
 
 // doNodes sends args to each of nodes in parallel (DoPrimaries, and the
 // fan-out of keyless commands by their tips).
-func (c *Client) doNodes(ctx context.Context, nodes []*topology.Node, args []string) []NodeResult {
+func (c *Client) doNodes(ctx context.Context, nodes []topology.Node, args []string) []NodeResult {
 	out := make([]NodeResult, len(nodes))
 	var wg sync.WaitGroup
 	for i, n := range nodes {
