@@ -69,11 +69,7 @@ func (n *nodeClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.Redi
 func (n *nodeClient) DoMulti(ctx context.Context, multi ...rueidis.Completed) []rueidis.RedisResult {
 	cl, err := n.conn(ctx)
 	if err != nil {
-		out := make([]rueidis.RedisResult, len(multi))
-		for i := range out {
-			out[i] = rueidis.NewResult(rueidis.RedisMessage{}, err)
-		}
-		return out
+		return errResults(len(multi), err)
 	}
 	return cl.DoMulti(ctx, multi...)
 }
@@ -89,11 +85,7 @@ func (n *nodeClient) DoCache(ctx context.Context, cmd rueidis.Cacheable, ttl tim
 func (n *nodeClient) DoMultiCache(ctx context.Context, multi ...rueidis.CacheableTTL) []rueidis.RedisResult {
 	cl, err := n.conn(ctx)
 	if err != nil {
-		out := make([]rueidis.RedisResult, len(multi))
-		for i := range out {
-			out[i] = rueidis.NewResult(rueidis.RedisMessage{}, err)
-		}
-		return out
+		return errResults(len(multi), err)
 	}
 	return cl.DoMultiCache(ctx, multi...)
 }
@@ -163,11 +155,7 @@ func (e errDedicated) Do(context.Context, rueidis.Completed) rueidis.RedisResult
 	return rueidis.NewResult(rueidis.RedisMessage{}, e.err)
 }
 func (e errDedicated) DoMulti(_ context.Context, multi ...rueidis.Completed) []rueidis.RedisResult {
-	out := make([]rueidis.RedisResult, len(multi))
-	for i := range out {
-		out[i] = rueidis.NewResult(rueidis.RedisMessage{}, e.err)
-	}
-	return out
+	return errResults(len(multi), e.err)
 }
 func (e errDedicated) Receive(context.Context, rueidis.Completed, func(rueidis.PubSubMessage)) error {
 	return e.err
@@ -182,3 +170,12 @@ func (e errDedicated) SetOnInvalidations(func([]rueidis.RedisMessage)) <-chan er
 	return e.SetPubSubHooks(rueidis.PubSubHooks{})
 }
 func (e errDedicated) Close() {}
+
+// errResults returns n results failed with err.
+func errResults(n int, err error) []rueidis.RedisResult {
+	out := make([]rueidis.RedisResult, n)
+	for i := range out {
+		out[i] = rueidis.NewResult(rueidis.RedisMessage{}, err)
+	}
+	return out
+}
