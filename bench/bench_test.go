@@ -193,6 +193,30 @@ func BenchmarkMGet10(b *testing.B) {
 	})
 }
 
+// BenchmarkMGetAcross is one read of 10 and of 100 keys spread over
+// every slot they hash to (all three primaries) per iteration: one MGET
+// split per slot by slotrouter (both faces: the multi_shard command
+// tip), rueidis's MGet helper on its cluster client, and a hand-written
+// pipeline of per-slot MGETs for go-redis (which refuses a cross-slot
+// MGET).
+func BenchmarkMGetAcross(b *testing.B) {
+	for _, n := range []int{10, 100} {
+		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
+			eachClient(b, func(b *testing.B, c client) {
+				ctx := context.Background()
+				i := 0
+				for b.Loop() {
+					s := (i * n) % numKeys
+					if err := c.MGetAcross(ctx, benchKeys[s:s+n]); err != nil {
+						b.Fatal(err)
+					}
+					i++
+				}
+			})
+		})
+	}
+}
+
 // BenchmarkPipeline100 is one pipeline of 100 commands per iteration,
 // GET and SET alternating over 100 consecutive benchmark keys (all three
 // primaries): router.DoMulti, go-redis's ClusterClient.Pipeline and

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/slotrouter/slotrouter/router"
+	"github.com/slotrouter/slotrouter/slots"
 )
 
 // client is the common surface of the three clients compared: the calls
@@ -28,6 +29,10 @@ type client interface {
 	Incr(ctx context.Context, key string) error
 	// MGet reads keys (which share a slot) in one MGET.
 	MGet(ctx context.Context, keys ...string) error
+	// MGetAcross reads keys of many slots: one MGET split per slot by
+	// the client where it can (slotrouter's command tips, rueidis's MGet
+	// helper), else one MGET per slot in one pipeline, written by hand.
+	MGetAcross(ctx context.Context, keys []string) error
 	// Pipeline sends, in one pipeline per node, a GET of keys[i] for even
 	// i and a SET of keys[i] to val for odd i; it returns the first error.
 	Pipeline(ctx context.Context, keys []string, val string) error
@@ -87,7 +92,7 @@ func newClient(ctx context.Context, name string, seeds []string) (client, error)
 		}
 		// The very code that drives rueidis's client (rdClient), over
 		// the face; its Close closes c.
-		return rdClient{c.Rueidis()}, nil
+		return rdClient{c: c.Rueidis(), face: true}, nil
 	case "go-redis":
 		c := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: seeds})
 		if err := c.Ping(ctx).Err(); err != nil {
@@ -100,7 +105,7 @@ func newClient(ctx context.Context, name string, seeds []string) (client, error)
 		if err != nil {
 			return nil, err
 		}
-		return rdClient{c}, nil
+		return rdClient{c: c}, nil
 	}
 	return nil, fmt.Errorf("unknown client %q", name)
 }
@@ -164,6 +169,11 @@ func (s srClient) MGet(ctx context.Context, keys ...string) error {
 	return err
 }
 
+// MGetAcross is one MGET, split per slot by the router (multi_shard).
+func (s srClient) MGetAcross(ctx context.Context, keys []string) error {
+	return s.MGet(ctx, keys...)
+}
+
 func (s srClient) Pipeline(ctx context.Context, keys []string, val string) error {
 	cmds := make([]router.Cmd, len(keys))
 	for i, k := range keys {
@@ -206,6 +216,22 @@ func (g grClient) MGet(ctx context.Context, keys ...string) error {
 	return g.c.MGet(ctx, keys...).Err()
 }
 
+// MGetAcross groups keys by slot (go-redis sends a cross-slot MGET to one
+// node, which refuses it) and sends one MGET per slot in a pipeline.
+func (g grClient) MGetAcross(ctx context.Context, keys []string) error {
+	bySlot := make(map[slots.Slot][]string)
+	for _, k := range keys {
+		s := slots.Of(k)
+		bySlot[s] = append(bySlot[s], k)
+	}
+	p := g.c.Pipeline()
+	for _, ks := range bySlot {
+		p.MGet(ctx, ks...)
+	}
+	_, err := p.Exec(ctx)
+	return err
+}
+
 func (g grClient) Pipeline(ctx context.Context, keys []string, val string) error {
 	p := g.c.Pipeline()
 	for i, k := range keys {
@@ -225,7 +251,10 @@ func (g grClient) Pipeline(ctx context.Context, keys []string, val string) error
 func (g grClient) Close() { _ = g.c.Close() }
 
 // rdClient is rueidis's cluster client.
-type rdClient struct{ c rueidis.Client }
+type rdClient struct {
+	c    rueidis.Client
+	face bool // slotrouter's rueidis face (Client.Rueidis)
+}
 
 func (r rdClient) Get(ctx context.Context, key string) (string, error) {
 	v, err := r.c.Do(ctx, r.c.B().Get().Key(key).Build()).ToString()
@@ -245,6 +274,18 @@ func (r rdClient) Incr(ctx context.Context, key string) error {
 
 func (r rdClient) MGet(ctx context.Context, keys ...string) error {
 	_, err := r.c.Do(ctx, r.c.B().Mget().Key(keys...).Build()).AsStrSlice()
+	return err
+}
+
+// MGetAcross is rueidis's MGet helper (grouped per slot, one DoMulti) on
+// rueidis's client, and one MGET on slotrouter's face (split per slot by
+// its command tips).
+func (r rdClient) MGetAcross(ctx context.Context, keys []string) error {
+	if r.face {
+		_, err := r.c.Do(ctx, r.c.B().Mget().Key(keys...).Build()).AsStrSlice()
+		return err
+	}
+	_, err := rueidis.MGet(r.c, ctx, keys)
 	return err
 }
 
