@@ -126,10 +126,13 @@ func newCrossSlotErrorKeys(command string, keys []string) *CrossSlotError {
 // separators end the prefix that suggestKeys turns into a hash tag.
 const separators = ":._-/|#,;="
 
-// suggestKeys rewrites keys to share a hash tag.
+// suggestKeys rewrites keys to share a hash tag. The suggestions share
+// one buffer: a few allocations however many keys (a cross-slot command
+// that is then split per slot pays for its error too).
 func suggestKeys(keys []string) []string {
-	out := make([]string, len(keys))
-	// Every key already has a tag: use the first key's tag for all.
+	// Each suggestion is lead(k) + the tag + tail(k).
+	var tag string
+	var lead, tail func(k string) string
 	allTagged := true
 	for _, k := range keys {
 		if _, ok := hashtag.Tag(k); !ok {
@@ -138,34 +141,54 @@ func suggestKeys(keys []string) []string {
 		}
 	}
 	if allTagged {
-		tag, _ := hashtag.Tag(keys[0])
-		for i, k := range keys {
+		// Every key already has a tag: use the first key's tag for all.
+		t, _ := hashtag.Tag(keys[0])
+		tag = hashtag.Wrap(t)
+		lead = func(k string) string { return k[:strings.IndexByte(k, '{')] }
+		tail = func(k string) string {
 			t, _ := hashtag.Tag(k)
-			open := strings.IndexByte(k, '{')
-			out[i] = k[:open] + hashtag.Wrap(tag) + k[open+1+len(t)+1:]
+			return k[strings.IndexByte(k, '{')+len(t)+2:]
 		}
-		return out
-	}
-	prefix := keys[0]
-	for _, k := range keys[1:] {
-		n := 0
-		for n < len(prefix) && n < len(k) && prefix[n] == k[n] {
-			n++
+	} else {
+		prefix := keys[0]
+		for _, k := range keys[1:] {
+			n := 0
+			for n < len(prefix) && n < len(k) && prefix[n] == k[n] {
+				n++
+			}
+			prefix = prefix[:n]
 		}
-		prefix = prefix[:n]
+		if strings.ContainsAny(prefix, "{}") {
+			prefix = ""
+		}
+		if p := strings.LastIndexAny(prefix, separators); p > 0 {
+			prefix = prefix[:p]
+		}
+		tag = "{tag}"
+		if prefix != "" {
+			tag = hashtag.Wrap(prefix)
+		}
+		lead = func(string) string { return "" }
+		tail = func(k string) string { return k[len(prefix):] }
 	}
-	if strings.ContainsAny(prefix, "{}") {
-		prefix = ""
+	total := 0
+	for _, k := range keys {
+		total += len(lead(k)) + len(tag) + len(tail(k))
 	}
-	if p := strings.LastIndexAny(prefix, separators); p > 0 {
-		prefix = prefix[:p]
+	var b strings.Builder
+	b.Grow(total)
+	for _, k := range keys {
+		b.WriteString(lead(k))
+		b.WriteString(tag)
+		b.WriteString(tail(k))
 	}
+	buf := b.String()
+	out := make([]string, len(keys))
+	at := 0
 	for i, k := range keys {
-		if prefix == "" {
-			out[i] = "{tag}" + k
-		} else {
-			out[i] = hashtag.Wrap(prefix) + k[len(prefix):]
-		}
+		n := len(lead(k)) + len(tag) + len(tail(k))
+		out[i] = buf[at : at+n]
+		at += n
 	}
 	return out
 }
