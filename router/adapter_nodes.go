@@ -2,16 +2,20 @@ package router
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/redis/rueidis"
+	"github.com/slotrouter/slotrouter/router/command"
 )
 
 // Nodes returns a client aimed at each node of the current topology,
 // primaries and replicas, by dialable address (topology.Node.Addr).
 // Commands sent through one go to that node only, without redirects (a
-// replica's client reads in READONLY mode). The clients belong to the
-// Client: their Close does nothing.
+// replica's client reads in READONLY mode). An empty
+// command or a nil context is refused with an error wrapping
+// ErrBadCommand. The clients belong to the Client: their Close does
+// nothing.
 func (a *rueidisClient) Nodes() map[string]rueidis.Client {
 	s := a.c.topo.Current()
 	out := make(map[string]rueidis.Client)
@@ -58,7 +62,30 @@ func (n *nodeClient) dialContext() (context.Context, context.CancelFunc) {
 
 func (n *nodeClient) B() rueidis.Builder { return n.a.b }
 
+// errsOf returns n results holding err.
+func errsOf(n int, err error) []rueidis.RedisResult {
+	out := make([]rueidis.RedisResult, n)
+	for i := range out {
+		out[i] = rueidis.NewResult(rueidis.RedisMessage{}, err)
+	}
+	return out
+}
+
+// anyEmpty reports whether one of multi is an empty command (rueidis
+// panics on it).
+func anyEmpty(multi []rueidis.Completed) bool {
+	for i := range multi {
+		if multi[i].IsEmpty() {
+			return true
+		}
+	}
+	return false
+}
+
 func (n *nodeClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResult {
+	if cmd.IsEmpty() {
+		return rueidis.NewResult(rueidis.RedisMessage{}, errEmptyCommand)
+	}
 	cl, err := n.conn(ctx)
 	if err != nil {
 		return rueidis.NewResult(rueidis.RedisMessage{}, err)
@@ -67,18 +94,23 @@ func (n *nodeClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.Redi
 }
 
 func (n *nodeClient) DoMulti(ctx context.Context, multi ...rueidis.Completed) []rueidis.RedisResult {
+	if len(multi) == 0 {
+		return nil
+	}
+	if anyEmpty(multi) {
+		return errsOf(len(multi), errEmptyCommand)
+	}
 	cl, err := n.conn(ctx)
 	if err != nil {
-		out := make([]rueidis.RedisResult, len(multi))
-		for i := range out {
-			out[i] = rueidis.NewResult(rueidis.RedisMessage{}, err)
-		}
-		return out
+		return errsOf(len(multi), err)
 	}
 	return cl.DoMulti(ctx, multi...)
 }
 
 func (n *nodeClient) DoCache(ctx context.Context, cmd rueidis.Cacheable, ttl time.Duration) rueidis.RedisResult {
+	if (*rueidis.Completed)(&cmd).IsEmpty() {
+		return rueidis.NewResult(rueidis.RedisMessage{}, errEmptyCommand)
+	}
 	cl, err := n.conn(ctx)
 	if err != nil {
 		return rueidis.NewResult(rueidis.RedisMessage{}, err)
@@ -87,18 +119,25 @@ func (n *nodeClient) DoCache(ctx context.Context, cmd rueidis.Cacheable, ttl tim
 }
 
 func (n *nodeClient) DoMultiCache(ctx context.Context, multi ...rueidis.CacheableTTL) []rueidis.RedisResult {
+	if len(multi) == 0 {
+		return nil
+	}
+	for i := range multi {
+		if (*rueidis.Completed)(&multi[i].Cmd).IsEmpty() {
+			return errsOf(len(multi), errEmptyCommand)
+		}
+	}
 	cl, err := n.conn(ctx)
 	if err != nil {
-		out := make([]rueidis.RedisResult, len(multi))
-		for i := range out {
-			out[i] = rueidis.NewResult(rueidis.RedisMessage{}, err)
-		}
-		return out
+		return errsOf(len(multi), err)
 	}
 	return cl.DoMultiCache(ctx, multi...)
 }
 
 func (n *nodeClient) DoStream(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResultStream {
+	if cmd.IsEmpty() {
+		return rueidis.NewErrorResultStream(errEmptyCommand)
+	}
 	cl, err := n.conn(ctx)
 	if err != nil {
 		return rueidis.NewErrorResultStream(err)
@@ -107,6 +146,9 @@ func (n *nodeClient) DoStream(ctx context.Context, cmd rueidis.Completed) rueidi
 }
 
 func (n *nodeClient) DoMultiStream(ctx context.Context, multi ...rueidis.Completed) rueidis.MultiRedisResultStream {
+	if anyEmpty(multi) {
+		return rueidis.NewErrorResultStream(errEmptyCommand)
+	}
 	cl, err := n.conn(ctx)
 	if err != nil {
 		return rueidis.NewErrorResultStream(err)
@@ -115,6 +157,12 @@ func (n *nodeClient) DoMultiStream(ctx context.Context, multi ...rueidis.Complet
 }
 
 func (n *nodeClient) Receive(ctx context.Context, subscribe rueidis.Completed, fn func(msg rueidis.PubSubMessage)) error {
+	if subscribe.IsEmpty() {
+		return errEmptyCommand
+	}
+	if fn == nil {
+		return fmt.Errorf("%w: Receive: nil function", command.ErrBadCommand)
+	}
 	cl, err := n.conn(ctx)
 	if err != nil {
 		return err
