@@ -12,7 +12,9 @@ import (
 // Nodes returns a client aimed at each node of the current topology,
 // primaries and replicas, by dialable address (topology.Node.Addr).
 // Commands sent through one go to that node only, without redirects (a
-// replica's client reads in READONLY mode). An empty
+// replica's client reads in READONLY mode), on the connection the
+// Client's own calls to the node share: as with Do, a caller's deadline
+// ends its own wait but is not put on that shared socket. An empty
 // command or a nil context is refused with an error wrapping
 // ErrBadCommand. The clients belong to the Client: their Close does
 // nothing.
@@ -82,6 +84,17 @@ func anyEmpty(multi []rueidis.Completed) bool {
 	return false
 }
 
+// anyBlock reports whether one of multi is blocking (rueidis then sends
+// them all on a connection of their own).
+func anyBlock(multi []rueidis.Completed) bool {
+	for i := range multi {
+		if multi[i].IsBlock() {
+			return true
+		}
+	}
+	return false
+}
+
 func (n *nodeClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResult {
 	if cmd.IsEmpty() {
 		return rueidis.NewResult(rueidis.RedisMessage{}, errEmptyCommand)
@@ -89,6 +102,9 @@ func (n *nodeClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.Redi
 	cl, err := n.conn(ctx)
 	if err != nil {
 		return rueidis.NewResult(rueidis.RedisMessage{}, err)
+	}
+	if !cmd.IsBlock() {
+		ctx = sharedConnContext(ctx)
 	}
 	return cl.Do(ctx, cmd)
 }
@@ -104,6 +120,9 @@ func (n *nodeClient) DoMulti(ctx context.Context, multi ...rueidis.Completed) []
 	if err != nil {
 		return errsOf(len(multi), err)
 	}
+	if !anyBlock(multi) {
+		ctx = sharedConnContext(ctx)
+	}
 	return cl.DoMulti(ctx, multi...)
 }
 
@@ -115,7 +134,7 @@ func (n *nodeClient) DoCache(ctx context.Context, cmd rueidis.Cacheable, ttl tim
 	if err != nil {
 		return rueidis.NewResult(rueidis.RedisMessage{}, err)
 	}
-	return cl.DoCache(ctx, cmd, ttl)
+	return cl.DoCache(sharedConnContext(ctx), cmd, ttl)
 }
 
 func (n *nodeClient) DoMultiCache(ctx context.Context, multi ...rueidis.CacheableTTL) []rueidis.RedisResult {
@@ -131,7 +150,7 @@ func (n *nodeClient) DoMultiCache(ctx context.Context, multi ...rueidis.Cacheabl
 	if err != nil {
 		return errsOf(len(multi), err)
 	}
-	return cl.DoMultiCache(ctx, multi...)
+	return cl.DoMultiCache(sharedConnContext(ctx), multi...)
 }
 
 func (n *nodeClient) DoStream(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResultStream {

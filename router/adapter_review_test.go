@@ -2,6 +2,9 @@ package router_test
 
 import (
 	"context"
+	"crypto/tls"
+	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -9,8 +12,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/slotrouter/slotrouter/internal/clustertest"
 	"github.com/slotrouter/slotrouter/router"
 	"github.com/slotrouter/slotrouter/router/command"
+	"github.com/slotrouter/slotrouter/slots"
 )
 
 // TestRueidisNodesZeroCommandLive: the clients of Nodes() refuse a
@@ -43,5 +48,62 @@ func TestRueidisNodesZeroCommandLive(t *testing.T) {
 		}
 		// A good command still works after the refused ones.
 		require.NoError(t, n.Do(ctx, n.B().Ping().Build()).Error(), addr)
+	}
+}
+
+// TestRueidisNodesDeadlineIsNotSharedLive: A runs a 300 ms script through
+// the client Nodes() gives for the key's node, with a 50 ms deadline; B,
+// on the same node's shared connection without a deadline, sends an INCR
+// after A's script was written. B's INCR succeeds: A's deadline is not
+// put on the connection B shares (as Client.Do keeps it off).
+func TestRueidisNodesDeadlineIsNotSharedLive(t *testing.T) {
+	cl := clustertest.Need(t, cluster)
+	ctx := liveCtx(t, 30*time.Second)
+	k := testKey(t, "deadline")
+	owner, err := cl.OwnerOf(ctx, uint16(slots.Of(k)))
+	require.NoError(t, err)
+	_, err = cl.Do(ctx, owner, "SET", k, "1")
+	require.NoError(t, err)
+
+	evalWritten := make(chan struct{})
+	var once sync.Once
+	opts := router.Options{}
+	opts.ClientOption.DialCtxFn = func(ctx context.Context, dst string, d *net.Dialer, _ *tls.Config) (net.Conn, error) {
+		conn, err := d.DialContext(ctx, "tcp", dst)
+		if err != nil {
+			return nil, err
+		}
+		return &watchConn{Conn: conn, pattern: []byte("busy-300ms-nodes"), seen: func() { once.Do(func() { close(evalWritten) }) }}, nil
+	}
+	c := newLiveClient(t, cl, opts)
+	_, err = c.Do(ctx, "GET", k)
+	require.NoError(t, err)
+	node := c.Rueidis().Nodes()[owner.Addr]
+	require.NotNil(t, node, "Nodes() has %s", owner.Addr)
+
+	const script = `-- busy-300ms-nodes
+local t = redis.call('TIME')
+local start = t[1] * 1000000 + t[2]
+while true do
+  t = redis.call('TIME')
+  if t[1] * 1000000 + t[2] - start > 300000 then break end
+end
+return 1`
+	aDone := make(chan error, 1)
+	go func() {
+		actx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		aDone <- node.Do(actx, node.B().Eval().Script(script).Numkeys(1).Key(k).Build()).Error()
+	}()
+	<-evalWritten
+	// B has no deadline: it shares the node's connection with A.
+	bctx, bcancel := context.WithCancel(context.Background())
+	defer bcancel()
+	n, err := c.Do(bctx, "INCR", k)
+	require.NoError(t, err, "B's INCR: A's deadline (through Nodes()) is not B's error")
+	got, _ := n.AsInt64()
+	assert.Equal(t, int64(2), got)
+	if aErr := <-aDone; aErr != nil {
+		require.ErrorIs(t, aErr, context.DeadlineExceeded)
 	}
 }
