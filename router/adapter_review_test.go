@@ -107,3 +107,53 @@ return 1`
 		require.ErrorIs(t, aErr, context.DeadlineExceeded)
 	}
 }
+
+// TestRueidisDedicatedWriteCutLive: on a dedicated connection (Dedicated),
+// a write and a transaction's EXEC whose connection broke after the node
+// executed them are ErrUnknownOutcome naming the node, not a bare
+// connection error (errors.Is still reaches the connection error).
+func TestRueidisDedicatedWriteCutLive(t *testing.T) {
+	cl := clustertest.Need(t, cluster)
+	ctx := liveCtx(t, 30*time.Second)
+	k := testKey(t, "k")
+	owner, err := cl.OwnerOf(ctx, uint16(slots.Of(k)))
+	require.NoError(t, err)
+	p := newCutProxy(t, owner.Addr)
+	c := newLiveClient(t, cl, router.Options{
+		MapAddr: func(announced string) string {
+			if announced == owner.Addr {
+				return p.addr
+			}
+			return ""
+		},
+	})
+	rc := c.Rueidis()
+
+	// A plain write.
+	p.cutAfterSend(t.Name() + "-one")
+	err = rc.Dedicated(func(d rueidis.DedicatedClient) error {
+		return d.Do(ctx, d.B().Set().Key(k).Value(t.Name()+"-one").Build()).Error()
+	})
+	require.Error(t, err)
+	assert.ErrorIs(t, err, router.ErrUnknownOutcome)
+	assert.Contains(t, err.Error(), p.addr)
+	v, err := c.Do(ctx, "GET", k)
+	require.NoError(t, err)
+	s, _ := v.ToString()
+	assert.Equal(t, t.Name()+"-one", s, "the write ran")
+
+	// A transaction.
+	p.cutAfterSend(t.Name() + "-two")
+	var rs []rueidis.RedisResult
+	err = rc.Dedicated(func(d rueidis.DedicatedClient) error {
+		if err := d.Do(ctx, d.B().Watch().Key(k).Build()).Error(); err != nil {
+			return err
+		}
+		rs = d.DoMulti(ctx, d.B().Multi().Build(), d.B().Set().Key(k).Value(t.Name()+"-two").Build(), d.B().Exec().Build())
+		return nil
+	})
+	require.NoError(t, err)
+	require.Len(t, rs, 3)
+	assert.ErrorIs(t, rs[2].Error(), router.ErrUnknownOutcome, "EXEC")
+	assert.Equal(t, int64(2), p.cuts.Load())
+}
