@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -182,6 +183,10 @@ func (n *nodeClient) Receive(ctx context.Context, subscribe rueidis.Completed, f
 	if fn == nil {
 		return fmt.Errorf("%w: Receive: nil function", command.ErrBadCommand)
 	}
+	if name := subscribe.Commands()[0]; !strings.EqualFold(name, "subscribe") && !strings.EqualFold(name, "psubscribe") && !strings.EqualFold(name, "ssubscribe") {
+		// (rueidis panics.)
+		return fmt.Errorf("%w: Receive takes SUBSCRIBE, PSUBSCRIBE or SSUBSCRIBE, not %s", command.ErrBadCommand, strings.ToUpper(name))
+	}
 	cl, err := n.conn(ctx)
 	if err != nil {
 		return err
@@ -190,6 +195,9 @@ func (n *nodeClient) Receive(ctx context.Context, subscribe rueidis.Completed, f
 }
 
 func (n *nodeClient) Dedicated(fn func(rueidis.DedicatedClient) error) error {
+	if fn == nil {
+		return errNilFn
+	}
 	ctx, cancel := n.dialContext()
 	cl, err := n.conn(ctx)
 	cancel()

@@ -19,9 +19,9 @@ import (
 )
 
 // TestRueidisNodesZeroCommandLive: the clients of Nodes() refuse a
-// zero-value command (and a nil context) with an error wrapping
-// ErrBadCommand, as the face's Do does, instead of panicking inside
-// rueidis.
+// zero-value command, a nil context, a nil function and Receive of a
+// command other than the subscribe family with an error wrapping
+// ErrBadCommand, as the face does, instead of panicking inside rueidis.
 func TestRueidisNodesZeroCommandLive(t *testing.T) {
 	c := newLiveClient(t, nil, router.Options{})
 	ctx := liveCtx(t, 20*time.Second)
@@ -41,6 +41,8 @@ func TestRueidisNodesZeroCommandLive(t *testing.T) {
 			errs = append(errs, ms.Error())
 			errs = append(errs, n.Receive(ctx, rueidis.Completed{}, func(rueidis.PubSubMessage) {}))
 			errs = append(errs, n.Receive(ctx, n.B().Subscribe().Channel("c").Build(), nil))
+			errs = append(errs, n.Receive(ctx, n.B().Get().Key("k").Build(), func(rueidis.PubSubMessage) {}))
+			errs = append(errs, n.Dedicated(nil))
 			errs = append(errs, n.Do(nilCtx, n.B().Ping().Build()).Error())
 		}, addr)
 		for i, err := range errs {
