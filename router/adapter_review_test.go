@@ -1,6 +1,7 @@
 package router_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"net"
@@ -158,4 +159,67 @@ func TestRueidisDedicatedWriteCutLive(t *testing.T) {
 	require.Len(t, rs, 3)
 	assert.ErrorIs(t, rs[2].Error(), router.ErrUnknownOutcome, "EXEC")
 	assert.Equal(t, int64(2), p.cuts.Load())
+}
+
+// tagConn records, in log, the number of its connection for each write
+// that contains marker.
+type tagConn struct {
+	net.Conn
+	id     int
+	marker []byte
+	log    func(id int)
+}
+
+func (c *tagConn) Write(p []byte) (int, error) {
+	if bytes.Contains(p, c.marker) {
+		c.log(c.id)
+	}
+	return c.Conn.Write(p)
+}
+
+// TestRueidisDoMultiBlockingMarkLive: a command the caller built with
+// Blocking() goes on a connection of its own (rueidis's pool for
+// blocking commands), off the pipeline the callers share, through the
+// face's DoMulti as through its Do, even when the command table does not
+// know it as blocking (a long script, a module command).
+func TestRueidisDoMultiBlockingMarkLive(t *testing.T) {
+	k := testKey(t, "k")
+	var mu sync.Mutex
+	var dials, last int
+	opts := router.Options{}
+	opts.ClientOption.DialCtxFn = func(ctx context.Context, dst string, d *net.Dialer, _ *tls.Config) (net.Conn, error) {
+		conn, err := d.DialContext(ctx, "tcp", dst)
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		dials++
+		return &tagConn{Conn: conn, id: dials, marker: []byte(k), log: func(id int) {
+			mu.Lock()
+			last = id
+			mu.Unlock()
+		}}, nil
+	}
+	c := newLiveClient(t, nil, opts)
+	rc := c.Rueidis()
+	connOf := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return last
+	}
+	// No deadline: every call would share the node's pipeline.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	require.True(t, rueidis.IsRedisNil(rc.Do(ctx, rc.B().Get().Key(k).Build()).Error()))
+	shared := connOf()
+	require.NotZero(t, shared)
+
+	require.True(t, rueidis.IsRedisNil(rc.Do(ctx, rc.B().Arbitrary("GET").Keys(k).Blocking()).Error()))
+	assert.NotEqual(t, shared, connOf(), "Do: a command marked Blocking is off the shared pipeline")
+
+	rs := rc.DoMulti(ctx, rc.B().Arbitrary("GET").Keys(k).Blocking())
+	require.Len(t, rs, 1)
+	require.True(t, rueidis.IsRedisNil(rs[0].Error()))
+	assert.NotEqual(t, shared, connOf(), "DoMulti: a command marked Blocking is off the shared pipeline")
 }
