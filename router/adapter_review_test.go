@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -222,4 +224,81 @@ func TestRueidisDoMultiBlockingMarkLive(t *testing.T) {
 	require.Len(t, rs, 1)
 	require.True(t, rueidis.IsRedisNil(rs[0].Error()))
 	assert.NotEqual(t, shared, connOf(), "DoMulti: a command marked Blocking is off the shared pipeline")
+}
+
+// countConn calls seen for each write that contains pattern.
+type countConn struct {
+	net.Conn
+	pattern []byte
+	seen    func()
+}
+
+func (c *countConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if bytes.Contains(p, c.pattern) {
+		c.seen()
+	}
+	return n, err
+}
+
+// TestRueidisWaitIsBlockingLive: WAIT blocks its connection until enough
+// replicas acknowledge or its timeout passes (rueidis's builder marks it
+// Blocking; Redis 7.0's COMMAND does not flag it). Fanned out to every
+// primary by its command tips, it goes on connections of its own, not on
+// the pipelines the callers share: a WAIT that cannot be satisfied (100
+// replicas, no timeout) does not hold up another caller's GET, and it
+// ends with its caller's context.
+func TestRueidisWaitIsBlockingLive(t *testing.T) {
+	k := testKey(t, "k")
+	var writes atomic.Int64
+	opts := router.Options{}
+	opts.ClientOption.DialCtxFn = func(ctx context.Context, dst string, d *net.Dialer, _ *tls.Config) (net.Conn, error) {
+		conn, err := d.DialContext(ctx, "tcp", dst)
+		if err != nil {
+			return nil, err
+		}
+		return &countConn{Conn: conn, pattern: []byte("$4\r\nWAIT\r\n"), seen: func() { writes.Add(1) }}, nil
+	}
+	c := newLiveClient(t, nil, opts)
+	rc := c.Rueidis()
+	primaries := len(c.Primaries())
+	require.NotZero(t, primaries)
+	// Every shared pipeline is dialed before the WAIT.
+	for _, r := range c.DoPrimaries(liveCtx(t, 10*time.Second), "PING") {
+		require.NoError(t, r.Err)
+	}
+
+	actx, acancel := context.WithCancel(context.Background())
+	defer acancel()
+	aDone := make(chan error, 1)
+	go func() { aDone <- rc.Do(actx, rc.B().Wait().Numreplicas(100).Timeout(0).Build()).Error() }()
+	deadline := time.Now().Add(10 * time.Second)
+	for writes.Load() < int64(primaries) {
+		require.True(t, time.Now().Before(deadline), "WAIT written to every primary")
+		runtime.Gosched()
+	}
+
+	// B has no deadline: it would share a node's pipeline with the WAIT.
+	bctx, bcancel := context.WithCancel(context.Background())
+	defer bcancel()
+	bDone := make(chan error, 1)
+	go func() {
+		_, err := c.Do(bctx, "GET", k)
+		bDone <- err
+	}()
+	select {
+	case err := <-bDone:
+		require.True(t, err == nil || rueidis.IsRedisNil(err), "GET: %v", err)
+	case <-time.After(10 * time.Second):
+		bcancel()
+		<-bDone
+		t.Fatal("GET held up behind the WAIT on a shared pipeline")
+	}
+	acancel()
+	select {
+	case err := <-aDone:
+		assert.ErrorIs(t, err, context.Canceled)
+	case <-time.After(10 * time.Second):
+		t.Fatal("WAIT did not end with its caller's context")
+	}
 }
