@@ -98,8 +98,7 @@ func (a *rueidisClient) Dedicated(fn func(rueidis.DedicatedClient) error) error 
 // (ErrUnknownOutcome) naming the node. A transaction left open (MULTI
 // without EXEC, or WATCH without EXEC) is ended with DISCARD or UNWATCH
 // when the connection is given back, so the next user of the connection
-// does not
-// inherit it.
+// does not inherit it.
 func (a *rueidisClient) Dedicate() (rueidis.DedicatedClient, func()) {
 	d := &dedicated{a: a}
 	return d, d.release
