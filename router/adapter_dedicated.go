@@ -407,8 +407,9 @@ func forwardHooks(in <-chan error, out chan error) {
 	}
 }
 
-// after records what a command did to the transaction state and triggers
-// a topology refresh on a redirect or a connection error.
+// after records what a command did to the transaction state, reports a
+// reply to the node's breaker, and triggers a topology refresh on a
+// redirect or a connection error.
 func (x *dedicated) after(ctx context.Context, addr string, kind txnKind, err error) {
 	if kind != txnNone && !isConnError(err) {
 		x.mu.Lock()
@@ -423,6 +424,11 @@ func (x *dedicated) after(ctx context.Context, addr string, kind txnKind, err er
 			x.watch, x.multi = false, false
 		}
 		x.mu.Unlock()
+	}
+	if !isConnError(err) {
+		// A reply proves the node alive: to its breaker, which may have
+		// let this connection's pin through as its half-open probe.
+		x.a.c.pool.success(addr)
 	}
 	if err == nil {
 		return

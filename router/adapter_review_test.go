@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/slotrouter/slotrouter/internal/clustertest"
+	"github.com/slotrouter/slotrouter/retry"
 	"github.com/slotrouter/slotrouter/router"
 	"github.com/slotrouter/slotrouter/router/command"
 	"github.com/slotrouter/slotrouter/slots"
@@ -301,4 +302,38 @@ func TestRueidisWaitIsBlockingLive(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("WAIT did not end with its caller's context")
 	}
+}
+
+// TestRueidisDedicatedProbeReportedLive: when a node's breaker is
+// half-open after its cool-down, a dedicated connection's command may be
+// the probe it lets through; its reply closes the breaker, so that the
+// next Do to the node is not refused with retry.ErrOpen for another
+// cool-down (a probe nobody reports back holds the only probe slot).
+func TestRueidisDedicatedProbeReportedLive(t *testing.T) {
+	cl := clustertest.Need(t, cluster)
+	ctx := liveCtx(t, 30*time.Second)
+	k := testKey(t, "k")
+	owner, err := cl.OwnerOf(ctx, uint16(slots.Of(k)))
+	require.NoError(t, err)
+	var skew atomic.Int64 // the breakers' clock runs ahead by skew
+	opts := router.Options{FailoverWait: -1}
+	opts.Breaker = retry.BreakerOptions{Probes: 1, Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }}
+	c := newLiveClient(t, cl, opts)
+	rc := c.Rueidis()
+	_, err = c.Do(ctx, "SET", k, "v")
+	require.NoError(t, err)
+
+	router.TripBreaker(c, owner.Addr)
+	_, err = c.Do(ctx, "GET", k)
+	require.ErrorIs(t, err, retry.ErrOpen, "the breaker is open")
+	skew.Add(int64(time.Hour)) // past the cool-down: the next call is the probe
+
+	err = rc.Dedicated(func(d rueidis.DedicatedClient) error {
+		return d.Do(ctx, d.B().Get().Key(k).Build()).Error()
+	})
+	require.NoError(t, err)
+	v, err := c.Do(ctx, "GET", k)
+	require.NoError(t, err, "the dedicated probe's reply closed the breaker")
+	s, _ := v.ToString()
+	assert.Equal(t, "v", s)
 }
