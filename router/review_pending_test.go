@@ -4,6 +4,7 @@ package router_test
 
 import (
 	"io"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/slotrouter/slotrouter/internal/clustertest"
+	"github.com/slotrouter/slotrouter/retry"
 	"github.com/slotrouter/slotrouter/router"
 	"github.com/slotrouter/slotrouter/slots"
 )
@@ -49,4 +51,36 @@ func TestRueidisDoStreamWriteCutLive(t *testing.T) {
 	require.Error(t, err)
 	assert.ErrorIs(t, err, router.ErrUnknownOutcome)
 	assert.Equal(t, int64(1), p.cuts.Load())
+}
+
+// TestRueidisDoStreamProbeLive (pending: go test -tags review): DoStream
+// (and DoMultiStream) take a pass from the node's breaker (connFor ->
+// pick -> allow) and never report the outcome: when the breaker is
+// half-open, the stream takes its only probe slot and Do to the node is
+// refused with retry.ErrOpen for another cool-down. Dedicated commands
+// now report their replies (TestRueidisDedicatedProbeReportedLive); a
+// stream's result is read by the caller, out of the adapter's sight, so
+// the fix is a choice: connFor could check the breaker without taking a
+// probe (a "peek" that also lets an expired Open through), or the
+// stream could be wrapped.
+func TestRueidisDoStreamProbeLive(t *testing.T) {
+	cl := clustertest.Need(t, cluster)
+	ctx := liveCtx(t, 30*time.Second)
+	k := testKey(t, "k")
+	owner, err := cl.OwnerOf(ctx, uint16(slots.Of(k)))
+	require.NoError(t, err)
+	var skew atomic.Int64
+	opts := router.Options{FailoverWait: -1}
+	opts.Breaker = retry.BreakerOptions{Probes: 1, Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }}
+	c := newLiveClient(t, cl, opts)
+	rc := c.Rueidis()
+	_, err = c.Do(ctx, "SET", k, "v")
+	require.NoError(t, err)
+	router.TripBreaker(c, owner.Addr)
+	skew.Add(int64(time.Hour))
+	s := rc.DoStream(ctx, rc.B().Get().Key(k).Build())
+	_, err = s.WriteTo(io.Discard)
+	require.NoError(t, err)
+	_, err = c.Do(ctx, "GET", k)
+	require.NoError(t, err, "the stream's probe does not hold the breaker half-open")
 }
