@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/rueidis"
 	"github.com/slotrouter/slotrouter/internal/safe"
+	"github.com/slotrouter/slotrouter/retry"
 	"github.com/slotrouter/slotrouter/router/command"
 	"github.com/slotrouter/slotrouter/slots"
 )
@@ -91,11 +92,13 @@ func (a *rueidisClient) Dedicated(fn func(rueidis.DedicatedClient) error) error 
 // since a transaction cannot be replayed elsewhere behind the caller's
 // back, and triggers a topology refresh, so that the caller's next
 // attempt (a new Dedicated, as a go-redis Watch retry loop through
-// rueidiscompat makes) finds the slot's new owner. A connection error is returned too (and also
-// triggers a refresh). A transaction left open (MULTI without EXEC, or
-// WATCH without EXEC) is ended with DISCARD or UNWATCH when the
-// connection is given back, so the next user of the connection does not
-// inherit it.
+// rueidiscompat makes) finds the slot's new owner. A connection error is
+// returned too (and also triggers a refresh): for a write or an EXEC
+// that may have been written, as an *UnknownOutcomeError
+// (ErrUnknownOutcome) naming the node. A transaction left open (MULTI
+// without EXEC, or WATCH without EXEC) is ended with DISCARD or UNWATCH
+// when the connection is given back, so the next user of the connection
+// does not inherit it.
 func (a *rueidisClient) Dedicate() (rueidis.DedicatedClient, func()) {
 	d := &dedicated{a: a}
 	return d, d.release
@@ -404,8 +407,9 @@ func forwardHooks(in <-chan error, out chan error) {
 	}
 }
 
-// after records what a command did to the transaction state and triggers
-// a topology refresh on a redirect or a connection error.
+// after records what a command did to the transaction state, reports a
+// reply to the node's breaker, and triggers a topology refresh on a
+// redirect or a connection error.
 func (x *dedicated) after(ctx context.Context, addr string, kind txnKind, err error) {
 	if kind != txnNone && !isConnError(err) {
 		x.mu.Lock()
@@ -420,6 +424,11 @@ func (x *dedicated) after(ctx context.Context, addr string, kind txnKind, err er
 			x.watch, x.multi = false, false
 		}
 		x.mu.Unlock()
+	}
+	if !isConnError(err) {
+		// A reply proves the node alive: to its breaker, which may have
+		// let this connection's pin through as its half-open probe.
+		x.a.c.pool.success(addr)
 	}
 	if err == nil {
 		return
@@ -468,10 +477,44 @@ func (x *dedicated) Do(ctx context.Context, cmd rueidis.Completed) rueidis.Redis
 	if err != nil {
 		return rueidis.NewResult(rueidis.RedisMessage{}, err)
 	}
-	kind := kindOf(args[0]) // args are recycled with cmd once answered
+	// args are recycled with cmd once answered: read them first.
+	kind := kindOf(args[0])
+	name, write := args[0], x.isWrite(args, &cmd)
+	if err := ctx.Err(); err != nil {
+		return rueidis.NewResult(rueidis.RedisMessage{}, err) // not sent
+	}
 	res := dc.Do(ctx, cmd)
 	x.after(ctx, addr, kind, res.Error())
+	if write {
+		if err := unknownOutcome(addr, name, res.Error()); err != nil {
+			return rueidis.NewResult(rueidis.RedisMessage{}, err)
+		}
+	}
 	return res
+}
+
+// isWrite reports whether cmd (args) is a command whose fate matters
+// when its connection breaks after it was written: a write, or EXEC —
+// not a read, nor a command that only sets the connection's state
+// (WATCH, UNWATCH, MULTI, DISCARD), which goes with the connection.
+func (x *dedicated) isWrite(args []string, cmd *rueidis.Completed) bool {
+	switch kindOf(args[0]) {
+	case txnNone:
+		return !cmd.IsReadOnly() && !x.a.c.table.IsReadOnly(args)
+	case txnEnd:
+		return strings.EqualFold(args[0], "exec")
+	}
+	return false
+}
+
+// unknownOutcome returns an *UnknownOutcomeError for a write on addr that
+// ended with err, a connection (or context) error after it may have been
+// written; nil when err says nothing of the kind.
+func unknownOutcome(addr, name string, err error) error {
+	if !isConnError(err) || retry.Unsent(err) || errors.Is(err, rueidis.ErrDedicatedClientRecycled) {
+		return nil
+	}
+	return &UnknownOutcomeError{Addr: addr, Command: name, Err: err}
 }
 
 // DoMulti pipelines multi on the dedicated connection (see Dedicate).
@@ -499,6 +542,8 @@ func (x *dedicated) DoMulti(ctx context.Context, multi ...rueidis.Completed) []r
 	var w want
 	var kinds [16]txnKind
 	ks := kinds[:0]
+	var writes []int // the indexes of the writes (isWrite)
+	var names []string
 	for i := range multi {
 		if multi[i].IsEmpty() {
 			return fail(i, errEmptyCommand)
@@ -509,6 +554,9 @@ func (x *dedicated) DoMulti(ctx context.Context, multi ...rueidis.Completed) []r
 			return fail(i, err)
 		}
 		ks = append(ks, kindOf(args[0]))
+		if x.isWrite(args, &multi[i]) {
+			writes, names = append(writes, i), append(names, args[0])
+		}
 		if !d.hasKeys {
 			continue
 		}
@@ -529,10 +577,21 @@ func (x *dedicated) DoMulti(ctx context.Context, multi ...rueidis.Completed) []r
 	if err != nil {
 		return fail(-1, err)
 	}
+	if err := ctx.Err(); err != nil {
+		return fail(-1, err) // not sent
+	}
 	res := dc.DoMulti(ctx, multi...)
 	for i := range res {
 		if i < len(ks) {
 			x.after(ctx, addr, ks[i], res[i].Error())
+		}
+	}
+	for k, i := range writes {
+		if i >= len(res) {
+			break
+		}
+		if err := unknownOutcome(addr, names[k], res[i].Error()); err != nil {
+			res[i] = rueidis.NewResult(rueidis.RedisMessage{}, err)
 		}
 	}
 	return res

@@ -2,16 +2,23 @@ package router
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redis/rueidis"
+	"github.com/slotrouter/slotrouter/router/command"
 )
 
 // Nodes returns a client aimed at each node of the current topology,
 // primaries and replicas, by dialable address (topology.Node.Addr).
 // Commands sent through one go to that node only, without redirects (a
-// replica's client reads in READONLY mode). The clients belong to the
-// Client: their Close does nothing.
+// replica's client reads in READONLY mode), on the connection the
+// Client's own calls to the node share: as with Do, a caller's deadline
+// ends its own wait but is not put on that shared socket. An empty
+// command or a nil context is refused with an error wrapping
+// ErrBadCommand. The clients belong to the Client: their Close does
+// nothing.
 func (a *rueidisClient) Nodes() map[string]rueidis.Client {
 	s := a.c.topo.Current()
 	out := make(map[string]rueidis.Client)
@@ -58,39 +65,99 @@ func (n *nodeClient) dialContext() (context.Context, context.CancelFunc) {
 
 func (n *nodeClient) B() rueidis.Builder { return n.a.b }
 
+// errsOf returns n results holding err.
+func errsOf(n int, err error) []rueidis.RedisResult {
+	out := make([]rueidis.RedisResult, n)
+	for i := range out {
+		out[i] = rueidis.NewResult(rueidis.RedisMessage{}, err)
+	}
+	return out
+}
+
+// anyEmpty reports whether one of multi is an empty command (rueidis
+// panics on it).
+func anyEmpty(multi []rueidis.Completed) bool {
+	for i := range multi {
+		if multi[i].IsEmpty() {
+			return true
+		}
+	}
+	return false
+}
+
+// anyBlock reports whether one of multi is blocking (rueidis then sends
+// them all on a connection of their own).
+func anyBlock(multi []rueidis.Completed) bool {
+	for i := range multi {
+		if multi[i].IsBlock() {
+			return true
+		}
+	}
+	return false
+}
+
 func (n *nodeClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResult {
+	if cmd.IsEmpty() {
+		return rueidis.NewResult(rueidis.RedisMessage{}, errEmptyCommand)
+	}
 	cl, err := n.conn(ctx)
 	if err != nil {
 		return rueidis.NewResult(rueidis.RedisMessage{}, err)
+	}
+	if !cmd.IsBlock() {
+		ctx = sharedConnContext(ctx)
 	}
 	return cl.Do(ctx, cmd)
 }
 
 func (n *nodeClient) DoMulti(ctx context.Context, multi ...rueidis.Completed) []rueidis.RedisResult {
+	if len(multi) == 0 {
+		return nil
+	}
+	if anyEmpty(multi) {
+		return errsOf(len(multi), errEmptyCommand)
+	}
 	cl, err := n.conn(ctx)
 	if err != nil {
-		return errResults(len(multi), err)
+		return errsOf(len(multi), err)
+	}
+	if !anyBlock(multi) {
+		ctx = sharedConnContext(ctx)
 	}
 	return cl.DoMulti(ctx, multi...)
 }
 
 func (n *nodeClient) DoCache(ctx context.Context, cmd rueidis.Cacheable, ttl time.Duration) rueidis.RedisResult {
+	if (*rueidis.Completed)(&cmd).IsEmpty() {
+		return rueidis.NewResult(rueidis.RedisMessage{}, errEmptyCommand)
+	}
 	cl, err := n.conn(ctx)
 	if err != nil {
 		return rueidis.NewResult(rueidis.RedisMessage{}, err)
 	}
-	return cl.DoCache(ctx, cmd, ttl)
+	return cl.DoCache(sharedConnContext(ctx), cmd, ttl)
 }
 
 func (n *nodeClient) DoMultiCache(ctx context.Context, multi ...rueidis.CacheableTTL) []rueidis.RedisResult {
+	if len(multi) == 0 {
+		return nil
+	}
+	for i := range multi {
+		if (*rueidis.Completed)(&multi[i].Cmd).IsEmpty() {
+			return errsOf(len(multi), errEmptyCommand)
+		}
+	}
 	cl, err := n.conn(ctx)
 	if err != nil {
-		return errResults(len(multi), err)
+		return errsOf(len(multi), err)
 	}
-	return cl.DoMultiCache(ctx, multi...)
+	return cl.DoMultiCache(sharedConnContext(ctx), multi...)
 }
 
 func (n *nodeClient) DoStream(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResultStream {
+	if cmd.IsEmpty() {
+		return rueidis.NewErrorResultStream(errEmptyCommand)
+	}
 	cl, err := n.conn(ctx)
 	if err != nil {
 		return rueidis.NewErrorResultStream(err)
@@ -99,6 +166,9 @@ func (n *nodeClient) DoStream(ctx context.Context, cmd rueidis.Completed) rueidi
 }
 
 func (n *nodeClient) DoMultiStream(ctx context.Context, multi ...rueidis.Completed) rueidis.MultiRedisResultStream {
+	if anyEmpty(multi) {
+		return rueidis.NewErrorResultStream(errEmptyCommand)
+	}
 	cl, err := n.conn(ctx)
 	if err != nil {
 		return rueidis.NewErrorResultStream(err)
@@ -107,6 +177,16 @@ func (n *nodeClient) DoMultiStream(ctx context.Context, multi ...rueidis.Complet
 }
 
 func (n *nodeClient) Receive(ctx context.Context, subscribe rueidis.Completed, fn func(msg rueidis.PubSubMessage)) error {
+	if subscribe.IsEmpty() {
+		return errEmptyCommand
+	}
+	if fn == nil {
+		return fmt.Errorf("%w: Receive: nil function", command.ErrBadCommand)
+	}
+	if name := subscribe.Commands()[0]; !strings.EqualFold(name, "subscribe") && !strings.EqualFold(name, "psubscribe") && !strings.EqualFold(name, "ssubscribe") {
+		// (rueidis panics.)
+		return fmt.Errorf("%w: Receive takes SUBSCRIBE, PSUBSCRIBE or SSUBSCRIBE, not %s", command.ErrBadCommand, strings.ToUpper(name))
+	}
 	cl, err := n.conn(ctx)
 	if err != nil {
 		return err
@@ -115,6 +195,9 @@ func (n *nodeClient) Receive(ctx context.Context, subscribe rueidis.Completed, f
 }
 
 func (n *nodeClient) Dedicated(fn func(rueidis.DedicatedClient) error) error {
+	if fn == nil {
+		return errNilFn
+	}
 	ctx, cancel := n.dialContext()
 	cl, err := n.conn(ctx)
 	cancel()
@@ -155,7 +238,7 @@ func (e errDedicated) Do(context.Context, rueidis.Completed) rueidis.RedisResult
 	return rueidis.NewResult(rueidis.RedisMessage{}, e.err)
 }
 func (e errDedicated) DoMulti(_ context.Context, multi ...rueidis.Completed) []rueidis.RedisResult {
-	return errResults(len(multi), e.err)
+	return errsOf(len(multi), e.err)
 }
 func (e errDedicated) Receive(context.Context, rueidis.Completed, func(rueidis.PubSubMessage)) error {
 	return e.err
@@ -170,12 +253,3 @@ func (e errDedicated) SetOnInvalidations(func([]rueidis.RedisMessage)) <-chan er
 	return e.SetPubSubHooks(rueidis.PubSubHooks{})
 }
 func (e errDedicated) Close() {}
-
-// errResults returns n results failed with err.
-func errResults(n int, err error) []rueidis.RedisResult {
-	out := make([]rueidis.RedisResult, n)
-	for i := range out {
-		out[i] = rueidis.NewResult(rueidis.RedisMessage{}, err)
-	}
-	return out
-}

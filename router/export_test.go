@@ -6,3 +6,6 @@ package router
 func SetAfterGetHook(c *Client, f func(drop func())) {
 	c.afterGet = func(nc *nodeConn) { f(func() { c.pool.drop(nc) }) }
 }
+
+// TripBreaker opens the circuit breaker of addr, as failures would.
+func TripBreaker(c *Client, addr string) { c.pool.breaker(addr).Trip() }

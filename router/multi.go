@@ -87,6 +87,11 @@ func (c *Client) doMulti(ctx context.Context, cmds []Cmd, user []rueidis.Complet
 		for i := range units {
 			u := &units[i]
 			u.user = true
+			if !u.st.block {
+				// The caller's Blocking() mark keeps the command off the
+				// shared pipeline, as in Do.
+				u.st.d.blocking = u.st.d.blocking || user[u.first].IsBlock()
+			}
 			for k := u.first; k <= u.last; k++ {
 				if user[k].IsBlock() != (!u.st.block && u.st.d.blocking) {
 					u.user = false // built again with the table's view

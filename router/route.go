@@ -99,10 +99,16 @@ func decide(t *command.Table, args []string) (decision, error) {
 		d.slot = slots.Of(args[1])
 	}
 	d.readOnly = c.Flags&command.FlagReadOnly != 0
-	d.blocking = c.Flags&command.FlagBlocking != 0 && c.IsBlocking(args)
+	d.blocking = c.Flags&command.FlagBlocking != 0 && c.IsBlocking(args) || blocksUnflagged(c.Name)
 	d.fan = !d.hasKeys && (c.Tips.Request == command.RequestAllShards || c.Tips.Request == command.RequestAllNodes)
 	return d, nil
 }
+
+// blocksUnflagged reports whether the command name blocks its connection
+// without the blocking flag in COMMAND: WAIT and WAITAOF wait for
+// replicas (or the AOF) until their timeout, forever with 0 (rueidis's
+// builder marks them Blocking).
+func blocksUnflagged(name string) bool { return name == "wait" || name == "waitaof" }
 
 // isSubscribe reports whether name ends in "subscribe" (any case): rueidis
 // refuses such commands outside its pub/sub API (with a panic).

@@ -91,8 +91,16 @@ func (c *Client) doNode(ctx context.Context, addr string, args []string) (rueidi
 		var msg rueidis.RedisMessage
 		// On the shared connection without the caller's deadline, as Do
 		// (see sharedConnContext): keyless commands fanned out by their
-		// tips come this way.
-		msg, err = nc.client.Do(sharedConnContext(ctx), nc.client.B().Arbitrary(args...).Build()).ToMessage()
+		// tips come this way. A blocking command (WAIT) takes a
+		// connection of its own, with the caller's context, as in Do.
+		var cmd rueidis.Completed
+		dctx := ctx
+		if d, derr := decide(c.table, args); derr == nil && d.blocking {
+			cmd = nc.client.B().Arbitrary(args...).Blocking()
+		} else {
+			cmd, dctx = nc.client.B().Arbitrary(args...).Build(), sharedConnContext(ctx)
+		}
+		msg, err = nc.client.Do(dctx, cmd).ToMessage()
 		if err == nil || rueidis.IsRedisNil(err) || isReply(err) {
 			b.Success()
 			return msg, err
