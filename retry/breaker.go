@@ -163,6 +163,19 @@ func (b *Breaker) elapsed() int64 { return int64(b.now().Sub(b.base)) }
 // HalfOpen.
 func (b *Breaker) State() State { return State(b.state.Load()) }
 
+// Peek reports, without taking a probe slot, whether a call to the node
+// may be tried: ErrOpen while the breaker is open and its cool-down runs,
+// else nil (closed, half-open, or open with the cool-down over). It is for
+// calls whose outcome the caller of Allow could not report (a stream
+// whose reply is read by its own caller): they do not take, and so never
+// hold, the probe that would close the breaker.
+func (b *Breaker) Peek() error {
+	if State(b.state.Load()) == Open && b.elapsed() < b.openUntil.Load() {
+		return ErrOpen
+	}
+	return nil
+}
+
 // Allow reports whether a call to the node may proceed: nil, or ErrOpen
 // (compare with errors.Is) while the breaker is open or half-open with all
 // probe slots taken.

@@ -320,3 +320,22 @@ func TestBreakerSharedFailureWindow(t *testing.T) {
 	}
 	require.Equal(t, retry.Open, nb.State())
 }
+
+// TestBreakerPeekTakesNoProbe: Peek refuses while the cool-down runs and
+// lets a caller through after it without taking the half-open probe,
+// which Allow still gets.
+func TestBreakerPeekTakesNoProbe(t *testing.T) {
+	now := time.Unix(0, 0)
+	b := retry.NewBreaker(retry.BreakerOptions{Failures: 1, Probes: 1, Cooldown: time.Second, Now: func() time.Time { return now }})
+	require.NoError(t, b.Peek())
+	b.Failure()
+	require.ErrorIs(t, b.Peek(), retry.ErrOpen)
+	now = now.Add(2 * time.Second)
+	for range 3 {
+		require.NoError(t, b.Peek())
+	}
+	require.NoError(t, b.Allow(), "the probe is still there")
+	require.ErrorIs(t, b.Allow(), retry.ErrOpen, "one probe")
+	b.Success()
+	assert.Equal(t, retry.Closed, b.State())
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"io"
 	"net"
 	"runtime"
 	"sync"
@@ -336,4 +337,51 @@ func TestRueidisDedicatedProbeReportedLive(t *testing.T) {
 	require.NoError(t, err, "the dedicated probe's reply closed the breaker")
 	s, _ := v.ToString()
 	assert.Equal(t, "v", s)
+}
+
+// TestRueidisDoStreamProbeLive: a stream's reply is read by its caller,
+// out of the client's sight, so DoStream checks the node's breaker
+// (Breaker.Peek) without taking its probe: once the cool-down is over the
+// stream goes through, and the next Do still has the probe that closes
+// the breaker (taking it, the stream held the breaker half-open for
+// another cool-down and Do got retry.ErrOpen).
+func TestRueidisDoStreamProbeLive(t *testing.T) {
+	cl := clustertest.Need(t, cluster)
+	ctx := liveCtx(t, 30*time.Second)
+	k := testKey(t, "k")
+	owner, err := cl.OwnerOf(ctx, uint16(slots.Of(k)))
+	require.NoError(t, err)
+	var skew atomic.Int64
+	opts := router.Options{FailoverWait: -1}
+	opts.Breaker = retry.BreakerOptions{Probes: 1, Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }}
+	c := newLiveClient(t, cl, opts)
+	rc := c.Rueidis()
+	_, err = c.Do(ctx, "SET", k, "v")
+	require.NoError(t, err)
+	router.TripBreaker(c, owner.Addr)
+	skew.Add(int64(time.Hour))
+	s := rc.DoStream(ctx, rc.B().Get().Key(k).Build())
+	_, err = s.WriteTo(io.Discard)
+	require.NoError(t, err)
+	_, err = c.Do(ctx, "GET", k)
+	require.NoError(t, err, "the stream's probe does not hold the breaker half-open")
+}
+
+// TestRueidisDoStreamRefusesWrites: DoStream and DoMultiStream take
+// read-only commands only (ErrBadCommand, nothing sent): a write whose
+// stream broke could not be told from one never sent.
+func TestRueidisDoStreamRefusesWrites(t *testing.T) {
+	c := newLiveClient(t, nil, router.Options{})
+	rc := c.Rueidis()
+	ctx := liveCtx(t, 20*time.Second)
+	k := testKey(t, "k")
+	s := rc.DoStream(ctx, rc.B().Set().Key(k).Value("v").Build())
+	_, err := s.WriteTo(io.Discard)
+	assert.ErrorIs(t, err, router.ErrBadCommand)
+	ms := rc.DoMultiStream(ctx, rc.B().Get().Key(k).Build(), rc.B().Set().Key(k).Value("v").Build())
+	assert.ErrorIs(t, ms.Error(), router.ErrBadCommand)
+	n, err := c.Do(ctx, "EXISTS", k)
+	require.NoError(t, err)
+	v, _ := n.AsInt64()
+	assert.Zero(t, v, "nothing was sent")
 }

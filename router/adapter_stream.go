@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"fmt"
 	"io"
 
 	"github.com/redis/rueidis"
@@ -19,7 +20,9 @@ func (c *Client) connFor(ctx context.Context, d decision, primary bool) (*nodeCo
 	if c.closed.Load() {
 		return nil, ErrClosed
 	}
-	st := state{d: d, block: primary}
+	// The breaker is checked, not passed: what happens on the connection
+	// is read by the caller (a stream), or reported by it (dedicated).
+	st := state{d: d, block: primary, peek: true}
 	addr, ro, err := c.pick(&st)
 	if err != nil {
 		return nil, err
@@ -32,9 +35,14 @@ func (c *Client) connFor(ctx context.Context, d decision, primary bool) (*nodeCo
 	return nc, err
 }
 
-// DoStream sends cmd to the node that serves its slot and streams the
-// reply (see rueidis.Client.DoStream). It is not redirected nor retried:
-// the reply is read by the caller.
+// errStreamWrite refuses a write in DoStream and DoMultiStream.
+var errStreamWrite = fmt.Errorf("%w: DoStream and DoMultiStream take read-only commands: the reply is read by the caller, out of the client's sight, so a write whose connection broke could not be told from one never sent (use Do)", ErrBadCommand)
+
+// DoStream sends cmd, a read-only command, to the node that serves its
+// slot (by the read policy) and streams the reply (see
+// rueidis.Client.DoStream). It is not redirected nor retried: the reply
+// is read by the caller. A write is refused (ErrBadCommand): its outcome
+// could not be told after a broken stream.
 func (a *rueidisClient) DoStream(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResultStream {
 	if cmd.IsEmpty() {
 		return rueidis.NewErrorResultStream(errEmptyCommand)
@@ -43,10 +51,13 @@ func (a *rueidisClient) DoStream(ctx context.Context, cmd rueidis.Completed) rue
 	if err == nil && d.txn {
 		err = errTxnInDo
 	}
+	if err == nil && !d.readOnly && !cmd.IsReadOnly() {
+		err = errStreamWrite
+	}
 	if err != nil {
 		return rueidis.NewErrorResultStream(err)
 	}
-	nc, err := a.c.connFor(ctx, d, !cmd.IsReadOnly() && !d.readOnly)
+	nc, err := a.c.connFor(ctx, d, false)
 	if err != nil {
 		return rueidis.NewErrorResultStream(err)
 	}
@@ -55,13 +66,13 @@ func (a *rueidisClient) DoStream(ctx context.Context, cmd rueidis.Completed) rue
 
 // DoMultiStream pipelines multi to the node that serves their slot and
 // streams the replies (see rueidis.Client.DoMultiStream). All the keys of
-// multi must hash to one slot: a *CrossSlotError otherwise.
+// multi must hash to one slot (a *CrossSlotError otherwise), and every
+// command must be read-only, as for DoStream.
 func (a *rueidisClient) DoMultiStream(ctx context.Context, multi ...rueidis.Completed) rueidis.MultiRedisResultStream {
 	if len(multi) == 0 {
 		return rueidis.NewErrorResultStream(io.EOF)
 	}
-	var all decision
-	all.readOnly = true
+	all := decision{readOnly: true}
 	var keys []string
 	for i := range multi {
 		if multi[i].IsEmpty() {
@@ -72,7 +83,9 @@ func (a *rueidisClient) DoMultiStream(ctx context.Context, multi ...rueidis.Comp
 		if err != nil {
 			return rueidis.NewErrorResultStream(err)
 		}
-		all.readOnly = all.readOnly && (d.readOnly || multi[i].IsReadOnly())
+		if !d.readOnly && !multi[i].IsReadOnly() {
+			return rueidis.NewErrorResultStream(errStreamWrite)
+		}
 		if !d.hasKeys {
 			continue
 		}
@@ -88,7 +101,7 @@ func (a *rueidisClient) DoMultiStream(ctx context.Context, multi ...rueidis.Comp
 			return rueidis.NewErrorResultStream(err)
 		}
 	}
-	nc, err := a.c.connFor(ctx, all, !all.readOnly)
+	nc, err := a.c.connFor(ctx, all, false)
 	if err != nil {
 		return rueidis.NewErrorResultStream(err)
 	}

@@ -79,6 +79,10 @@ type state struct {
 	attempts int
 	lastAddr string
 
+	// peek: check the breaker without taking a pass (a call whose outcome
+	// is not reported to it: connFor).
+	peek bool
+
 	// The caller's own rueidis command (the rueidis face): sent as it is
 	// on the first attempt, then rebuilt from the args (rueidis recycles
 	// a command once it has a reply).
@@ -394,7 +398,11 @@ func (c *Client) pick(st *state) (addr string, ro bool, err error) {
 // the node's state in st for the attempt (one lookup per command).
 func (c *Client) allow(st *state, addr string) error {
 	ns := c.pool.node(addr)
-	if err := ns.br.Allow(); err != nil {
+	pass := ns.br.Allow
+	if st.peek {
+		pass = ns.br.Peek
+	}
+	if err := pass(); err != nil {
 		return &NodeError{Addr: addr, Err: err}
 	}
 	st.ns = ns
