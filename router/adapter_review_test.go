@@ -64,38 +64,9 @@ func TestRueidisNodesZeroCommandLive(t *testing.T) {
 // after A's script was written. B's INCR succeeds: A's deadline is not
 // put on the connection B shares (as Client.Do keeps it off).
 func TestRueidisNodesDeadlineIsNotSharedLive(t *testing.T) {
-	cl := clustertest.Need(t, cluster)
-	ctx := liveCtx(t, 30*time.Second)
-	k := testKey(t, "deadline")
-	owner, err := cl.OwnerOf(ctx, uint16(slots.Of(k)))
-	require.NoError(t, err)
-	_, err = cl.Do(ctx, owner, "SET", k, "1")
-	require.NoError(t, err)
-
-	evalWritten := make(chan struct{})
-	var once sync.Once
-	opts := router.Options{}
-	opts.ClientOption.DialCtxFn = func(ctx context.Context, dst string, d *net.Dialer, _ *tls.Config) (net.Conn, error) {
-		conn, err := d.DialContext(ctx, "tcp", dst)
-		if err != nil {
-			return nil, err
-		}
-		return &watchConn{Conn: conn, pattern: []byte("busy-300ms-nodes"), seen: func() { once.Do(func() { close(evalWritten) }) }}, nil
-	}
-	c := newLiveClient(t, cl, opts)
-	_, err = c.Do(ctx, "GET", k)
-	require.NoError(t, err)
+	c, ctx, k, owner, evalWritten, script := busyScriptSetup(t, "busy-300ms-nodes")
 	node := c.Rueidis().Nodes()[owner.Addr]
 	require.NotNil(t, node, "Nodes() has %s", owner.Addr)
-
-	const script = `-- busy-300ms-nodes
-local t = redis.call('TIME')
-local start = t[1] * 1000000 + t[2]
-while true do
-  t = redis.call('TIME')
-  if t[1] * 1000000 + t[2] - start > 300000 then break end
-end
-return 1`
 	aDone := make(chan error, 1)
 	go func() {
 		actx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)

@@ -182,24 +182,9 @@ func TestDoMultiCacheSlotsLive(t *testing.T) {
 // more, not even through the old owner's own node client (Nodes), and
 // DoCache reads the value written at the new owner.
 func TestDoCacheNotStaleAfterMoveLive(t *testing.T) {
-	cl := clustertest.Need(t, cluster)
-	ctx := liveCtx(t, 90*time.Second)
 	var obs cacheEvents
-	c := newLiveClient(t, cl, router.Options{ClientSideCaching: true, Observer: &obs})
+	cl, ctx, c, k, slot, owner, to := movingSlotSetup(t, &obs)
 	rc := c.Rueidis()
-	tag := "{" + t.Name() + "}"
-	k := tag + ":k"
-	slot := uint16(slots.Of(k))
-	owner, err := cl.OwnerOf(ctx, slot)
-	require.NoError(t, err)
-	to := otherPrimary(ctx, t, cl, owner)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		if err := cl.MoveSlot(ctx, slot, owner); err != nil {
-			t.Errorf("move slot %d back: %v", slot, err)
-		}
-	})
 
 	// The key is missing: its nil reply is cached at the owner. (A
 	// cached value would be invalidated by the server when MIGRATE
@@ -211,7 +196,7 @@ func TestDoCacheNotStaleAfterMoveLive(t *testing.T) {
 
 	// The slot moves away, and is written at its new owner.
 	require.NoError(t, cl.MoveSlot(ctx, slot, to))
-	_, err = cl.Do(ctx, to, "SET", k, "v2")
+	_, err := cl.Do(ctx, to, "SET", k, "v2")
 	require.NoError(t, err)
 	require.NoError(t, c.Topology().Refresh(ctx))
 	require.Eventually(t, func() bool { return obs.slotDropped(owner.Addr, slots.Slot(slot)) },
@@ -241,24 +226,9 @@ func TestDoCacheNotStaleAfterMoveLive(t *testing.T) {
 // moved is answered through ASK by the importing node, and never cached:
 // every DoCache reaches that node.
 func TestDoCacheAskServedUncachedLive(t *testing.T) {
-	cl := clustertest.Need(t, cluster)
-	ctx := liveCtx(t, 90*time.Second)
 	var ctr router.Counters
-	c := newLiveClient(t, cl, router.Options{ClientSideCaching: true, Observer: &ctr})
+	cl, ctx, c, k, slot, _, to := movingSlotSetup(t, &ctr)
 	rc := c.Rueidis()
-	tag := "{" + t.Name() + "}"
-	k := tag + ":k"
-	slot := uint16(slots.Of(k))
-	owner, err := cl.OwnerOf(ctx, slot)
-	require.NoError(t, err)
-	to := otherPrimary(ctx, t, cl, owner)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		if err := cl.MoveSlot(ctx, slot, owner); err != nil {
-			t.Errorf("move slot %d back: %v", slot, err)
-		}
-	})
 	require.NoError(t, rc.Do(ctx, rc.B().Set().Key(k).Value("v1").Build()).Error())
 	require.NoError(t, cl.BeginMigration(ctx, slot, to))
 	finishOnCleanup(t, cl, slot)
@@ -385,4 +355,28 @@ func TestRueidislockBuilderLive(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the waiting locker never got the lock")
 	}
+}
+
+// movingSlotSetup connects a caching client observed by obs to the shared
+// cluster, and picks the key k (hash tag: the test's name), its slot, the
+// slot's owner and another primary to move it to; the slot is moved back
+// to its owner when the test ends.
+func movingSlotSetup(t *testing.T, obs router.Observer) (cl *clustertest.Cluster, ctx context.Context, c *router.Client, k string, slot uint16, owner, to *clustertest.Node) {
+	t.Helper()
+	cl = clustertest.Need(t, cluster)
+	ctx = liveCtx(t, 90*time.Second)
+	c = newLiveClient(t, cl, router.Options{ClientSideCaching: true, Observer: obs})
+	k = "{" + t.Name() + "}:k"
+	slot = uint16(slots.Of(k))
+	owner, err := cl.OwnerOf(ctx, slot)
+	require.NoError(t, err)
+	to = otherPrimary(ctx, t, cl, owner)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		if err := cl.MoveSlot(ctx, slot, owner); err != nil {
+			t.Errorf("move slot %d back: %v", slot, err)
+		}
+	})
+	return cl, ctx, c, k, slot, owner, to
 }

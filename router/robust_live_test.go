@@ -79,36 +79,7 @@ func TestOneResetDoesNotOpenBreakerLive(t *testing.T) {
 // sends a GET and an INCR after A's script was written. B's commands
 // succeed: A's deadline is A's alone.
 func TestOtherCallersDeadlineIsNotMineLive(t *testing.T) {
-	cl := clustertest.Need(t, cluster)
-	ctx := liveCtx(t, 30*time.Second)
-	k := testKey(t, "deadline")
-	owner, err := cl.OwnerOf(ctx, uint16(slots.Of(k)))
-	require.NoError(t, err)
-	_, err = cl.Do(ctx, owner, "SET", k, "1")
-	require.NoError(t, err)
-
-	evalWritten := make(chan struct{})
-	var once sync.Once
-	opts := router.Options{}
-	opts.ClientOption.DialCtxFn = func(ctx context.Context, dst string, d *net.Dialer, _ *tls.Config) (net.Conn, error) {
-		conn, err := d.DialContext(ctx, "tcp", dst)
-		if err != nil {
-			return nil, err
-		}
-		return &watchConn{Conn: conn, pattern: []byte("busy-300ms"), seen: func() { once.Do(func() { close(evalWritten) }) }}, nil
-	}
-	c := newLiveClient(t, cl, opts)
-	_, err = c.Do(ctx, "GET", k)
-	require.NoError(t, err)
-
-	const script = `-- busy-300ms
-local t = redis.call('TIME')
-local start = t[1] * 1000000 + t[2]
-while true do
-  t = redis.call('TIME')
-  if t[1] * 1000000 + t[2] - start > 300000 then break end
-end
-return 1`
+	c, ctx, k, _, evalWritten, script := busyScriptSetup(t, "busy-300ms")
 	aDone := make(chan error, 1)
 	go func() {
 		actx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
@@ -209,4 +180,42 @@ return 1`
 	require.NoError(t, err)
 	v, _ := m.ToString()
 	assert.Contains(t, []string{"1", "2"}, v)
+}
+
+// busyScriptSetup connects a client to the shared cluster whose
+// connections close the returned channel once a command containing tag
+// has been written, sets key k to "1" on its owner, and returns a Lua
+// script, marked with tag, that keeps that node busy for 300 ms (for the
+// tests of one caller's deadline among callers sharing a connection).
+func busyScriptSetup(t *testing.T, tag string) (c *router.Client, ctx context.Context, k string, owner *clustertest.Node, written <-chan struct{}, script string) {
+	t.Helper()
+	cl := clustertest.Need(t, cluster)
+	ctx = liveCtx(t, 30*time.Second)
+	k = testKey(t, "deadline")
+	owner, err := cl.OwnerOf(ctx, uint16(slots.Of(k)))
+	require.NoError(t, err)
+	_, err = cl.Do(ctx, owner, "SET", k, "1")
+	require.NoError(t, err)
+	evalWritten := make(chan struct{})
+	var once sync.Once
+	opts := router.Options{}
+	opts.ClientOption.DialCtxFn = func(ctx context.Context, dst string, d *net.Dialer, _ *tls.Config) (net.Conn, error) {
+		conn, err := d.DialContext(ctx, "tcp", dst)
+		if err != nil {
+			return nil, err
+		}
+		return &watchConn{Conn: conn, pattern: []byte(tag), seen: func() { once.Do(func() { close(evalWritten) }) }}, nil
+	}
+	c = newLiveClient(t, cl, opts)
+	_, err = c.Do(ctx, "GET", k)
+	require.NoError(t, err)
+	script = "-- " + tag + `
+local t = redis.call('TIME')
+local start = t[1] * 1000000 + t[2]
+while true do
+  t = redis.call('TIME')
+  if t[1] * 1000000 + t[2] - start > 300000 then break end
+end
+return 1`
+	return c, ctx, k, owner, evalWritten, script
 }
