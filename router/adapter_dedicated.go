@@ -120,6 +120,7 @@ type dedicated struct {
 	pinning chan struct{} // closed when the pin in progress ends
 	watch   bool          // WATCH sent, not ended by EXEC, DISCARD or UNWATCH
 	multi   bool          // MULTI sent, not ended by EXEC or DISCARD
+	fw      followState   // sharded subscriptions following their slot (dedicated_follow.go)
 }
 
 // pendingHooks are pub/sub hooks set before the connection was pinned:
@@ -278,7 +279,7 @@ func (x *dedicated) acquire(ctx context.Context, w want) (rueidis.DedicatedClien
 	x.pinning = pinned
 	x.mu.Unlock()
 
-	nc, err := x.a.c.connFor(ctx, decision{slot: w.slot, hasKeys: w.hasKeys}, true)
+	nc, err := x.pinConn(ctx, w)
 	var dc rueidis.DedicatedClient
 	var cancel func()
 	if err == nil {
@@ -370,19 +371,18 @@ func (x *dedicated) installHooks() {
 		return
 	}
 	x.pending = nil
-	var in <-chan error
 	if p.hooks.OnMessage != nil || p.hooks.OnSubscription != nil {
-		in = x.inner.SetPubSubHooks(p.hooks)
+		x.setFollowHooks(p.hooks, p.ch)
+		if p.inval != nil {
+			x.setFollowInval(p.inval) // keeps the hooks just set
+		}
+		return
 	}
-	if p.inval != nil {
-		// Keeps the hooks just set; the channel above is closed.
-		in = x.inner.SetOnInvalidations(p.inval)
-	}
-	if in == nil {
+	if p.inval == nil {
 		close(p.ch)
 		return
 	}
-	go forwardHooks(in, p.ch)
+	go forwardHooks(x.inner.SetOnInvalidations(p.inval), p.ch)
 }
 
 // forwardHooks copies the end of the connection's hooks (at most one
@@ -469,9 +469,10 @@ func (x *dedicated) Do(ctx context.Context, cmd rueidis.Completed) rueidis.Redis
 		return rueidis.NewResult(rueidis.RedisMessage{}, err)
 	}
 	kind := kindOf(args[0]) // args are recycled with cmd once answered
+	note := x.noteSend(args)
 	res := dc.Do(ctx, cmd)
 	x.after(ctx, addr, kind, res.Error())
-	return res
+	return x.afterSend(addr, note, res)
 }
 
 // DoMulti pipelines multi on the dedicated connection (see Dedicate).
@@ -499,6 +500,7 @@ func (x *dedicated) DoMulti(ctx context.Context, multi ...rueidis.Completed) []r
 	var w want
 	var kinds [16]txnKind
 	ks := kinds[:0]
+	var hasSub bool
 	for i := range multi {
 		if multi[i].IsEmpty() {
 			return fail(i, errEmptyCommand)
@@ -509,6 +511,7 @@ func (x *dedicated) DoMulti(ctx context.Context, multi ...rueidis.Completed) []r
 			return fail(i, err)
 		}
 		ks = append(ks, kindOf(args[0]))
+		hasSub = hasSub || isSubscribe(args[0])
 		if !d.hasKeys {
 			continue
 		}
@@ -529,10 +532,20 @@ func (x *dedicated) DoMulti(ctx context.Context, multi ...rueidis.Completed) []r
 	if err != nil {
 		return fail(-1, err)
 	}
+	var notes []sendNote
+	if hasSub {
+		notes = make([]sendNote, len(multi))
+		for i := range multi {
+			notes[i] = x.noteSend(multi[i].Commands())
+		}
+	}
 	res := dc.DoMulti(ctx, multi...)
 	for i := range res {
 		if i < len(ks) {
 			x.after(ctx, addr, ks[i], res[i].Error())
+		}
+		if i < len(notes) {
+			res[i] = x.afterSend(addr, notes[i], res[i])
 		}
 	}
 	return res
@@ -602,9 +615,13 @@ func (x *dedicated) setHooks(hooks rueidis.PubSubHooks, fn func([]rueidis.RedisM
 	}
 	if x.inner != nil {
 		if inval {
-			return x.inner.SetOnInvalidations(fn)
+			return x.setFollowInval(fn)
 		}
-		return x.inner.SetPubSubHooks(hooks)
+		if hooks.OnMessage == nil && hooks.OnSubscription == nil {
+			x.clearFollowHooks()
+			return x.inner.SetPubSubHooks(hooks) // closes the previous hooks' channel
+		}
+		return x.setFollowHooks(hooks, nil)
 	}
 	var p pendingHooks
 	if old := x.pending; old != nil {
