@@ -15,6 +15,7 @@ import (
 	"github.com/slotrouter/slotrouter/internal/clustertest"
 	"github.com/slotrouter/slotrouter/router"
 	"github.com/slotrouter/slotrouter/slots"
+	"github.com/slotrouter/slotrouter/topology"
 )
 
 // resubRecorder records the EventResubscribed events and moves the
@@ -54,7 +55,9 @@ func (r *resubRecorder) events() []router.Event {
 // SUNSUBSCRIBE ends the hooks; rueidiscompat subscribes again on a new
 // dedicated connection, pinned to the new owner), then after a kill -9
 // of the new owner (the connection drops; the new connection waits for
-// the promoted replica). Each resubscription is reported once
+// the promoted replica). Between the two, a client whose topology still
+// has the slot at its old owner SSubscribes: its SSUBSCRIBE is answered
+// MOVED, and it ends up subscribed at the new owner. Each resubscription is reported once
 // (EventResubscribed, at the new owner), every message published after
 // it is received, and the messages arrive in order.
 func TestCompatSSubscribeFollows(t *testing.T) {
@@ -74,6 +77,11 @@ func TestCompatSSubscribeFollows(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(pub.Close)
 	rdb := rueidiscompat.NewAdapter(c.Rueidis())
+	// A client that will not see the reshard by itself (no periodic
+	// refresh, nothing sent before its SSubscribe).
+	stale, err := router.New(ctx, router.Options{Seeds: cl.Addrs(), Topology: topology.Options{Period: topology.NoPeriodicRefresh}})
+	require.NoError(t, err)
+	t.Cleanup(stale.Close)
 
 	ch := "{" + compatPrefix(t) + "}ch"
 	slot := uint16(slots.Of(ch))
@@ -178,6 +186,26 @@ func TestCompatSSubscribeFollows(t *testing.T) {
 	require.True(t, pollUntil(ctx, 10*time.Second, func() bool { return phase.Load() >= 1 }),
 		"no resubscription after the reshard (received %d messages before it, %d during it, %d in the 10 s after it)", before, moved-before, received()-moved)
 	require.True(t, pollUntil(ctx, 10*time.Second, func() bool { return after[1].Load() >= 100 }), "messages after the reshard")
+
+	// The stale client's SSubscribe: its SSUBSCRIBE goes to the old owner,
+	// which answers MOVED; the hooks end, and rueidiscompat subscribes
+	// again, at the new owner.
+	ssub := rueidiscompat.NewAdapter(stale.Rueidis()).SSubscribe(ctx, ch)
+	t.Cleanup(func() { assert.NoError(t, ssub.Close()) })
+	sall := ssub.ChannelWithSubscriptions()
+	var staleGot atomic.Int64
+	rwg.Add(1)
+	go func() {
+		defer rwg.Done()
+		for m := range sall {
+			if _, ok := m.(*rueidiscompat.Message); ok {
+				staleGot.Add(1)
+			}
+		}
+	}()
+	require.True(t, pollUntil(ctx, 10*time.Second, func() bool { return staleGot.Load() >= 20 }),
+		"the stale client's subscriber (MOVED from the old owner) receives nothing")
+	assert.NoError(t, ssub.Close())
 
 	// 2. kill -9 of the new owner: its replica takes over.
 	phase.Store(2)
