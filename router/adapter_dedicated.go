@@ -96,6 +96,18 @@ func (a *rueidisClient) Dedicated(fn func(rueidis.DedicatedClient) error) error 
 // WATCH without EXEC) is ended with DISCARD or UNWATCH when the
 // connection is given back, so the next user of the connection does not
 // inherit it.
+//
+// A sharded subscription (SetPubSubHooks, then SSUBSCRIBE) follows its
+// slot with the caller's help: when the server ends it (an SUNSUBSCRIBE
+// the caller did not send: the slot moved; it is not passed to
+// OnSubscription), the connection drops, or SSUBSCRIBE is answered by a
+// redirect (returned wrapped in an error that is not a
+// *rueidis.RedisError), the hooks' channel yields an error and the
+// topology is refreshed; an SSUBSCRIBE of those channels on a new
+// dedicated connection is pinned once the topology names the slot's new
+// owner, within Options.FailoverWait, and reported by EventResubscribed
+// (see the package doc, Pub/sub). go-redis's PubSub through
+// rueidiscompat subscribes again this way by itself.
 func (a *rueidisClient) Dedicate() (rueidis.DedicatedClient, func()) {
 	d := &dedicated{a: a}
 	return d, d.release
@@ -608,6 +620,7 @@ func (x *dedicated) SetOnInvalidations(fn func([]rueidis.RedisMessage)) <-chan e
 
 // setHooks is SetPubSubHooks (inval false) or SetOnInvalidations.
 func (x *dedicated) setHooks(hooks rueidis.PubSubHooks, fn func([]rueidis.RedisMessage), inval bool) <-chan error {
+	defer x.tryReport() // a resubscription confirmed before its hooks (dedicated_follow.go), after the unlock
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.done {

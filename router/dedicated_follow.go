@@ -490,11 +490,14 @@ func (h *followHooks) adopt(in <-chan error) {
 // a connection with sharded subscriptions is remembered, and the
 // topology refreshed.
 func (h *followHooks) forward(in <-chan error, gen int) {
-	var e error
-	perr := safe.Call("dedicated pub/sub hooks", func() { e = <-in })
-	if perr != nil {
-		e = perr
+	if perr := safe.Call("dedicated pub/sub hooks", func() { h.finish(<-in, gen) }); perr != nil {
+		h.end(perr)
 	}
+}
+
+// finish ends the hooks with e, the end of the connection's channel of
+// generation gen, unless that channel was replaced meanwhile.
+func (h *followHooks) finish(e error, gen int) {
 	h.mu.Lock()
 	current := h.gen == gen
 	h.mu.Unlock()
@@ -535,7 +538,7 @@ func (h *followHooks) connLost(err error) {
 
 // setFollowHooks sets hooks (not zero) on x.inner, wrapped, with out as
 // the caller's channel (a new one when nil), and returns it. x.mu is held
-// and x.inner is set.
+// and x.inner is set; call tryReport after releasing it.
 func (x *dedicated) setFollowHooks(hooks rueidis.PubSubHooks, out chan error) chan error {
 	if out == nil {
 		out = make(chan error, 1)
@@ -546,8 +549,7 @@ func (x *dedicated) setFollowHooks(hooks rueidis.PubSubHooks, out chan error) ch
 	x.fw.hooks = h
 	x.fw.mu.Unlock()
 	h.adopt(in)
-	x.tryReport()
-	return out
+	return out // the caller reports a pending resubscription (tryReport) once x.mu is released
 }
 
 // clearFollowHooks forgets the wrapped hooks (the caller set none).
