@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/rueidis"
 	"github.com/redis/rueidis/rueidiscompat"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -48,18 +49,31 @@ func (r *resubRecorder) events() []router.Event {
 	return append([]router.Event(nil), r.evs...)
 }
 
+// dedicateCounter counts the dedicated connections rueidiscompat takes.
+type dedicateCounter struct {
+	rueidis.Client
+	n atomic.Int64
+}
+
+func (d *dedicateCounter) Dedicate() (rueidis.DedicatedClient, func()) {
+	d.n.Add(1)
+	return d.Client.Dedicate()
+}
+
 // TestCompatSSubscribeFollows: go-redis's SSubscribe through
 // rueidiscompat (a dedicated connection with pub/sub hooks) keeps
 // receiving while a publisher SPUBLISHes a numbered message every 2 ms:
 // after a live reshard of the channel's slot (the old owner's
 // SUNSUBSCRIBE ends the hooks; rueidiscompat subscribes again on a new
 // dedicated connection, pinned to the new owner), then after a kill -9
-// of the new owner (the connection drops; the new connection waits for
-// the promoted replica). Between the two, a client whose topology still
+// of the new owner (the connection drops; the new dedicated connection
+// waits for the promoted replica, instead of failing against the dead
+// node over and over). Between the two, a client whose topology still
 // has the slot at its old owner SSubscribes: its SSUBSCRIBE is answered
-// MOVED, and it ends up subscribed at the new owner. Each resubscription is reported once
-// (EventResubscribed, at the new owner), every message published after
-// it is received, and the messages arrive in order.
+// MOVED, and it ends up subscribed at the new owner. Each
+// resubscription is reported once (EventResubscribed, at the new owner),
+// every message published after it is received, and the messages arrive
+// in order.
 func TestCompatSSubscribeFollows(t *testing.T) {
 	clustertest.Need(t, cluster)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -76,7 +90,8 @@ func TestCompatSSubscribeFollows(t *testing.T) {
 	pub, err := router.New(ctx, router.Options{Seeds: cl.Addrs()})
 	require.NoError(t, err)
 	t.Cleanup(pub.Close)
-	rdb := rueidiscompat.NewAdapter(c.Rueidis())
+	counted := &dedicateCounter{Client: c.Rueidis()}
+	rdb := rueidiscompat.NewAdapter(counted)
 	// A client that will not see the reshard by itself (no periodic
 	// refresh, nothing sent before its SSubscribe).
 	stale, err := router.New(ctx, router.Options{Seeds: cl.Addrs(), Topology: topology.Options{Period: topology.NoPeriodicRefresh}})
@@ -209,10 +224,16 @@ func TestCompatSSubscribeFollows(t *testing.T) {
 
 	// 2. kill -9 of the new owner: its replica takes over.
 	phase.Store(2)
+	dedicatesBefore := counted.n.Load()
 	require.NoError(t, cl.Kill(to))
 	promoted, err := cl.WaitFailover(ctx, to)
 	require.NoError(t, err)
 	require.True(t, pollUntil(ctx, 20*time.Second, func() bool { return phase.Load() >= 3 }), "no resubscription after the failover")
+	// rueidiscompat retries at once, without bound, while SSUBSCRIBE
+	// fails: the new dedicated connection waits for the promotion instead
+	// of failing against the dead node over and over.
+	dedicates := counted.n.Load() - dedicatesBefore
+	assert.LessOrEqual(t, dedicates, int64(10), "dedicated connections taken from the kill to the resubscription")
 	require.True(t, pollUntil(ctx, 10*time.Second, func() bool { return after[3].Load() >= 100 }), "messages after the failover")
 	stopPub()
 
@@ -252,5 +273,5 @@ func TestCompatSSubscribeFollows(t *testing.T) {
 	assert.Equal(t, promoted.Addr, evs[1].Addr)
 	assert.Equal(t, slots.Slot(slot), evs[1].Slot)
 	assert.Error(t, evs[1].Err)
-	t.Logf("causes: reshard %v; kill -9 %v", evs[0].Err, evs[1].Err)
+	t.Logf("causes: reshard %v; kill -9 %v; dedicated connections taken from the kill to the resubscription: %d", evs[0].Err, evs[1].Err, dedicates)
 }
