@@ -484,7 +484,7 @@ func (x *dedicated) Do(ctx context.Context, cmd rueidis.Completed) rueidis.Redis
 	note := x.noteSend(args)
 	res := dc.Do(ctx, cmd)
 	x.after(ctx, addr, kind, res.Error())
-	return x.afterSend(addr, note, res)
+	return x.afterSend(ctx, addr, note, res)
 }
 
 // DoMulti pipelines multi on the dedicated connection (see Dedicate).
@@ -557,7 +557,7 @@ func (x *dedicated) DoMulti(ctx context.Context, multi ...rueidis.Completed) []r
 			x.after(ctx, addr, ks[i], res[i].Error())
 		}
 		if i < len(notes) {
-			res[i] = x.afterSend(addr, notes[i], res[i])
+			res[i] = x.afterSend(ctx, addr, notes[i], res[i])
 		}
 	}
 	return res

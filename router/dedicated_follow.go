@@ -29,7 +29,9 @@ import (
 //     OnSubscription, the topology is refreshed, and the hooks end with
 //     an error wrapping ErrSlotMoved.
 //   - The connection drops (kill -9 of the node): rueidis ends the hooks
-//     with the connection error; the topology is refreshed.
+//     with the connection error; the topology is refreshed. The next
+//     pin goes at once (a healthy node takes the subscription back); if
+//     it fails, the one after waits as below.
 //   - An SSUBSCRIBE is answered by a redirect or an unavailability reply
 //     (MOVED, ASK, TRYAGAIN, CLUSTERDOWN, LOADING, MASTERDOWN,
 //     READONLY): a MOVED is recorded in the topology, and the reply is
@@ -77,8 +79,10 @@ type lostSub struct {
 }
 
 // lose records that chans (of slot) were lost at old, by cause; subscribed
-// says they were confirmed there (else: an attempt failed).
-func (f *dedicatedFollow) lose(slot slots.Slot, chans []string, old string, cause error, subscribed bool, ttl time.Duration) {
+// says they were confirmed there (else: an attempt failed); wait says the
+// next pin waits for the topology to name another node (else it goes at
+// once, as after a dropped connection, which a healthy node takes back).
+func (f *dedicatedFollow) lose(slot slots.Slot, chans []string, old string, cause error, subscribed, wait bool, ttl time.Duration) {
 	now := time.Now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -100,7 +104,7 @@ func (f *dedicatedFollow) lose(slot slots.Slot, chans []string, old string, caus
 		if l.cause == nil || l.slot != slot {
 			l.cause = cause
 		}
-		l.slot, l.old, l.since, l.wait = slot, old, now, true
+		l.slot, l.old, l.since, l.wait = slot, old, now, wait
 		l.subscribed = l.subscribed || subscribed
 	}
 }
@@ -255,7 +259,7 @@ func resubscribable(err error) (retry.Class, bool) {
 // addr: an SSUBSCRIBE confirmed may be a resubscription to report; one
 // that failed is remembered (the next pin waits for the topology), and a
 // redirect reply is returned wrapped (see the comment at the top).
-func (x *dedicated) afterSend(addr string, n sendNote, res rueidis.RedisResult) rueidis.RedisResult {
+func (x *dedicated) afterSend(ctx context.Context, addr string, n sendNote, res rueidis.RedisResult) rueidis.RedisResult {
 	if !n.ssub {
 		return res
 	}
@@ -270,7 +274,7 @@ func (x *dedicated) afterSend(addr string, n sendNote, res rueidis.RedisResult) 
 		}
 		return res
 	}
-	if errors.Is(err, rueidis.ErrDedicatedClientRecycled) {
+	if ctx.Err() != nil || callerEnded(err) {
 		return res
 	}
 	class, moved := resubscribable(err)
@@ -285,7 +289,7 @@ func (x *dedicated) afterSend(addr string, n sendNote, res rueidis.RedisResult) 
 	} else if !isConnError(err) {
 		return res // refused (NOPERM...): not the topology's doing
 	}
-	c.follow.lose(n.slot, n.chans, addr, err, false, c.followTTL())
+	c.follow.lose(n.slot, n.chans, addr, err, false, true, c.followTTL())
 	if moved {
 		x.fw.mu.Lock()
 		h := x.fw.hooks
@@ -295,6 +299,13 @@ func (x *dedicated) afterSend(addr string, n sendNote, res rueidis.RedisResult) 
 		}
 	}
 	return res
+}
+
+// callerEnded reports whether err says the caller (or the Client's
+// Close) ended the call, not the node: nothing to follow.
+func callerEnded(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, rueidis.ErrClosing) || errors.Is(err, ErrClosed) || errors.Is(err, rueidis.ErrDedicatedClientRecycled)
 }
 
 // tryReport reports the resubscription once it is confirmed and the
@@ -335,12 +346,12 @@ func (x *dedicated) pinConn(ctx context.Context, w want) (*nodeConn, error) {
 		return nil, err
 	}
 	nc, err := c.connFor(ctx, d, true)
-	if err != nil && ctx.Err() == nil && !errors.Is(err, ErrClosed) {
+	if err != nil && ctx.Err() == nil && !callerEnded(err) {
 		old := ""
 		if sh, ok := c.topo.Current().Lookup(w.slot); ok && sh.Primary != nil {
 			old = sh.Primary.Addr
 		}
-		c.follow.lose(w.slot, chans, old, err, false, c.followTTL())
+		c.follow.lose(w.slot, chans, old, err, false, true, c.followTTL())
 	}
 	return nc, err
 }
@@ -451,7 +462,7 @@ func (h *followHooks) serverEnded(ch string) bool {
 	f.mu.Unlock()
 	c := x.a.c
 	cause := fmt.Errorf("%w (slot %d, unsubscribed by %s)", ErrSlotMoved, slot, h.addr)
-	c.follow.lose(slot, chans, h.addr, cause, true, c.followTTL())
+	c.follow.lose(slot, chans, h.addr, cause, true, true, c.followTTL())
 	c.topo.Trigger("sharded subscription of a dedicated connection ended by " + h.addr)
 	h.end(cause)
 	return true
@@ -504,7 +515,7 @@ func (h *followHooks) finish(e error, gen int) {
 	if !current {
 		return
 	}
-	if e != nil && isConnError(e) && !errors.Is(e, rueidis.ErrClosing) && !errors.Is(e, rueidis.ErrDedicatedClientRecycled) {
+	if e != nil && isConnError(e) && !callerEnded(e) {
 		h.connLost(e)
 	}
 	h.end(e)
@@ -532,7 +543,7 @@ func (h *followHooks) connLost(err error) {
 		return
 	}
 	c := x.a.c
-	c.follow.lose(slot, chans, h.addr, err, true, c.followTTL())
+	c.follow.lose(slot, chans, h.addr, err, true, false, c.followTTL())
 	c.topo.Trigger("sharded subscription of a dedicated connection to " + h.addr + " dropped")
 }
 

@@ -22,7 +22,7 @@ func TestDedicatedFollowMemory(t *testing.T) {
 	ttl := time.Minute
 	slot := slots.Of("{a}")
 	moved := errors.New("moved")
-	f.lose(slot, []string{"{a}1", "{a}2"}, "n1:1", moved, true, ttl)
+	f.lose(slot, []string{"{a}1", "{a}2"}, "n1:1", moved, true, true, ttl)
 	old, since, ok := f.pending(slot, []string{"{a}2"}, ttl)
 	require.True(t, ok)
 	assert.Equal(t, "n1:1", old)
@@ -31,7 +31,7 @@ func TestDedicatedFollowMemory(t *testing.T) {
 	assert.False(t, ok, "another slot")
 
 	// A later failure keeps the first cause, moves the node to avoid.
-	f.lose(slot, []string{"{a}1"}, "n2:1", errors.New("refused"), false, ttl)
+	f.lose(slot, []string{"{a}1"}, "n2:1", errors.New("refused"), false, true, ttl)
 	old, _, ok = f.pending(slot, []string{"{a}1"}, ttl)
 	require.True(t, ok)
 	assert.Equal(t, "n2:1", old)
@@ -44,17 +44,23 @@ func TestDedicatedFollowMemory(t *testing.T) {
 	assert.Nil(t, f.found([]string{"{a}1"}), "reported once")
 
 	// Never subscribed (a first SSUBSCRIBE that failed): paced, not reported.
-	f.lose(slot, []string{"{a}3"}, "n1:1", moved, false, ttl)
+	f.lose(slot, []string{"{a}3"}, "n1:1", moved, false, true, ttl)
 	_, _, ok = f.pending(slot, []string{"{a}3"}, ttl)
 	assert.True(t, ok)
 	assert.Nil(t, f.found([]string{"{a}3"}))
 
+	// A dropped connection: the next pin goes at once.
+	f.lose(slot, []string{"{a}5"}, "n1:1", moved, true, false, ttl)
+	_, _, ok = f.pending(slot, []string{"{a}5"}, ttl)
+	assert.False(t, ok)
+	assert.Equal(t, moved, f.found([]string{"{a}5"}), "reported once subscribed again")
+
 	// Expiry and the bound.
-	f.lose(slot, []string{"{a}4"}, "n1:1", moved, true, ttl)
+	f.lose(slot, []string{"{a}4"}, "n1:1", moved, true, true, ttl)
 	_, _, ok = f.pending(slot, []string{"{a}4"}, -time.Nanosecond)
 	assert.False(t, ok, "expired")
 	for i := range maxFollowed + 10 {
-		f.lose(slot, []string{"{a}x" + strconv.Itoa(i)}, "n1:1", moved, true, ttl)
+		f.lose(slot, []string{"{a}x" + strconv.Itoa(i)}, "n1:1", moved, true, true, ttl)
 	}
 	assert.Len(t, f.lost, maxFollowed)
 }
