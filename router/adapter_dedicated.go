@@ -99,6 +99,18 @@ func (a *rueidisClient) Dedicated(fn func(rueidis.DedicatedClient) error) error 
 // without EXEC, or WATCH without EXEC) is ended with DISCARD or UNWATCH
 // when the connection is given back, so the next user of the connection
 // does not inherit it.
+//
+// A sharded subscription (SetPubSubHooks, then SSUBSCRIBE) follows its
+// slot with the caller's help: when the server ends it (an SUNSUBSCRIBE
+// the caller did not send: the slot moved; it is not passed to
+// OnSubscription), the connection drops, or SSUBSCRIBE is answered by a
+// redirect (returned wrapped in an error that is not a
+// *rueidis.RedisError), the hooks' channel yields an error and the
+// topology is refreshed; an SSUBSCRIBE of those channels on a new
+// dedicated connection is pinned once the topology names the slot's new
+// owner, within Options.FailoverWait, and reported by EventResubscribed
+// (see the package doc, Pub/sub). go-redis's PubSub through
+// rueidiscompat subscribes again this way by itself.
 func (a *rueidisClient) Dedicate() (rueidis.DedicatedClient, func()) {
 	d := &dedicated{a: a}
 	return d, d.release
@@ -123,6 +135,7 @@ type dedicated struct {
 	pinning chan struct{} // closed when the pin in progress ends
 	watch   bool          // WATCH sent, not ended by EXEC, DISCARD or UNWATCH
 	multi   bool          // MULTI sent, not ended by EXEC or DISCARD
+	fw      followState   // sharded subscriptions following their slot (dedicated_follow.go)
 }
 
 // pendingHooks are pub/sub hooks set before the connection was pinned:
@@ -281,7 +294,7 @@ func (x *dedicated) acquire(ctx context.Context, w want) (rueidis.DedicatedClien
 	x.pinning = pinned
 	x.mu.Unlock()
 
-	nc, err := x.a.c.connFor(ctx, decision{slot: w.slot, hasKeys: w.hasKeys}, true)
+	nc, err := x.pinConn(ctx, w)
 	var dc rueidis.DedicatedClient
 	var cancel func()
 	if err == nil {
@@ -373,19 +386,18 @@ func (x *dedicated) installHooks() {
 		return
 	}
 	x.pending = nil
-	var in <-chan error
 	if p.hooks.OnMessage != nil || p.hooks.OnSubscription != nil {
-		in = x.inner.SetPubSubHooks(p.hooks)
+		x.setFollowHooks(p.hooks, p.ch)
+		if p.inval != nil {
+			x.setFollowInval(p.inval) // keeps the hooks just set
+		}
+		return
 	}
-	if p.inval != nil {
-		// Keeps the hooks just set; the channel above is closed.
-		in = x.inner.SetOnInvalidations(p.inval)
-	}
-	if in == nil {
+	if p.inval == nil {
 		close(p.ch)
 		return
 	}
-	go forwardHooks(in, p.ch)
+	go forwardHooks(x.inner.SetOnInvalidations(p.inval), p.ch)
 }
 
 // forwardHooks copies the end of the connection's hooks (at most one
@@ -483,6 +495,7 @@ func (x *dedicated) Do(ctx context.Context, cmd rueidis.Completed) rueidis.Redis
 	if err := ctx.Err(); err != nil {
 		return rueidis.NewResult(rueidis.RedisMessage{}, err) // not sent
 	}
+	note := x.noteSend(args)
 	res := dc.Do(ctx, cmd)
 	x.after(ctx, addr, kind, res.Error())
 	if write {
@@ -490,7 +503,7 @@ func (x *dedicated) Do(ctx context.Context, cmd rueidis.Completed) rueidis.Redis
 			return rueidis.NewResult(rueidis.RedisMessage{}, err)
 		}
 	}
-	return res
+	return x.afterSend(ctx, addr, note, res)
 }
 
 // isWrite reports whether cmd (args) is a command whose fate matters
@@ -500,7 +513,9 @@ func (x *dedicated) Do(ctx context.Context, cmd rueidis.Completed) rueidis.Redis
 func (x *dedicated) isWrite(args []string, cmd *rueidis.Completed) bool {
 	switch kindOf(args[0]) {
 	case txnNone:
-		return !cmd.IsReadOnly() && !x.a.c.table.IsReadOnly(args)
+		// (The subscribe family sets the connection's state: it goes with
+		// the connection, and a sharded subscription follows its slot.)
+		return !cmd.IsReadOnly() && !x.a.c.table.IsReadOnly(args) && !isSubscribe(args[0])
 	case txnEnd:
 		return strings.EqualFold(args[0], "exec")
 	}
@@ -544,6 +559,7 @@ func (x *dedicated) DoMulti(ctx context.Context, multi ...rueidis.Completed) []r
 	ks := kinds[:0]
 	var writes []int // the indexes of the writes (isWrite)
 	var names []string
+	var hasSub bool
 	for i := range multi {
 		if multi[i].IsEmpty() {
 			return fail(i, errEmptyCommand)
@@ -557,6 +573,7 @@ func (x *dedicated) DoMulti(ctx context.Context, multi ...rueidis.Completed) []r
 		if x.isWrite(args, &multi[i]) {
 			writes, names = append(writes, i), append(names, args[0])
 		}
+		hasSub = hasSub || isSubscribe(args[0])
 		if !d.hasKeys {
 			continue
 		}
@@ -580,10 +597,20 @@ func (x *dedicated) DoMulti(ctx context.Context, multi ...rueidis.Completed) []r
 	if err := ctx.Err(); err != nil {
 		return fail(-1, err) // not sent
 	}
+	var notes []sendNote
+	if hasSub {
+		notes = make([]sendNote, len(multi))
+		for i := range multi {
+			notes[i] = x.noteSend(multi[i].Commands())
+		}
+	}
 	res := dc.DoMulti(ctx, multi...)
 	for i := range res {
 		if i < len(ks) {
 			x.after(ctx, addr, ks[i], res[i].Error())
+		}
+		if i < len(notes) {
+			res[i] = x.afterSend(ctx, addr, notes[i], res[i])
 		}
 	}
 	for k, i := range writes {
@@ -654,6 +681,7 @@ func (x *dedicated) SetOnInvalidations(fn func([]rueidis.RedisMessage)) <-chan e
 
 // setHooks is SetPubSubHooks (inval false) or SetOnInvalidations.
 func (x *dedicated) setHooks(hooks rueidis.PubSubHooks, fn func([]rueidis.RedisMessage), inval bool) <-chan error {
+	defer x.tryReport() // a resubscription confirmed before its hooks (dedicated_follow.go), after the unlock
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.done {
@@ -661,9 +689,13 @@ func (x *dedicated) setHooks(hooks rueidis.PubSubHooks, fn func([]rueidis.RedisM
 	}
 	if x.inner != nil {
 		if inval {
-			return x.inner.SetOnInvalidations(fn)
+			return x.setFollowInval(fn)
 		}
-		return x.inner.SetPubSubHooks(hooks)
+		if hooks.OnMessage == nil && hooks.OnSubscription == nil {
+			x.clearFollowHooks()
+			return x.inner.SetPubSubHooks(hooks) // closes the previous hooks' channel
+		}
+		return x.setFollowHooks(hooks, nil)
 	}
 	var p pendingHooks
 	if old := x.pending; old != nil {

@@ -176,6 +176,25 @@
 // held the subscription are lost, as pub/sub's at-most-once delivery
 // allows.
 //
+// Sharded subscriptions on a dedicated connection (Dedicate with
+// SetPubSubHooks, as go-redis's SSubscribe through rueidiscompat makes
+// them) follow their slot with the caller's help: when the subscription
+// cannot stay — the server's own SUNSUBSCRIBE (kept from the caller's
+// OnSubscription, told from the caller's own SUNSUBSCRIBE by what the
+// caller sent), a dropped connection, a MOVED (or other redirect or
+// unavailability) reply to SSUBSCRIBE, which is then returned wrapped in
+// an error that is not a *rueidis.RedisError — the topology is refreshed
+// and the hooks' channel yields the error. rueidiscompat then subscribes
+// again on a new dedicated connection, which is pinned only once the
+// topology names another primary for the slot than the one that lost it
+// (polled every PollInterval, for at most Options.FailoverWait), so a
+// dropped primary's new connection goes to the promoted replica, not the
+// dead node, and rueidiscompat's immediate retries are paced.
+// EventResubscribed is reported when the new SSUBSCRIBE is confirmed and
+// the caller's hooks are set on it, whichever is last (rueidiscompat sets
+// them after subscribing); every message published after it is
+// delivered.
+//
 // # Node-level commands
 //
 // DoPrimaries sends a command to every primary (DBSIZE, INFO, SCRIPT

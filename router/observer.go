@@ -54,8 +54,10 @@ const (
 	// (Addr).
 	EventConnsCut
 	// EventResubscribed: a subscription of the rueidis face's Receive
-	// followed its node and is subscribed again — confirmed by the
-	// server — at Addr: for SSUBSCRIBE its slot's new owner after a
+	// (or a sharded subscription made again on a new dedicated
+	// connection, as rueidiscompat does, once its hooks are set: see
+	// Dedicate) followed its node and is subscribed again — confirmed by
+	// the server — at Addr: for SSUBSCRIBE its slot's new owner after a
 	// reshard, a failover or a dropped connection (Slot: the channels'
 	// slot), for SUBSCRIBE and PSUBSCRIBE another primary after a
 	// dropped connection (Slot: NoSlot). Err says why it moved

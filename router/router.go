@@ -38,10 +38,11 @@ type Client struct {
 	obs     Observer
 	budget  *retry.Budget // nil: none
 
-	face   *rueidisClient // the rueidis face (Rueidis)
-	caches *cacheStores   // client-side caching (nil: off)
-	args   argsPool       // copies of the args of rueidis-face commands
-	held   dedicatedSet   // the face's pinned dedicated connections (Close closes them)
+	face   *rueidisClient  // the rueidis face (Rueidis)
+	caches *cacheStores    // client-side caching (nil: off)
+	args   argsPool        // copies of the args of rueidis-face commands
+	held   dedicatedSet    // the face's pinned dedicated connections (Close closes them)
+	follow dedicatedFollow // sharded subscriptions lost by dedicated connections (dedicated_follow.go)
 
 	tracer       Tracer
 	log          *slog.Logger
