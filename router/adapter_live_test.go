@@ -1,6 +1,7 @@
 package router_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -164,4 +165,40 @@ func TestRueidisFaceBadInput(t *testing.T) {
 	assert.ErrorIs(t, rc.Do(ctx, rc.B().Get().Key("k").Build()).Error(), router.ErrClosed)
 	_, err = c.Do(ctx, "GET", "k")
 	assert.ErrorIs(t, err, router.ErrClosed, "closing the face closes the client")
+}
+
+// TestDoAllocations: a GET allocates only its reply, on both faces (the
+// string Do's variadic args stay on the caller's stack; the face's
+// command is recycled by rueidis and its args copy is pooled). A change
+// that makes the args escape (a goroutine or a stored slice on any path
+// of Do) shows here.
+//
+// Pools drop items under -race: the suite runs it without -race too
+// (scripts/test.sh).
+func TestDoAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not exact under -race (sync.Pool drops items): scripts/test.sh runs this test without it")
+	}
+	c := newLiveClient(t, nil, router.Options{})
+	rc := c.Rueidis()
+	ctx := context.Background()
+	k := testKey(t, "k")
+	_, err := c.Do(ctx, "SET", k, "v")
+	require.NoError(t, err)
+	get := func() {
+		if _, err := c.Do(ctx, "GET", k); err != nil {
+			t.Error(err)
+		}
+	}
+	face := func() {
+		if err := rc.Do(ctx, rc.B().Get().Key(k).Build()).Error(); err != nil {
+			t.Error(err)
+		}
+	}
+	for range 100 { // warm the pools
+		get()
+		face()
+	}
+	assert.LessOrEqual(t, testing.AllocsPerRun(200, get), 1.0, "string Do")
+	assert.LessOrEqual(t, testing.AllocsPerRun(200, face), 1.0, "rueidis face")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -124,7 +125,9 @@ func (c *Client) doUser(ctx context.Context, args []string, idem bool, user *rue
 	}
 	if d.fan {
 		// To every primary or node when the command's tips say so.
-		if msg, err, ok := c.fanOut(ctx, args); ok {
+		// (A copy: the fan-out's goroutines hold the args, which would
+		// otherwise make every Do's variadic args escape to the heap.)
+		if msg, err, ok := c.fanOut(ctx, slices.Clone(args)); ok {
 			return msg, err
 		}
 	}

@@ -32,6 +32,9 @@ done
 # A missing server is a failure, not a skip.
 export REQUIRE_CLUSTER=1
 go test -race -count=1 -timeout 15m "$@" ./...
+# Allocation counts, which are exact only without -race (sync.Pool drops
+# items under the race detector).
+go test -count=1 -timeout 5m -run 'TestDoAllocations|TestRouteDoesNotAllocate' ./router
 # The peer comparisons (a nested module, so peers stay out of go.mod).
 (cd bench && go test -race -count=1 -timeout 10m "$@" ./...)
 # The OpenTelemetry integration (a nested module, so OTel stays out of go.mod).
