@@ -30,6 +30,7 @@ type pinnedError struct {
 	cse error // the *CrossSlotError, or nil
 }
 
+// Error explains the refusal.
 func (e *pinnedError) Error() string { return e.msg }
 
 // Unwrap gives ErrPinned and the *CrossSlotError.
@@ -470,6 +471,7 @@ func isConnError(err error) bool {
 	return !errors.As(err, &re)
 }
 
+// B returns the command builder (the face's).
 func (x *dedicated) B() rueidis.Builder { return x.a.b }
 
 // Do sends cmd on the dedicated connection (see Dedicate).

@@ -63,6 +63,7 @@ func (n *nodeClient) dialContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 2*DefaultDialTimeout)
 }
 
+// B returns the command builder (the face's).
 func (n *nodeClient) B() rueidis.Builder { return n.a.b }
 
 // errsOf returns n results holding err.
@@ -96,6 +97,7 @@ func anyBlock(multi []rueidis.Completed) bool {
 	return false
 }
 
+// Do sends cmd to the node, without redirects.
 func (n *nodeClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResult {
 	if cmd.IsEmpty() {
 		return rueidis.NewResult(rueidis.RedisMessage{}, errEmptyCommand)
@@ -110,6 +112,7 @@ func (n *nodeClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.Redi
 	return cl.Do(ctx, cmd)
 }
 
+// DoMulti pipelines multi to the node, without redirects.
 func (n *nodeClient) DoMulti(ctx context.Context, multi ...rueidis.Completed) []rueidis.RedisResult {
 	if len(multi) == 0 {
 		return nil
@@ -127,6 +130,7 @@ func (n *nodeClient) DoMulti(ctx context.Context, multi ...rueidis.Completed) []
 	return cl.DoMulti(ctx, multi...)
 }
 
+// DoCache is the node connection's DoCache.
 func (n *nodeClient) DoCache(ctx context.Context, cmd rueidis.Cacheable, ttl time.Duration) rueidis.RedisResult {
 	if (*rueidis.Completed)(&cmd).IsEmpty() {
 		return rueidis.NewResult(rueidis.RedisMessage{}, errEmptyCommand)
@@ -138,6 +142,7 @@ func (n *nodeClient) DoCache(ctx context.Context, cmd rueidis.Cacheable, ttl tim
 	return cl.DoCache(sharedConnContext(ctx), cmd, ttl)
 }
 
+// DoMultiCache is the node connection's DoMultiCache.
 func (n *nodeClient) DoMultiCache(ctx context.Context, multi ...rueidis.CacheableTTL) []rueidis.RedisResult {
 	if len(multi) == 0 {
 		return nil
@@ -154,6 +159,7 @@ func (n *nodeClient) DoMultiCache(ctx context.Context, multi ...rueidis.Cacheabl
 	return cl.DoMultiCache(sharedConnContext(ctx), multi...)
 }
 
+// DoStream is the node connection's DoStream.
 func (n *nodeClient) DoStream(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResultStream {
 	if cmd.IsEmpty() {
 		return rueidis.NewErrorResultStream(errEmptyCommand)
@@ -165,6 +171,7 @@ func (n *nodeClient) DoStream(ctx context.Context, cmd rueidis.Completed) rueidi
 	return cl.DoStream(ctx, cmd)
 }
 
+// DoMultiStream is the node connection's DoMultiStream.
 func (n *nodeClient) DoMultiStream(ctx context.Context, multi ...rueidis.Completed) rueidis.MultiRedisResultStream {
 	if anyEmpty(multi) {
 		return rueidis.NewErrorResultStream(errEmptyCommand)
@@ -176,6 +183,8 @@ func (n *nodeClient) DoMultiStream(ctx context.Context, multi ...rueidis.Complet
 	return cl.DoMultiStream(ctx, multi...)
 }
 
+// Receive subscribes on the node (not followed elsewhere: see the
+// face's Receive for that).
 func (n *nodeClient) Receive(ctx context.Context, subscribe rueidis.Completed, fn func(msg rueidis.PubSubMessage)) error {
 	if subscribe.IsEmpty() {
 		return errEmptyCommand
@@ -194,6 +203,7 @@ func (n *nodeClient) Receive(ctx context.Context, subscribe rueidis.Completed, f
 	return cl.Receive(ctx, subscribe, fn)
 }
 
+// Dedicated runs fn with a dedicated connection to the node.
 func (n *nodeClient) Dedicated(fn func(rueidis.DedicatedClient) error) error {
 	if fn == nil {
 		return errNilFn
@@ -207,6 +217,7 @@ func (n *nodeClient) Dedicated(fn func(rueidis.DedicatedClient) error) error {
 	return cl.Dedicated(fn)
 }
 
+// Dedicate returns a dedicated connection to the node.
 func (n *nodeClient) Dedicate() (rueidis.DedicatedClient, func()) {
 	ctx, cancel := n.dialContext()
 	cl, err := n.conn(ctx)
@@ -217,10 +228,12 @@ func (n *nodeClient) Dedicate() (rueidis.DedicatedClient, func()) {
 	return cl.Dedicate()
 }
 
+// Nodes returns this client, under its address.
 func (n *nodeClient) Nodes() map[string]rueidis.Client {
 	return map[string]rueidis.Client{n.addr: n}
 }
 
+// Mode is standalone: one node.
 func (n *nodeClient) Mode() rueidis.ClientMode { return rueidis.ClientModeStandalone }
 
 // Close does nothing: the connection belongs to the Client's pool.
@@ -233,23 +246,30 @@ type errDedicated struct {
 	b   rueidis.Builder
 }
 
+// B returns the builder.
 func (e errDedicated) B() rueidis.Builder { return e.b }
+// Do fails with the error.
 func (e errDedicated) Do(context.Context, rueidis.Completed) rueidis.RedisResult {
 	return rueidis.NewResult(rueidis.RedisMessage{}, e.err)
 }
+// DoMulti fails every command with the error.
 func (e errDedicated) DoMulti(_ context.Context, multi ...rueidis.Completed) []rueidis.RedisResult {
 	return errsOf(len(multi), e.err)
 }
+// Receive fails with the error.
 func (e errDedicated) Receive(context.Context, rueidis.Completed, func(rueidis.PubSubMessage)) error {
 	return e.err
 }
+// SetPubSubHooks returns a channel that yields the error.
 func (e errDedicated) SetPubSubHooks(rueidis.PubSubHooks) <-chan error {
 	ch := make(chan error, 1)
 	ch <- e.err
 	close(ch)
 	return ch
 }
+// SetOnInvalidations returns a channel that yields the error.
 func (e errDedicated) SetOnInvalidations(func([]rueidis.RedisMessage)) <-chan error {
 	return e.SetPubSubHooks(rueidis.PubSubHooks{})
 }
+// Close does nothing.
 func (e errDedicated) Close() {}

@@ -360,6 +360,7 @@ type errMergeReply struct {
 	why    string
 }
 
+// Error explains the reply that could not be merged.
 func (e *errMergeReply) Error() string {
 	return "slotrouter: " + strings.ToUpper(e.cmd) + ": cannot merge the replies of its parts (response policy " +
 		strconv.Quote(e.policy) + "): " + e.why
