@@ -248,18 +248,22 @@ type errDedicated struct {
 
 // B returns the builder.
 func (e errDedicated) B() rueidis.Builder { return e.b }
+
 // Do fails with the error.
 func (e errDedicated) Do(context.Context, rueidis.Completed) rueidis.RedisResult {
 	return rueidis.NewResult(rueidis.RedisMessage{}, e.err)
 }
+
 // DoMulti fails every command with the error.
 func (e errDedicated) DoMulti(_ context.Context, multi ...rueidis.Completed) []rueidis.RedisResult {
 	return errsOf(len(multi), e.err)
 }
+
 // Receive fails with the error.
 func (e errDedicated) Receive(context.Context, rueidis.Completed, func(rueidis.PubSubMessage)) error {
 	return e.err
 }
+
 // SetPubSubHooks returns a channel that yields the error.
 func (e errDedicated) SetPubSubHooks(rueidis.PubSubHooks) <-chan error {
 	ch := make(chan error, 1)
@@ -267,9 +271,11 @@ func (e errDedicated) SetPubSubHooks(rueidis.PubSubHooks) <-chan error {
 	close(ch)
 	return ch
 }
+
 // SetOnInvalidations returns a channel that yields the error.
 func (e errDedicated) SetOnInvalidations(func([]rueidis.RedisMessage)) <-chan error {
 	return e.SetPubSubHooks(rueidis.PubSubHooks{})
 }
+
 // Close does nothing.
 func (e errDedicated) Close() {}
