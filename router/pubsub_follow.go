@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -45,6 +46,23 @@ type receiver struct {
 	// Shared with the hook, which rueidis runs on its pipeline goroutine.
 	confirms atomic.Int64
 	pending  atomic.Pointer[resub] // to report once confirmed
+
+	// The caller unsubscribed (through the face's Do): closed once.
+	unsubOnce sync.Once
+	unsub     chan struct{}
+}
+
+// markUnsubscribed records the caller's unsubscribe of the Receive.
+func (r *receiver) markUnsubscribed() { r.unsubOnce.Do(func() { close(r.unsub) }) }
+
+// unsubscribed reports whether the caller unsubscribed the Receive.
+func (r *receiver) unsubscribed() bool {
+	select {
+	case <-r.unsub:
+		return true
+	default:
+		return false
+	}
 }
 
 // resub is a resubscription to report once the server confirms it.
@@ -54,7 +72,7 @@ type resub struct {
 }
 
 func newReceiver(a *rueidisClient, ctx context.Context, sub subscription, fn func(rueidis.PubSubMessage)) *receiver {
-	r := &receiver{a: a, sub: sub, fn: fn, quick: true}
+	r := &receiver{a: a, sub: sub, fn: fn, quick: true, unsub: make(chan struct{})}
 	r.ctx = newPubsubCtx(ctx, r.confirmed)
 	return r
 }
@@ -63,6 +81,8 @@ func newReceiver(a *rueidisClient, ctx context.Context, sub subscription, fn fun
 // follow, until it ends for good.
 func (r *receiver) run(ctx context.Context) error {
 	c := r.a.c
+	c.recvs.add(r)
+	defer c.recvs.remove(r)
 	var nc *nodeConn
 	for {
 		if err := ctx.Err(); err != nil {
@@ -70,6 +90,9 @@ func (r *receiver) run(ctx context.Context) error {
 		}
 		if c.closed.Load() {
 			return r.end(errReceiveClosed, nc)
+		}
+		if r.unsubscribed() {
+			return r.end(nil, nc) // by the caller, while between nodes
 		}
 		addr, conn, err := r.conn(ctx)
 		if err == nil {
@@ -160,6 +183,9 @@ func (r *receiver) handle(ctx context.Context, addr string, nc *nodeConn, err er
 	}
 	if c.closed.Load() {
 		return errReceiveClosed, true
+	}
+	if r.unsubscribed() {
+		return nil, true // the caller's own unsubscribe (through the face)
 	}
 	if err == nil {
 		moved, to := r.slotMoved(ctx, addr, nc)
@@ -254,6 +280,7 @@ func (r *receiver) wait(ctx context.Context, addr string) error {
 		return errReceiveClosed
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-r.unsub:
 	}
 	return nil
 }

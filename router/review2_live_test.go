@@ -1,0 +1,72 @@
+package router_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/slotrouter/slotrouter/internal/clustertest"
+	"github.com/slotrouter/slotrouter/router"
+	"github.com/slotrouter/slotrouter/slots"
+)
+
+// TestReview2ReceiveUnsubscribeDuringGapLive: a caller's SUNSUBSCRIBE
+// (of every channel) sent while its Receive's node is down — the
+// subscription is held nowhere, Receive waits for a node to take it back
+// — is forgotten: when the node comes back, Receive subscribes again and
+// never returns, although the caller unsubscribed. (rueidis's Receive
+// would have returned at the dropped connection; a Receive that follows
+// must remember the caller's unsubscribe across the gap.)
+func TestReview2ReceiveUnsubscribeDuringGapLive(t *testing.T) {
+	clustertest.Need(t, cluster)
+	sctx, scancel0 := context.WithTimeout(context.Background(), clustertest.StartTimeout)
+	defer scancel0()
+	cl, err := clustertest.Start(sctx, clustertest.Options{
+		Primaries:   3,
+		ExtraConfig: []string{"cluster-require-full-coverage no"},
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, cl.Stop()) })
+	ctx := liveCtx(t, 60*time.Second)
+	c := newLiveClient(t, cl, router.Options{FailoverWait: 45 * time.Second})
+	rc := c.Rueidis()
+
+	ch := "{" + testKey(t) + "}"
+	owner, err := cl.OwnerOf(ctx, uint16(slots.Of(ch)))
+	require.NoError(t, err)
+
+	rctx, rcancel := context.WithCancel(ctx)
+	var confirms atomic.Int64
+	rctx = rueidis.WithOnSubscriptionHook(rctx, func(s rueidis.PubSubSubscription) {
+		if s.Kind == "ssubscribe" {
+			confirms.Add(1)
+		}
+	})
+	var wg sync.WaitGroup
+	var rerr error
+	var returned atomic.Bool
+	goSafe(t, &wg, "Receive", func() {
+		rerr = rc.Receive(rctx, rc.B().Ssubscribe().Channel(ch).Build(), func(rueidis.PubSubMessage) {})
+		returned.Store(true)
+	})
+	t.Cleanup(func() { rcancel(); wg.Wait() })
+	waitUntil(t, 10*time.Second, "subscribed", func() bool { return confirms.Load() >= 1 })
+
+	require.NoError(t, cl.Kill(owner))
+	// The caller ends every sharded subscription: the live primaries
+	// answer; the dead one cannot.
+	_ = rc.Do(ctx, rc.B().Sunsubscribe().Build()).Error()
+	require.NoError(t, cl.Restart(ctx, owner))
+
+	waitUntil(t, 30*time.Second, "Receive returned, or subscribed again", func() bool {
+		return returned.Load() || confirms.Load() >= 2
+	})
+	require.True(t, returned.Load(), "Receive subscribed again after the caller's SUNSUBSCRIBE")
+	assert.NoError(t, rerr)
+}
