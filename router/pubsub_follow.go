@@ -287,8 +287,9 @@ func (r *receiver) wait(ctx context.Context, addr string) error {
 
 // slotMoved asks addr, which ended a sharded subscription (an
 // SUNSUBSCRIBE for its channels), whether it still serves the slot: the
-// caller unsubscribed if it does; else the server did because the slot
-// moved, and to is the new owner when the node named it.
+// caller unsubscribed if it does; else (or when the reply cannot tell)
+// the server did because the slot moved, and to is the new owner when
+// the node named it.
 func (r *receiver) slotMoved(ctx context.Context, addr string, nc *nodeConn) (moved bool, to string) {
 	c := r.a.c
 	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
@@ -310,7 +311,12 @@ func (r *receiver) slotMoved(ctx context.Context, addr string, nc *nodeConn) (mo
 	case retry.KindConn, retry.KindClusterDown, retry.KindReadOnly, retry.KindLoading, retry.KindMasterDown:
 		return true, ""
 	}
-	return false, "" // another reply: the node serves the slot
+	// Another error reply (NOPERM: a user without the channel as a key
+	// pattern; Redis checks ACLs before the slot) cannot tell; the
+	// caller's unsubscribes through the face are marked (handle), so
+	// follow: subscribing again where the topology says is harmless if
+	// the node still serves the slot.
+	return true, ""
 }
 
 // confirmed is the subscription hook (rueidis's pipeline goroutine): once

@@ -70,3 +70,53 @@ func TestReview2ReceiveUnsubscribeDuringGapLive(t *testing.T) {
 	require.True(t, returned.Load(), "Receive subscribed again after the caller's SUNSUBSCRIBE")
 	assert.NoError(t, rerr)
 }
+
+// TestReview2ReceiveShardedFollowsWithoutKeyACLLive: a Receive of
+// SSUBSCRIBE by a user whose ACL grants the channels but no key
+// matching them (a pub/sub-only user) still follows the slot through a
+// reshard. The probe that tells the server's SUNSUBSCRIBE from the
+// caller's (slotMoved: EXISTS of the first channel) gets NOPERM, which
+// Redis checks before the cluster redirection, and is taken for "the
+// node still serves the slot": Receive returns nil as if the caller had
+// unsubscribed.
+func TestReview2ReceiveShardedFollowsWithoutKeyACLLive(t *testing.T) {
+	cl := startAvailCluster(t, 0, "user psub on >pw +@all ~nokey:* &*")
+	ctx := liveCtx(t, 60*time.Second)
+	c := newLiveClient(t, cl, router.Options{Username: "psub", Password: "pw"})
+	pub := newLiveClient(t, cl, router.Options{})
+	rc := c.Rueidis()
+
+	ch := "{" + testKey(t) + "}"
+	slot := uint16(slots.Of(ch))
+	from, err := cl.OwnerOf(ctx, slot)
+	require.NoError(t, err)
+	to := otherPrimary(ctx, t, cl, from)
+
+	sctx, scancel := context.WithCancel(ctx)
+	var confirms, received atomic.Int64
+	sctx = rueidis.WithOnSubscriptionHook(sctx, func(s rueidis.PubSubSubscription) {
+		if s.Kind == "ssubscribe" {
+			confirms.Add(1)
+		}
+	})
+	var wg sync.WaitGroup
+	var rerr error
+	var returned atomic.Bool
+	goSafe(t, &wg, "Receive", func() {
+		rerr = rc.Receive(sctx, rc.B().Ssubscribe().Channel(ch).Build(), func(rueidis.PubSubMessage) { received.Add(1) })
+		returned.Store(true)
+	})
+	t.Cleanup(func() { scancel(); wg.Wait() })
+	waitUntil(t, 10*time.Second, "subscribed", func() bool { return confirms.Load() >= 1 })
+
+	require.NoError(t, cl.MoveSlotList(ctx, from, to, []uint16{slot}))
+	waitUntil(t, 20*time.Second, "resubscribed after the reshard (or Receive returned)", func() bool {
+		return confirms.Load() >= 2 || returned.Load()
+	})
+	require.False(t, returned.Load(), "Receive returned %v after the server's SUNSUBSCRIBE, as if the caller had unsubscribed", rerr)
+	waitUntil(t, 10*time.Second, "a message after the reshard", func() bool {
+		_, err := pub.Do(ctx, "SPUBLISH", ch, "x")
+		return err == nil && received.Load() > 0
+	})
+	assert.Positive(t, received.Load())
+}
