@@ -45,7 +45,8 @@ type receiver struct {
 
 	// Shared with the hook, which rueidis runs on its pipeline goroutine.
 	confirms atomic.Int64
-	pending  atomic.Pointer[resub] // to report once confirmed
+	pending  atomic.Pointer[resub]  // to report once confirmed
+	at       atomic.Pointer[string] // the node subscribed on now
 
 	// The caller unsubscribed (through the face's Do): closed once.
 	unsubOnce sync.Once
@@ -101,6 +102,7 @@ func (r *receiver) run(ctx context.Context) error {
 			if r.cause != nil && r.once {
 				r.pending.Store(&resub{addr: addr, cause: r.cause})
 			}
+			r.at.Store(&addr)
 			err = nc.client.Receive(r.ctx, r.sub.build(r.a.b), r.fn)
 			r.pending.Store(nil)
 			if r.confirms.Load() >= int64(len(r.sub.chans)) {
@@ -328,11 +330,20 @@ func (r *receiver) confirmed(s rueidis.PubSubSubscription) {
 	if r.confirms.Add(1) != int64(len(r.sub.chans)) {
 		return
 	}
+	c := r.a.c
+	if at := r.at.Load(); at != nil {
+		// The node answered: to its breaker now, whose half-open pass
+		// this subscription may hold for as long as it lasts. (The
+		// breaker calls Options.Breaker.OnStateChange: this is rueidis's
+		// pipeline goroutine.)
+		if err := safe.Call("breaker success", func() { c.pool.success(*at) }); err != nil {
+			c.panicked(*at, err)
+		}
+	}
 	p := r.pending.Swap(nil)
 	if p == nil {
 		return
 	}
-	c := r.a.c
 	if err := safe.Call("EventResubscribed", func() {
 		c.event(Event{Kind: EventResubscribed, Addr: p.addr, Slot: r.sub.slotOrNone(), Err: p.cause})
 	}); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/slotrouter/slotrouter/internal/clustertest"
+	"github.com/slotrouter/slotrouter/retry"
 	"github.com/slotrouter/slotrouter/router"
 	"github.com/slotrouter/slotrouter/slots"
 )
@@ -119,4 +120,50 @@ func TestReview2ReceiveShardedFollowsWithoutKeyACLLive(t *testing.T) {
 		return err == nil && received.Load() > 0
 	})
 	assert.Positive(t, received.Load())
+}
+
+// TestReview2ReceiveReportsProbeLive: a Receive that takes a node's
+// half-open breaker pass (its node came back) reports the success once
+// the server confirms the subscription, not when Receive returns: the
+// breaker closes at once, and the node's other traffic is not refused
+// (ErrOpen) for a cool-down while the subscription lasts.
+func TestReview2ReceiveReportsProbeLive(t *testing.T) {
+	clustertest.Need(t, cluster)
+	sctx, scancel0 := context.WithTimeout(context.Background(), clustertest.StartTimeout)
+	defer scancel0()
+	cl, err := clustertest.Start(sctx, clustertest.Options{
+		Primaries:   3,
+		ExtraConfig: []string{"cluster-require-full-coverage no"},
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, cl.Stop()) })
+	ctx := liveCtx(t, 60*time.Second)
+	rec := &eventRecorder{}
+	const cooldown = 4 * time.Second
+	c := newLiveClient(t, cl, router.Options{
+		Observer:     rec,
+		FailoverWait: 45 * time.Second,
+		Breaker:      retry.BreakerOptions{Failures: 1, Cooldown: cooldown, MaxCooldown: cooldown, Probes: 1},
+	})
+	rc := c.Rueidis()
+
+	ch := "{" + testKey(t) + "}"
+	owner, err := cl.OwnerOf(ctx, uint16(slots.Of(ch)))
+	require.NoError(t, err)
+	breaker := func(to retry.State) []timedEvent {
+		return rec.find(func(e timedEvent) bool {
+			return e.Kind == router.EventBreaker && e.Addr == owner.Addr && e.To == to
+		})
+	}
+
+	r := startReceive(ctx, t, rc, rc.B().Ssubscribe().Channel(ch).Build())
+	r.waitConfirmed(t, 1)
+	require.NoError(t, cl.Kill(owner))
+	waitUntil(t, 20*time.Second, "the node's breaker open", func() bool { return len(breaker(retry.Open)) > 0 })
+	require.NoError(t, cl.Restart(ctx, owner))
+	r.waitConfirmed(t, 2)
+	confirmedAt := time.Now()
+	waitUntil(t, 30*time.Second, "the node's breaker closed", func() bool { return len(breaker(retry.Closed)) > 0 })
+	closed := breaker(retry.Closed)
+	assert.Less(t, closed[0].at.Sub(confirmedAt), cooldown/2, "the breaker stayed half-open with the Receive's pass in flight")
 }
