@@ -120,7 +120,9 @@ func (s *subscription) slotOrNone() slots.Slot {
 // moves — the server's own SUNSUBSCRIBE after a reshard or failover, a
 // MOVED reply — Receive subscribes again where the channels are served
 // now, waiting for a new owner within ctx and Options.FailoverWait, and
-// reports an EventResubscribed once the new subscription is confirmed (a
+// reports an EventResubscribed once the new subscription is confirmed
+// (an unsubscribe of its channels sent through Do while it is between
+// nodes ends it: Receive returns nil) (a
 // frozen node is noticed within Options.CommandTimeout, rueidis's
 // keepalive, or when the client's other traffic shows its failover):
 // every message published after that event is delivered. Messages

@@ -164,11 +164,13 @@
 // unreachable). Beyond rueidis, a subscription
 // follows its node: a dropped connection (a node killed, failed over,
 // gone), and for SSUBSCRIBE a slot that moved — the server's own
-// SUNSUBSCRIBE after a reshard or a failover (told from the caller's own
-// by asking the node whether it still serves the slot), a MOVED reply —
+// SUNSUBSCRIBE after a reshard or a failover (told from the caller's own,
+// which the face's Do notes, and else by asking the node whether it
+// still serves the slot), a MOVED reply —
 // make Receive subscribe again where the channels are served now,
 // waiting for a new owner within ctx and Options.FailoverWait, without
-// returning. A frozen node's connection fails within
+// returning (an unsubscribe sent through the face's Do meanwhile ends it,
+// nil). A frozen node's connection fails within
 // Options.CommandTimeout (rueidis's keepalive), or as soon as the
 // client's other traffic shows its failover (its connections are cut).
 // Once the server confirms the new subscription an EventResubscribed (new node, slot, cause) is reported: every message

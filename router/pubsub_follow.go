@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -44,7 +45,25 @@ type receiver struct {
 
 	// Shared with the hook, which rueidis runs on its pipeline goroutine.
 	confirms atomic.Int64
-	pending  atomic.Pointer[resub] // to report once confirmed
+	pending  atomic.Pointer[resub]  // to report once confirmed
+	at       atomic.Pointer[string] // the node subscribed on now
+
+	// The caller unsubscribed (through the face's Do): closed once.
+	unsubOnce sync.Once
+	unsub     chan struct{}
+}
+
+// markUnsubscribed records the caller's unsubscribe of the Receive.
+func (r *receiver) markUnsubscribed() { r.unsubOnce.Do(func() { close(r.unsub) }) }
+
+// unsubscribed reports whether the caller unsubscribed the Receive.
+func (r *receiver) unsubscribed() bool {
+	select {
+	case <-r.unsub:
+		return true
+	default:
+		return false
+	}
 }
 
 // resub is a resubscription to report once the server confirms it.
@@ -54,7 +73,7 @@ type resub struct {
 }
 
 func newReceiver(a *rueidisClient, ctx context.Context, sub subscription, fn func(rueidis.PubSubMessage)) *receiver {
-	r := &receiver{a: a, sub: sub, fn: fn, quick: true}
+	r := &receiver{a: a, sub: sub, fn: fn, quick: true, unsub: make(chan struct{})}
 	r.ctx = newPubsubCtx(ctx, r.confirmed)
 	return r
 }
@@ -63,6 +82,8 @@ func newReceiver(a *rueidisClient, ctx context.Context, sub subscription, fn fun
 // follow, until it ends for good.
 func (r *receiver) run(ctx context.Context) error {
 	c := r.a.c
+	c.recvs.add(r)
+	defer c.recvs.remove(r)
 	var nc *nodeConn
 	for {
 		if err := ctx.Err(); err != nil {
@@ -71,6 +92,9 @@ func (r *receiver) run(ctx context.Context) error {
 		if c.closed.Load() {
 			return r.end(errReceiveClosed, nc)
 		}
+		if r.unsubscribed() {
+			return r.end(nil, nc) // by the caller, while between nodes
+		}
 		addr, conn, err := r.conn(ctx)
 		if err == nil {
 			nc = conn
@@ -78,6 +102,7 @@ func (r *receiver) run(ctx context.Context) error {
 			if r.cause != nil && r.once {
 				r.pending.Store(&resub{addr: addr, cause: r.cause})
 			}
+			r.at.Store(&addr)
 			err = nc.client.Receive(r.ctx, r.sub.build(r.a.b), r.fn)
 			r.pending.Store(nil)
 			if r.confirms.Load() >= int64(len(r.sub.chans)) {
@@ -160,6 +185,9 @@ func (r *receiver) handle(ctx context.Context, addr string, nc *nodeConn, err er
 	}
 	if c.closed.Load() {
 		return errReceiveClosed, true
+	}
+	if r.unsubscribed() {
+		return nil, true // the caller's own unsubscribe (through the face)
 	}
 	if err == nil {
 		moved, to := r.slotMoved(ctx, addr, nc)
@@ -254,14 +282,16 @@ func (r *receiver) wait(ctx context.Context, addr string) error {
 		return errReceiveClosed
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-r.unsub:
 	}
 	return nil
 }
 
 // slotMoved asks addr, which ended a sharded subscription (an
 // SUNSUBSCRIBE for its channels), whether it still serves the slot: the
-// caller unsubscribed if it does; else the server did because the slot
-// moved, and to is the new owner when the node named it.
+// caller unsubscribed if it does; else (or when the reply cannot tell)
+// the server did because the slot moved, and to is the new owner when
+// the node named it.
 func (r *receiver) slotMoved(ctx context.Context, addr string, nc *nodeConn) (moved bool, to string) {
 	c := r.a.c
 	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
@@ -283,7 +313,12 @@ func (r *receiver) slotMoved(ctx context.Context, addr string, nc *nodeConn) (mo
 	case retry.KindConn, retry.KindClusterDown, retry.KindReadOnly, retry.KindLoading, retry.KindMasterDown:
 		return true, ""
 	}
-	return false, "" // another reply: the node serves the slot
+	// Another error reply (NOPERM: a user without the channel as a key
+	// pattern; Redis checks ACLs before the slot) cannot tell; the
+	// caller's unsubscribes through the face are marked (handle), so
+	// follow: subscribing again where the topology says is harmless if
+	// the node still serves the slot.
+	return true, ""
 }
 
 // confirmed is the subscription hook (rueidis's pipeline goroutine): once
@@ -295,11 +330,20 @@ func (r *receiver) confirmed(s rueidis.PubSubSubscription) {
 	if r.confirms.Add(1) != int64(len(r.sub.chans)) {
 		return
 	}
+	c := r.a.c
+	if at := r.at.Load(); at != nil {
+		// The node answered: to its breaker now, whose half-open pass
+		// this subscription may hold for as long as it lasts. (The
+		// breaker calls Options.Breaker.OnStateChange: this is rueidis's
+		// pipeline goroutine.)
+		if err := safe.Call("breaker success", func() { c.pool.success(*at) }); err != nil {
+			c.panicked(*at, err)
+		}
+	}
 	p := r.pending.Swap(nil)
 	if p == nil {
 		return
 	}
-	c := r.a.c
 	if err := safe.Call("EventResubscribed", func() {
 		c.event(Event{Kind: EventResubscribed, Addr: p.addr, Slot: r.sub.slotOrNone(), Err: p.cause})
 	}); err != nil {

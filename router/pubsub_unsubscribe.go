@@ -2,7 +2,9 @@ package router
 
 import (
 	"context"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/redis/rueidis"
 	"github.com/slotrouter/slotrouter/router/command"
@@ -23,17 +25,23 @@ func (a *rueidisClient) unsubscribe(ctx context.Context, args []string, cmd ruei
 		return rueidis.RedisMessage{}, errSubscribe
 	}
 	chans := args[1:]
+	// The Receives it ends are marked before it is sent: one between
+	// nodes (its node down, waiting for another) must not subscribe
+	// again, and one the server's confirmation ends must not take it for
+	// the server's.
 	if name == "SUNSUBSCRIBE" && len(chans) > 0 {
 		slot, _, err := command.CheckSlot(name, chans...)
 		if err != nil {
 			return rueidis.RedisMessage{}, err
 		}
+		c.recvs.unsubscribed(name, chans)
 		nc, err := c.connFor(ctx, decision{slot: slot, hasKeys: true}, true)
 		if err != nil {
 			return rueidis.RedisMessage{}, err
 		}
 		return nc.client.Do(sharedConnContext(ctx), cmd).ToMessage()
 	}
+	c.recvs.unsubscribed(name, chans)
 	var (
 		msg   rueidis.RedisMessage
 		first error
@@ -68,4 +76,50 @@ func buildUnsubscribe(b rueidis.Builder, name string, chans []string) rueidis.Co
 		return b.Sunsubscribe().Channel(chans...).Build()
 	}
 	return b.Unsubscribe().Channel(chans...).Build()
+}
+
+// receiverSet is the set of a Client's running Receives.
+type receiverSet struct {
+	mu sync.Mutex
+	m  map[*receiver]struct{}
+}
+
+func (s *receiverSet) add(r *receiver) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = make(map[*receiver]struct{})
+	}
+	s.m[r] = struct{}{}
+}
+
+func (s *receiverSet) remove(r *receiver) {
+	s.mu.Lock()
+	delete(s.m, r)
+	s.mu.Unlock()
+}
+
+// unsubscribed marks the Receives that the caller's unsubscribe command
+// name (of chans; none: all) ends: those of its kind with one of chans
+// (rueidis ends a Receive when any of its channels is unsubscribed).
+func (s *receiverSet) unsubscribed(name string, chans []string) {
+	var kind subKind
+	switch name {
+	case "UNSUBSCRIBE":
+		kind = subChannel
+	case "PUNSUBSCRIBE":
+		kind = subPattern
+	default:
+		kind = subShard
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for r := range s.m {
+		if r.sub.kind != kind {
+			continue
+		}
+		if len(chans) == 0 || slices.ContainsFunc(r.sub.chans, func(ch string) bool { return slices.Contains(chans, ch) }) {
+			r.markUnsubscribed()
+		}
+	}
 }
