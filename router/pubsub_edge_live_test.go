@@ -17,14 +17,14 @@ import (
 	"github.com/slotrouter/slotrouter/slots"
 )
 
-// TestReview2ReceiveUnsubscribeDuringGapLive: a caller's SUNSUBSCRIBE
+// TestReceiveUnsubscribeDuringGapLive: a caller's SUNSUBSCRIBE
 // (of every channel) sent while its Receive's node is down — the
 // subscription is held nowhere, Receive waits for a node to take it back
 // — is forgotten: when the node comes back, Receive subscribes again and
 // never returns, although the caller unsubscribed. (rueidis's Receive
 // would have returned at the dropped connection; a Receive that follows
 // must remember the caller's unsubscribe across the gap.)
-func TestReview2ReceiveUnsubscribeDuringGapLive(t *testing.T) {
+func TestReceiveUnsubscribeDuringGapLive(t *testing.T) {
 	clustertest.Need(t, cluster)
 	sctx, scancel0 := context.WithTimeout(context.Background(), clustertest.StartTimeout)
 	defer scancel0()
@@ -72,7 +72,7 @@ func TestReview2ReceiveUnsubscribeDuringGapLive(t *testing.T) {
 	assert.NoError(t, rerr)
 }
 
-// TestReview2ReceiveShardedFollowsWithoutKeyACLLive: a Receive of
+// TestReceiveShardedFollowsWithoutKeyACLLive: a Receive of
 // SSUBSCRIBE by a user whose ACL grants the channels but no key
 // matching them (a pub/sub-only user) still follows the slot through a
 // reshard. The probe that tells the server's SUNSUBSCRIBE from the
@@ -80,7 +80,7 @@ func TestReview2ReceiveUnsubscribeDuringGapLive(t *testing.T) {
 // Redis checks before the cluster redirection, and is taken for "the
 // node still serves the slot": Receive returns nil as if the caller had
 // unsubscribed.
-func TestReview2ReceiveShardedFollowsWithoutKeyACLLive(t *testing.T) {
+func TestReceiveShardedFollowsWithoutKeyACLLive(t *testing.T) {
 	cl := startAvailCluster(t, 0, "user psub on >pw +@all ~nokey:* &*")
 	ctx := liveCtx(t, 60*time.Second)
 	c := newLiveClient(t, cl, router.Options{Username: "psub", Password: "pw"})
@@ -122,12 +122,12 @@ func TestReview2ReceiveShardedFollowsWithoutKeyACLLive(t *testing.T) {
 	assert.Positive(t, received.Load())
 }
 
-// TestReview2ReceiveReportsProbeLive: a Receive that takes a node's
+// TestReceiveReportsProbeLive: a Receive that takes a node's
 // half-open breaker pass (its node came back) reports the success once
 // the server confirms the subscription, not when Receive returns: the
 // breaker closes at once, and the node's other traffic is not refused
 // (ErrOpen) for a cool-down while the subscription lasts.
-func TestReview2ReceiveReportsProbeLive(t *testing.T) {
+func TestReceiveReportsProbeLive(t *testing.T) {
 	clustertest.Need(t, cluster)
 	sctx, scancel0 := context.WithTimeout(context.Background(), clustertest.StartTimeout)
 	defer scancel0()
