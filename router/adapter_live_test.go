@@ -40,7 +40,6 @@ func TestRueidisFaceDoLive(t *testing.T) {
 	}
 	v, _ := rs[3].ToString()
 	assert.Equal(t, "2", v)
-	// Moved slot: the router patches and retries a fresh command.
 	assert.Len(t, rc.Nodes(), len(c.Topology().Current().Nodes()))
 }
 

@@ -73,13 +73,11 @@ func (a *rueidisClient) DoMultiStream(ctx context.Context, multi ...rueidis.Comp
 		return rueidis.NewErrorResultStream(io.EOF)
 	}
 	all := decision{readOnly: true}
-	var keys []string
 	for i := range multi {
 		if multi[i].IsEmpty() {
 			return rueidis.NewErrorResultStream(errEmptyCommand)
 		}
-		args := multi[i].Commands()
-		d, err := decide(a.c.table, args)
+		d, err := decide(a.c.table, multi[i].Commands())
 		if err != nil {
 			return rueidis.NewErrorResultStream(err)
 		}
@@ -89,16 +87,11 @@ func (a *rueidisClient) DoMultiStream(ctx context.Context, multi ...rueidis.Comp
 		if !d.hasKeys {
 			continue
 		}
-		ks, _ := a.c.table.Keys(args)
-		keys = append(keys, ks...)
 		if !all.hasKeys {
 			all.slot, all.hasKeys = d.slot, true
 		} else if d.slot != all.slot {
-			_, _, err := CheckSlot("DoMultiStream", keys...)
-			if err == nil {
-				err = ErrCrossSlot
-			}
-			return rueidis.NewErrorResultStream(err)
+			cmds := multi[:i+1]
+			return rueidis.NewErrorResultStream(a.c.crossSlot("DoMultiStream", len(cmds), func(j int) []string { return cmds[j].Commands() }))
 		}
 	}
 	nc, err := a.c.connFor(ctx, all, false)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -125,9 +124,7 @@ func (c *Client) doUser(ctx context.Context, args []string, idem bool, user *rue
 	}
 	if d.fan {
 		// To every primary or node when the command's tips say so.
-		// (A copy: the fan-out's goroutines hold the args, which would
-		// otherwise make every Do's variadic args escape to the heap.)
-		if msg, err, ok := c.fanOut(ctx, slices.Clone(args)); ok {
+		if msg, err, ok := c.fanOut(ctx, args); ok {
 			return msg, err
 		}
 	}

@@ -313,12 +313,19 @@ func (c *Client) blockUnit(cmds []Cmd, i, j int) (unit, error) {
 // one's slot differs) have keys of different slots: a *CrossSlotError
 // naming their keys. The keys are gathered only on this error path.
 func (c *Client) blockCrossSlot(cmds []Cmd) error {
+	return c.crossSlot("MULTI", len(cmds), func(i int) []string { return cmds[i].Args })
+}
+
+// crossSlot is the *CrossSlotError of n commands (args(i): the i-th's
+// arguments) whose keys are in more than one slot, under the name name.
+// It is built on error paths only.
+func (c *Client) crossSlot(name string, n int, args func(i int) []string) error {
 	var keys []string
-	for _, cmd := range cmds {
-		ks, _ := c.table.Keys(cmd.Args)
+	for i := range n {
+		ks, _ := c.table.Keys(args(i))
 		keys = append(keys, ks...)
 	}
-	_, _, err := command.CheckSlot("MULTI", keys...)
+	_, _, err := command.CheckSlot(name, keys...)
 	if err == nil {
 		err = command.ErrCrossSlot
 	}

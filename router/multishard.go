@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -510,14 +511,18 @@ func (c *Client) fanOut(ctx context.Context, args []string) (msg rueidis.RedisMe
 	if !ok {
 		return msg, nil, false
 	}
-	nodes := c.Primaries()
+	var nodes []topology.Node
 	if allNodes {
 		nodes = c.allNodes()
+	} else {
+		nodes = c.Primaries()
 	}
 	if len(nodes) == 0 {
 		return msg, ErrNoNode, true
 	}
-	res := c.doNodes(ctx, nodes, args)
+	// A copy for doNodes' goroutines: holding the caller's args would make
+	// every Do's variadic args escape to the heap.
+	res := c.doNodes(ctx, nodes, slices.Clone(args))
 	msg, err = mergeNodes(displayName(cmd, args), cmd.Tips.Response, res)
 	return msg, err, true
 }

@@ -63,9 +63,10 @@ func (c *Client) doNodes(ctx context.Context, nodes []topology.Node, args []stri
 	for i, n := range nodes {
 		wg.Go(func() {
 			out[i] = NodeResult{Node: n}
-			if err := safe.Call("doNodes on "+n.Addr, func() {
+			if err := safe.Call("doNodes", func() {
 				out[i].Msg, out[i].Err = c.doNode(ctx, n.Addr, args)
 			}); err != nil {
+				err = &NodeError{Addr: n.Addr, Err: err}
 				c.panicked(n.Addr, err)
 				out[i].Err = err
 			}

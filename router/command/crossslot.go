@@ -127,12 +127,9 @@ func newCrossSlotErrorKeys(command string, keys []string) *CrossSlotError {
 const separators = ":._-/|#,;="
 
 // suggestKeys rewrites keys to share a hash tag. The suggestions share
-// one buffer: a few allocations however many keys (a cross-slot command
+// one buffer: three allocations however many keys (a cross-slot command
 // that is then split per slot pays for its error too).
 func suggestKeys(keys []string) []string {
-	// Each suggestion is lead(k) + the tag + tail(k).
-	var tag string
-	var lead, tail func(k string) string
 	allTagged := true
 	for _, k := range keys {
 		if _, ok := hashtag.Tag(k); !ok {
@@ -140,57 +137,67 @@ func suggestKeys(keys []string) []string {
 			break
 		}
 	}
+	// Each suggestion is k with its hash-tagged part replaced: the first
+	// key's tag when every key has one, else the keys' common prefix made
+	// a tag (or a generic "{tag}" prefix).
+	var tag, prefix string
 	if allTagged {
-		// Every key already has a tag: use the first key's tag for all.
 		t, _ := hashtag.Tag(keys[0])
 		tag = hashtag.Wrap(t)
-		lead = func(k string) string { return k[:strings.IndexByte(k, '{')] }
-		tail = func(k string) string {
-			t, _ := hashtag.Tag(k)
-			return k[strings.IndexByte(k, '{')+len(t)+2:]
-		}
 	} else {
-		prefix := keys[0]
-		for _, k := range keys[1:] {
-			n := 0
-			for n < len(prefix) && n < len(k) && prefix[n] == k[n] {
-				n++
-			}
-			prefix = prefix[:n]
-		}
-		if strings.ContainsAny(prefix, "{}") {
-			prefix = ""
-		}
-		if p := strings.LastIndexAny(prefix, separators); p > 0 {
-			prefix = prefix[:p]
-		}
+		prefix = commonPrefix(keys)
 		tag = "{tag}"
 		if prefix != "" {
 			tag = hashtag.Wrap(prefix)
 		}
-		lead = func(string) string { return "" }
-		tail = func(k string) string { return k[len(prefix):] }
 	}
-	total := 0
+	size := 0
 	for _, k := range keys {
-		total += len(lead(k)) + len(tag) + len(tail(k))
+		size += len(k) + len(tag)
 	}
 	var b strings.Builder
-	b.Grow(total)
-	for _, k := range keys {
-		b.WriteString(lead(k))
-		b.WriteString(tag)
-		b.WriteString(tail(k))
+	b.Grow(size) // an upper bound
+	ends := make([]int, len(keys))
+	for i, k := range keys {
+		if allTagged {
+			open := strings.IndexByte(k, '{')
+			t, _ := hashtag.Tag(k)
+			b.WriteString(k[:open])
+			b.WriteString(tag)
+			b.WriteString(k[open+len(t)+2:])
+		} else {
+			b.WriteString(tag)
+			b.WriteString(k[len(prefix):])
+		}
+		ends[i] = b.Len()
 	}
 	buf := b.String()
 	out := make([]string, len(keys))
-	at := 0
-	for i, k := range keys {
-		n := len(lead(k)) + len(tag) + len(tail(k))
-		out[i] = buf[at : at+n]
-		at += n
+	start := 0
+	for i, end := range ends {
+		out[i], start = buf[start:end], end
 	}
 	return out
+}
+
+// commonPrefix returns the keys' common prefix, cut at its last separator,
+// or "" when it holds a brace.
+func commonPrefix(keys []string) string {
+	prefix := keys[0]
+	for _, k := range keys[1:] {
+		n := 0
+		for n < len(prefix) && n < len(k) && prefix[n] == k[n] {
+			n++
+		}
+		prefix = prefix[:n]
+	}
+	if strings.ContainsAny(prefix, "{}") {
+		return ""
+	}
+	if p := strings.LastIndexAny(prefix, separators); p > 0 {
+		prefix = prefix[:p]
+	}
+	return prefix
 }
 
 // quoteArg quotes an argument for a message, shortening long ones.
