@@ -15,6 +15,7 @@ import (
 
 	"github.com/slotrouter/slotrouter/internal/clustertest"
 	"github.com/slotrouter/slotrouter/router"
+	"github.com/slotrouter/slotrouter/slots"
 )
 
 // TestRueidisFaceDoLive: typed commands built with B() go to the slot's
@@ -200,4 +201,42 @@ func TestDoAllocations(t *testing.T) {
 	}
 	assert.LessOrEqual(t, testing.AllocsPerRun(200, get), 1.0, "string Do")
 	assert.LessOrEqual(t, testing.AllocsPerRun(200, face), 1.0, "rueidis face")
+}
+
+// TestPipelineMultiplexLive: ClientOption.PipelineMultiplex is honoured:
+// with it, a node's GETs go over several pipelines (each drawn at random,
+// as rueidis's cluster client does; 200 GETs all on one of two pipelines
+// has probability 2^-199); by default over one, as rueidis's cluster
+// client.
+func TestPipelineMultiplexLive(t *testing.T) {
+	cl := clustertest.Need(t, cluster)
+	ctx := liveCtx(t, 20*time.Second)
+	k := testKey(t, "k")
+	owner, err := cl.OwnerOf(ctx, uint16(slots.Of(k)))
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		multiplex, want int
+	}{{0, 1}, {1, 2}} {
+		name := fmt.Sprintf("mux%d-%d", tc.multiplex, time.Now().UnixNano())
+		opts := router.Options{}
+		opts.ClientOption.ClientName = name
+		opts.ClientOption.PipelineMultiplex = tc.multiplex
+		c := newLiveClient(t, cl, opts)
+		for range 200 {
+			_, err := c.Do(context.Background(), "GET", k) // no deadline: the shared pipelines
+			if err != nil && !isNil(err) {
+				require.NoError(t, err)
+			}
+		}
+		msg, err := cl.Do(ctx, owner, "CLIENT", "LIST")
+		require.NoError(t, err)
+		list, _ := msg.ToString()
+		n := 0
+		for line := range strings.Lines(list) {
+			if strings.Contains(line, " name="+name+" ") && strings.Contains(line, " cmd=get ") {
+				n++
+			}
+		}
+		assert.Equal(t, tc.want, n, "PipelineMultiplex %d: connections that served GETs", tc.multiplex)
+	}
 }

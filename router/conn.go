@@ -116,9 +116,13 @@ func (n *nodeState) observe(d time.Duration) {
 // (circuit breaker...) per address. Lookups are lock-free (copy-on-write
 // maps).
 type pool struct {
-	opt   rueidis.ClientOption // template: InitAddress set per node
-	ropt  rueidis.ClientOption // template for READONLY connections
-	bopts retry.BreakerOptions
+	opt  rueidis.ClientOption // template: InitAddress set per node
+	ropt rueidis.ClientOption // template for READONLY connections
+	// spread: each node has several pipelines (PipelineMultiplex > 0), so
+	// commands built from args get a slot (spreadKey) to be spread over
+	// them; with one pipeline that would be wasted work.
+	spread bool
+	bopts  retry.BreakerOptions
 
 	conns atomic.Pointer[map[connKey]*nodeConn]
 	nodes atomic.Pointer[map[string]*nodeState]
@@ -140,7 +144,7 @@ type pool struct {
 }
 
 func newPool(opt rueidis.ClientOption, bopts retry.BreakerOptions) *pool {
-	p := &pool{opt: opt, bopts: bopts, pending: make(map[connKey]*dialing)}
+	p := &pool{opt: opt, bopts: bopts, pending: make(map[connKey]*dialing), spread: opt.PipelineMultiplex > 0}
 	p.ropt = opt
 	p.ropt.DialCtxFn = readonlyDialer(opt)
 	p.ropt.DisableCache = true // no client-side caching on replicas

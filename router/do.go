@@ -302,7 +302,10 @@ func (c *Client) send(ctx context.Context, nc *nodeConn, args []string, st *stat
 		cmd = cl.B().Arbitrary(args...).Blocking()
 	default:
 		st.hasUser = false
-		cmd = cl.B().Arbitrary(args...).Build().SetSlot(spreadKey)
+		cmd = cl.B().Arbitrary(args...).Build()
+		if c.pool.spread {
+			cmd = cmd.SetSlot(spreadKey)
+		}
 	}
 	if !own {
 		ctx = sharedConnContext(ctx)

@@ -445,7 +445,7 @@ func (c *Client) pipeline(ctx context.Context, cmds []Cmd, user []rueidis.Comple
 			}
 		}
 	}
-	if len(batch) > 0 {
+	if len(batch) > 0 && c.pool.spread {
 		batch[0] = batch[0].SetSlot(spreadKey) // any of the node's pipelines
 	}
 	dctx := ctx
