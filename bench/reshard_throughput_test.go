@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/slotrouter/slotrouter/internal/clustertest"
@@ -97,6 +98,9 @@ func TestReshardThroughput(t *testing.T) {
 			errs.Load(), m1-m0, a1-a0, took.Round(time.Millisecond))
 		if e := firstErr.Load(); e != nil {
 			t.Logf("%s: first error: %v", name, *e)
+		}
+		if strings.HasPrefix(name, "slotrouter") {
+			assert.Zero(t, errs.Load(), "%s surfaces no error while slots move", name)
 		}
 		c.Close()
 		// Back, for the next client (nobody is loading the cluster now).
