@@ -60,17 +60,7 @@ func msgStrings(t *testing.T, m rueidis.RedisMessage) []string {
 	t.Helper()
 	arr, err := m.ToArray()
 	require.NoError(t, err)
-	out := make([]string, len(arr))
-	for i := range arr {
-		if arr[i].IsNil() {
-			out[i] = "<nil>"
-			continue
-		}
-		s, err := arr[i].ToString()
-		require.NoError(t, err)
-		out[i] = s
-	}
-	return out
+	return strs(t, arr)
 }
 
 // asInt returns a function that returns an integer reply (and fails the
