@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
 
@@ -163,6 +164,37 @@ func BenchmarkGetParallel(b *testing.B) {
 			}
 		})
 	})
+}
+
+// BenchmarkMixed is 80 % GET / 20 % SET from 16 and from 64 goroutines
+// sharing one client (b.RunParallel), each operation with a 1 s
+// deadline as services set them: the issue-12 concurrent workloads.
+func BenchmarkMixed(b *testing.B) {
+	for _, g := range []int{16, 64} {
+		b.Run(fmt.Sprintf("goroutines=%d", g), func(b *testing.B) {
+			eachClient(b, func(b *testing.B, c client) {
+				b.SetParallelism(max(1, g/runtime.GOMAXPROCS(0)))
+				b.RunParallel(func(pb *testing.PB) {
+					i := rand.IntN(numKeys)
+					for pb.Next() {
+						ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+						var err error
+						if i%5 == 4 {
+							err = c.Set(ctx, benchKeys[i%numKeys], value)
+						} else {
+							_, err = c.Get(ctx, benchKeys[i%numKeys])
+						}
+						cancel()
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						i++
+					}
+				})
+			})
+		})
+	}
 }
 
 // BenchmarkSet is one SET of a 16-byte value per iteration, from one

@@ -183,7 +183,7 @@ func (a *rueidisClient) DoMulti(ctx context.Context, multi ...rueidis.Completed)
 		return nil
 	}
 	out := make([]rueidis.RedisResult, len(multi))
-	cmds := make([]Cmd, len(multi))
+	sc := a.c.faceScratch.get(len(multi))
 	n := 0
 	for i := range multi {
 		if multi[i].IsEmpty() {
@@ -192,7 +192,11 @@ func (a *rueidisClient) DoMulti(ctx context.Context, multi ...rueidis.Completed)
 		}
 		n += len(multi[i].Commands())
 	}
-	flat := make([]string, 0, n)
+	flat := sc.flat
+	if cap(flat) < n {
+		flat = make([]string, 0, n)
+	}
+	cmds := sc.cmds[:len(multi)]
 	for i := range multi {
 		if multi[i].IsEmpty() {
 			cmds[i] = Cmd{} // refused below as empty
@@ -202,7 +206,8 @@ func (a *rueidisClient) DoMulti(ctx context.Context, multi ...rueidis.Completed)
 		flat = append(flat, multi[i].Commands()...)
 		cmds[i] = Cmd{Args: flat[at:len(flat):len(flat)]}
 	}
-	res := a.c.doMulti(ctx, cmds, multi)
+	sc.flat = flat
+	res := a.c.doMultiInto(ctx, cmds, multi, sc.results[:len(multi)])
 	// multi's commands are recycled now: cmds says which were empty.
 	for i, r := range res {
 		if cmds[i].Args == nil {
@@ -210,6 +215,7 @@ func (a *rueidisClient) DoMulti(ctx context.Context, multi ...rueidis.Completed)
 		}
 		out[i] = rueidis.NewResult(r.Msg, r.Err)
 	}
+	a.c.faceScratch.put(sc)
 	return out
 }
 

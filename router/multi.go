@@ -64,7 +64,12 @@ func (c *Client) DoMulti(ctx context.Context, cmds ...Cmd) []Result {
 // commands (cmds[i].Args is a copy of user[i]'s args): their flags add to
 // the table's, and each is sent as it is on its first attempt.
 func (c *Client) doMulti(ctx context.Context, cmds []Cmd, user []rueidis.Completed) []Result {
-	results := make([]Result, len(cmds))
+	return c.doMultiInto(ctx, cmds, user, make([]Result, len(cmds)))
+}
+
+// doMultiInto is doMulti with the results written to results (one per
+// command, zero values), which it returns.
+func (c *Client) doMultiInto(ctx context.Context, cmds []Cmd, user []rueidis.Completed, results []Result) []Result {
 	if len(cmds) == 0 {
 		return results
 	}
@@ -78,7 +83,10 @@ func (c *Client) doMulti(ctx context.Context, cmds []Cmd, user []rueidis.Complet
 		}
 		return results
 	}
-	units, alone := c.units(cmds, results)
+	sc := c.scratch.get()
+	defer c.scratch.put(sc) // first in, last out: after every use of units
+	units, alone := c.units(cmds, results, sc.units[:0])
+	sc.units = units
 	if len(alone) > 0 {
 		// Split or fanned-out commands run beside the pipelines (multishard.go).
 		defer c.startAlone(ctx, cmds, user, results, alone)()
@@ -123,7 +131,8 @@ func (c *Client) doMulti(ctx context.Context, cmds []Cmd, user []rueidis.Complet
 		}()
 	}
 	pending := len(units)
-	ready := make([]*unit, 0, len(units))
+	ready := sc.ready[:0]
+	defer func() { sc.ready = ready }()
 	for pending > 0 {
 		now := time.Now()
 		ready = ready[:0]
@@ -170,12 +179,16 @@ func (c *Client) doMulti(ctx context.Context, cmds []Cmd, user []rueidis.Complet
 		if c.tracer != nil {
 			rstart = time.Now()
 		}
-		c.round(ctx, cmds, user, ready)
+		c.round(ctx, sc, cmds, user, ready)
 		refresh := false
 		for _, u := range ready {
 			name := cmds[u.first].Args[0]
 			if u.err == nil {
-				c.pool.success(u.addr)
+				if u.st.ns != nil {
+					u.st.ns.br.Success() // the node pick looked up
+				} else {
+					c.pool.success(u.addr)
+				}
 				if c.tracer != nil {
 					c.traceAttempt(&u.st, name, u.addr, u.st.ro, rstart, nil, false)
 				}
@@ -230,10 +243,13 @@ func (c *Client) doMulti(ctx context.Context, cmds []Cmd, user []rueidis.Complet
 }
 
 // units validates cmds, fills the results of invalid ones and returns the
-// units to send (in one allocation), and the indexes of the commands that
-// are split per slot or fanned out by their tips (runsAlone).
-func (c *Client) units(cmds []Cmd, results []Result) ([]unit, []int) {
-	units := make([]unit, 0, len(cmds))
+// units to send (appended to units, a pooled buffer), and the indexes of
+// the commands that are split per slot or fanned out by their tips
+// (runsAlone).
+func (c *Client) units(cmds []Cmd, results []Result, units []unit) ([]unit, []int) {
+	if cap(units) < len(cmds) {
+		units = make([]unit, 0, len(cmds))
+	}
 	var alone []int
 	for i := 0; i < len(cmds); i++ {
 		args := cmds[i].Args
@@ -335,7 +351,7 @@ func (c *Client) crossSlot(name string, n int, args func(i int) []string) error 
 // round sends the ready units, one pipeline per node, nodes in parallel
 // (the first node's from the calling goroutine). Units keep their order
 // within a node: commands to one node run in the caller's order.
-func (c *Client) round(ctx context.Context, cmds []Cmd, user []rueidis.Completed, ready []*unit) {
+func (c *Client) round(ctx context.Context, sc *multiScratch, cmds []Cmd, user []rueidis.Completed, ready []*unit) {
 	type group struct {
 		key      connKey
 		at, size int
@@ -372,7 +388,10 @@ func (c *Client) round(ctx context.Context, cmds []Cmd, user []rueidis.Completed
 		at += groups[i].size
 		groups[i].size = 0
 	}
-	part := make([]*unit, at)
+	if cap(sc.part) < at {
+		sc.part = make([]*unit, at)
+	}
+	part := sc.part[:at]
 	for _, u := range ready {
 		if u.group >= 0 {
 			g := &groups[u.group]
@@ -423,7 +442,8 @@ func (c *Client) pipeline(ctx context.Context, cmds []Cmd, user []rueidis.Comple
 			n++
 		}
 	}
-	batch := make([]rueidis.Completed, 0, n)
+	bp := c.scratch.batch(n)
+	batch := *bp
 	for _, u := range units {
 		u.off = len(batch)
 		if u.st.asking {
@@ -464,6 +484,21 @@ func (c *Client) pipeline(ctx context.Context, cmds []Cmd, user []rueidis.Comple
 		u.res = r[:u.last-u.first+1]
 		u.err = unitErr(u)
 	}
+	*bp = batch
+	if dctx.Err() == nil && answered(rs) {
+		c.scratch.putBatch(bp)
+	}
+}
+
+// answered reports whether the node answered every command of a
+// pipeline: then rueidis wrote them all and holds none of them any more.
+func answered(rs []rueidis.RedisResult) bool {
+	for i := range rs {
+		if rs[i].NonRedisError() != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // unitErr returns the error that decides a unit's fate: for a command its

@@ -38,12 +38,14 @@ type Client struct {
 	obs     Observer
 	budget  *retry.Budget // nil: none
 
-	face   *rueidisClient  // the rueidis face (Rueidis)
-	caches *cacheStores    // client-side caching (nil: off)
-	args   argsPool        // copies of the args of rueidis-face commands
-	held   dedicatedSet    // the face's pinned dedicated connections (Close closes them)
-	follow dedicatedFollow // sharded subscriptions lost by dedicated connections (dedicated_follow.go)
-	recvs  receiverSet     // the face's running Receives, for the caller's unsubscribes (pubsub_unsubscribe.go)
+	face        *rueidisClient  // the rueidis face (Rueidis)
+	caches      *cacheStores    // client-side caching (nil: off)
+	args        argsPool        // copies of the args of rueidis-face commands
+	scratch     scratchPool     // DoMulti's working memory
+	faceScratch facePool        // the rueidis face DoMulti's working memory
+	held        dedicatedSet    // the face's pinned dedicated connections (Close closes them)
+	follow      dedicatedFollow // sharded subscriptions lost by dedicated connections (dedicated_follow.go)
+	recvs       receiverSet     // the face's running Receives, for the caller's unsubscribes (pubsub_unsubscribe.go)
 
 	tracer       Tracer
 	log          *slog.Logger

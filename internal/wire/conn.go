@@ -47,10 +47,8 @@ func Guard(c net.Conn, addr string, lim Limits) net.Conn {
 	g := &Conn{Conn: c, addr: addr}
 	g.in = newScanner(lim, addr, g.reply)
 	g.in.first, g.in.firstOf = g.push, '>'
-	// Commands written are counted with a scanner of their own; our own
-	// output cannot exceed any sane limit.
-	g.outScan = newScanner(Limits{MaxBulk: 1 << 62, MaxElements: 1 << 62, MaxDepth: 1 << 30}, addr, g.command)
-	g.outScan.first, g.outScan.firstOf = g.named, '*'
+	// Commands written are counted by a scanner of their own
+	// (cmdScanner: rueidis writes arrays of bulk strings).
 	return g
 }
 
@@ -59,12 +57,14 @@ type Conn struct {
 	net.Conn
 	addr string
 
-	rmu sync.Mutex // one reader at a time (rueidis has one)
-	in  *scanner
+	rmu     sync.Mutex // one reader at a time (rueidis has one)
+	in      *scanner
+	replies int64 // replies seen by the current Read's feed (under rmu)
 
-	wmu     sync.Mutex
-	outScan *scanner
-	outOK   bool // the write side parsed so far
+	wmu        sync.Mutex
+	out        cmdScanner
+	outStarted bool // a Write was seen
+	outOK      bool // the write side parsed so far
 
 	waiting atomic.Int64 // commands written and not yet answered
 	counted atomic.Bool  // the write side is trusted for counting
@@ -82,28 +82,11 @@ func (g *Conn) Close() error {
 // after a violation).
 func (g *Conn) Closed() bool { return g.closed.Load() }
 
-// command counts one command written.
-func (g *Conn) command(byte) string {
-	g.waiting.Add(1)
-	return ""
-}
-
 // reply accounts for one top-level reply from the node: every reply that
-// is not a push answers a command written before it.
+// is not a push answers a command written before it. The replies of one
+// Read are taken from the commands waiting at once, after the feed.
 func (g *Conn) reply(byte) string {
-	if g.waiting.Add(-1) < 0 && g.counted.Load() {
-		return "a reply while no command was waiting for one"
-	}
-	return ""
-}
-
-// named looks at the name of a command written: the subscribe family
-// makes subscribe confirmations legitimate on this connection.
-func (g *Conn) named(name []byte, _ int64, _ bool) string {
-	const suffix = "subscribe"
-	if len(name) >= len(suffix) && foldEqual(name[len(name)-len(suffix):], suffix) {
-		g.subbed.Store(true)
-	}
+	g.replies++
 	return ""
 }
 
@@ -153,7 +136,11 @@ func (g *Conn) Read(p []byte) (int, error) {
 	n, err := g.Conn.Read(p)
 	if n > 0 {
 		g.rmu.Lock()
+		g.replies = 0
 		ferr := g.in.feed(p[:n])
+		if ferr == nil && g.replies > 0 && g.waiting.Add(-g.replies) < 0 && g.counted.Load() {
+			ferr = g.in.fail("a reply while no command was waiting for one")
+		}
 		g.rmu.Unlock()
 		if ferr != nil {
 			_ = g.Close()
@@ -167,13 +154,19 @@ func (g *Conn) Read(p []byte) (int, error) {
 // replies are expected by the time they can arrive.
 func (g *Conn) Write(p []byte) (int, error) {
 	g.wmu.Lock()
-	if !g.outOK && g.outScan.err == nil && g.outScan.off == 0 {
-		g.outOK = true
+	if !g.outStarted {
+		g.outStarted, g.outOK = true, true
 		g.counted.Store(true)
 	}
 	if g.outOK {
-		if err := g.outScan.feed(p); err != nil {
-			// Not RESP we understand: stop counting, keep writing.
+		n, sub, ok := g.out.feed(p)
+		if sub {
+			g.subbed.Store(true)
+		}
+		if ok {
+			g.waiting.Add(int64(n))
+		} else {
+			// Not what rueidis writes: stop counting, keep writing.
 			g.outOK = false
 			g.counted.Store(false)
 		}
