@@ -207,7 +207,7 @@ func (a *rueidisClient) DoMulti(ctx context.Context, multi ...rueidis.Completed)
 		cmds[i] = Cmd{Args: flat[at:len(flat):len(flat)]}
 	}
 	sc.flat = flat
-	res := a.c.doMultiInto(ctx, cmds, multi, sc.results[:len(multi)])
+	res := a.c.doMultiInto(ctx, cmds, multi, sc.results[:len(multi)], nil)
 	// multi's commands are recycled now: cmds says which were empty.
 	for i, r := range res {
 		if cmds[i].Args == nil {

@@ -64,12 +64,14 @@ func (c *Client) DoMulti(ctx context.Context, cmds ...Cmd) []Result {
 // commands (cmds[i].Args is a copy of user[i]'s args): their flags add to
 // the table's, and each is sent as it is on its first attempt.
 func (c *Client) doMulti(ctx context.Context, cmds []Cmd, user []rueidis.Completed) []Result {
-	return c.doMultiInto(ctx, cmds, user, make([]Result, len(cmds)))
+	return c.doMultiInto(ctx, cmds, user, make([]Result, len(cmds)), nil)
 }
 
 // doMultiInto is doMulti with the results written to results (one per
-// command, zero values), which it returns.
-func (c *Client) doMultiInto(ctx context.Context, cmds []Cmd, user []rueidis.Completed, results []Result) []Result {
+// command, zero values), which it returns. pre, when not nil, holds the
+// table's decision for each command, already made (the parts of a split
+// command: the table is not asked again).
+func (c *Client) doMultiInto(ctx context.Context, cmds []Cmd, user []rueidis.Completed, results []Result, pre []decision) []Result {
 	if len(cmds) == 0 {
 		return results
 	}
@@ -85,7 +87,7 @@ func (c *Client) doMultiInto(ctx context.Context, cmds []Cmd, user []rueidis.Com
 	}
 	sc := c.scratch.get()
 	defer c.scratch.put(sc) // first in, last out: after every use of units
-	units, alone := c.units(cmds, results, sc.units[:0])
+	units, alone := c.units(cmds, results, sc.units[:0], pre)
 	sc.units = units
 	if len(alone) > 0 {
 		// Split or fanned-out commands run beside the pipelines (multishard.go).
@@ -245,12 +247,19 @@ func (c *Client) doMultiInto(ctx context.Context, cmds []Cmd, user []rueidis.Com
 // units validates cmds, fills the results of invalid ones and returns the
 // units to send (appended to units, a pooled buffer), and the indexes of
 // the commands that are split per slot or fanned out by their tips
-// (runsAlone).
-func (c *Client) units(cmds []Cmd, results []Result, units []unit) ([]unit, []int) {
+// (runsAlone). pre, when not nil, holds the decisions of cmds, none of
+// them part of a MULTI block.
+func (c *Client) units(cmds []Cmd, results []Result, units []unit, pre []decision) ([]unit, []int) {
 	if cap(units) < len(cmds) {
 		units = make([]unit, 0, len(cmds))
 	}
 	var alone []int
+	if pre != nil {
+		for i := range cmds {
+			units = append(units, unit{first: i, last: i, st: state{d: pre[i], idem: cmds[i].Idempotent, ctr: c.limits.Counter()}})
+		}
+		return units, nil
+	}
 	for i := 0; i < len(cmds); i++ {
 		args := cmds[i].Args
 		if len(args) > 0 && strings.EqualFold(args[0], "multi") {

@@ -129,6 +129,58 @@ type msSplit struct {
 	// where[i] is the part of the caller's i-th key and its index among
 	// that part's keys.
 	where []msWhere
+
+	// Working memory, kept when the split is pooled (msPool).
+	table   []int32
+	flat    []string
+	cmds    []Cmd
+	pre     []decision
+	results []Result
+	arrs    [][]rueidis.RedisMessage
+	out     []rueidis.RedisMessage
+}
+
+// msPool keeps msSplits: a split of 100 keys needs about 20 KB of
+// working memory, none of which outlives the call.
+type msPool struct{ p sync.Pool }
+
+func (p *msPool) get() *msSplit {
+	if sp, ok := p.p.Get().(*msSplit); ok {
+		return sp
+	}
+	return &msSplit{}
+}
+
+// put clears sp (it held the caller's args and the replies) and keeps it.
+func (p *msPool) put(sp *msSplit) {
+	if cap(sp.where) > maxScratchUnits || cap(sp.flat) > 16*maxScratchUnits {
+		return
+	}
+	sp.parts = clearAll(sp.parts)
+	sp.where = sp.where[:0]
+	sp.table = sp.table[:0]
+	sp.flat = clearAll(sp.flat)
+	sp.cmds = clearAll(sp.cmds)
+	sp.pre = sp.pre[:0]
+	sp.results = clearAll(sp.results)
+	sp.arrs = clearAll(sp.arrs)
+	sp.out = clearAll(sp.out)
+	p.p.Put(sp)
+}
+
+// clearAll zeroes s up to its capacity and returns it empty.
+func clearAll[T any](s []T) []T {
+	clear(s[:cap(s)])
+	return s[:0]
+}
+
+// grow returns s with length n, reusing its array when it is big enough
+// (the elements are then whatever they were: zero after clearAll).
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
 }
 
 // msPart is the command for one slot: the caller's prefix (name, and
@@ -177,7 +229,15 @@ func keyLayout(cmd *command.Command, args []string) (first, step, n int, ok bool
 // slots first appear, each key keeping its arguments and its place among
 // the keys of its slot.
 func splitPerSlot(args []string, first, step, n int) msSplit {
-	sp := msSplit{where: make([]msWhere, n), parts: make([]msPart, 0, min(n, 64))}
+	var sp msSplit
+	sp.split(args, first, step, n)
+	return sp
+}
+
+// split is splitPerSlot into sp, reusing its memory.
+func (sp *msSplit) split(args []string, first, step, n int) {
+	sp.where = grow(sp.where, n)
+	sp.parts = sp.parts[:0]
 	// Parts by slot: a linear search while there are few, then an
 	// open-addressing table (slots are < 2^14: slot&mask spreads them).
 	var table []int32 // part+1 by slot&mask; 0: empty
@@ -211,7 +271,9 @@ func splitPerSlot(args []string, first, step, n int) msSplit {
 				for size < 2*n && size < 1<<15 {
 					size <<= 1
 				}
-				table, mask = make([]int32, size), size-1
+				table, mask = grow(sp.table, size), size-1
+				clear(table)
+				sp.table = table
 				for q := range sp.parts {
 					tableAdd(table, mask, sp.parts[q].slot, int32(q))
 				}
@@ -222,7 +284,7 @@ func splitPerSlot(args []string, first, step, n int) msSplit {
 	}
 	suffix := args[first+n*step:]
 	fixed := first + len(suffix)
-	flat := make([]string, 0, len(sp.parts)*fixed+n*step)
+	flat := grow(sp.flat, len(sp.parts)*fixed+n*step)[:0]
 	for q := range sp.parts {
 		p := &sp.parts[q]
 		at := len(flat)
@@ -236,7 +298,7 @@ func splitPerSlot(args []string, first, step, n int) msSplit {
 		at := first + int(w.pos)*step
 		copy(p.args[at:at+step], args[first+i*step:first+(i+1)*step])
 	}
-	return sp
+	sp.flat = flat
 }
 
 // tableAdd files part p of slot s in table (open addressing; the table
@@ -267,12 +329,23 @@ func (c *Client) multiShard(ctx context.Context, args []string, idem bool) (msg 
 	if !ok {
 		return msg, nil, false
 	}
-	sp := splitPerSlot(args, first, step, n)
-	cmds := make([]Cmd, len(sp.parts))
-	for i := range sp.parts {
-		cmds[i] = Cmd{Args: sp.parts[i].args, Idempotent: idem}
+	sp := c.splits.get()
+	defer c.splits.put(sp)
+	sp.split(args, first, step, n)
+	// Every part is the command with its slot's keys: the table's
+	// decision for the first, with each part's own slot.
+	d, derr := decide(c.table, sp.parts[0].args)
+	if derr != nil {
+		return msg, nil, false
 	}
-	res := c.doMulti(ctx, cmds, nil)
+	np := len(sp.parts)
+	sp.cmds, sp.pre, sp.results = grow(sp.cmds, np), grow(sp.pre, np), grow(sp.results, np)
+	for i := range sp.parts {
+		sp.cmds[i] = Cmd{Args: sp.parts[i].args, Idempotent: idem}
+		sp.pre[i] = d
+		sp.pre[i].slot = sp.parts[i].slot
+	}
+	res := c.doMultiInto(ctx, sp.cmds, nil, sp.results, sp.pre)
 	var failed []PartError
 	for i, r := range res {
 		if r.Err != nil && !rueidis.IsRedisNil(r.Err) {
@@ -368,7 +441,7 @@ func (e *errMergeReply) Error() string {
 }
 
 // mergeSplit merges the replies of the parts of a split command.
-func mergeSplit(name string, policy command.ResponsePolicy, sp msSplit, res []Result) (rueidis.RedisMessage, error) {
+func mergeSplit(name string, policy command.ResponsePolicy, sp *msSplit, res []Result) (rueidis.RedisMessage, error) {
 	if policy != command.ResponseDefault {
 		msgs := make([]rueidis.RedisMessage, len(res))
 		for i := range res {
@@ -378,7 +451,7 @@ func mergeSplit(name string, policy command.ResponsePolicy, sp msSplit, res []Re
 	}
 	// The default for keyed commands: one reply per key, in the order of
 	// the caller's keys (MGET).
-	arrs := make([][]rueidis.RedisMessage, len(res))
+	arrs := grow(sp.arrs, len(res))
 	for i := range res {
 		a, err := res[i].Msg.ToArray()
 		if err != nil || len(a) != sp.parts[i].keys {
@@ -387,7 +460,7 @@ func mergeSplit(name string, policy command.ResponsePolicy, sp msSplit, res []Re
 		}
 		arrs[i] = a
 	}
-	out := make([]rueidis.RedisMessage, len(sp.where))
+	out := grow(sp.out, len(sp.where)) // read by arrayMessage, which copies
 	for i, w := range sp.where {
 		out[i] = arrs[w.part][w.pos]
 	}

@@ -93,7 +93,7 @@ func TestSplitPerSlot(t *testing.T) {
 			{Msg: mock.RedisArray(mock.RedisBlobString("va"), mock.RedisBlobString("va2"), mock.RedisNil())},
 			{Msg: mock.RedisArray(mock.RedisBlobString("vb"))},
 		}
-		m, err := mergeSplit("MGET", cmd.Tips.Response, sp, res)
+		m, err := mergeSplit("MGET", cmd.Tips.Response, &sp, res)
 		require.NoError(t, err)
 		arr, err := m.ToArray()
 		require.NoError(t, err)
@@ -106,7 +106,7 @@ func TestSplitPerSlot(t *testing.T) {
 		assert.True(t, arr[3].IsNil())
 		// A part whose array has the wrong length is not merged.
 		res[1].Msg = mock.RedisArray()
-		_, err = mergeSplit("MGET", cmd.Tips.Response, sp, res)
+		_, err = mergeSplit("MGET", cmd.Tips.Response, &sp, res)
 		assert.ErrorContains(t, err, "cannot merge")
 	})
 	t.Run("MSET keeps each key with its value", func(t *testing.T) {

@@ -43,6 +43,7 @@ type Client struct {
 	args        argsPool        // copies of the args of rueidis-face commands
 	scratch     scratchPool     // DoMulti's working memory
 	faceScratch facePool        // the rueidis face DoMulti's working memory
+	splits      msPool          // multi-shard splits' working memory
 	held        dedicatedSet    // the face's pinned dedicated connections (Close closes them)
 	follow      dedicatedFollow // sharded subscriptions lost by dedicated connections (dedicated_follow.go)
 	recvs       receiverSet     // the face's running Receives, for the caller's unsubscribes (pubsub_unsubscribe.go)
