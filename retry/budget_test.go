@@ -150,3 +150,15 @@ func TestBudgetConcurrent(t *testing.T) {
 	assert.Equal(t, workers*perWorker/2, int(got.Load())+b.Available())
 	assert.LessOrEqual(t, int(got.Load()), workers*perWorker/2)
 }
+
+// BenchmarkBudgetDeposit is one Deposit per operation from every P at
+// once: the per-command cost of a retry budget under concurrency.
+func BenchmarkBudgetDeposit(b *testing.B) {
+	bu := retry.NewBudget(retry.BudgetOptions{})
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			bu.Deposit()
+		}
+	})
+}

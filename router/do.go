@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -308,7 +309,13 @@ func (c *Client) send(ctx context.Context, nc *nodeConn, args []string, st *stat
 		}
 	}
 	if !own {
-		ctx = sharedConnContext(ctx)
+		if _, ok := ctx.Deadline(); ok {
+			// sharedConnContext without its allocation: rueidis keeps no
+			// context after Do returns.
+			nd := c.noDeadlines.get(ctx)
+			defer c.noDeadlines.put(nd)
+			ctx = nd
+		}
 	}
 	if !st.asking {
 		return cl.Do(ctx, cmd)
@@ -330,6 +337,24 @@ type noDeadline struct{ context.Context }
 
 // Deadline reports no deadline.
 func (noDeadline) Deadline() (time.Time, bool) { return time.Time{}, false }
+
+// noDeadlinePool keeps noDeadlines for send (a caller's deadline hidden
+// without allocating one per call).
+type noDeadlinePool struct{ p sync.Pool }
+
+func (p *noDeadlinePool) get(ctx context.Context) *noDeadline {
+	nd, ok := p.p.Get().(*noDeadline)
+	if !ok {
+		nd = new(noDeadline)
+	}
+	nd.Context = ctx
+	return nd
+}
+
+func (p *noDeadlinePool) put(nd *noDeadline) {
+	nd.Context = nil
+	p.p.Put(nd)
+}
 
 // sharedConnContext is the context a command is given to rueidis with on
 // the connection the callers share. rueidis's synchronous path (a caller

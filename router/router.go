@@ -44,6 +44,7 @@ type Client struct {
 	scratch     scratchPool     // DoMulti's working memory
 	faceScratch facePool        // the rueidis face DoMulti's working memory
 	splits      msPool          // multi-shard splits' working memory
+	noDeadlines noDeadlinePool  // send's contexts without their deadline
 	held        dedicatedSet    // the face's pinned dedicated connections (Close closes them)
 	follow      dedicatedFollow // sharded subscriptions lost by dedicated connections (dedicated_follow.go)
 	recvs       receiverSet     // the face's running Receives, for the caller's unsubscribes (pubsub_unsubscribe.go)
