@@ -411,7 +411,11 @@ func (c *Client) round(ctx context.Context, sc *multiScratch, cmds []Cmd, user [
 	units := func(g group) []*unit { return part[g.at : g.at+g.size] }
 	var wg sync.WaitGroup
 	for _, g := range groups[1:] {
-		wg.Go(func() { c.safePipeline(ctx, cmds, user, g.key, units(g)) })
+		wg.Add(1)
+		c.workers.run(func() {
+			defer wg.Done()
+			c.safePipeline(ctx, cmds, user, g.key, units(g))
+		})
 	}
 	c.safePipeline(ctx, cmds, user, groups[0].key, units(groups[0]))
 	wg.Wait()

@@ -45,6 +45,7 @@ type Client struct {
 	faceScratch facePool        // the rueidis face DoMulti's working memory
 	splits      msPool          // multi-shard splits' working memory
 	noDeadlines noDeadlinePool  // send's contexts without their deadline
+	workers     *workers        // DoMulti's pipelines to other nodes (workers.go)
 	held        dedicatedSet    // the face's pinned dedicated connections (Close closes them)
 	follow      dedicatedFollow // sharded subscriptions lost by dedicated connections (dedicated_follow.go)
 	recvs       receiverSet     // the face's running Receives, for the caller's unsubscribes (pubsub_unsubscribe.go)
@@ -129,6 +130,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		c.stallTimeout = 0
 	}
 	c.pool.onPanic = c.panicked
+	c.workers = newWorkers(func(err error) { c.panicked("", err) })
 	if _, ok := c.obs.(EventObserver); ok || c.log != nil {
 		// Reported by the watch goroutine, outside the breaker's lock.
 		c.pool.onBreaker = func(addr string, from, to retry.State) {
@@ -231,6 +233,7 @@ func (c *Client) Close() {
 		close(c.watch.stop)
 		<-c.watch.done
 		c.pool.close()
+		c.workers.close()
 		c.topo.Close()
 	})
 }

@@ -1,0 +1,47 @@
+package router
+
+import (
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestWorkersRunAndClose: jobs run on workers (at most maxWorkers kept),
+// more at once get goroutines of their own, a panicking job is reported
+// and its worker keeps serving, close stops them (goleak checks in
+// TestMain), and jobs after close still run.
+func TestWorkersRunAndClose(t *testing.T) {
+	panics := make(chan error, 1)
+	w := newWorkers(func(err error) { panics <- err })
+	// 3*maxWorkers jobs blocked at once: all run.
+	release := make(chan struct{})
+	var started, done sync.WaitGroup
+	n := 3 * maxWorkers
+	started.Add(n)
+	done.Add(n)
+	for range n {
+		w.run(func() {
+			defer done.Done()
+			started.Done()
+			<-release
+		})
+	}
+	started.Wait()
+	require.LessOrEqual(t, w.n.Load(), int32(maxWorkers))
+	close(release)
+	done.Wait()
+
+	w.run(func() { panic("boom") })
+	require.ErrorContains(t, <-panics, "boom")
+	done.Add(1)
+	w.run(func() { done.Done() })
+	done.Wait()
+
+	w.close()
+	require.Zero(t, w.n.Load())
+	ran := make(chan error, 1)
+	w.run(func() { ran <- errors.New("ran") })
+	require.EqualError(t, <-ran, "ran")
+}
