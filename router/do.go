@@ -271,8 +271,8 @@ func (c *Client) getConn(ctx context.Context, st *state, addr string, ro bool) (
 //
 // Where the command goes on the node's rueidis client: a read with a
 // deadline whose caller is alone on the node (lone: no other call in
-// flight), with a command built from args, gets a connection of its own
-// from rueidis's pool, and its deadline is
+// flight) gets a connection of its own from rueidis's pool, with a
+// command built from args, and its deadline is
 // put on that socket (rueidis's synchronous path: no goroutine switch; if
 // the deadline passes only that connection is closed). Other calls share
 // the node's pipelines, their deadline kept off the shared socket (see
@@ -280,16 +280,19 @@ func (c *Client) getConn(ctx context.Context, st *state, addr string, ro bool) (
 func (c *Client) send(ctx context.Context, nc *nodeConn, args []string, st *state, lone bool) rueidis.RedisResult {
 	cl := nc.client
 	own := st.d.blocking
-	if lone && st.d.readOnly && !st.asking && !st.hasUser {
+	if lone && st.d.readOnly && !st.asking {
 		// Reads only: a pooled connection in rueidis's synchronous mode
 		// has no reader of its own, so it learns that its node died only
 		// when it is used; a write sent on it then would have an unknown
 		// outcome although it never reached a server, where the shared
 		// pipeline's reader would have seen the EOF first and the write
-		// would fail unsent. A read is simply retried. (The caller's own
-		// rueidis command stays on the shared pipeline too: it cannot be
-		// marked blocking, and building another would leave it
-		// unrecycled.)
+		// would fail unsent. A read is simply retried. The caller's own
+		// rueidis command cannot be marked blocking: one is built from
+		// args and the caller's is left unsent (not recycled: rueidis's
+		// builder allocates one more command later). On the shared
+		// pipeline instead, a context with a Done channel would switch
+		// rueidis's pipe to its background mode for good (two goroutine
+		// switches per call after that, for every caller).
 		_, own = ctx.Deadline()
 	}
 	var cmd rueidis.Completed
