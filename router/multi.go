@@ -361,11 +361,8 @@ func (c *Client) crossSlot(name string, n int, args func(i int) []string) error 
 // (the first node's from the calling goroutine). Units keep their order
 // within a node: commands to one node run in the caller's order.
 func (c *Client) round(ctx context.Context, sc *multiScratch, cmds []Cmd, user []rueidis.Completed, ready []*unit) {
-	type group struct {
-		key      connKey
-		at, size int
-	}
-	groups := make([]group, 0, 4)
+	groups := sc.groups[:0]
+	defer func() { sc.groups = groups }()
 	for _, u := range ready {
 		u.res, u.err, u.unsent, u.group = nil, nil, false, -1
 		addr, ro, err := c.pick(&u.st)
@@ -383,7 +380,7 @@ func (c *Client) round(ctx context.Context, sc *multiScratch, cmds []Cmd, user [
 			}
 		}
 		if u.group == len(groups) {
-			groups = append(groups, group{key: k})
+			groups = append(groups, roundGroup{key: k})
 		}
 		groups[u.group].size++
 	}
@@ -408,17 +405,41 @@ func (c *Client) round(ctx context.Context, sc *multiScratch, cmds []Cmd, user [
 			g.size++
 		}
 	}
-	units := func(g group) []*unit { return part[g.at : g.at+g.size] }
-	var wg sync.WaitGroup
+	units := func(g roundGroup) []*unit { return part[g.at : g.at+g.size] }
+	jobs := sc.jobs[:0]
 	for _, g := range groups[1:] {
-		wg.Add(1)
-		c.workers.run(func() {
-			defer wg.Done()
-			c.safePipeline(ctx, cmds, user, g.key, units(g))
-		})
+		jobs = append(jobs, pipeJob{c: c, ctx: ctx, cmds: cmds, user: user, key: g.key, units: units(g), wg: &sc.wg})
+	}
+	sc.jobs = jobs
+	sc.wg.Add(len(jobs))
+	for i := range jobs {
+		c.workers.run(&jobs[i])
 	}
 	c.safePipeline(ctx, cmds, user, groups[0].key, units(groups[0]))
-	wg.Wait()
+	sc.wg.Wait()
+}
+
+// roundGroup is the units of a round that go to one connection: at and
+// size locate them in the round's backing array.
+type roundGroup struct {
+	key      connKey
+	at, size int
+}
+
+// pipeJob is one node's pipeline of a round, run by a worker.
+type pipeJob struct {
+	c     *Client
+	ctx   context.Context
+	cmds  []Cmd
+	user  []rueidis.Completed
+	key   connKey
+	units []*unit
+	wg    *sync.WaitGroup
+}
+
+func (j *pipeJob) run() {
+	defer j.wg.Done()
+	j.c.safePipeline(j.ctx, j.cmds, j.user, j.key, j.units)
 }
 
 // safePipeline is pipeline with a panic below it turned into the error of

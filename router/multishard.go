@@ -452,6 +452,7 @@ func mergeSplit(name string, policy command.ResponsePolicy, sp *msSplit, res []R
 	// The default for keyed commands: one reply per key, in the order of
 	// the caller's keys (MGET).
 	arrs := grow(sp.arrs, len(res))
+	sp.arrs = arrs
 	for i := range res {
 		a, err := res[i].Msg.ToArray()
 		if err != nil || len(a) != sp.parts[i].keys {
@@ -461,6 +462,7 @@ func mergeSplit(name string, policy command.ResponsePolicy, sp *msSplit, res []R
 		arrs[i] = a
 	}
 	out := grow(sp.out, len(sp.where)) // read by arrayMessage, which copies
+	sp.out = out
 	for i, w := range sp.where {
 		out[i] = arrs[w.part][w.pos]
 	}

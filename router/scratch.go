@@ -11,9 +11,12 @@ import (
 // needs ~40 KB of units, which a fresh allocation would clear and the
 // GC collect on every call).
 type multiScratch struct {
-	units []unit
-	ready []*unit
-	part  []*unit
+	units  []unit
+	ready  []*unit
+	part   []*unit
+	groups []roundGroup
+	jobs   []pipeJob
+	wg     sync.WaitGroup // the round's jobs
 }
 
 // maxScratchUnits bounds what the pool keeps: a call with more commands
@@ -79,7 +82,8 @@ func (p *scratchPool) put(sc *multiScratch) {
 	clear(sc.units[:cap(sc.units)])
 	clear(sc.ready[:cap(sc.ready)])
 	clear(sc.part[:cap(sc.part)])
-	sc.units, sc.ready, sc.part = sc.units[:0], sc.ready[:0], sc.part[:0]
+	clear(sc.jobs[:cap(sc.jobs)])
+	sc.units, sc.ready, sc.part, sc.jobs = sc.units[:0], sc.ready[:0], sc.part[:0], sc.jobs[:0]
 	p.multi.Put(sc)
 }
 

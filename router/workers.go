@@ -19,7 +19,7 @@ const maxWorkers = 16
 // nodes went to runtime.newstack/copystack); a worker grows its stack
 // once.
 type workers struct {
-	jobs chan func() // unbuffered: a send succeeds when a worker is idle
+	jobs chan job // unbuffered: a send succeeds when a worker is idle
 	stop chan struct{}
 	n    atomic.Int32 // live workers
 	wg   sync.WaitGroup
@@ -33,12 +33,16 @@ type workers struct {
 }
 
 func newWorkers(onPanic func(error)) *workers {
-	return &workers{jobs: make(chan func()), stop: make(chan struct{}), onPanic: onPanic}
+	return &workers{jobs: make(chan job), stop: make(chan struct{}), onPanic: onPanic}
 }
+
+// job is what a worker runs (a pointer in an interface: handing it over
+// allocates nothing).
+type job interface{ run() }
 
 // run runs f on an idle worker, a new worker (up to maxWorkers), or a
 // goroutine of its own. f must signal its own completion.
-func (w *workers) run(f func()) {
+func (w *workers) run(f job) {
 	select {
 	case w.jobs <- f:
 		return
@@ -59,7 +63,7 @@ func (w *workers) run(f func()) {
 }
 
 // loop runs f, then the jobs it is given until the workers stop.
-func (w *workers) loop(f func()) {
+func (w *workers) loop(f job) {
 	defer w.wg.Done()
 	defer w.n.Add(-1)
 	for {
@@ -73,8 +77,8 @@ func (w *workers) loop(f func()) {
 }
 
 // call runs f, turning a panic into a report.
-func (w *workers) call(f func()) {
-	if err := safe.Call("DoMulti worker", f); err != nil && w.onPanic != nil {
+func (w *workers) call(f job) {
+	if err := safe.Call("DoMulti worker", f.run); err != nil && w.onPanic != nil {
 		w.onPanic(err)
 	}
 }

@@ -12,6 +12,11 @@ import (
 // more at once get goroutines of their own, a panicking job is reported
 // and its worker keeps serving, close stops them (goleak checks in
 // TestMain), and jobs after close still run.
+// fn is a job that runs a function.
+type fn func()
+
+func (f fn) run() { f() }
+
 func TestWorkersRunAndClose(t *testing.T) {
 	panics := make(chan error, 1)
 	w := newWorkers(func(err error) { panics <- err })
@@ -22,26 +27,26 @@ func TestWorkersRunAndClose(t *testing.T) {
 	started.Add(n)
 	done.Add(n)
 	for range n {
-		w.run(func() {
+		w.run(fn(func() {
 			defer done.Done()
 			started.Done()
 			<-release
-		})
+		}))
 	}
 	started.Wait()
 	require.LessOrEqual(t, w.n.Load(), int32(maxWorkers))
 	close(release)
 	done.Wait()
 
-	w.run(func() { panic("boom") })
+	w.run(fn(func() { panic("boom") }))
 	require.ErrorContains(t, <-panics, "boom")
 	done.Add(1)
-	w.run(func() { done.Done() })
+	w.run(fn(func() { done.Done() }))
 	done.Wait()
 
 	w.close()
 	require.Zero(t, w.n.Load())
 	ran := make(chan error, 1)
-	w.run(func() { ran <- errors.New("ran") })
+	w.run(fn(func() { ran <- errors.New("ran") }))
 	require.EqualError(t, <-ran, "ran")
 }
