@@ -255,6 +255,17 @@ type Table struct {
 	// the usual spellings need no case folding, its upper-case name.
 	cmds map[string]*Command
 	n    int // number of commands
+	// idx answers Lookup for cmds without Go's map (see foldIndex),
+	// unless !fast.
+	idx  foldIndex
+	fast bool
+}
+
+// newTable returns the table of cmds, a map filled by addName.
+func newTable(cmds map[string]*Command) *Table {
+	t := &Table{cmds: cmds, n: countCanonical(cmds)}
+	t.idx, t.fast = newFoldIndex(cmds)
+	return t
 }
 
 // DefaultTable returns the shared static table of the Redis 7.0 commands
@@ -264,8 +275,7 @@ type Table struct {
 func DefaultTable() *Table { return defaultTable() }
 
 var defaultTable = sync.OnceValue(func() *Table {
-	m := buildStatic()
-	return &Table{cmds: m, n: countCanonical(m)}
+	return newTable(buildStatic())
 })
 
 // Lookup returns the command named name, in any case. For a subcommand
@@ -274,6 +284,15 @@ func (t *Table) Lookup(name string) (*Command, bool) {
 	if t == nil {
 		return nil, false
 	}
+	if !t.fast {
+		return lookupFold(t.cmds, name)
+	}
+	if c, ok := t.idx.lookup(name); ok || len(name) <= 64 {
+		return c, ok
+	}
+	// lookupFold folds the case of a name longer than 64 bytes with
+	// strings.ToLower, which maps a few non-ASCII runes (the Kelvin
+	// sign) to ASCII letters.
 	return lookupFold(t.cmds, name)
 }
 
