@@ -1,6 +1,10 @@
 package command
 
-import "strings"
+import (
+	"maps"
+	"slices"
+	"strings"
+)
 
 // foldIndex is a read-only, case-insensitive index of a name → *Command
 // map built by addName (every key lower case, plus its upper-case
@@ -72,10 +76,12 @@ func newFoldIndex(m map[string]*Command) (foldIndex, bool) {
 		size *= 2
 	}
 	x := foldIndex{entries: make([]foldEntry, size), mask: uint32(size - 1)}
-	for key, c := range m {
+	// In sorted order, so that equal maps give equal indexes.
+	for _, key := range slices.Sorted(maps.Keys(m)) {
 		if !isLowerASCII(key) {
 			continue
 		}
+		c := m[key]
 		h := foldHash(key)
 		i := h & x.mask
 		for x.entries[i].name != "" { // at most half full: a free slot exists
