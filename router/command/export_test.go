@@ -33,3 +33,20 @@ func TableOfNames(names ...string) *Table {
 	}
 	return newTable(m)
 }
+
+// ProbeStats returns the longest and the total probe sequence of t's
+// fold index over its names (1 means found at the home slot).
+func ProbeStats(t *Table) (longest, total int) {
+	for _, e := range t.idx.entries {
+		if e.name == "" {
+			continue
+		}
+		i, n := e.hash&t.idx.mask, 1
+		for t.idx.entries[i].name != e.name {
+			i, n = (i+1)&t.idx.mask, n+1
+		}
+		longest = max(longest, n)
+		total += n
+	}
+	return longest, total
+}

@@ -29,15 +29,26 @@ type foldEntry struct {
 	cmd  *Command
 }
 
-// foldHash is FNV-1a over the bytes of s with the 0x20 bit set, which
-// lower-cases the ASCII letters: names equal but for ASCII case hash the
-// same (other bytes may collide, which the comparison sorts out).
+// foldHash hashes s so that names equal but for ASCII case hash the
+// same, in constant time: it reads the first and the last four bytes
+// (all of a name up to 8 bytes; for a short name, its first, middle and
+// last byte) with the 0x20 bit set, which lower-cases the ASCII letters,
+// and the length. Other bytes may collide, and longer names that differ
+// only in their middle do: the comparison sorts that out.
 func foldHash(s string) uint32 {
-	h := uint32(2166136261)
-	for i := 0; i < len(s); i++ {
-		h = (h ^ uint32(s[i]|0x20)) * 16777619
+	n := len(s)
+	var x uint64
+	switch {
+	case n >= 4:
+		t := s[n-4:]
+		x = uint64(uint32(s[0])|uint32(s[1])<<8|uint32(s[2])<<16|uint32(s[3])<<24) |
+			uint64(uint32(t[0])|uint32(t[1])<<8|uint32(t[2])<<16|uint32(t[3])<<24)<<32
+	case n > 0:
+		x = uint64(s[0]) | uint64(s[n/2])<<8 | uint64(s[n-1])<<16
 	}
-	return h
+	x = (x | 0x2020202020202020) ^ uint64(n)*0x9e3779b97f4a7c15
+	x *= 0xff51afd7ed558ccd
+	return uint32(x >> 32)
 }
 
 // isLowerASCII reports whether s is ASCII without upper-case letters.
@@ -93,13 +104,26 @@ func newFoldIndex(m map[string]*Command) (foldIndex, bool) {
 }
 
 // lookup returns the command whose lower-case name equals name but for
-// ASCII case.
+// ASCII case. It is the hot path of Table.Command: foldHash is repeated
+// here, inline (TestLookupMatchesMap fails if the two differ).
 func (x *foldIndex) lookup(name string) (*Command, bool) {
 	if len(x.entries) == 0 {
 		return nil, false
 	}
-	h := foldHash(name)
-	for i, n := h&x.mask, 0; n < len(x.entries); i, n = (i+1)&x.mask, n+1 {
+	n := len(name)
+	var w uint64
+	switch {
+	case n >= 4:
+		t := name[n-4:]
+		w = uint64(uint32(name[0])|uint32(name[1])<<8|uint32(name[2])<<16|uint32(name[3])<<24) |
+			uint64(uint32(t[0])|uint32(t[1])<<8|uint32(t[2])<<16|uint32(t[3])<<24)<<32
+	case n > 0:
+		w = uint64(name[0]) | uint64(name[n/2])<<8 | uint64(name[n-1])<<16
+	}
+	w = (w | 0x2020202020202020) ^ uint64(n)*0x9e3779b97f4a7c15
+	w *= 0xff51afd7ed558ccd
+	h := uint32(w >> 32)
+	for i, probes := h&x.mask, 0; probes < len(x.entries); i, probes = (i+1)&x.mask, probes+1 {
 		e := &x.entries[i]
 		if e.name == "" {
 			return nil, false
