@@ -197,6 +197,9 @@ type Command struct {
 
 	find finder
 	subs map[string]*Command // by lower- and upper-case subcommand name
+	// single is singleKey(), computed by finish (0 also for a Command
+	// that finish has not seen).
+	single int
 }
 
 // addName files c in m under key, a lower-case (sub)command name, and

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/slotrouter/slotrouter/router/command"
+	"github.com/slotrouter/slotrouter/slots"
 )
 
 // spellings returns name in lower, upper, title and alternating case,
@@ -205,4 +206,27 @@ func TestFoldIndexProbes(t *testing.T) {
 	longest, total := command.ProbeStats(tab)
 	assert.LessOrEqual(t, longest, 8)
 	assert.LessOrEqual(t, float64(total)/float64(tab.Len()), 1.5)
+}
+
+// TestSlotOfUnfinishedCommand: a Command built outside the package (its
+// single-key position not precomputed) finds its key all the same.
+func TestSlotOfUnfinishedCommand(t *testing.T) {
+	c := &command.Command{Name: "get", Arity: 2, Specs: []command.KeySpec{
+		{Begin: command.BeginIndex, Index: 1, Find: command.FindRange, KeyStep: 1},
+	}}
+	slot, hasKeys, err := c.Slot([]string{"GET", "user:42:name"})
+	require.NoError(t, err)
+	assert.True(t, hasKeys)
+	assert.Equal(t, slots.Of("user:42:name"), slot)
+	_, _, err = c.Slot([]string{"GET", "a", "b"})
+	assert.ErrorIs(t, err, command.ErrBadCommand)
+	get, ok := command.DefaultTable().Lookup("get")
+	require.True(t, ok)
+	for _, args := range [][]string{{"GET", "user:42:name"}, {"GET"}, {"GET", "a", "b"}} {
+		s1, h1, e1 := c.Slot(args)
+		s2, h2, e2 := get.Slot(args)
+		assert.Equal(t, s2, s1, "%q", args)
+		assert.Equal(t, h2, h1, "%q", args)
+		assert.Equal(t, e2 == nil, e1 == nil, "%q", args)
+	}
 }
