@@ -50,3 +50,9 @@ func ProbeStats(t *Table) (longest, total int) {
 	}
 	return longest, total
 }
+
+// LowerWord and LoadWord are the fold index's word helpers.
+var (
+	LowerWord = lowerWord
+	LoadWord  = loadWord
+)

@@ -22,33 +22,81 @@ type foldIndex struct {
 }
 
 // foldEntry is one command under its lower-case name; name == "" marks a
-// free slot.
+// free slot. word is the name as a word (loadWord) when it has at most 8
+// bytes.
 type foldEntry struct {
 	hash uint32
 	name string
+	word uint64
 	cmd  *Command
 }
 
 // foldHash hashes s so that names equal but for ASCII case hash the
-// same, in constant time: it reads the first and the last four bytes
-// (all of a name up to 8 bytes; for a short name, its first, middle and
-// last byte) with the 0x20 bit set, which lower-cases the ASCII letters,
-// and the length. Other bytes may collide, and longer names that differ
-// only in their middle do: the comparison sorts that out.
+// same, in constant time. A name of up to 8 bytes is hashed whole, as a
+// lower-cased word (loadWord, lowerWord); a longer one by its first and
+// last four bytes with the 0x20 bit set, which lower-cases the ASCII
+// letters (other bytes may collide, and names that differ only in their
+// middle do: the comparison sorts that out). The length is mixed in.
 func foldHash(s string) uint32 {
-	n := len(s)
-	var x uint64
-	switch {
-	case n >= 4:
-		t := s[n-4:]
-		x = uint64(uint32(s[0])|uint32(s[1])<<8|uint32(s[2])<<16|uint32(s[3])<<24) |
-			uint64(uint32(t[0])|uint32(t[1])<<8|uint32(t[2])<<16|uint32(t[3])<<24)<<32
-	case n > 0:
-		x = uint64(s[0]) | uint64(s[n/2])<<8 | uint64(s[n-1])<<16
+	if len(s) <= 8 {
+		return mixHash(lowerWord(loadWord(s)), len(s))
 	}
-	x = (x | 0x2020202020202020) ^ uint64(n)*0x9e3779b97f4a7c15
+	return mixHash(edgeWord(s), len(s))
+}
+
+// mixHash mixes the word x and the length n into a 32-bit hash.
+func mixHash(x uint64, n int) uint32 {
+	x ^= uint64(n) * 0x9e3779b97f4a7c15
 	x *= 0xff51afd7ed558ccd
 	return uint32(x >> 32)
+}
+
+// loadWord returns the bytes of s, which has at most 8, as a
+// little-endian word padded with zeros.
+func loadWord(s string) uint64 {
+	if len(s) >= 4 {
+		return loadWord4(s)
+	}
+	return loadWord3(s)
+}
+
+// loadWord4 is loadWord for 4 to 8 bytes: the first four and the last
+// four, which may overlap (OR puts the same bytes at the same places).
+func loadWord4(s string) uint64 {
+	return uint64(le32(s)) | uint64(le32(s[len(s)-4:]))<<(8*(len(s)-4)&63)
+}
+
+// le32 returns the first four bytes of s as a little-endian word.
+func le32(s string) uint32 {
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
+}
+
+// loadWord3 is loadWord for 0 to 3 bytes: the first, middle and last.
+func loadWord3(s string) uint64 {
+	n := len(s)
+	if n == 0 {
+		return 0
+	}
+	return uint64(s[0]) | uint64(s[n/2])<<(8*(n/2)) | uint64(s[n-1])<<(8*(n-1)&63)
+}
+
+// lowerWord lower-cases the ASCII letters among the 8 bytes of x, and
+// changes no other byte: a byte is upper case when its low 7 bits are in
+// 'A'..'Z' (sums that cannot carry into the next byte) and its high bit
+// is clear.
+func lowerWord(x uint64) uint64 {
+	const ones, high = 0x0101010101010101, 0x8080808080808080
+	a := x &^ high
+	ge := a + (0x80-'A')*ones   // high bit: low 7 bits >= 'A'
+	gt := a + (0x80-'Z'-1)*ones // high bit: low 7 bits > 'Z'
+	upper := ge &^ gt &^ x & high
+	return x | upper>>2
+}
+
+// edgeWord returns the first and the last four bytes of s (at least 8)
+// with the 0x20 bit set in every byte.
+func edgeWord(s string) uint64 {
+	return (uint64(le32(s)) | uint64(le32(s[len(s)-4:]))<<32) | 0x2020202020202020
 }
 
 // isLowerASCII reports whether s is ASCII without upper-case letters.
@@ -99,36 +147,39 @@ func newFoldIndex(m map[string]*Command) (foldIndex, bool) {
 			i = (i + 1) & x.mask
 		}
 		x.entries[i] = foldEntry{hash: h, name: key, cmd: c}
+		if len(key) <= 8 {
+			x.entries[i].word = loadWord(key)
+		}
 	}
 	return x, true
 }
 
 // lookup returns the command whose lower-case name equals name but for
-// ASCII case. It is the hot path of Table.Command: foldHash is repeated
-// here, inline (TestLookupMatchesMap fails if the two differ).
+// ASCII case. It is the hot path of Table.Command: a name of up to 8
+// bytes (most commands) is lower-cased and compared as one word.
 func (x *foldIndex) lookup(name string) (*Command, bool) {
 	if len(x.entries) == 0 {
 		return nil, false
 	}
 	n := len(name)
 	var w uint64
-	switch {
-	case n >= 4:
-		t := name[n-4:]
-		w = uint64(uint32(name[0])|uint32(name[1])<<8|uint32(name[2])<<16|uint32(name[3])<<24) |
-			uint64(uint32(t[0])|uint32(t[1])<<8|uint32(t[2])<<16|uint32(t[3])<<24)<<32
-	case n > 0:
-		w = uint64(name[0]) | uint64(name[n/2])<<8 | uint64(name[n-1])<<16
+	if n >= 4 && n <= 8 {
+		w = lowerWord(loadWord4(name))
+	} else if n < 4 {
+		w = lowerWord(loadWord3(name))
+	} else {
+		w = edgeWord(name)
 	}
-	w = (w | 0x2020202020202020) ^ uint64(n)*0x9e3779b97f4a7c15
-	w *= 0xff51afd7ed558ccd
-	h := uint32(w >> 32)
+	h := mixHash(w, n)
 	for i, probes := h&x.mask, 0; probes < len(x.entries); i, probes = (i+1)&x.mask, probes+1 {
 		e := &x.entries[i]
 		if e.name == "" {
 			return nil, false
 		}
-		if e.hash == h && equalFold(name, e.name) {
+		if e.hash != h || len(e.name) != n {
+			continue
+		}
+		if n <= 8 && e.word == w || n > 8 && equalFold(name, e.name) {
 			return e.cmd, true
 		}
 	}

@@ -1,6 +1,8 @@
 package command_test
 
 import (
+	"encoding/binary"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -228,5 +230,37 @@ func TestSlotOfUnfinishedCommand(t *testing.T) {
 		assert.Equal(t, s2, s1, "%q", args)
 		assert.Equal(t, h2, h1, "%q", args)
 		assert.Equal(t, e2 == nil, e1 == nil, "%q", args)
+	}
+}
+
+// TestLowerWord: the word-at-a-time lower-casing changes exactly the
+// ASCII upper-case letters, for every byte value at every position
+// (with the other bytes random), and LoadWord packs 0 to 8 bytes.
+func TestLowerWord(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for pos := range 8 {
+		for v := range 256 {
+			b := make([]byte, 8)
+			for i := range b {
+				b[i] = byte(r.Uint32())
+			}
+			b[pos] = byte(v)
+			want := make([]byte, 8)
+			for i, c := range b {
+				if 'A' <= c && c <= 'Z' {
+					c += 'a' - 'A'
+				}
+				want[i] = c
+			}
+			got := command.LowerWord(binary.LittleEndian.Uint64(b))
+			require.Equal(t, binary.LittleEndian.Uint64(want), got, "% x", b)
+		}
+	}
+	for n := 0; n <= 8; n++ {
+		b := make([]byte, 8)
+		for i := range n {
+			b[i] = byte(r.Uint32()) | 1
+		}
+		require.Equal(t, binary.LittleEndian.Uint64(b), command.LoadWord(string(b[:n])), "%d bytes", n)
 	}
 }
