@@ -62,13 +62,6 @@ func crc16(s string) uint16 {
 			t[1][s[14]] ^ t[0][s[15]]
 		s = s[sliceBy:]
 	}
-	return crcTail(crc, s)
-}
-
-// crcTail continues crc over s, shorter than 16 bytes: one 8-byte step,
-// one 4-byte step, then at most three one-byte steps.
-func crcTail(crc uint16, s string) uint16 {
-	t := &crcTables
 	if len(s) >= 8 {
 		crc = t[7][byte(crc>>8)^s[0]] ^ t[6][byte(crc)^s[1]] ^
 			t[5][s[2]] ^ t[4][s[3]] ^ t[3][s[4]] ^ t[2][s[5]] ^

@@ -27,9 +27,9 @@ func (s Slot) Valid() bool { return s < Count }
 func Of(key string) Slot {
 	k := hashtag.Extract(key)
 	if len(k) < sliceBy {
-		// Short keys, the common case, without the call into crc16 (or
-		// crcTail, which this repeats): one 8-byte step, one 4-byte
-		// step (independent lookups, see crc16), then the one-byte loop.
+		// Short keys, the common case, without the call into crc16
+		// (whose tail this repeats, from a zero CRC): one 8-byte step,
+		// one 4-byte step (independent lookups), then the one-byte loop.
 		t := &crcTables
 		var crc uint16
 		if len(k) >= 8 {
