@@ -141,11 +141,35 @@ func FuzzExtract(f *testing.F) {
 }
 
 func BenchmarkExtract(b *testing.B) {
-	for _, key := range []string{"plainkey", "user:{12345}:profile", "a-much-longer-key-without-any-braces-at-all-to-scan-through-0123456789"} {
+	for _, key := range []string{"plainkey", "user:42:name", "user:{12345}:profile", "a-much-longer-key-without-any-braces-at-all-to-scan-through-0123456789"} {
 		b.Run(key[:min(len(key), 12)], func(b *testing.B) {
 			for b.Loop() {
 				_ = hashtag.Extract(key)
 			}
 		})
+	}
+}
+
+// TestExtractShortKeysEveryBrace: keys of 7 to 17 bytes (around the
+// word-at-a-time scan for 8 to 16 bytes) with '{' and '}' at every pair
+// of positions, and bytes next to '{' (0x7a, 0x7c, 0xfb), agree with the
+// reference.
+func TestExtractShortKeysEveryBrace(t *testing.T) {
+	for n := 7; n <= 17; n++ {
+		base := make([]byte, n)
+		for i := range base {
+			base[i] = []byte{'a', 0x7a, 0x7c, 0xfb, 0x00, 0x80}[i%6]
+		}
+		assert.Equal(t, string(reference(base)), hashtag.Extract(string(base)), "%q", base)
+		for o := 0; o < n; o++ {
+			for c := 0; c < n; c++ {
+				key := append([]byte(nil), base...)
+				key[o] = '{'
+				if c != o {
+					key[c] = '}'
+				}
+				assert.Equal(t, string(reference(key)), hashtag.Extract(string(key)), "%q", key)
+			}
+		}
 	}
 }

@@ -46,7 +46,7 @@ func BenchmarkNodeFor(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if n, err := nodeFor(s, d, c.policy); err != nil || n == nil {
+				if n, err := nodeFor(s, &d, c.policy); err != nil || n == nil {
 					b.Fatal(err)
 				}
 			}

@@ -32,12 +32,18 @@ func Route(s *topology.Snapshot, t *command.Table, policy ReadPolicy, args ...st
 	if t == nil {
 		t = command.DefaultTable()
 	}
-	d, err := decide(t, args)
-	if err != nil {
+	// d stays in memory, filled and read field by field (decideInto,
+	// nodeFor): copying the struct as a whole after its fields were
+	// written one by one stalls store forwarding.
+	var d decision
+	if err := decideInto(t, args, &d); err != nil {
 		return 0, topology.Node{}, err
 	}
-	n, err := nodeFor(s, d, policy)
-	return d.slotOrNone(), nodeValue(n), err
+	n, err := nodeFor(s, &d, policy)
+	if n == nil {
+		return d.slotOrNone(), topology.Node{}, err
+	}
+	return d.slotOrNone(), *n, err // the caller's copy, straight into the result
 }
 
 // decision is what the table says about one command.
@@ -65,18 +71,25 @@ func (d *decision) slotOrNone() slots.Slot {
 // keyless writes.
 func decide(t *command.Table, args []string) (decision, error) {
 	var d decision
+	err := decideInto(t, args, &d)
+	return d, err
+}
+
+// decideInto is decide writing into *d, which must be the zero decision;
+// on error *d is unspecified.
+func decideInto(t *command.Table, args []string, d *decision) error {
 	if len(args) == 0 || args[0] == "" {
-		return d, errEmptyCommand
+		return errEmptyCommand
 	}
 	c, err := t.Command(args)
 	if err != nil {
 		if errors.Is(err, command.ErrUnknownCommand) {
 			if isSubscribe(args[0]) {
-				return d, errSubscribe
+				return errSubscribe
 			}
-			return d, nil
+			return nil
 		}
-		return d, err
+		return err
 	}
 	switch c.Name {
 	case "multi", "exec", "discard", "watch", "unwatch":
@@ -85,15 +98,15 @@ func decide(t *command.Table, args []string) (decision, error) {
 		d.prefer = len(args) > 1
 	case "monitor", "sync", "psync", "quit", "reset", "hello", "auth",
 		"readonly", "readwrite", "client|reply", "client|tracking":
-		return d, connStateError(c.Name)
+		return connStateError(c.Name)
 	default:
 		if isSubscribe(c.Name) {
-			return d, errSubscribe
+			return errSubscribe
 		}
 	}
 	d.slot, d.hasKeys, err = c.Slot(args)
 	if err != nil {
-		return d, err
+		return err
 	}
 	if d.prefer && !d.hasKeys {
 		d.slot = slots.Of(args[1])
@@ -101,7 +114,7 @@ func decide(t *command.Table, args []string) (decision, error) {
 	d.readOnly = c.Flags&command.FlagReadOnly != 0
 	d.blocking = c.Flags&command.FlagBlocking != 0 && c.IsBlocking(args) || blocksUnflagged(c.Name)
 	d.fan = !d.hasKeys && (c.Tips.Request == command.RequestAllShards || c.Tips.Request == command.RequestAllNodes)
-	return d, nil
+	return nil
 }
 
 // blocksUnflagged reports whether the command name blocks its connection
@@ -118,12 +131,12 @@ func isSubscribe(name string) bool {
 }
 
 // nodeFor picks the node of d in s under policy.
-func nodeFor(s *topology.Snapshot, d decision, policy ReadPolicy) (*topology.Node, error) {
+func nodeFor(s *topology.Snapshot, d *decision, policy ReadPolicy) (*topology.Node, error) {
 	if s == nil {
 		return nil, ErrNoNode
 	}
 	if !d.hasKeys {
-		if p := preferred(s, d, nil); p != nil {
+		if p := preferred(s, *d, nil); p != nil {
 			return p, nil
 		}
 		return anyPrimary(s, nil)

@@ -256,7 +256,7 @@ func (c *Client) Route(args ...string) (slots.Slot, topology.Node, error) {
 		return 0, topology.Node{}, err
 	}
 	s := c.topo.Current()
-	n, err := nodeFor(s, d, ReadPrimary)
+	n, err := nodeFor(s, &d, ReadPrimary)
 	if err != nil || !d.hasKeys || !d.readOnly || c.policy == ReadPrimary {
 		return d.slotOrNone(), nodeValue(n), err
 	}

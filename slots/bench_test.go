@@ -9,7 +9,7 @@ import (
 	"github.com/slotrouter/slotrouter/slots"
 )
 
-var benchLens = []int{4, 8, 16, 32, 64, 256, 1024}
+var benchLens = []int{4, 8, 12, 16, 32, 64, 256, 1024}
 
 func benchKey(n int) []byte {
 	r := rand.New(rand.NewPCG(uint64(n), 1))

@@ -9,7 +9,7 @@ package slots
 // linear, so the CRC of a block is the XOR of each byte's contribution at
 // its distance from the block's end, and the running CRC is folded into the
 // block's first two bytes. A remainder of 8 to 15 bytes takes one
-// 8-byte step the same way. The tables are computed once from the polynomial
+// 8-byte step the same way, and one of 4 to 7 bytes a 4-byte step. The tables are computed once from the polynomial
 // and never written again.
 
 const poly = 0x1021
@@ -67,6 +67,10 @@ func crc16(s string) uint16 {
 			t[5][s[2]] ^ t[4][s[3]] ^ t[3][s[4]] ^ t[2][s[5]] ^
 			t[1][s[6]] ^ t[0][s[7]]
 		s = s[8:]
+	}
+	if len(s) >= 4 {
+		crc = t[3][byte(crc>>8)^s[0]] ^ t[2][byte(crc)^s[1]] ^ t[1][s[2]] ^ t[0][s[3]]
+		s = s[4:]
 	}
 	for i := 0; i < len(s); i++ {
 		crc = crc<<8 ^ t[0][byte(crc>>8)^s[i]]

@@ -26,14 +26,19 @@ func (s Slot) Valid() bool { return s < Count }
 // Of returns the hash slot of key, honouring hash tags.
 func Of(key string) Slot {
 	k := hashtag.Extract(key)
-	if len(k) < 8 {
-		// Short keys, the common case, without the further call into
-		// crc16: one 4-byte step (four independent lookups, see crc16),
-		// then the one-byte loop.
+	if len(k) < sliceBy {
+		// Short keys, the common case, without the call into crc16
+		// (whose tail this repeats, from a zero CRC): one 8-byte step,
+		// one 4-byte step (independent lookups), then the one-byte loop.
 		t := &crcTables
 		var crc uint16
+		if len(k) >= 8 {
+			crc = t[7][k[0]] ^ t[6][k[1]] ^ t[5][k[2]] ^ t[4][k[3]] ^
+				t[3][k[4]] ^ t[2][k[5]] ^ t[1][k[6]] ^ t[0][k[7]]
+			k = k[8:]
+		}
 		if len(k) >= 4 {
-			crc = t[3][k[0]] ^ t[2][k[1]] ^ t[1][k[2]] ^ t[0][k[3]]
+			crc = t[3][byte(crc>>8)^k[0]] ^ t[2][byte(crc)^k[1]] ^ t[1][k[2]] ^ t[0][k[3]]
 			k = k[4:]
 		}
 		for i := 0; i < len(k); i++ {

@@ -147,3 +147,22 @@ func FuzzOf(f *testing.F) {
 		}
 	})
 }
+
+// TestOfMatchesReference checks Of and OfBytes against the reference at
+// every length up to 40 bytes (Of's short path takes up to 15, each
+// remainder of its 8-, 4- and 1-byte steps), with and without a hash tag.
+func TestOfMatchesReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for n := 0; n <= 40; n++ {
+		for range 8 {
+			key := make([]byte, n)
+			for i := range key {
+				key[i] = 'a' + byte(r.IntN(26))
+			}
+			require.Equal(t, refSlot(key), uint16(slots.Of(string(key))), "%q", key)
+			require.Equal(t, refSlot(key), uint16(slots.OfBytes(key)), "%q", key)
+			tagged := []byte("{" + string(key) + "}x")
+			require.Equal(t, refSlot(tagged), uint16(slots.Of(string(tagged))), "%q", tagged)
+		}
+	}
+}

@@ -80,3 +80,17 @@ func BenchmarkLearn(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLookup is the command-name lookup alone, in the spellings
+// callers use (upper, lower, mixed case) and for an unknown name.
+func BenchmarkLookup(b *testing.B) {
+	tab := command.DefaultTable()
+	for _, name := range []string{"GET", "get", "Get", "ZREVRANGEBYSCORE", "NOSUCHCMD"} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				tab.Lookup(name)
+			}
+		})
+	}
+}

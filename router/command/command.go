@@ -197,6 +197,9 @@ type Command struct {
 
 	find finder
 	subs map[string]*Command // by lower- and upper-case subcommand name
+	// single is singleKey(), computed by finish (0 also for a Command
+	// that finish has not seen).
+	single int
 }
 
 // addName files c in m under key, a lower-case (sub)command name, and
@@ -255,6 +258,17 @@ type Table struct {
 	// the usual spellings need no case folding, its upper-case name.
 	cmds map[string]*Command
 	n    int // number of commands
+	// idx answers Lookup for cmds without Go's map (see foldIndex),
+	// unless !fast.
+	idx  foldIndex
+	fast bool
+}
+
+// newTable returns the table of cmds, a map filled by addName.
+func newTable(cmds map[string]*Command) *Table {
+	t := &Table{cmds: cmds, n: countCanonical(cmds)}
+	t.idx, t.fast = newFoldIndex(cmds)
+	return t
 }
 
 // DefaultTable returns the shared static table of the Redis 7.0 commands
@@ -264,8 +278,7 @@ type Table struct {
 func DefaultTable() *Table { return defaultTable() }
 
 var defaultTable = sync.OnceValue(func() *Table {
-	m := buildStatic()
-	return &Table{cmds: m, n: countCanonical(m)}
+	return newTable(buildStatic())
 })
 
 // Lookup returns the command named name, in any case. For a subcommand
@@ -274,6 +287,15 @@ func (t *Table) Lookup(name string) (*Command, bool) {
 	if t == nil {
 		return nil, false
 	}
+	if !t.fast {
+		return lookupFold(t.cmds, name)
+	}
+	if c, ok := t.idx.lookup(name); ok || len(name) <= 64 {
+		return c, ok
+	}
+	// lookupFold folds the case of a name longer than 64 bytes with
+	// strings.ToLower, which maps a few non-ASCII runes (the Kelvin
+	// sign) to ASCII letters.
 	return lookupFold(t.cmds, name)
 }
 
@@ -307,7 +329,13 @@ func (t *Table) Command(args []string) (*Command, error) {
 	if len(args) == 0 {
 		return nil, errNoCommand
 	}
-	c, ok := t.Lookup(args[0])
+	var c *Command
+	var ok bool
+	if t != nil && t.fast && len(args[0]) <= 64 {
+		c, ok = t.idx.lookup(args[0]) // Lookup without a call
+	} else {
+		c, ok = t.Lookup(args[0])
+	}
 	if !ok {
 		return nil, &unknownError{name: args[0]}
 	}

@@ -483,6 +483,7 @@ func finish(c *Command) {
 			c.Flags |= FlagKeysIncomplete
 		}
 	}
+	c.single = c.singleKey()
 	for key, s := range c.subs {
 		if isCanonical(key, s.Name) {
 			finish(s)

@@ -123,7 +123,11 @@ func (c *Command) KeyIndexes(args []string, dst []int) ([]int, error) {
 
 // Slot is Table.Slot for a resolved command.
 func (c *Command) Slot(args []string) (slot slots.Slot, hasKeys bool, err error) {
-	if i := c.singleKey(); i > 0 && i < len(args) && c.checkArity(args) == nil {
+	i := c.single // computed by finish
+	if i == 0 {
+		i = c.singleKey() // a Command not built by this package, or none
+	}
+	if i > 0 && i < len(args) && c.arityOK(len(args)) {
 		// One key at a fixed position (GET, SET, HGET, INCR...): the
 		// common case, without the key-spec machinery.
 		return slots.Of(args[i]), true, nil
@@ -184,10 +188,16 @@ func (c *Command) isSub() bool {
 
 func (c *Command) checkArity(args []string) error {
 	n := len(args)
-	if c.Arity > 0 && n != c.Arity || c.Arity < 0 && n < -c.Arity {
+	if !c.arityOK(n) {
 		return badCommand(c, "wrong number of arguments ("+strconv.Itoa(n)+", want "+arityText(c.Arity)+")")
 	}
 	return nil
+}
+
+// arityOK reports whether n arguments (the name included) satisfy the
+// command's arity.
+func (c *Command) arityOK(n int) bool {
+	return !(c.Arity > 0 && n != c.Arity || c.Arity < 0 && n < -c.Arity)
 }
 
 func arityText(a int) string {

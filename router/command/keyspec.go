@@ -52,24 +52,23 @@ func (t *Table) Learn(reply rueidis.RedisMessage) (*Table, error) {
 		}
 		learned = append(learned, c)
 	}
-	out := &Table{cmds: make(map[string]*Command, 2*(t.Len()+len(learned)))}
+	cmds := make(map[string]*Command, 2*(t.Len()+len(learned)))
 	if t != nil {
 		for name, c := range t.cmds {
-			out.cmds[name] = c
+			cmds[name] = c
 		}
 	}
 	for _, c := range learned {
-		old, ok := out.cmds[c.Name]
+		old, ok := cmds[c.Name]
 		if !ok {
-			addName(out.cmds, c.Name, c)
+			addName(cmds, c.Name, c)
 			continue
 		}
 		if merged := mergeSubs(old, c); merged != old {
-			addName(out.cmds, c.Name, merged)
+			addName(cmds, c.Name, merged)
 		}
 	}
-	out.n = countCanonical(out.cmds)
-	return out, nil
+	return newTable(cmds), nil
 }
 
 // mergeSubs returns old, or a copy of old with the subcommands of c that
