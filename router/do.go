@@ -110,12 +110,16 @@ func (c *Client) doUser(ctx context.Context, args []string, idem bool, user *rue
 	if c.closed.Load() {
 		return rueidis.RedisMessage{}, ErrClosed
 	}
-	d, err := decide(c.table, args)
+	d, err := decideLazy(c.table, args)
 	if err != nil {
-		if _, ok := err.(*CrossSlotError); ok {
-			// Split per slot when the command's tips allow (multishard.go).
+		if err == errCrossLazy {
+			// Split per slot when the command's tips allow (multishard.go),
+			// else the *CrossSlotError.
 			if msg, err, ok := c.multiShard(ctx, args, idem || user != nil && user.IsRetryable()); ok {
 				return msg, err
+			}
+			if _, err = decide(c.table, args); err == nil {
+				err = errCrossLazy // (never: decide sees the same keys)
 			}
 		}
 		return rueidis.RedisMessage{}, err

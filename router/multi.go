@@ -285,10 +285,15 @@ func (c *Client) units(cmds []Cmd, results []Result, units []unit, pre []decisio
 			i = j
 			continue
 		}
-		d, err := decide(c.table, args)
+		d, err := decideLazy(c.table, args)
 		if (err != nil || d.fan) && c.runsAlone(d, err, args) {
 			alone = append(alone, i)
 			continue
+		}
+		if err == errCrossLazy {
+			if _, err = decide(c.table, args); err == nil { // the *CrossSlotError
+				err = errCrossLazy // (never: decide sees the same keys)
+			}
 		}
 		if err == nil && d.txn {
 			err = ErrMultiBlock

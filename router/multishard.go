@@ -208,7 +208,7 @@ func keyLayout(cmd *command.Command, args []string) (first, step, n int, ok bool
 		// (A limit: keys, then as many other arguments; not cut per key.)
 		return 0, 0, 0, false
 	}
-	var buf [16]int
+	var buf [128]int
 	idx, err := cmd.KeyIndexes(args, buf[:0])
 	if err != nil || len(idx) < 2 {
 		return 0, 0, 0, false
@@ -365,11 +365,11 @@ func (c *Client) multiShard(ctx context.Context, args []string, idem bool) (msg 
 }
 
 // runsAlone reports whether a command of DoMulti, whose decision is d
-// (or err), is split per slot or fanned out instead of being sent as it
-// is.
+// (or err, from decideLazy), is split per slot or fanned out instead of
+// being sent as it is.
 func (c *Client) runsAlone(d decision, err error, args []string) bool {
 	if err != nil {
-		if _, ok := err.(*CrossSlotError); !ok || c.strictCrossSlot {
+		if err != errCrossLazy || c.strictCrossSlot {
 			return false
 		}
 		cmd, cerr := c.table.Command(args)

@@ -78,6 +78,25 @@ func decide(t *command.Table, args []string) (decision, error) {
 // decideInto is decide writing into *d, which must be the zero decision;
 // on error *d is unspecified.
 func decideInto(t *command.Table, args []string, d *decision) error {
+	return decideMode(t, args, d, false)
+}
+
+// errCrossLazy is decideLazy's cross-slot error: nothing built, the
+// caller splits the command or asks decide for the *CrossSlotError.
+var errCrossLazy = errors.New("slotrouter: keys in more than one slot")
+
+// decideLazy is decide, except that keys in more than one slot give
+// errCrossLazy (building the *CrossSlotError, with its suggested keys,
+// costs more than splitting a command that the command tips allow to be
+// split).
+func decideLazy(t *command.Table, args []string) (decision, error) {
+	var d decision
+	err := decideMode(t, args, &d, true)
+	return d, err
+}
+
+// decideMode is decideInto; lazy: a cross-slot command gives errCrossLazy.
+func decideMode(t *command.Table, args []string, d *decision, lazy bool) error {
 	if len(args) == 0 || args[0] == "" {
 		return errEmptyCommand
 	}
@@ -104,7 +123,15 @@ func decideInto(t *command.Table, args []string, d *decision) error {
 			return errSubscribe
 		}
 	}
-	d.slot, d.hasKeys, err = c.Slot(args)
+	if lazy {
+		var cross bool
+		d.slot, d.hasKeys, cross, err = c.SlotInfo(args)
+		if err == nil && cross {
+			err = errCrossLazy
+		}
+	} else {
+		d.slot, d.hasKeys, err = c.Slot(args)
+	}
 	if err != nil {
 		return err
 	}

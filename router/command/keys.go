@@ -1,6 +1,7 @@
 package command
 
 import (
+	"slices"
 	"strconv"
 
 	"github.com/slotrouter/slotrouter/hashtag"
@@ -123,6 +124,20 @@ func (c *Command) KeyIndexes(args []string, dst []int) ([]int, error) {
 
 // Slot is Table.Slot for a resolved command.
 func (c *Command) Slot(args []string) (slot slots.Slot, hasKeys bool, err error) {
+	slot, hasKeys, cross, err := c.SlotInfo(args)
+	if !cross {
+		return slot, hasKeys, err
+	}
+	var buf [16]int
+	idx, _ := c.KeyIndexes(args, buf[:0]) // SlotInfo found them
+	return 0, true, newCrossSlotError(c.displayName(args), args, idx)
+}
+
+// SlotInfo is Slot without the cost of the cross-slot error: cross
+// reports keys in more than one slot (slot is then 0, hasKeys true), and
+// Slot would return the *CrossSlotError naming them. It is for a caller
+// that splits such a command per slot instead of failing it.
+func (c *Command) SlotInfo(args []string) (slot slots.Slot, hasKeys, cross bool, err error) {
 	i := c.single // computed by finish
 	if i == 0 {
 		i = c.singleKey() // a Command not built by this package, or none
@@ -130,15 +145,20 @@ func (c *Command) Slot(args []string) (slot slots.Slot, hasKeys bool, err error)
 	if i > 0 && i < len(args) && c.arityOK(len(args)) {
 		// One key at a fixed position (GET, SET, HGET, INCR...): the
 		// common case, without the key-spec machinery.
-		return slots.Of(args[i]), true, nil
+		return slots.Of(args[i]), true, false, nil
 	}
+	return c.slotOfKeys(args)
+}
+
+// slotOfKeys is SlotInfo through the key specifications.
+func (c *Command) slotOfKeys(args []string) (slot slots.Slot, hasKeys, cross bool, err error) {
 	var buf [16]int
 	idx, err := c.KeyIndexes(args, buf[:0])
 	if err != nil {
-		return 0, false, err
+		return 0, false, false, err
 	}
 	if len(idx) == 0 {
-		return 0, false, nil
+		return 0, false, false, nil
 	}
 	first := args[idx[0]]
 	tag := hashtag.Extract(first)
@@ -149,10 +169,10 @@ func (c *Command) Slot(args []string) (slot slots.Slot, hasKeys bool, err error)
 			continue
 		}
 		if slots.Of(k) != slot {
-			return 0, true, newCrossSlotError(c.displayName(args), args, idx)
+			return 0, true, true, nil
 		}
 	}
-	return slot, true, nil
+	return slot, true, false, nil
 }
 
 // singleKey returns the position of the command's only key when its one
@@ -301,6 +321,9 @@ func (s *KeySpec) appendKeys(c *Command, args []string, dst []int) ([]int, error
 	}
 	if last >= argc {
 		return dst, badCommand(c, "missing key argument")
+	}
+	if last >= first {
+		dst = slices.Grow(dst, (last-first)/step+1) // one allocation at most
 	}
 	for i := first; i <= last; i += step {
 		dst = append(dst, i)
