@@ -59,6 +59,13 @@ type dialing struct {
 type nodeState struct {
 	br       *retry.Breaker
 	inflight atomic.Int64 // non-blocking calls sent and not answered
+	// busy: a call found another in flight since the watch's last tick
+	// (concurrent callers: the node's shared pipeline batches them, and
+	// rueidis runs it in its background mode anyway).
+	busy atomic.Bool
+	// ownReads counts reads sent on a connection of their own (lone
+	// reads with a deadline; for tests).
+	ownReads atomic.Int64
 	done     atomic.Int64 // calls answered
 	ewma     atomic.Int64 // ns; 0: unknown
 

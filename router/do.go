@@ -197,6 +197,7 @@ func (c *Client) loop(ctx context.Context, args []string, st *state) (rueidis.Re
 				ns := st.ns
 				if ns == nil {
 					ns = c.pool.node(addr)
+					st.ns = ns
 				}
 				var start time.Time
 				if c.policy == Nearest {
@@ -204,7 +205,16 @@ func (c *Client) loop(ctx context.Context, args []string, st *state) (rueidis.Re
 				}
 				lone := false
 				if !d.blocking {
-					lone = ns.inflight.Add(1) == 1
+					n := ns.inflight.Add(1)
+					busy := ns.busy.Load()
+					if n > 1 && !busy {
+						ns.busy.Store(true)
+					}
+					// Alone now, and no concurrency seen lately: with
+					// concurrent callers, a read on a connection of its own
+					// would cost a write and a read of its own instead of
+					// joining the shared pipeline's next batch.
+					lone = n == 1 && !busy
 				}
 				res = c.send(ctx, nc, args, st, lone)
 				if !d.blocking {
@@ -297,7 +307,9 @@ func (c *Client) send(ctx context.Context, nc *nodeConn, args []string, st *stat
 		// pipeline instead, a context with a Done channel would switch
 		// rueidis's pipe to its background mode for good (two goroutine
 		// switches per call after that, for every caller).
-		_, own = ctx.Deadline()
+		if _, own = ctx.Deadline(); own && st.ns != nil {
+			st.ns.ownReads.Add(1)
+		}
 	}
 	var cmd rueidis.Completed
 	switch {

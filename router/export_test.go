@@ -9,3 +9,12 @@ func SetAfterGetHook(c *Client, f func(drop func())) {
 
 // TripBreaker opens the circuit breaker of addr, as failures would.
 func TripBreaker(c *Client, addr string) { c.pool.breaker(addr).Trip() }
+
+// OwnReads returns how many reads went to addr on a connection of their
+// own (lone reads with a deadline).
+func OwnReads(c *Client, addr string) int64 {
+	if ns := c.pool.lookup(addr); ns != nil {
+		return ns.ownReads.Load()
+	}
+	return 0
+}

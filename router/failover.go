@@ -212,6 +212,11 @@ func (c *Client) watchTick() {
 	if c.watch.waiting() {
 		c.topo.Trigger("waiting for a failover")
 	}
+	for _, n := range *c.pool.nodes.Load() {
+		if n.busy.Load() {
+			n.busy.Store(false) // set again by the next concurrent call
+		}
+	}
 	if c.stallTimeout <= 0 {
 		return
 	}
