@@ -41,6 +41,7 @@ go test -race -count=1 -p 1 -timeout 20m "$@" ./...
 # Allocation counts, which are exact only without -race (sync.Pool drops
 # items under the race detector).
 go test -count=1 -timeout 5m -run 'TestDoAllocations|TestRouteDoesNotAllocate' ./router
+(cd bench && go test -count=1 -timeout 5m -run 'TestAllocationsNotAboveRueidis' .)
 # The peer comparisons (a nested module, so peers stay out of go.mod).
 (cd bench && go test -race -count=1 -timeout 10m "$@" ./...)
 # The OpenTelemetry integration (a nested module, so OTel stays out of go.mod).
