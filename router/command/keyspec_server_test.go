@@ -119,6 +119,11 @@ func readCapture(proto string) ([]byte, error) { return os.ReadFile(capturePath(
 
 // learnCaptured learns a table, from nothing, from a captured reply.
 func learnCaptured(proto string) (*command.Table, error) {
+	return learnCaptureInto(new(command.Table), proto)
+}
+
+// learnCaptureInto learns a captured reply on top of t.
+func learnCaptureInto(t *command.Table, proto string) (*command.Table, error) {
 	raw, err := readCapture(proto)
 	if err != nil {
 		return nil, err
@@ -127,7 +132,7 @@ func learnCaptured(proto string) (*command.Table, error) {
 	if err != nil {
 		return nil, err
 	}
-	return new(command.Table).Learn(m)
+	return t.Learn(m)
 }
 
 // liveLearned learns a table, from nothing, from the live server's

@@ -72,15 +72,7 @@ func tablesToCompare(t testing.TB) map[string]*command.Table {
 
 // learnIntoDefault learns a captured reply on top of the static table.
 func learnIntoDefault(proto string) (*command.Table, error) {
-	raw, err := readCapture(proto)
-	if err != nil {
-		return nil, err
-	}
-	m, err := parseRESP(raw)
-	if err != nil {
-		return nil, err
-	}
-	return command.DefaultTable().Learn(m)
+	return learnCaptureInto(command.DefaultTable(), proto)
 }
 
 // TestLookupMatchesMap checks that Table.Lookup and Table.Command, which
