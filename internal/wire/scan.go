@@ -270,6 +270,16 @@ func (s *scanner) feed(p []byte) error {
 			s.off++
 			err = s.begin(b)
 		case stHeader, stChunkHead:
+			if s.st == stHeader && s.hn == 0 {
+				// The usual case: a non-negative length whose line is
+				// whole in p, read in one pass (header in cmdscan.go).
+				if n, next := header(p, i); next > 0 {
+					s.off += int64(next - i)
+					i = next
+					err = s.headerNum(n, false)
+					break
+				}
+			}
 			// The length line: usually whole in p; else gathered in hdr.
 			j := indexNL(p[i:])
 			if j < 0 {
@@ -392,6 +402,11 @@ func (s *scanner) header(line []byte) error {
 	if err != nil {
 		return err
 	}
+	return s.headerNum(n, chunked)
+}
+
+// headerNum handles the length n (chunked: '?') of an item of s.typ.
+func (s *scanner) headerNum(n int64, chunked bool) error {
 	switch s.typ {
 	case '$', '!', '=':
 		switch {
