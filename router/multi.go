@@ -373,7 +373,7 @@ func (c *Client) round(ctx context.Context, sc *multiScratch, cmds []Cmd, user [
 	defer func() { sc.groups = groups }()
 	for _, u := range ready {
 		u.res, u.err, u.unsent, u.group = nil, nil, false, -1
-		addr, ro, err := c.pick(&u.st)
+		addr, ro, err := c.pick(&u.st, &sc.nodes)
 		u.addr, u.st.ro = addr, ro
 		if err != nil {
 			u.err = err
