@@ -1,10 +1,14 @@
 package router_test
 
 import (
+	"context"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/rueidis"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -156,4 +160,73 @@ func TestNewCloseNoLeak(t *testing.T) {
 	_, err = c.Do(ctx, "GET", "a")
 	assert.ErrorIs(t, err, router.ErrClosed)
 	assert.ErrorIs(t, c.DoMulti(ctx, router.C("GET", "a"))[0].Err, router.ErrClosed)
+}
+
+// TestDoMultiPooledUnderCancelLive: DoMulti's pooled working memory and
+// command batches are reused only when nothing still holds them. Eight
+// goroutines pipeline SET/GET pairs on keys of their own over every
+// primary through both faces, every other call with a deadline short
+// enough to cut some pipelines mid-flight (rueidis then still holds the
+// batch: it must not come back to the pool). Every GET that succeeds
+// returns the value its own SET just wrote (a reused batch or unit would
+// mix up commands), and the race detector watches the reuse.
+func TestDoMultiPooledUnderCancelLive(t *testing.T) {
+	c := newLiveClient(t, nil, router.Options{})
+	rc := c.Rueidis()
+	const goroutines, rounds, pairs = 8, 60, 12
+	var wg sync.WaitGroup
+	var cut atomic.Int64
+	for g := range goroutines {
+		wg.Go(func() {
+			for r := range rounds {
+				ctx, cancel := context.Background(), context.CancelFunc(func() {})
+				if r%2 == 1 {
+					ctx, cancel = context.WithTimeout(ctx, time.Duration(50+r*20)*time.Microsecond)
+				}
+				keys := make([]string, pairs)
+				vals := make([]string, pairs)
+				for i := range pairs {
+					keys[i] = testKey(t, fmt.Sprint(g), fmt.Sprint(i))
+					vals[i] = fmt.Sprintf("g%d-r%d-i%d", g, r, i)
+				}
+				got := make([]string, pairs)
+				errs := make([]error, pairs)
+				if r%4 < 2 {
+					cmds := make([]router.Cmd, 0, 2*pairs)
+					for i := range pairs {
+						cmds = append(cmds, router.Cmd{Args: []string{"SET", keys[i], vals[i]}}, router.C("GET", keys[i]))
+					}
+					for i, res := range c.DoMulti(ctx, cmds...) {
+						if i%2 == 1 {
+							errs[i/2] = res.Err
+							got[i/2], _ = res.Msg.ToString()
+						}
+					}
+				} else {
+					cmds := make(rueidis.Commands, 0, 2*pairs)
+					for i := range pairs {
+						cmds = append(cmds, rc.B().Set().Key(keys[i]).Value(vals[i]).Build(), rc.B().Get().Key(keys[i]).Build())
+					}
+					for i, res := range rc.DoMulti(ctx, cmds...) {
+						if i%2 == 1 {
+							errs[i/2] = res.Error()
+							got[i/2], _ = res.ToString()
+						}
+					}
+				}
+				cancel()
+				for i := range pairs {
+					if errs[i] != nil {
+						cut.Add(1)
+						continue
+					}
+					if got[i] != vals[i] {
+						t.Errorf("goroutine %d round %d: GET %s = %q, want %q", g, r, keys[i], got[i], vals[i])
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("%d of %d GETs cut by their deadline", cut.Load(), goroutines*rounds*pairs)
 }
