@@ -146,6 +146,27 @@ func BenchmarkGetDeadline(b *testing.B) {
 	})
 }
 
+// BenchmarkSetDeadline is BenchmarkSet with a 1 s deadline on every
+// call. Unlike a read, slotrouter keeps a lone write on the node's shared
+// pipeline (a pooled connection could hand it an unknown outcome after
+// its node died unseen), where its cancellable context switches rueidis's
+// pipe to background mode: two goroutine switches per call that
+// rueidis's own client, which puts the deadline on the socket, avoids.
+func BenchmarkSetDeadline(b *testing.B) {
+	eachClient(b, func(b *testing.B, c client) {
+		i := 0
+		for b.Loop() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			err := c.Set(ctx, benchKeys[i%numKeys], value)
+			cancel()
+			if err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+}
+
 // BenchmarkGetParallel is BenchmarkGet from parallelism*GOMAXPROCS
 // goroutines sharing one client: it shows how well the client
 // pipelines concurrent calls.
