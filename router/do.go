@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"time"
 
@@ -329,11 +330,15 @@ func (c *Client) send(ctx context.Context, nc *nodeConn, args []string, st *stat
 	}
 	if !own {
 		if _, ok := ctx.Deadline(); ok {
-			// sharedConnContext without its allocation: rueidis keeps no
-			// context after Do returns.
-			nd := c.noDeadlines.get(ctx)
-			defer c.noDeadlines.put(nd)
-			ctx = nd
+			if isStdCancelCtx(ctx) {
+				// sharedConnContext without its allocation: nothing keeps
+				// nd after Do returns (see isStdCancelCtx).
+				nd := c.noDeadlines.get(ctx)
+				defer c.noDeadlines.put(nd)
+				ctx = nd
+			} else {
+				ctx = noDeadline{ctx}
+			}
 		}
 	}
 	if !st.asking {
@@ -356,6 +361,30 @@ type noDeadline struct{ context.Context }
 
 // Deadline reports no deadline.
 func (noDeadline) Deadline() (time.Time, bool) { return time.Time{}, false }
+
+// stdCancelCtxTypes are the types of the standard library's contexts
+// made by context.WithTimeout/WithDeadline and context.WithCancel
+// (read-only after init).
+var stdCancelCtxTypes = func() [2]reflect.Type {
+	t, cancelT := context.WithTimeout(context.Background(), time.Hour)
+	defer cancelT()
+	c, cancelC := context.WithCancel(context.Background())
+	defer cancelC()
+	return [2]reflect.Type{reflect.TypeOf(t), reflect.TypeOf(c)}
+}()
+
+// isStdCancelCtx reports whether ctx is itself one of the standard
+// library's cancelable contexts. Only then may send hand rueidis a
+// pooled noDeadline over it: rueidis keeps no context after Do returns
+// except when it dials under it, where context.WithTimeout(nd) registers
+// with ctx's own cancelCtx; over a context of another type (a wrapper of
+// the caller's own, or one whose Done is its own channel) it may start a
+// goroutine that reads nd's Err after Do has returned and nd has been
+// reused.
+func isStdCancelCtx(ctx context.Context) bool {
+	t := reflect.TypeOf(ctx)
+	return t == stdCancelCtxTypes[0] || t == stdCancelCtxTypes[1]
+}
 
 // noDeadlinePool keeps noDeadlines for send (a caller's deadline hidden
 // without allocating one per call).

@@ -3,6 +3,7 @@ package router_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -229,4 +230,64 @@ func TestDoMultiPooledUnderCancelLive(t *testing.T) {
 	}
 	wg.Wait()
 	t.Logf("%d of %d GETs cut by their deadline", cut.Load(), goroutines*rounds*pairs)
+}
+
+// TestCloseWithBlockingDoMultiLive: Close returns while a DoMulti's
+// blocking command (BLPOP q 0, on a node other than the first command's,
+// so on one of the Client's pipeline workers) is still waiting: closing
+// rueidis's pool does not interrupt a connection in use, and Close must
+// not wait for it (it did when it waited for the workers).
+func TestCloseWithBlockingDoMultiLive(t *testing.T) {
+	cl := clustertest.Need(t, cluster)
+	ctx := liveCtx(t, 60*time.Second)
+	c, err := router.New(ctx, router.Options{Seeds: cl.Addrs()})
+	require.NoError(t, err)
+	a := testKey(t, "a")
+	ownerA, err := cl.OwnerOf(ctx, uint16(slots.Of(a)))
+	require.NoError(t, err)
+	var q string
+	var ownerQ *clustertest.Node
+	for i := 0; ownerQ == nil; i++ {
+		require.Less(t, i, 1000, "no key on another primary")
+		k := testKey(t, "q", fmt.Sprint(i))
+		o, err := cl.OwnerOf(ctx, uint16(slots.Of(k)))
+		require.NoError(t, err)
+		if o.Addr != ownerA.Addr {
+			q, ownerQ = k, o
+		}
+	}
+	done := make(chan []router.Result, 1)
+	go func() {
+		done <- c.DoMulti(context.Background(), router.C("GET", a), router.C("BLPOP", q, "0"))
+	}()
+	// Wait until the BLPOP is blocked on q's node.
+	for {
+		m, err := cl.Do(ctx, ownerQ, "CLIENT", "LIST")
+		require.NoError(t, err)
+		s, _ := m.ToString()
+		if strings.Contains(s, "cmd=blpop") {
+			break
+		}
+		require.NoError(t, ctx.Err(), "the BLPOP never blocked")
+		time.Sleep(10 * time.Millisecond)
+	}
+	closed := make(chan struct{})
+	go func() {
+		c.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(20 * time.Second):
+		t.Error("Close did not return while a DoMulti's BLPOP was blocked")
+	}
+	// Release the BLPOP so that its worker ends (goleak checks).
+	_, err = cl.Do(ctx, ownerQ, "LPUSH", q, "x")
+	require.NoError(t, err)
+	select {
+	case <-done:
+	case <-ctx.Done():
+		t.Fatal("the DoMulti did not return after its BLPOP was served")
+	}
+	<-closed
 }

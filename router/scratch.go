@@ -17,10 +17,10 @@ type multiScratch struct {
 	groups []roundGroup
 	jobs   []pipeJob
 	wg     sync.WaitGroup // the round's jobs
-	nodes  nodeCache      // the nodes' states met in this call
+	nodes  nodeCache      // the nodes' states met in this round
 }
 
-// nodeCache keeps the states of the few nodes one DoMulti call meets, so
+// nodeCache keeps the states of the few nodes one DoMulti round meets, so
 // that each command's breaker pass does not look its node up by address
 // in the pool's map (the addresses are the snapshot's strings: comparing
 // them is comparing pointers).

@@ -83,12 +83,17 @@ func (w *workers) call(f job) {
 	}
 }
 
-// close stops the idle workers and waits for them; a job running on one
-// finishes first. Later runs get goroutines of their own.
+// close stops the workers: an idle one exits at once, a busy one when
+// its job returns. It does not wait for them: a job may be a pipeline
+// with a blocking command (BLPOP k 0) on a connection of rueidis's pool,
+// which closing the pool does not interrupt, and the caller of that
+// DoMulti waits for it anyway. Later runs get goroutines of their own.
 func (w *workers) close() {
 	w.mu.Lock()
 	w.stopped = true
 	w.mu.Unlock()
 	close(w.stop)
-	w.wg.Wait()
 }
+
+// wait waits until every worker has exited (tests).
+func (w *workers) wait() { w.wg.Wait() }

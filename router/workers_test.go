@@ -44,7 +44,18 @@ func TestWorkersRunAndClose(t *testing.T) {
 	w.run(fn(func() { done.Done() }))
 	done.Wait()
 
-	w.close()
+	// close does not wait for a busy worker: its job may be a blocking
+	// command that closing the pool does not interrupt.
+	release2 := make(chan struct{})
+	busy := make(chan struct{})
+	w.run(fn(func() {
+		close(busy)
+		<-release2
+	}))
+	<-busy
+	w.close() // returns with the job still running
+	close(release2)
+	w.wait()
 	require.Zero(t, w.n.Load())
 	ran := make(chan error, 1)
 	w.run(fn(func() { ran <- errors.New("ran") }))
