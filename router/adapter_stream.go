@@ -23,7 +23,7 @@ func (c *Client) connFor(ctx context.Context, d decision, primary bool) (*nodeCo
 	// The breaker is checked, not passed: what happens on the connection
 	// is read by the caller (a stream), or reported by it (dedicated).
 	st := state{d: d, block: primary, peek: true}
-	addr, ro, err := c.pick(&st, nil)
+	addr, ro, err := c.pick(&st)
 	if err != nil {
 		return nil, err
 	}

@@ -176,7 +176,7 @@ func (c *Client) loop(ctx context.Context, args []string, st *state) (rueidis.Re
 		if c.tracer != nil {
 			astart = time.Now()
 		}
-		addr, ro, err := c.pick(st, nil)
+		addr, ro, err := c.pick(st)
 		st.ro = ro
 		var res rueidis.RedisResult
 		var unsent bool
@@ -422,10 +422,10 @@ func sharedConnContext(ctx context.Context) context.Context {
 // pick chooses the node for the next attempt of st and takes a pass from
 // its circuit breaker: the redirect target, else the slot's primary, or
 // for a read the node the ReadPolicy chooses.
-func (c *Client) pick(st *state, cache *nodeCache) (addr string, ro bool, err error) {
+func (c *Client) pick(st *state) (addr string, ro bool, err error) {
 	st.ns = nil
 	if st.forced != "" {
-		return st.forced, false, c.allow(st, st.forced, cache)
+		return st.forced, false, c.allow(st, st.forced)
 	}
 	s := c.topo.Current()
 	if !st.d.hasKeys {
@@ -433,13 +433,13 @@ func (c *Client) pick(st *state, cache *nodeCache) (addr string, ro bool, err er
 			return n.Addr != st.avoid && !c.pool.breakerOpen(n.Addr)
 		}
 		if p := preferred(s, st.d, ok); p != nil {
-			return p.Addr, false, c.allow(st, p.Addr, cache)
+			return p.Addr, false, c.allow(st, p.Addr)
 		}
 		p, err := anyPrimary(s, ok)
 		if err != nil {
 			return "", false, err
 		}
-		return p.Addr, false, c.allow(st, p.Addr, cache)
+		return p.Addr, false, c.allow(st, p.Addr)
 	}
 	sh, ok := lookupShard(s, st.d.slot)
 	if !ok || sh.Primary == nil || sh.Primary.Addr == "" {
@@ -467,18 +467,13 @@ func (c *Client) pick(st *state, cache *nodeCache) (addr string, ro bool, err er
 	}
 	// The primary (always under ReadPrimary: never a replica, whatever
 	// the primary's state; its breaker's error says why it fails).
-	return p.Addr, false, c.allow(st, p.Addr, cache)
+	return p.Addr, false, c.allow(st, p.Addr)
 }
 
 // allow takes a pass from addr's breaker for an attempt of st, and keeps
 // the node's state in st for the attempt (one lookup per command).
-func (c *Client) allow(st *state, addr string, cache *nodeCache) error {
-	var ns *nodeState
-	if cache != nil {
-		ns = cache.node(c.pool, addr)
-	} else {
-		ns = c.pool.node(addr)
-	}
+func (c *Client) allow(st *state, addr string) error {
+	ns := c.pool.node(addr)
 	pass := ns.br.Allow
 	if st.peek {
 		pass = ns.br.Peek

@@ -369,14 +369,11 @@ func (c *Client) crossSlot(name string, n int, args func(i int) []string) error 
 // (the first node's from the calling goroutine). Units keep their order
 // within a node: commands to one node run in the caller's order.
 func (c *Client) round(ctx context.Context, sc *multiScratch, cmds []Cmd, user []rueidis.Completed, ready []*unit) {
-	// Node states are cached for one round only: the pool may drop a
-	// node's state (prune) while a call waits between rounds.
-	sc.nodes = nodeCache{}
 	groups := sc.groups[:0]
 	defer func() { sc.groups = groups }()
 	for _, u := range ready {
 		u.res, u.err, u.unsent, u.group = nil, nil, false, -1
-		addr, ro, err := c.pick(&u.st, &sc.nodes)
+		addr, ro, err := c.pick(&u.st)
 		u.addr, u.st.ro = addr, ro
 		if err != nil {
 			u.err = err

@@ -17,32 +17,6 @@ type multiScratch struct {
 	groups []roundGroup
 	jobs   []pipeJob
 	wg     sync.WaitGroup // the round's jobs
-	nodes  nodeCache      // the nodes' states met in this round
-}
-
-// nodeCache keeps the states of the few nodes one DoMulti round meets, so
-// that each command's breaker pass does not look its node up by address
-// in the pool's map (the addresses are the snapshot's strings: comparing
-// them is comparing pointers).
-type nodeCache struct {
-	addrs  [8]string
-	states [8]*nodeState
-	n      int
-}
-
-// node returns the state of addr, from the cache or the pool.
-func (nc *nodeCache) node(p *pool, addr string) *nodeState {
-	for i := range nc.n {
-		if nc.addrs[i] == addr {
-			return nc.states[i]
-		}
-	}
-	ns := p.node(addr)
-	if nc.n < len(nc.addrs) {
-		nc.addrs[nc.n], nc.states[nc.n] = addr, ns
-		nc.n++
-	}
-	return ns
 }
 
 // maxScratchUnits bounds what the pool keeps: a call with more commands
@@ -110,7 +84,6 @@ func (p *scratchPool) put(sc *multiScratch) {
 	clear(sc.part[:cap(sc.part)])
 	clear(sc.jobs[:cap(sc.jobs)])
 	sc.units, sc.ready, sc.part, sc.jobs = sc.units[:0], sc.ready[:0], sc.part[:0], sc.jobs[:0]
-	sc.nodes = nodeCache{}
 	p.multi.Put(sc)
 }
 
