@@ -207,14 +207,13 @@ func (a *rueidisClient) DoMulti(ctx context.Context, multi ...rueidis.Completed)
 		cmds[i] = Cmd{Args: flat[at:len(flat):len(flat)]}
 	}
 	sc.flat = flat
-	res := a.c.doMultiInto(ctx, cmds, multi, sc.results[:len(multi)], out, nil)
-	// multi's commands are recycled now: cmds says which were empty. The
-	// results of the pipelined commands are in out already; the others
-	// (refused, split per slot, fanned out) in res.
+	res := a.c.doMultiInto(ctx, cmds, multi, sc.results[:len(multi)], nil)
+	// multi's commands are recycled now: cmds says which were empty.
 	for i, r := range res {
-		if cmds[i].Args != nil && out[i] == (rueidis.RedisResult{}) {
-			out[i] = rueidis.NewResult(r.Msg, r.Err)
+		if cmds[i].Args == nil {
+			continue
 		}
+		out[i] = rueidis.NewResult(r.Msg, r.Err)
 	}
 	a.c.faceScratch.put(sc)
 	return out

@@ -64,17 +64,14 @@ func (c *Client) DoMulti(ctx context.Context, cmds ...Cmd) []Result {
 // commands (cmds[i].Args is a copy of user[i]'s args): their flags add to
 // the table's, and each is sent as it is on its first attempt.
 func (c *Client) doMulti(ctx context.Context, cmds []Cmd, user []rueidis.Completed) []Result {
-	return c.doMultiInto(ctx, cmds, user, make([]Result, len(cmds)), nil, nil)
+	return c.doMultiInto(ctx, cmds, user, make([]Result, len(cmds)), nil)
 }
 
 // doMultiInto is doMulti with the results written to results (one per
 // command, zero values), which it returns. pre, when not nil, holds the
 // table's decision for each command, already made (the parts of a split
-// command: the table is not asked again). raw, when not nil, takes the
-// results of the commands sent as pipelines as rueidis gave them (the
-// rueidis face: no conversion to Result and back); those commands'
-// entries of results are then left zero.
-func (c *Client) doMultiInto(ctx context.Context, cmds []Cmd, user []rueidis.Completed, results []Result, raw []rueidis.RedisResult, pre []decision) []Result {
+// command: the table is not asked again).
+func (c *Client) doMultiInto(ctx context.Context, cmds []Cmd, user []rueidis.Completed, results []Result, pre []decision) []Result {
 	if len(cmds) == 0 {
 		return results
 	}
@@ -163,7 +160,7 @@ func (c *Client) doMultiInto(ctx context.Context, cmds []Cmd, user []rueidis.Com
 			if err != nil {
 				for i := range units {
 					if u := &units[i]; !u.done {
-						c.finish(u, cmds, results, raw, nil, c.endErr(err, &u.st))
+						c.finish(u, cmds, results, nil, c.endErr(err, &u.st))
 						pending--
 					}
 				}
@@ -174,7 +171,7 @@ func (c *Client) doMultiInto(ctx context.Context, cmds []Cmd, user []rueidis.Com
 		if c.closed.Load() {
 			for i := range units {
 				if u := &units[i]; !u.done {
-					c.finish(u, cmds, results, raw, nil, ErrClosed)
+					c.finish(u, cmds, results, nil, ErrClosed)
 					pending--
 				}
 			}
@@ -197,7 +194,7 @@ func (c *Client) doMultiInto(ctx context.Context, cmds []Cmd, user []rueidis.Com
 				if c.tracer != nil {
 					c.traceAttempt(&u.st, name, u.addr, u.st.ro, rstart, nil, false)
 				}
-				c.finish(u, cmds, results, raw, u.res, nil)
+				c.finish(u, cmds, results, u.res, nil)
 				pending--
 				continue
 			}
@@ -213,7 +210,7 @@ func (c *Client) doMultiInto(ctx context.Context, cmds []Cmd, user []rueidis.Com
 				if final == u.err && u.res != nil {
 					final = nil // the server's own replies, as they are
 				}
-				c.finish(u, cmds, results, raw, u.res, final)
+				c.finish(u, cmds, results, u.res, final)
 				pending--
 				continue
 			}
@@ -236,7 +233,7 @@ func (c *Client) doMultiInto(ctx context.Context, cmds []Cmd, user []rueidis.Com
 			if err := c.topo.Refresh(ctx); err != nil && ctx.Err() != nil {
 				for i := range units {
 					if u := &units[i]; !u.done {
-						c.finish(u, cmds, results, raw, nil, c.endErr(ctx.Err(), &u.st))
+						c.finish(u, cmds, results, nil, c.endErr(ctx.Err(), &u.st))
 						pending--
 					}
 				}
@@ -570,20 +567,10 @@ func unitErr(u *unit) error {
 // finish stores the results of u: the replies, or final for every
 // command of u (a block's queued replies are kept when the block was
 // sent).
-func (c *Client) finish(u *unit, cmds []Cmd, results []Result, raw, res []rueidis.RedisResult, final error) {
+func (c *Client) finish(u *unit, cmds []Cmd, results []Result, res []rueidis.RedisResult, final error) {
 	u.done = true
 	if !u.st.waitStart.IsZero() {
 		c.waitEnded(&u.st, final)
-	}
-	if raw != nil {
-		for k := u.first; k <= u.last; k++ {
-			if final == nil && res != nil {
-				raw[k] = res[k-u.first]
-				continue
-			}
-			raw[k] = rueidis.NewErrorResult(final)
-		}
-		return
 	}
 	for k := u.first; k <= u.last; k++ {
 		if final == nil && res != nil {
