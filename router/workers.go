@@ -21,11 +21,8 @@ const maxWorkers = 16
 type workers struct {
 	jobs chan job // unbuffered: a send succeeds when a worker is idle
 	stop chan struct{}
-	n    atomic.Int32 // live workers
-	wg   sync.WaitGroup
-
-	mu      sync.Mutex // orders go (Add) against close (Wait)
-	stopped bool
+	n    atomic.Int32   // live workers
+	wg   sync.WaitGroup // live workers (tests wait for them)
 
 	// onPanic reports a panic recovered in a job (never expected: jobs
 	// recover their own).
@@ -49,14 +46,10 @@ func (w *workers) run(f job) {
 	default:
 	}
 	if w.n.Add(1) <= maxWorkers {
-		w.mu.Lock()
-		if !w.stopped {
-			w.wg.Add(1)
-			w.mu.Unlock()
-			go w.loop(f)
-			return
-		}
-		w.mu.Unlock()
+		// (After close, the new worker exits once f returns.)
+		w.wg.Add(1)
+		go w.loop(f)
+		return
 	}
 	w.n.Add(-1)
 	go w.call(f)
@@ -87,13 +80,6 @@ func (w *workers) call(f job) {
 // its job returns. It does not wait for them: a job may be a pipeline
 // with a blocking command (BLPOP k 0) on a connection of rueidis's pool,
 // which closing the pool does not interrupt, and the caller of that
-// DoMulti waits for it anyway. Later runs get goroutines of their own.
-func (w *workers) close() {
-	w.mu.Lock()
-	w.stopped = true
-	w.mu.Unlock()
-	close(w.stop)
-}
-
-// wait waits until every worker has exited (tests).
-func (w *workers) wait() { w.wg.Wait() }
+// DoMulti waits for it anyway. A job run later gets a worker that exits
+// once it returns.
+func (w *workers) close() { close(w.stop) }

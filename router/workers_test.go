@@ -61,3 +61,6 @@ func TestWorkersRunAndClose(t *testing.T) {
 	w.run(fn(func() { ran <- errors.New("ran") }))
 	require.EqualError(t, <-ran, "ran")
 }
+
+// wait waits until every worker has exited.
+func (w *workers) wait() { w.wg.Wait() }
