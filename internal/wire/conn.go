@@ -48,7 +48,9 @@ func Guard(c net.Conn, addr string, lim Limits) net.Conn {
 	g.in = newScanner(lim, addr, g.reply)
 	g.in.first, g.in.firstOf = g.push, '>'
 	// Commands written are counted by a scanner of their own
-	// (cmdScanner: rueidis writes arrays of bulk strings).
+	// (cmdScanner: rueidis writes arrays of bulk strings), from the first.
+	g.outOK = true
+	g.counted.Store(true)
 	return g
 }
 
@@ -61,10 +63,9 @@ type Conn struct {
 	in      *scanner
 	replies int64 // replies seen by the current Read's feed (under rmu)
 
-	wmu        sync.Mutex
-	out        cmdScanner
-	outStarted bool // a Write was seen
-	outOK      bool // the write side parsed so far
+	wmu   sync.Mutex
+	out   cmdScanner
+	outOK bool // the write side parsed so far
 
 	waiting atomic.Int64 // commands written and not yet answered
 	counted atomic.Bool  // the write side is trusted for counting
@@ -154,10 +155,6 @@ func (g *Conn) Read(p []byte) (int, error) {
 // replies are expected by the time they can arrive.
 func (g *Conn) Write(p []byte) (int, error) {
 	g.wmu.Lock()
-	if !g.outStarted {
-		g.outStarted, g.outOK = true, true
-		g.counted.Store(true)
-	}
 	if g.outOK {
 		n, sub, ok := g.out.feed(p)
 		if sub {
