@@ -3,10 +3,8 @@ package bench_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/slotrouter/slotrouter/internal/clustertest"
 )
@@ -33,9 +31,7 @@ func TestAllocationsNotAboveRueidis(t *testing.T) {
 		t.Skip("allocation counts are not exact under -race (sync.Pool drops items): scripts/test.sh runs this test without it")
 	}
 	cl := clustertest.Need(t, cluster)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	seedKeys(t, ctx, cl)
+	seed(t, cl)
 	bg := context.Background()
 	workloads := []struct {
 		name  string
@@ -52,6 +48,10 @@ func TestAllocationsNotAboveRueidis(t *testing.T) {
 			return err
 		}},
 		{"MGET of 10 keys over their slots", "slotrouter", 0, func(c client, i int) error {
+			s := (i * 10) % numKeys
+			return c.MGetAcross(bg, benchKeys[s:s+10])
+		}},
+		{"MGET of 10 keys over their slots", "slotrouter-face", 1, func(c client, i int) error {
 			s := (i * 10) % numKeys
 			return c.MGetAcross(bg, benchKeys[s:s+10])
 		}},
@@ -88,5 +88,4 @@ func TestAllocationsNotAboveRueidis(t *testing.T) {
 		t.Logf("%-34s %-16s %6.1f  rueidis %6.1f", w.name, w.ours, ours, theirs)
 		assert.LessOrEqual(t, ours, theirs+w.slack, "%s: %s", w.name, w.ours)
 	}
-	require.False(t, t.Failed())
 }

@@ -57,7 +57,7 @@ var mgetKeys = func() []string {
 }()
 
 // seed writes every benchmark key, so that GETs find a value.
-func seed(b *testing.B, cl *clustertest.Cluster) {
+func seed(b testing.TB, cl *clustertest.Cluster) {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -82,14 +82,9 @@ func seed(b *testing.B, cl *clustertest.Cluster) {
 // before the sub-benchmark starts and closed when it ends. Only one
 // client is open at a time.
 func eachClient(b *testing.B, fn func(b *testing.B, c client)) {
-	eachClientOf(b, benchClients(b), fn)
-}
-
-// eachClientOf is eachClient over the clients named in names.
-func eachClientOf(b *testing.B, names []string, fn func(b *testing.B, c client)) {
 	cl := clustertest.Need(b, cluster)
 	seed(b, cl)
-	for _, name := range names {
+	for _, name := range benchClients(b) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		c, err := newClient(ctx, name, cl.Addrs())
 		if err != nil {

@@ -28,13 +28,19 @@ import (
 const compatTimeout = 20 * time.Second
 
 // newCompat returns a router client on the shared cluster (closed when t
-// ends), its go-redis face, and a context bounded by compatTimeout.
-func newCompat(t *testing.T) (*router.Client, rueidiscompat.Cmdable, context.Context) {
+// ends), its go-redis face, and a context bounded by compatTimeout. opts
+// (optional, at most one) are the client's options; Seeds is filled in.
+func newCompat(t *testing.T, opts ...router.Options) (*router.Client, rueidiscompat.Cmdable, context.Context) {
 	t.Helper()
 	cl := clustertest.Need(t, cluster)
 	ctx, cancel := context.WithTimeout(context.Background(), compatTimeout)
 	t.Cleanup(cancel)
-	c, err := router.New(ctx, router.Options{Seeds: cl.Addrs()})
+	var o router.Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	o.Seeds = cl.Addrs()
+	c, err := router.New(ctx, o)
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
 	return c, rueidiscompat.NewAdapter(c.Rueidis()), ctx
@@ -544,17 +550,11 @@ func TestCompatKeysAcrossSlots(t *testing.T) {
 // API as slotrouter's *router.CrossSlotError, not as a panic (rueidis's
 // own cluster builder panics on such a command).
 func TestCompatCrossSlotRefusedStrict(t *testing.T) {
-	cl := clustertest.Need(t, cluster)
-	ctx, cancel := context.WithTimeout(context.Background(), compatTimeout)
-	defer cancel()
-	c, err := router.New(ctx, router.Options{Seeds: cl.Addrs(), StrictCrossSlot: true})
-	require.NoError(t, err)
-	defer c.Close()
-	rdb := rueidiscompat.NewAdapter(c.Rueidis())
+	_, rdb, ctx := newCompat(t, router.Options{StrictCrossSlot: true})
 	p := compatPrefix(t)
 	keys := spreadKeys(t, ctx, p, 6)
 
-	err = rdb.MGet(ctx, keys...).Err()
+	err := rdb.MGet(ctx, keys...).Err()
 	var cse *router.CrossSlotError
 	require.True(t, errors.As(err, &cse), "want *router.CrossSlotError, got %T %v", err, err)
 	assert.ErrorIs(t, err, router.ErrCrossSlot)

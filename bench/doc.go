@@ -16,8 +16,8 @@
 //   - the rueidis ecosystem over slotrouter's rueidis face
 //     (compat_test.go: go-redis's API through rueidiscompat; lock_test.go:
 //     rueidislock built with router.RueidisBuilder, through a kill -9
-//     failover) and BenchmarkFaceGet (allocations per GET: rueidis, the
-//     face, the string API).
+//     failover); BenchmarkGet with SLOTROUTER_BENCH_CLIENTS naming
+//     slotrouter-face compares the face too.
 //
 // The cluster is started by internal/clustertest (127.0.0.1 only). See
 // README.md for how to run the benchmarks and the results.

@@ -37,7 +37,7 @@ func TestReshardThroughput(t *testing.T) {
 	cl := clustertest.Need(t, cluster)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	seedKeys(t, ctx, cl)
+	seed(t, cl)
 	ps, err := cl.Primaries(ctx)
 	require.NoError(t, err)
 	from, to := ps[0], ps[1]
@@ -116,15 +116,6 @@ func TestReshardThroughput(t *testing.T) {
 			}
 		}
 		require.NoError(t, cl.MoveSlotList(ctx, to, from, list))
-	}
-}
-
-// seedKeys writes every benchmark key through the cluster's own helper.
-func seedKeys(t *testing.T, ctx context.Context, cl *clustertest.Cluster) {
-	t.Helper()
-	c := mustClient(t, "slotrouter", cl.Addrs())
-	for _, k := range benchKeys[:numKeys] {
-		require.NoError(t, c.Set(ctx, k, value))
 	}
 }
 
