@@ -439,8 +439,9 @@ func (x *dedicated) after(ctx context.Context, addr string, kind txnKind, err er
 		x.mu.Unlock()
 	}
 	if !isConnError(err) {
-		// A reply proves the node alive: to its breaker, which may have
-		// let this connection's pin through as its half-open probe.
+		// A reply proves the node alive: to its breaker (the pin only
+		// peeked at it, so this holds no probe; while closed, it clears
+		// the failures counted).
 		x.a.c.pool.success(addr)
 	}
 	if err == nil {

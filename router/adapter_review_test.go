@@ -276,11 +276,12 @@ func TestRueidisWaitIsBlockingLive(t *testing.T) {
 	}
 }
 
-// TestRueidisDedicatedProbeReportedLive: when a node's breaker is
-// half-open after its cool-down, a dedicated connection's command may be
-// the probe it lets through; its reply closes the breaker, so that the
-// next Do to the node is not refused with retry.ErrOpen for another
-// cool-down (a probe nobody reports back holds the only probe slot).
+// TestRueidisDedicatedProbeReportedLive: once a node's breaker is past
+// its cool-down, a dedicated connection reaches the node without holding
+// the breaker's only half-open probe (its pin only peeks at the breaker),
+// so the next Do to the node is not refused with retry.ErrOpen for
+// another cool-down. (It fails if the pin takes the probe without
+// reporting its reply.)
 func TestRueidisDedicatedProbeReportedLive(t *testing.T) {
 	cl := clustertest.Need(t, cluster)
 	ctx := liveCtx(t, 30*time.Second)
