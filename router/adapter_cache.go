@@ -36,7 +36,7 @@ func (c *Client) initCache() {
 // cacheTopologyChanged drops the cached entries of the slots their node
 // no longer serves (a reshard or a failover took them away).
 func (c *Client) cacheTopologyChanged(e topology.RefreshEvent) {
-	if c.caches == nil || e.New == nil || e.Err != nil || len(e.New.Shards()) == 0 {
+	if c.caches == nil || e.New == nil || e.Err != nil || len(shardsOf(e.New)) == 0 {
 		return
 	}
 	c.caches.dropUnowned(e.Old, e.New)

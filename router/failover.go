@@ -183,8 +183,8 @@ func (c *Client) logChanges(e topology.RefreshEvent) {
 	if c.log == nil || ch.Empty() {
 		return
 	}
-	if e.Old == nil || len(e.Old.Shards()) == 0 {
-		c.log.Info("slotrouter: topology loaded", "shards", len(e.New.Shards()), "nodes", len(e.New.Nodes()))
+	if e.Old == nil || len(shardsOf(e.Old)) == 0 {
+		c.log.Info("slotrouter: topology loaded", "shards", len(shardsOf(e.New)), "nodes", len(e.New.Nodes()))
 		return
 	}
 	for _, m := range ch.Moved {
