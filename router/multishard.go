@@ -356,7 +356,7 @@ func (c *Client) multiShard(ctx context.Context, args []string, idem bool) (msg 
 			failed = append(failed, PartError{Slot: sp.parts[i].slot, Keys: keys, Err: r.Err})
 		}
 	}
-	name := displayName(cmd, args)
+	name := cmd.DisplayName(args)
 	if len(failed) > 0 {
 		return msg, &MultiShardError{Command: name, Parts: len(res), Failed: failed}, true
 	}
@@ -415,15 +415,6 @@ func (c *Client) startAlone(ctx context.Context, cmds []Cmd, user []rueidis.Comp
 		})
 	}
 	return wg.Wait
-}
-
-// displayName is the command as the caller typed it ("MGET", "SCRIPT
-// FLUSH").
-func displayName(cmd *command.Command, args []string) string {
-	if strings.IndexByte(cmd.Name, '|') >= 0 && len(args) > 1 {
-		return args[0] + " " + args[1]
-	}
-	return args[0]
 }
 
 // errMergeReply is the error of parts whose replies cannot be merged as
@@ -598,7 +589,7 @@ func (c *Client) fanOut(ctx context.Context, args []string) (msg rueidis.RedisMe
 	// A copy for doNodes' goroutines: holding the caller's args would make
 	// every Do's variadic args escape to the heap.
 	res := c.doNodes(ctx, nodes, slices.Clone(args))
-	msg, err = mergeNodes(displayName(cmd, args), cmd.Tips.Response, res)
+	msg, err = mergeNodes(cmd.DisplayName(args), cmd.Tips.Response, res)
 	return msg, err, true
 }
 

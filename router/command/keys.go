@@ -130,7 +130,7 @@ func (c *Command) Slot(args []string) (slot slots.Slot, hasKeys bool, err error)
 	}
 	var buf [16]int
 	idx, _ := c.KeyIndexes(args, buf[:0]) // SlotInfo found them
-	return 0, true, newCrossSlotError(c.displayName(args), args, idx)
+	return 0, true, newCrossSlotError(c.DisplayName(args), args, idx)
 }
 
 // SlotInfo is Slot without the cost of the cross-slot error: cross
@@ -189,8 +189,9 @@ func (c *Command) singleKey() int {
 	return s.Index
 }
 
-// displayName is the command as the user typed it, for messages.
-func (c *Command) displayName(args []string) string {
+// DisplayName is the command args as the caller typed it, for messages:
+// its name, and for a subcommand the subcommand's name too.
+func (c *Command) DisplayName(args []string) string {
 	if len(args) > 1 && c.isSub() {
 		return args[0] + " " + args[1]
 	}
