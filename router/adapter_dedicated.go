@@ -543,19 +543,15 @@ func (x *dedicated) DoMulti(ctx context.Context, multi ...rueidis.Completed) []r
 	if len(multi) == 0 {
 		return nil
 	}
+	// fail refuses every command: multi[at] with err, the others with an
+	// error that wraps it.
 	fail := func(at int, err error) []rueidis.RedisResult {
-		out := make([]rueidis.RedisResult, len(multi))
-		for i := range out {
-			e := err
-			if i != at && at >= 0 {
-				e = fmt.Errorf("slotrouter: not sent: command %d of the DoMulti was refused: %w", at, err)
-			}
-			out[i] = rueidis.NewResult(rueidis.RedisMessage{}, e)
-		}
+		out := errsOf(len(multi), fmt.Errorf("slotrouter: not sent: command %d of the DoMulti was refused: %w", at, err))
+		out[at] = rueidis.NewResult(rueidis.RedisMessage{}, err)
 		return out
 	}
 	if ctx == nil {
-		return fail(-1, errNilContext)
+		return errsOf(len(multi), errNilContext)
 	}
 	var w want
 	var kinds [16]txnKind
@@ -595,10 +591,10 @@ func (x *dedicated) DoMulti(ctx context.Context, multi ...rueidis.Completed) []r
 	}
 	dc, addr, err := x.acquire(ctx, w)
 	if err != nil {
-		return fail(-1, err)
+		return errsOf(len(multi), err)
 	}
 	if err := ctx.Err(); err != nil {
-		return fail(-1, err) // not sent
+		return errsOf(len(multi), err) // not sent
 	}
 	var notes []sendNote
 	if hasSub {

@@ -266,10 +266,7 @@ func (e errDedicated) Receive(context.Context, rueidis.Completed, func(rueidis.P
 
 // SetPubSubHooks returns a channel that yields the error.
 func (e errDedicated) SetPubSubHooks(rueidis.PubSubHooks) <-chan error {
-	ch := make(chan error, 1)
-	ch <- e.err
-	close(ch)
-	return ch
+	return errChan(e.err)
 }
 
 // SetOnInvalidations returns a channel that yields the error.
