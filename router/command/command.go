@@ -197,8 +197,8 @@ type Command struct {
 
 	find finder
 	subs map[string]*Command // by lower- and upper-case subcommand name
-	// single is singleKey(), computed by finish (0 also for a Command
-	// that finish has not seen).
+	// single is singleKey() computed by finish, -1 when it is 0 (no
+	// single key); 0 for a Command that finish has not seen.
 	single int
 }
 

@@ -484,6 +484,9 @@ func finish(c *Command) {
 		}
 	}
 	c.single = c.singleKey()
+	if c.single == 0 {
+		c.single = -1 // finished, no single key: not asked again per call
+	}
 	for key, s := range c.subs {
 		if isCanonical(key, s.Name) {
 			finish(s)

@@ -138,9 +138,9 @@ func (c *Command) Slot(args []string) (slot slots.Slot, hasKeys bool, err error)
 // Slot would return the *CrossSlotError naming them. It is for a caller
 // that splits such a command per slot instead of failing it.
 func (c *Command) SlotInfo(args []string) (slot slots.Slot, hasKeys, cross bool, err error) {
-	i := c.single // computed by finish
+	i := c.single // computed by finish (-1: none)
 	if i == 0 {
-		i = c.singleKey() // a Command not built by this package, or none
+		i = c.singleKey() // a Command finish has not seen
 	}
 	if i > 0 && i < len(args) && c.arityOK(len(args)) {
 		// One key at a fixed position (GET, SET, HGET, INCR...): the
