@@ -329,13 +329,7 @@ func (t *Table) Command(args []string) (*Command, error) {
 	if len(args) == 0 {
 		return nil, errNoCommand
 	}
-	var c *Command
-	var ok bool
-	if t != nil && t.fast && len(args[0]) <= 64 {
-		c, ok = t.idx.lookup(args[0]) // Lookup without a call
-	} else {
-		c, ok = t.Lookup(args[0])
-	}
+	c, ok := t.Lookup(args[0])
 	if !ok {
 		return nil, &unknownError{name: args[0]}
 	}
