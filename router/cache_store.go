@@ -161,7 +161,7 @@ func (r *cacheStores) dropSlot(addr string, slot slots.Slot) {
 			s.flush()
 			continue
 		}
-		s.dropIf(func(x slots.Slot) bool { return x == slot })
+		s.dropSlot(slot)
 	}
 }
 
@@ -227,7 +227,7 @@ func (s *slotStore) Update(key, cmd string, val rueidis.RedisMessage) int64 {
 	}
 	s.mu.Unlock()
 	if o := s.reg.owner(slot); o != "" && o != s.addr {
-		s.dropIf(func(x slots.Slot) bool { return x == slot })
+		s.dropSlot(slot)
 	}
 	return pxat
 }
@@ -316,6 +316,28 @@ func (s *slotStore) dropIf(drop func(slots.Slot) bool) {
 		dropped = append(dropped, slot)
 	}
 	s.mu.Unlock()
+	s.deleteKeys(keys, dropped)
+}
+
+// dropSlot drops the entries of one slot (dropIf without walking the
+// index).
+func (s *slotStore) dropSlot(slot slots.Slot) {
+	var keys []string
+	s.mu.Lock()
+	if ks, ok := s.bySlot[slot]; ok {
+		for k := range ks {
+			keys = append(keys, k)
+		}
+		s.n -= len(ks)
+		delete(s.bySlot, slot)
+	}
+	s.mu.Unlock()
+	s.deleteKeys(keys, []slots.Slot{slot})
+}
+
+// deleteKeys deletes keys, dropped from the index, from the inner store
+// and reports their slots.
+func (s *slotStore) deleteKeys(keys []string, dropped []slots.Slot) {
 	if len(keys) == 0 {
 		return
 	}
