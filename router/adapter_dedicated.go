@@ -632,16 +632,14 @@ func (x *dedicated) Receive(ctx context.Context, subscribe rueidis.Completed, fn
 		return errNilContext
 	}
 	if fn == nil {
-		return fmt.Errorf("%w: Receive: nil function", command.ErrBadCommand)
+		return errNilHandler
 	}
 	if subscribe.IsEmpty() {
 		return errEmptyCommand
 	}
 	args := subscribe.Commands()
-	switch {
-	case strings.EqualFold(args[0], "subscribe"), strings.EqualFold(args[0], "psubscribe"), strings.EqualFold(args[0], "ssubscribe"):
-	default:
-		return fmt.Errorf("%w: Receive takes SUBSCRIBE, PSUBSCRIBE or SSUBSCRIBE, not %s", command.ErrBadCommand, strings.ToUpper(args[0]))
+	if _, err := subscribeKind(args[0]); err != nil {
+		return err
 	}
 	d, err := dedicatedDecide(x.a.c.table, args)
 	if err != nil {

@@ -2,12 +2,9 @@ package router
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/redis/rueidis"
-	"github.com/slotrouter/slotrouter/router/command"
 )
 
 // Nodes returns a client aimed at each node of the current topology,
@@ -190,11 +187,10 @@ func (n *nodeClient) Receive(ctx context.Context, subscribe rueidis.Completed, f
 		return errEmptyCommand
 	}
 	if fn == nil {
-		return fmt.Errorf("%w: Receive: nil function", command.ErrBadCommand)
+		return errNilHandler
 	}
-	if name := subscribe.Commands()[0]; !strings.EqualFold(name, "subscribe") && !strings.EqualFold(name, "psubscribe") && !strings.EqualFold(name, "ssubscribe") {
-		// (rueidis panics.)
-		return fmt.Errorf("%w: Receive takes SUBSCRIBE, PSUBSCRIBE or SSUBSCRIBE, not %s", command.ErrBadCommand, strings.ToUpper(name))
+	if _, err := subscribeKind(subscribe.Commands()[0]); err != nil {
+		return err
 	}
 	cl, err := n.conn(ctx)
 	if err != nil {

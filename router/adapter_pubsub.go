@@ -41,22 +41,31 @@ type subscription struct {
 	slot  slots.Slot
 }
 
+// subscribeKind returns the kind of the subscribe command named name
+// (any case); an error for any other command (rueidis panics on one).
+func subscribeKind(name string) (subKind, error) {
+	switch {
+	case strings.EqualFold(name, "subscribe"):
+		return subChannel, nil
+	case strings.EqualFold(name, "psubscribe"):
+		return subPattern, nil
+	case strings.EqualFold(name, "ssubscribe"):
+		return subShard, nil
+	}
+	return 0, fmt.Errorf("%w: Receive takes SUBSCRIBE, PSUBSCRIBE or SSUBSCRIBE, not %q", command.ErrBadCommand, name)
+}
+
 // parseSubscribe checks the args of Receive's command and copies them.
 func parseSubscribe(args []string) (subscription, error) {
 	var s subscription
 	if len(args) == 0 || args[0] == "" {
 		return s, errEmptyCommand
 	}
-	switch strings.ToUpper(args[0]) {
-	case "SUBSCRIBE":
-		s.kind = subChannel
-	case "PSUBSCRIBE":
-		s.kind = subPattern
-	case "SSUBSCRIBE":
-		s.kind = subShard
-	default:
-		return s, fmt.Errorf("%w: Receive takes SUBSCRIBE, PSUBSCRIBE or SSUBSCRIBE, not %q", command.ErrBadCommand, args[0])
+	kind, err := subscribeKind(args[0])
+	if err != nil {
+		return s, err
 	}
+	s.kind = kind
 	if len(args) < 2 {
 		return s, fmt.Errorf("%w: Receive: %s without a channel", command.ErrBadCommand, strings.ToUpper(args[0]))
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -321,15 +320,7 @@ func (x *dedicated) tryReport() {
 	f.report = nil
 	slot := f.slot
 	f.mu.Unlock()
-	c := x.a.c
-	if err := safe.Call("EventResubscribed", func() {
-		c.event(Event{Kind: EventResubscribed, Addr: r.addr, Slot: slot, Err: r.cause})
-	}); err != nil {
-		c.panicked(r.addr, err)
-	}
-	if c.log != nil {
-		c.log.Info("slotrouter: sharded subscription of a dedicated connection followed to a new node", "node", r.addr, "slot", strconv.Itoa(int(slot)), "cause", r.cause.Error())
-	}
+	x.a.c.reportResubscribed(r.addr, slot, r.cause, "slotrouter: sharded subscription of a dedicated connection followed to a new node")
 }
 
 // pinConn returns the connection w pins: for an SSUBSCRIBE of channels

@@ -344,13 +344,19 @@ func (r *receiver) confirmed(s rueidis.PubSubSubscription) {
 	if p == nil {
 		return
 	}
+	c.reportResubscribed(p.addr, r.sub.slotOrNone(), p.cause, "slotrouter: subscription followed to a new node")
+}
+
+// reportResubscribed reports a subscription confirmed again on addr
+// after cause: EventResubscribed, and msg logged at Info.
+func (c *Client) reportResubscribed(addr string, slot slots.Slot, cause error, msg string) {
 	if err := safe.Call("EventResubscribed", func() {
-		c.event(Event{Kind: EventResubscribed, Addr: p.addr, Slot: r.sub.slotOrNone(), Err: p.cause})
+		c.event(Event{Kind: EventResubscribed, Addr: addr, Slot: slot, Err: cause})
 	}); err != nil {
-		c.panicked(p.addr, err)
+		c.panicked(addr, err)
 	}
 	if c.log != nil {
-		c.log.Info("slotrouter: subscription followed to a new node", "node", p.addr, "slot", strconv.Itoa(int(r.sub.slotOrNone())), "cause", p.cause.Error())
+		c.log.Info(msg, "node", addr, "slot", strconv.Itoa(int(slot)), "cause", cause.Error())
 	}
 }
 
