@@ -127,8 +127,8 @@ func newCrossSlotErrorKeys(command string, keys []string) *CrossSlotError {
 const separators = ":._-/|#,;="
 
 // suggestKeys rewrites keys to share a hash tag. The suggestions share
-// one buffer: three allocations however many keys (a cross-slot command
-// that is then split per slot pays for its error too).
+// one buffer: three allocations however many keys
+// (TestSuggestKeysAllocations).
 func suggestKeys(keys []string) []string {
 	allTagged := true
 	for _, k := range keys {

@@ -147,3 +147,15 @@ func collidingHashTags(t *testing.T) (string, string) {
 		seen[s] = tag
 	}
 }
+
+// TestSuggestKeysAllocations: the suggested keys share one buffer, so a
+// cross-slot error costs three allocations however many keys it names.
+func TestSuggestKeysAllocations(t *testing.T) {
+	keys := make([]string, 100)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("user:%d:name", i)
+	}
+	require.Len(t, command.SuggestKeys(keys), len(keys))
+	n := testing.AllocsPerRun(50, func() { command.SuggestKeys(keys) })
+	assert.LessOrEqual(t, n, 3.0)
+}

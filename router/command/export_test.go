@@ -56,3 +56,6 @@ var (
 	LowerWord = lowerWord
 	LoadWord  = loadWord
 )
+
+// SuggestKeys is suggestKeys, for its allocation test.
+var SuggestKeys = suggestKeys
