@@ -225,16 +225,9 @@ func keyLayout(cmd *command.Command, args []string) (first, step, n int, ok bool
 	return first, step, n, true
 }
 
-// splitPerSlot splits args into one command per slot, in the order the
-// slots first appear, each key keeping its arguments and its place among
-// the keys of its slot.
-func splitPerSlot(args []string, first, step, n int) msSplit {
-	var sp msSplit
-	sp.split(args, first, step, n)
-	return sp
-}
-
-// split is splitPerSlot into sp, reusing its memory.
+// split splits args into one command per slot, in the order the slots
+// first appear, each key keeping its arguments and its place among the
+// keys of its slot; it reuses sp's memory.
 func (sp *msSplit) split(args []string, first, step, n int) {
 	sp.where = grow(sp.where, n)
 	sp.parts = sp.parts[:0]

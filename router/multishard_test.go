@@ -343,3 +343,10 @@ func FuzzSplitPerSlot(f *testing.F) {
 		}
 	})
 }
+
+// splitPerSlot is msSplit.split into a fresh msSplit.
+func splitPerSlot(args []string, first, step, n int) msSplit {
+	var sp msSplit
+	sp.split(args, first, step, n)
+	return sp
+}
