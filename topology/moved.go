@@ -138,7 +138,7 @@ func (s *Snapshot) ApplyMoved(slot slots.Slot, addr string) (*Snapshot, MovedRes
 			toNode.IP, toNode.Hostname = "", host
 		}
 		if len(b.shards) >= maxShards {
-			return s, MovedResult{Kind: MovedInvalid, From: copyOrNil(from), Err: fmt.Errorf("%w: too many shards", ErrInvalidShards)}
+			return s, MovedResult{Kind: MovedInvalid, From: copyNode(from), Err: fmt.Errorf("%w: too many shards", ErrInvalidShards)}
 		}
 		t := b.addShard("", toNode, nil)
 		b.owner[slot] = uint16(t)
@@ -197,10 +197,3 @@ func (b *builder) fix(slot slots.Slot, owner *Node) {
 	}
 }
 
-// copyOrNil returns a fresh copy of n, or nil.
-func copyOrNil(n *Node) *Node {
-	if n == nil {
-		return nil
-	}
-	return copyNode(n)
-}

@@ -308,8 +308,11 @@ func NewSnapshot(shards []Shard, opts SnapshotOptions) (*Snapshot, error) {
 	return b.finish(v), nil
 }
 
-// copyNode returns a fresh copy of n.
+// copyNode returns a fresh copy of n (nil for nil).
 func copyNode(n *Node) *Node {
+	if n == nil {
+		return nil
+	}
 	c := *n
 	return &c
 }
