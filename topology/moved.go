@@ -196,4 +196,3 @@ func (b *builder) fix(slot slots.Slot, owner *Node) {
 		b.known.Add(slot)
 	}
 }
-
