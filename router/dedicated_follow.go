@@ -366,29 +366,11 @@ func (c *Client) awaitOwner(ctx context.Context, slot slots.Slot, chans []string
 			break
 		}
 		c.topo.Trigger("a sharded subscription waits for its slot's new owner")
-		if err := c.awaitPublish(ctx, min(PollInterval, bound-waited)); err != nil {
+		if err := c.awaitPublish(ctx, min(PollInterval, bound-waited), nil); err != nil {
 			return err
 		}
 	}
 	c.follow.waited(chans)
-	return nil
-}
-
-// awaitPublish waits for the next topology snapshot, at most d, within
-// ctx and until Close.
-func (c *Client) awaitPublish(ctx context.Context, d time.Duration) error {
-	ch := c.watch.begin()
-	defer c.watch.end()
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ch:
-	case <-t.C:
-	case <-c.watch.stop:
-		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 	return nil
 }
 

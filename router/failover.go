@@ -330,17 +330,29 @@ func (c *Client) replicaReadable(st *state, addr string) bool {
 // awaitChange blocks a command that waits for a failover until the next
 // snapshot is published or PollInterval passes, within ctx.
 func (c *Client) awaitChange(ctx context.Context, st *state) error {
+	err := c.awaitPublish(ctx, PollInterval, nil)
+	if err != nil && err != ErrClosed {
+		return &FailoverWaitError{Slot: st.d.slot, Addr: st.waitAddr, Waited: time.Since(st.waitStart), Ctx: err, Err: st.last}
+	}
+	return err
+}
+
+// awaitPublish waits for the next topology snapshot, at most d, within
+// ctx (its error) and until Close (ErrClosed); a receive from stop (nil:
+// none) also ends it, with nil.
+func (c *Client) awaitPublish(ctx context.Context, d time.Duration, stop <-chan struct{}) error {
 	ch := c.watch.begin()
 	defer c.watch.end()
-	t := time.NewTimer(PollInterval)
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ch:
 	case <-t.C:
+	case <-stop:
 	case <-c.watch.stop:
 		return ErrClosed
 	case <-ctx.Done():
-		return &FailoverWaitError{Slot: st.d.slot, Addr: st.waitAddr, Waited: time.Since(st.waitStart), Ctx: ctx.Err(), Err: st.last}
+		return ctx.Err()
 	}
 	return nil
 }

@@ -271,20 +271,11 @@ func (r *receiver) wait(ctx context.Context, addr string) error {
 		return &FailoverWaitError{Slot: r.sub.slotOrNone(), Addr: r.waitAddr, Waited: waited, Err: r.last}
 	}
 	c.topo.Trigger("a subscription waits for a node")
-	ch := c.watch.begin()
-	defer c.watch.end()
-	t := time.NewTimer(min(PollInterval, bound-waited))
-	defer t.Stop()
-	select {
-	case <-ch:
-	case <-t.C:
-	case <-c.watch.stop:
+	err := c.awaitPublish(ctx, min(PollInterval, bound-waited), r.unsub)
+	if err == ErrClosed {
 		return errReceiveClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-r.unsub:
 	}
-	return nil
+	return err
 }
 
 // slotMoved asks addr, which ended a sharded subscription (an
