@@ -60,6 +60,8 @@ func TestReshardThroughput(t *testing.T) {
 					select {
 					case <-stop:
 						return
+					case <-ctx.Done():
+						return
 					default:
 					}
 					k := benchKeys[(g*131+n*7)%numKeys]
@@ -79,6 +81,8 @@ func TestReshardThroughput(t *testing.T) {
 				}
 			})
 		}
+		stopLoad := sync.OnceFunc(func() { close(stop); wg.Wait() })
+		defer stopLoad() // also when a require below ends the test
 		// Baseline.
 		b0, t0 := ops.Load(), time.Now()
 		require.NoError(t, sleepCtx(ctx, thrBaseline))
@@ -90,8 +94,7 @@ func TestReshardThroughput(t *testing.T) {
 		during := float64(ops.Load()-d0) / time.Since(t1).Seconds()
 		took := time.Since(t1)
 		m1, a1 := redirectsSent(t, ctx, cl)
-		close(stop)
-		wg.Wait()
+		stopLoad()
 		require.NoError(t, moveErr)
 		require.Len(t, moved, thrSlots)
 		t.Logf("%-16s %10.0f %10.0f %6.2f %6d %7d %6d   (move took %v)", name, before, during, during/before,
