@@ -232,62 +232,78 @@ func TestDoMultiPooledUnderCancelLive(t *testing.T) {
 	t.Logf("%d of %d GETs cut by their deadline", cut.Load(), goroutines*rounds*pairs)
 }
 
-// TestCloseWithBlockingDoMultiLive: Close returns while a DoMulti's
-// blocking command (BLPOP q 0, on a node other than the first command's,
-// so on one of the Client's pipeline workers) is still waiting: closing
-// rueidis's pool does not interrupt a connection in use, and Close must
-// not wait for it (it did when it waited for the workers).
-func TestCloseWithBlockingDoMultiLive(t *testing.T) {
+// TestCloseWithBlockingLive: Close ends a blocking command in flight
+// (BLPOP q 0) through Do and through DoMulti (on a node other than the
+// first command's, so on one of the Client's pipeline workers): Close
+// returns, the call fails with ErrClosed and ErrUnknownOutcome (BLPOP
+// pops: it may have been served just before), and the server drops the
+// blocked client, so an element pushed afterwards stays in the list.
+// Before, Close returned but the call waited on, and popped the element
+// pushed after Close into a closed Client.
+func TestCloseWithBlockingLive(t *testing.T) {
 	cl := clustertest.Need(t, cluster)
-	ctx := liveCtx(t, 60*time.Second)
-	c, err := router.New(ctx, router.Options{Seeds: cl.Addrs()})
-	require.NoError(t, err)
-	a := testKey(t, "a")
-	ownerA, err := cl.OwnerOf(ctx, uint16(slots.Of(a)))
-	require.NoError(t, err)
-	var q string
-	var ownerQ *clustertest.Node
-	for i := 0; ownerQ == nil; i++ {
-		require.Less(t, i, 1000, "no key on another primary")
-		k := testKey(t, "q", fmt.Sprint(i))
-		o, err := cl.OwnerOf(ctx, uint16(slots.Of(k)))
-		require.NoError(t, err)
-		if o.Addr != ownerA.Addr {
-			q, ownerQ = k, o
-		}
+	for _, multi := range []bool{false, true} {
+		t.Run(fmt.Sprintf("multi=%v", multi), func(t *testing.T) {
+			ctx := liveCtx(t, 60*time.Second)
+			c, err := router.New(ctx, router.Options{Seeds: cl.Addrs()})
+			require.NoError(t, err)
+			a := testKey(t, "a")
+			ownerA, err := cl.OwnerOf(ctx, uint16(slots.Of(a)))
+			require.NoError(t, err)
+			var q string
+			var ownerQ *clustertest.Node
+			for i := 0; ownerQ == nil; i++ {
+				require.Less(t, i, 1000, "no key on another primary")
+				k := testKey(t, "q", fmt.Sprint(i))
+				o, err := cl.OwnerOf(ctx, uint16(slots.Of(k)))
+				require.NoError(t, err)
+				if o.Addr != ownerA.Addr {
+					q, ownerQ = k, o
+				}
+			}
+			done := make(chan error, 1)
+			go func() {
+				if !multi {
+					_, err := c.Do(context.Background(), "BLPOP", q, "0")
+					done <- err
+					return
+				}
+				rs := c.DoMulti(context.Background(), router.C("GET", a), router.C("BLPOP", q, "0"))
+				if !isNil(rs[0].Err) {
+					assert.NoError(t, rs[0].Err)
+				}
+				done <- rs[1].Err
+			}()
+			blocked := func() bool {
+				m, err := cl.Do(ctx, ownerQ, "CLIENT", "LIST")
+				require.NoError(t, err)
+				s, _ := m.ToString()
+				return strings.Contains(s, "cmd=blpop")
+			}
+			for !blocked() {
+				require.NoError(t, ctx.Err(), "the BLPOP never blocked")
+				time.Sleep(10 * time.Millisecond)
+			}
+			c.Close()
+			select {
+			case err := <-done:
+				require.Error(t, err)
+				assert.ErrorIs(t, err, router.ErrClosed)
+				assert.ErrorIs(t, err, router.ErrUnknownOutcome)
+			case <-ctx.Done():
+				t.Fatal("the BLPOP did not end when the Client was closed")
+			}
+			for blocked() {
+				require.NoError(t, ctx.Err(), "the server kept the closed Client's BLPOP")
+				time.Sleep(10 * time.Millisecond)
+			}
+			_, err = cl.Do(ctx, ownerQ, "RPUSH", q, "x")
+			require.NoError(t, err)
+			m, err := cl.Do(ctx, ownerQ, "LLEN", q)
+			require.NoError(t, err)
+			n, err := m.AsInt64()
+			require.NoError(t, err)
+			assert.EqualValues(t, 1, n, "the element pushed after Close was popped")
+		})
 	}
-	done := make(chan []router.Result, 1)
-	go func() {
-		done <- c.DoMulti(context.Background(), router.C("GET", a), router.C("BLPOP", q, "0"))
-	}()
-	// Wait until the BLPOP is blocked on q's node.
-	for {
-		m, err := cl.Do(ctx, ownerQ, "CLIENT", "LIST")
-		require.NoError(t, err)
-		s, _ := m.ToString()
-		if strings.Contains(s, "cmd=blpop") {
-			break
-		}
-		require.NoError(t, ctx.Err(), "the BLPOP never blocked")
-		time.Sleep(10 * time.Millisecond)
-	}
-	closed := make(chan struct{})
-	go func() {
-		c.Close()
-		close(closed)
-	}()
-	select {
-	case <-closed:
-	case <-time.After(20 * time.Second):
-		t.Error("Close did not return while a DoMulti's BLPOP was blocked")
-	}
-	// Release the BLPOP so that its worker ends (goleak checks).
-	_, err = cl.Do(ctx, ownerQ, "LPUSH", q, "x")
-	require.NoError(t, err)
-	select {
-	case <-done:
-	case <-ctx.Done():
-		t.Fatal("the DoMulti did not return after its BLPOP was served")
-	}
-	<-closed
 }

@@ -65,8 +65,12 @@ type Client struct {
 
 	closed    atomic.Bool
 	closeOnce sync.Once
-	pruneStop chan struct{}
-	pruneDone chan struct{}
+	// closing is cancelled when Close begins: blocking commands in
+	// flight end with it (closable).
+	closing     context.Context
+	stopClosing context.CancelFunc
+	pruneStop   chan struct{}
+	pruneDone   chan struct{}
 }
 
 // New connects to the cluster reachable through opts.Seeds: it loads the
@@ -111,6 +115,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		pruneStop:    make(chan struct{}),
 		pruneDone:    make(chan struct{}),
 	}
+	c.closing, c.stopClosing = context.WithCancel(context.Background())
 	b, err := noSlotBuilder()
 	if err != nil {
 		return nil, err
@@ -222,11 +227,15 @@ func (c *Client) pruneLoop() {
 }
 
 // Close closes every connection and stops every goroutine of the client.
-// Calls in flight fail; later calls return ErrClosed. Close can be called
-// more than once.
+// Calls in flight fail; later calls return ErrClosed. A blocking command
+// in flight (BLPOP k 0...) fails too, and its connection is closed, so
+// that the server pops nothing more for it: a write fails with an
+// *UnknownOutcomeError (it may have been served just before), a read
+// with ErrClosed. Close can be called more than once.
 func (c *Client) Close() {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
+		c.stopClosing()
 		c.held.closeAll()
 		close(c.pruneStop)
 		<-c.pruneDone
