@@ -677,10 +677,14 @@ func arrayMessage(elems []rueidis.RedisMessage) rueidis.RedisMessage {
 	buf = appendHeader(buf, respArray, 1)
 	buf = appendHeader(buf, respArray, uint64(len(elems)))
 	for i := range elems {
+		// The element's 7 TTL bytes go over the last 7 bytes written
+		// (buf holds at least the two headers), which are put back: the
+		// element is written where it belongs, not moved there.
 		at := len(buf)
-		buf = elems[i].CacheMarshal(buf)
-		// Drop the element's 7 TTL bytes.
-		buf = append(buf[:at], buf[at+7:]...)
+		var keep [7]byte
+		copy(keep[:], buf[at-7:at])
+		buf = elems[i].CacheMarshal(buf[:at-7])
+		copy(buf[at-7:at], keep[:])
 	}
 	return unwrapMessage(buf)
 }

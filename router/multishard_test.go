@@ -350,3 +350,18 @@ func splitPerSlot(args []string, first, step, n int) msSplit {
 	sp.split(args, first, step, n)
 	return sp
 }
+
+// BenchmarkArrayMessage builds the merged reply of a 100-key MGET: 100
+// 16-byte bulk strings in one array message.
+func BenchmarkArrayMessage(b *testing.B) {
+	elems := make([]rueidis.RedisMessage, 100)
+	for i := range elems {
+		elems[i] = mock.RedisBlobString(fmt.Sprintf("value-%010d", i))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if m := arrayMessage(elems); !m.IsArray() {
+			b.Fatal("not an array")
+		}
+	}
+}
