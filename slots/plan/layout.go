@@ -287,6 +287,13 @@ func (l *Layout) index() (*state, error) {
 			}
 		}
 	}
+	total := 0.0
+	for _, i := range st.primary {
+		total += l.Nodes[i].weight()
+	}
+	if math.IsInf(total, 0) {
+		return nil, fmt.Errorf("%w: the primaries' weights add up to more than a float64 holds; use smaller weights (only their ratios matter)", ErrInvalidLayout)
+	}
 	for i := range l.Nodes {
 		n := &l.Nodes[i]
 		if !n.IsReplica() {

@@ -561,6 +561,9 @@ func (p *Plan) ValidateContext(ctx context.Context) error {
 // validate checks p; perBatch, when not nil, are version 1's layouts
 // after each batch, checked instead of FinalLayout.
 func (p *Plan) validate(ctx context.Context, perBatch []Assignment) error {
+	if p == nil {
+		return fmt.Errorf("%w: nil plan", ErrInvalidPlan)
+	}
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: %s", ErrInvalidPlan, fmt.Sprintf(format, a...))
 	}

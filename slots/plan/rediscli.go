@@ -87,8 +87,12 @@ func RedisCLIRebalance(owner []int, weights []float64) (moved int, after []int) 
 
 // RedisCLIBaseline runs RedisCLIRebalance on the primaries of l, in layout
 // order with their weights, and returns the slots redis-cli would move and
-// the number of slot ranges summed over primaries afterwards.
+// the number of slot ranges summed over primaries afterwards (0 and 0
+// for a nil layout).
 func RedisCLIBaseline(l *Layout) (moved, ranges int) {
+	if l == nil {
+		return 0, 0
+	}
 	owner := make([]int, slots.Count)
 	for i := range owner {
 		owner[i] = -1
