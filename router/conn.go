@@ -370,6 +370,13 @@ func (p *pool) close() {
 	for _, nc := range old {
 		nc.shut()
 	}
+	// Closing rueidis's clients closes their idle connections; those in
+	// use (a BLPOP k 0, a WAIT, a stream being read) stay open until
+	// their call ends. Cut them: the calls fail now (a write with an
+	// unknown outcome), and the server drops their blocked clients.
+	for _, ns := range *p.nodes.Load() {
+		ns.cut()
+	}
 	p.wg.Wait()
 }
 

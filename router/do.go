@@ -341,32 +341,11 @@ func (c *Client) send(ctx context.Context, nc *nodeConn, args []string, st *stat
 			}
 		}
 	}
-	if st.d.blocking {
-		var stop context.CancelFunc
-		ctx, stop = c.closable(ctx)
-		defer stop()
-	}
 	if !st.asking {
 		return cl.Do(ctx, cmd)
 	}
 	rs := cl.DoMulti(ctx, cl.B().Asking().Build(), cmd)
 	return rs[1]
-}
-
-// closable returns the context a blocking command (BLPOP k 0...) is sent
-// with on its connection of rueidis's pool: ctx, also cancelled when
-// Close begins, and without its deadline (rueidis would put a deadline
-// on the socket, out of Close's reach; the Done channel still ends the
-// call at the deadline). A call ended that way makes rueidis close the
-// connection, so the server drops the blocked client and serves it
-// nothing more. stop releases the context.
-func (c *Client) closable(ctx context.Context) (_ context.Context, stop context.CancelFunc) {
-	cctx, cancel := context.WithCancel(sharedConnContext(ctx))
-	unhook := context.AfterFunc(c.closing, cancel)
-	return cctx, func() {
-		unhook()
-		cancel()
-	}
 }
 
 // spreadKey is the key a command built from args is given (SetSlot):

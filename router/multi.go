@@ -507,20 +507,12 @@ func (c *Client) pipeline(ctx context.Context, cmds []Cmd, user []rueidis.Comple
 	if len(batch) > 0 && c.pool.spread {
 		batch[0] = batch[0].SetSlot(spreadKey) // any of the node's pipelines
 	}
-	blocking := false
+	dctx := ctx
 	for _, u := range units {
-		if !u.st.block && u.st.d.blocking {
-			blocking = true
+		if u.st.block || !u.st.d.blocking {
+			dctx = sharedConnContext(ctx)
 			break
 		}
-	}
-	dctx := sharedConnContext(ctx)
-	if blocking {
-		// A pipeline with a blocking command runs on a connection of
-		// rueidis's pool: Close ends it (see closable).
-		var stop context.CancelFunc
-		dctx, stop = c.closable(ctx)
-		defer stop()
 	}
 	rs := cl.DoMulti(dctx, batch...)
 	for _, u := range units {

@@ -3,6 +3,7 @@ package router_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -232,23 +233,73 @@ func TestDoMultiPooledUnderCancelLive(t *testing.T) {
 	t.Logf("%d of %d GETs cut by their deadline", cut.Load(), goroutines*rounds*pairs)
 }
 
-// TestCloseWithBlockingLive: Close ends a blocking command in flight
-// (BLPOP q 0) through Do and through DoMulti (on a node other than the
-// first command's, so on one of the Client's pipeline workers): Close
-// returns, the call fails with ErrClosed and ErrUnknownOutcome (BLPOP
-// pops: it may have been served just before), and the server drops the
-// blocked client, so an element pushed afterwards stays in the list.
-// Before, Close returned but the call waited on, and popped the element
-// pushed after Close into a closed Client.
+// TestCloseWithBlockingLive: Close ends a blocking command in flight,
+// whichever way it was sent: BLPOP q 0 through Do and through DoMulti
+// (on a node other than the first command's, so on one of the Client's
+// pipeline workers), WAIT through Do (fanned out by its tips) and
+// DoPrimaries, XREAD BLOCK 0 through the face's DoStream and
+// DoMultiStream. Close returns, the call fails (with ErrClosed, and
+// ErrUnknownOutcome for BLPOP, which pops: it may have been served just
+// before; a stream with its connection's error), and the server drops
+// the blocked client, so an element pushed afterwards stays in the list.
+// Before, Close returned but the calls waited on (forever, with
+// context.Background), and the BLPOP popped the element pushed after
+// Close into a closed Client.
 func TestCloseWithBlockingLive(t *testing.T) {
 	cl := clustertest.Need(t, cluster)
-	for _, multi := range []bool{false, true} {
-		t.Run(fmt.Sprintf("multi=%v", multi), func(t *testing.T) {
+	type call func(c *router.Client, q, other string) error
+	stream := func(multi bool) call {
+		return func(c *router.Client, q, _ string) error {
+			r := c.Rueidis()
+			cmd := r.B().Xread().Block(0).Streams().Key(q).Id("$").Build()
+			if multi {
+				s := r.DoMultiStream(context.Background(), cmd)
+				for s.HasNext() {
+					if _, err := s.WriteTo(io.Discard); err != nil {
+						return err
+					}
+				}
+				return s.Error()
+			}
+			s := r.DoStream(context.Background(), cmd)
+			_, err := s.WriteTo(io.Discard)
+			return err
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		blocked string // in CLIENT LIST while it blocks
+		list    bool   // a BLPOP: check that it pops nothing after Close
+		closed  bool   // the error wraps ErrClosed
+		call    call
+	}{
+		{"Do/BLPOP", "cmd=blpop", true, true, func(c *router.Client, q, _ string) error {
+			_, err := c.Do(context.Background(), "BLPOP", q, "0")
+			return err
+		}},
+		{"DoMulti/BLPOP", "cmd=blpop", true, true, func(c *router.Client, q, other string) error {
+			rs := c.DoMulti(context.Background(), router.C("GET", other), router.C("BLPOP", q, "0"))
+			if rs[0].Err != nil && !isNil(rs[0].Err) {
+				return fmt.Errorf("GET: %w", rs[0].Err)
+			}
+			return rs[1].Err
+		}},
+		{"Do/WAIT", "cmd=wait", false, true, func(c *router.Client, _, _ string) error {
+			_, err := c.Do(context.Background(), "WAIT", "5", "0")
+			return err
+		}},
+		{"DoPrimaries/WAIT", "cmd=wait", false, true, func(c *router.Client, _, _ string) error {
+			return c.DoPrimaries(context.Background(), "WAIT", "5", "0")[0].Err
+		}},
+		{"DoStream/XREAD", "cmd=xread", false, false, stream(false)},
+		{"DoMultiStream/XREAD", "cmd=xread", false, false, stream(true)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			ctx := liveCtx(t, 60*time.Second)
 			c, err := router.New(ctx, router.Options{Seeds: cl.Addrs()})
 			require.NoError(t, err)
-			a := testKey(t, "a")
-			ownerA, err := cl.OwnerOf(ctx, uint16(slots.Of(a)))
+			other := testKey(t, "a")
+			ownerA, err := cl.OwnerOf(ctx, uint16(slots.Of(other)))
 			require.NoError(t, err)
 			var q string
 			var ownerQ *clustertest.Node
@@ -262,40 +313,40 @@ func TestCloseWithBlockingLive(t *testing.T) {
 				}
 			}
 			done := make(chan error, 1)
-			go func() {
-				if !multi {
-					_, err := c.Do(context.Background(), "BLPOP", q, "0")
-					done <- err
-					return
-				}
-				rs := c.DoMulti(context.Background(), router.C("GET", a), router.C("BLPOP", q, "0"))
-				if !isNil(rs[0].Err) {
-					assert.NoError(t, rs[0].Err)
-				}
-				done <- rs[1].Err
-			}()
+			go func() { done <- tc.call(c, q, other) }()
 			blocked := func() bool {
-				m, err := cl.Do(ctx, ownerQ, "CLIENT", "LIST")
-				require.NoError(t, err)
-				s, _ := m.ToString()
-				return strings.Contains(s, "cmd=blpop")
+				for _, n := range cl.Nodes() {
+					m, err := cl.Do(ctx, n, "CLIENT", "LIST")
+					require.NoError(t, err)
+					if s, _ := m.ToString(); strings.Contains(s, tc.blocked) {
+						return true
+					}
+				}
+				return false
 			}
 			for !blocked() {
-				require.NoError(t, ctx.Err(), "the BLPOP never blocked")
+				require.NoError(t, ctx.Err(), "the command never blocked")
 				time.Sleep(10 * time.Millisecond)
 			}
 			c.Close()
 			select {
 			case err := <-done:
 				require.Error(t, err)
-				assert.ErrorIs(t, err, router.ErrClosed)
-				assert.ErrorIs(t, err, router.ErrUnknownOutcome)
+				if tc.closed {
+					assert.ErrorIs(t, err, router.ErrClosed)
+				}
+				if tc.list {
+					assert.ErrorIs(t, err, router.ErrUnknownOutcome)
+				}
 			case <-ctx.Done():
-				t.Fatal("the BLPOP did not end when the Client was closed")
+				t.Fatal("the call did not end when the Client was closed")
 			}
 			for blocked() {
-				require.NoError(t, ctx.Err(), "the server kept the closed Client's BLPOP")
+				require.NoError(t, ctx.Err(), "the server kept the closed Client's blocked command")
 				time.Sleep(10 * time.Millisecond)
+			}
+			if !tc.list {
+				return
 			}
 			_, err = cl.Do(ctx, ownerQ, "RPUSH", q, "x")
 			require.NoError(t, err)

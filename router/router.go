@@ -65,12 +65,8 @@ type Client struct {
 
 	closed    atomic.Bool
 	closeOnce sync.Once
-	// closing is cancelled when Close begins: blocking commands in
-	// flight end with it (closable).
-	closing     context.Context
-	stopClosing context.CancelFunc
-	pruneStop   chan struct{}
-	pruneDone   chan struct{}
+	pruneStop chan struct{}
+	pruneDone chan struct{}
 }
 
 // New connects to the cluster reachable through opts.Seeds: it loads the
@@ -115,7 +111,6 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		pruneStop:    make(chan struct{}),
 		pruneDone:    make(chan struct{}),
 	}
-	c.closing, c.stopClosing = context.WithCancel(context.Background())
 	b, err := noSlotBuilder()
 	if err != nil {
 		return nil, err
@@ -227,15 +222,16 @@ func (c *Client) pruneLoop() {
 }
 
 // Close closes every connection and stops every goroutine of the client.
-// Calls in flight fail; later calls return ErrClosed. A blocking command
-// in flight (BLPOP k 0...) fails too, and its connection is closed, so
-// that the server pops nothing more for it: a write fails with an
-// *UnknownOutcomeError (it may have been served just before), a read
-// with ErrClosed. Close can be called more than once.
+// Calls in flight fail, blocking ones (BLPOP k 0, WAIT, XREAD BLOCK 0)
+// included: their connections are closed, so the server drops their
+// blocked clients. A write in flight fails with an *UnknownOutcomeError
+// wrapping ErrClosed (it may have been served just before), a read with
+// ErrClosed; a stream of the rueidis face being read (DoStream,
+// DoMultiStream) ends with its connection's error (net.ErrClosed).
+// Later calls return ErrClosed. Close can be called more than once.
 func (c *Client) Close() {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
-		c.stopClosing()
 		c.held.closeAll()
 		close(c.pruneStop)
 		<-c.pruneDone

@@ -42,9 +42,13 @@ func (c *Client) Primaries() []topology.Node {
 // DoPrimaries sends the command args to every primary that serves slots,
 // in parallel, and returns each node's reply (not redirected, not
 // retried). It is for node-level commands: DBSIZE, INFO, FLUSHALL,
-// SCRIPT LOAD, CONFIG SET...
+// SCRIPT LOAD, CONFIG SET... With no primary known (no topology yet),
+// the result is one NodeResult with the zero Node and ErrNoNode.
 func (c *Client) DoPrimaries(ctx context.Context, args ...string) []NodeResult {
 	nodes := c.Primaries()
+	if len(nodes) == 0 {
+		return []NodeResult{{Err: ErrNoNode}}
+	}
 	if err := c.checkNodeCommand(ctx, args); err != nil {
 		out := make([]NodeResult, len(nodes))
 		for i, n := range nodes {
@@ -111,7 +115,11 @@ func (c *Client) doNode(ctx context.Context, addr string, args []string) (rueidi
 		return rueidis.RedisMessage{}, ErrClosed
 	}
 	class, err := classify(ctx, addr, err)
-	if class.Kind == retry.KindConn {
+	if c.closed.Load() && (class.Kind == retry.KindConn || class.Kind == retry.KindOther) {
+		// Close ended the call (it cuts the connections in use: WAIT).
+		err = fmt.Errorf("%w: %w", ErrClosed, err)
+		class.Kind = retry.KindConn
+	} else if class.Kind == retry.KindConn {
 		// Evidence about the node; the caller's own cancellation is not.
 		c.connFailed(addr, err, unsent)
 	}
@@ -184,7 +192,8 @@ type ScanOptions struct {
 
 // Scan calls fn for every key of every primary (SCAN on each primary, one
 // node after the other); a key may be reported twice, as with SCAN. It
-// stops at the first error of a node or of fn, or when ctx ends.
+// stops at the first error of a node or of fn, or when ctx ends; with no
+// primary known (no topology yet) it fails with ErrNoNode.
 func (c *Client) Scan(ctx context.Context, opts ScanOptions, fn func(key string) error) error {
 	if ctx == nil {
 		return errNilContext
@@ -192,7 +201,11 @@ func (c *Client) Scan(ctx context.Context, opts ScanOptions, fn func(key string)
 	if fn == nil {
 		return fmt.Errorf("%w: Scan needs a function to call", command.ErrBadCommand)
 	}
-	for _, n := range c.Primaries() {
+	primaries := c.Primaries()
+	if len(primaries) == 0 {
+		return ErrNoNode // no topology yet: nothing was scanned
+	}
+	for _, n := range primaries {
 		cursor := "0"
 		for step := 0; ; step++ {
 			if step >= maxScanSteps {

@@ -2,6 +2,7 @@ package router_test
 
 import (
 	"fmt"
+	"net"
 	"sort"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/slotrouter/slotrouter/internal/clustertest"
 	"github.com/slotrouter/slotrouter/router"
+	"github.com/slotrouter/slotrouter/topology"
 )
 
 func TestScatterLive(t *testing.T) {
@@ -78,4 +80,29 @@ func TestFlushAllFake(t *testing.T) {
 	_, err := c.DBSize(ctx)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), g.nodes[1].addr)
+}
+
+// TestNoPrimaryIsAnError: with no primary known (Topology.StartUnavailable,
+// the only seed a closed loopback port), DoPrimaries, FlushAll, DBSize
+// and Scan fail with ErrNoNode, as Do does. Before, DoPrimaries returned
+// no result at all, so FlushAll reported success having flushed nothing,
+// DBSize a cluster of 0 keys and Scan a complete scan.
+func TestNoPrimaryIsAnError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	closed := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	ctx := liveCtx(t, 10*time.Second)
+	c, err := router.New(ctx, router.Options{Seeds: []string{closed}, NoLearn: true, FailoverWait: -1,
+		Topology: topology.Options{StartUnavailable: true}})
+	require.NoError(t, err)
+	defer c.Close()
+	rs := c.DoPrimaries(ctx, "PING")
+	require.Len(t, rs, 1)
+	assert.ErrorIs(t, rs[0].Err, router.ErrNoNode)
+	assert.ErrorIs(t, c.FlushAll(ctx), router.ErrNoNode)
+	n, err := c.DBSize(ctx)
+	assert.ErrorIs(t, err, router.ErrNoNode)
+	assert.Zero(t, n)
+	assert.ErrorIs(t, c.Scan(ctx, router.ScanOptions{}, func(string) error { return nil }), router.ErrNoNode)
 }
