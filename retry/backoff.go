@@ -2,6 +2,7 @@ package retry
 
 import (
 	"context"
+	"errors"
 	"math/bits"
 	"math/rand/v2"
 	"time"
@@ -76,11 +77,17 @@ func (b Backoff) Delay(attempt int, rnd func() uint64) time.Duration {
 	return time.Duration(hi)
 }
 
+// errNilContext is Wait's error for a nil context.
+var errNilContext = errors.New("retry: nil context")
+
 // Wait sleeps for d, or until ctx is done, whichever comes first. It
 // returns nil after a full sleep and ctx.Err() otherwise; a ctx that is
 // already done returns at once, even when d <= 0. It uses a stopped
-// time.Timer and starts no goroutine.
+// time.Timer and starts no goroutine. A nil ctx is refused with an error.
 func Wait(ctx context.Context, d time.Duration) error {
+	if ctx == nil {
+		return errNilContext
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -98,7 +105,7 @@ func Wait(ctx context.Context, d time.Duration) error {
 }
 
 // Fits reports whether waiting d still leaves time before ctx's deadline
-// (always true when ctx has no deadline). A router uses it to fail at once
+// (always true when ctx has no deadline, or is nil). A router uses it to fail at once
 // with the last error instead of sleeping past the deadline; add the
 // expected duration of the retry itself to d to keep a margin.
 func Fits(ctx context.Context, d time.Duration) bool {
@@ -108,6 +115,9 @@ func Fits(ctx context.Context, d time.Duration) bool {
 // FitsAt is Fits with an explicit current time, for callers (and tests)
 // with their own clock.
 func FitsAt(ctx context.Context, d time.Duration, now time.Time) bool {
+	if ctx == nil {
+		return true // no context, no deadline
+	}
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		return true

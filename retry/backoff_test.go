@@ -151,3 +151,12 @@ func TestFits(t *testing.T) {
 	assert.True(t, retry.Fits(ctx2, time.Millisecond))
 	assert.False(t, retry.Fits(ctx2, 2*time.Hour))
 }
+
+// TestNilContext: Wait refuses a nil context with an error, Fits and
+// FitsAt take it as one without a deadline (they panicked before).
+func TestNilContext(t *testing.T) {
+	var nilctx context.Context
+	assert.NotPanics(t, func() { assert.Error(t, retry.Wait(nilctx, time.Millisecond)) })
+	assert.NotPanics(t, func() { assert.True(t, retry.Fits(nilctx, time.Second)) })
+	assert.NotPanics(t, func() { assert.True(t, retry.FitsAt(nilctx, time.Second, time.Now())) })
+}

@@ -188,6 +188,9 @@ func (l *Loader) Load(ctx context.Context, prev *Snapshot) (*Snapshot, LoadRepor
 // anyway; the next refresh asks again.
 func (l *Loader) LoadViews(ctx context.Context, prev *Snapshot, ask []string) ([]View, LoadReport, error) {
 	var rep LoadReport
+	if ctx == nil {
+		return nil, rep, errNilContext
+	}
 	if l.isClosed() {
 		return nil, rep, ErrClosed
 	}
@@ -321,6 +324,12 @@ func (l *Loader) each(ctx context.Context, addrs []string, group int, job string
 	out := make([]NodeReply, len(addrs))
 	for i, a := range addrs {
 		out[i] = NodeReply{Addr: a, Err: errTooLate}
+	}
+	if ctx == nil {
+		for i := range out {
+			out[i].Err = errNilContext
+		}
+		return out
 	}
 	if group <= 0 || group > len(addrs) {
 		group = len(addrs)

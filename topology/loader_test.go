@@ -357,3 +357,24 @@ func TestEachGroups(t *testing.T) {
 		assert.ErrorIs(t, r.Err, context.DeadlineExceeded)
 	}
 }
+
+// TestLoaderNilContext: the Loader's entries refuse a nil context with an
+// error, as New does (Load dereferenced it; Fetch and Probe panicked
+// making a child context). No address is dialed: the port is 1 on
+// loopback and nothing is sent.
+func TestLoaderNilContext(t *testing.T) {
+	var nilctx context.Context
+	l := NewLoader(Options{Seeds: []string{"127.0.0.1:1"}})
+	defer l.Close()
+	assert.NotPanics(t, func() {
+		_, _, err := l.Load(nilctx, nil)
+		assert.ErrorIs(t, err, errNilContext)
+	})
+	for _, f := range []func(context.Context, []string) []NodeReply{l.Fetch, l.Probe} {
+		assert.NotPanics(t, func() {
+			rs := f(nilctx, []string{"127.0.0.1:1"})
+			require.Len(t, rs, 1)
+			assert.ErrorIs(t, rs[0].Err, errNilContext)
+		})
+	}
+}
