@@ -133,3 +133,20 @@ func TestCheckLiveOpenSlot(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.NotEmpty(t, errOut)
 }
+
+// TestTimeoutMustBePositive: -timeout 0 or below is refused with an
+// error naming the flag, by every command that reaches a live cluster
+// (before: a misleading "i/o timeout" from the dial, and for apply an
+// error naming migrate's option DialTimeout). Nothing is dialed: the
+// flag is checked first.
+func TestTimeoutMustBePositive(t *testing.T) {
+	for _, args := range [][]string{
+		{"check", "-addr", "127.0.0.1:1", "-timeout", "-1s"},
+		{"plan", "rebalance", "-addr", "127.0.0.1:1", "-timeout", "0s"},
+		{"apply", "-addr", "127.0.0.1:1", "-timeout", "-1s", "plan.json"},
+	} {
+		code, _, errOut := slotctl(t, "", args...)
+		assert.NotZero(t, code, "%q", args)
+		assert.Contains(t, errOut, "-timeout must be above 0", "%q", args)
+	}
+}

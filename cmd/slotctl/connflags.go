@@ -51,6 +51,9 @@ type dialConfig struct {
 // else from $REDISCLI_AUTH.
 func (c *connFlags) config(timeout time.Duration) (dialConfig, error) {
 	d := dialConfig{timeout: timeout, user: c.user, password: c.pass}
+	if timeout <= 0 {
+		return d, fmt.Errorf("-timeout must be above 0 (got %v)", timeout)
+	}
 	if d.password == "" {
 		d.password = os.Getenv(authEnv)
 	}
