@@ -273,14 +273,20 @@ func (c *Client) Route(args ...string) (slots.Slot, topology.Node, error) {
 // Node returns the rueidis client of the node at addr (dialable address,
 // as in topology.Node.Addr), dialing it when needed. It is for commands
 // aimed at one node (CLUSTER INFO, INFO, SCAN); they are not redirected.
-// The client belongs to the pool: do not Close it; it is closed when the
-// node leaves the topology or the Client is closed.
+// addr must be a node of the current topology (an error wrapping
+// ErrNoNode otherwise: the pool would close a client of any other
+// address at its next prune). The client belongs to the pool: do not
+// Close it; it is closed when the node leaves the topology or the Client
+// is closed.
 func (c *Client) Node(ctx context.Context, addr string) (rueidis.Client, error) {
 	if ctx == nil {
 		return nil, errNilContext
 	}
 	if c.closed.Load() {
 		return nil, ErrClosed
+	}
+	if _, ok := c.topo.Current().NodeByAddr(addr); !ok {
+		return nil, fmt.Errorf("%w: %q is not a node of the current topology", ErrNoNode, addr)
 	}
 	nc, err := c.pool.get(ctx, addr, false)
 	if err != nil {

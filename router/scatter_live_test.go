@@ -106,3 +106,21 @@ func TestNoPrimaryIsAnError(t *testing.T) {
 	assert.Zero(t, n)
 	assert.ErrorIs(t, c.Scan(ctx, router.ScanOptions{}, func(string) error { return nil }), router.ErrNoNode)
 }
+
+// TestNodeOutsideTopology: Client.Node refuses an address that is not a
+// node of the topology (ErrNoNode; a closed loopback port here, never
+// dialed), whose client the pool would close at its next prune while
+// the caller still held it; a node of the cluster answers.
+func TestNodeOutsideTopology(t *testing.T) {
+	c := newLiveClient(t, nil, router.Options{})
+	ctx := liveCtx(t, 10*time.Second)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	closed := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	_, err = c.Node(ctx, closed)
+	assert.ErrorIs(t, err, router.ErrNoNode)
+	n, err := c.Node(ctx, c.Primaries()[0].Addr)
+	require.NoError(t, err)
+	assert.NoError(t, n.Do(ctx, n.B().Ping().Build()).Error())
+}
