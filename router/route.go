@@ -32,6 +32,32 @@ func Route(s *topology.Snapshot, t *command.Table, policy ReadPolicy, args ...st
 	if t == nil {
 		t = command.DefaultTable()
 	}
+	if len(args) > 0 && args[0] != "" {
+		// The common shape (GET k, SET k v, HGET k f...): a command of
+		// class 0 with one key at a fixed position goes straight to its
+		// slot's shard. Anything else takes the general path, which
+		// decides the same for this shape.
+		if c, ok := t.Lookup(args[0]); ok && c.Class() == 0 {
+			if i := c.FixedKey(args); i > 0 {
+				// nodeFor for a decision with keys, without one.
+				slot := slots.Of(args[i])
+				if s == nil {
+					return slot, topology.Node{}, ErrNoNode
+				}
+				sh, ok := lookupShard(s, slot)
+				if !ok || sh.Primary == nil {
+					return slot, topology.Node{}, ErrNoNode
+				}
+				n := sh.Primary // ReadPrimary: the primary, whatever its state
+				if c.Flags&command.FlagReadOnly != 0 && policy != ReadPrimary {
+					if n = readNode(sh, policy); n == nil {
+						return slot, topology.Node{}, nil
+					}
+				}
+				return slot, *n, nil // the caller's copy, straight into the result
+			}
+		}
+	}
 	// d stays in memory, filled and read field by field (decideInto,
 	// nodeFor): copying the struct as a whole after its fields were
 	// written one by one stalls store forwarding.
@@ -44,6 +70,14 @@ func Route(s *topology.Snapshot, t *command.Table, policy ReadPolicy, args ...st
 		return d.slotOrNone(), topology.Node{}, err
 	}
 	return d.slotOrNone(), *n, err // the caller's copy, straight into the result
+}
+
+// readNode is the node that policy chooses among sh's for a read, without
+// breakers or latencies (Route's read policy).
+func readNode(sh *topology.Shard, policy ReadPolicy) *topology.Node {
+	all := func(*topology.Node) bool { return true }
+	none := func(*topology.Node) int64 { return 0 }
+	return chooseRead(sh, policy, 0, all, all, none).node
 }
 
 // decision is what the table says about one command.
@@ -110,16 +144,16 @@ func decideMode(t *command.Table, args []string, d *decision, lazy bool) error {
 		}
 		return err
 	}
-	switch c.Name {
-	case "multi", "exec", "discard", "watch", "unwatch":
-		d.txn = true
-	case "publish":
-		d.prefer = len(args) > 1
-	case "monitor", "sync", "psync", "quit", "reset", "hello", "auth",
-		"readonly", "readwrite", "client|reply", "client|tracking":
-		return connStateError(c.Name)
-	default:
-		if isSubscribe(c.Name) {
+	k := c.Class() // computed once per command when the table was built
+	if k != 0 {
+		switch {
+		case k&command.ClassTransaction != 0:
+			d.txn = true
+		case k&command.ClassPublish != 0:
+			d.prefer = len(args) > 1
+		case k&command.ClassConnState != 0:
+			return connStateError(c.Name)
+		case k&command.ClassSubscribe != 0:
 			return errSubscribe
 		}
 	}
@@ -139,8 +173,12 @@ func decideMode(t *command.Table, args []string, d *decision, lazy bool) error {
 		d.slot = slots.Of(args[1])
 	}
 	d.readOnly = c.Flags&command.FlagReadOnly != 0
-	d.blocking = c.Flags&command.FlagBlocking != 0 && c.IsBlocking(args) || blocksUnflagged(c.Name)
-	d.fan = !d.hasKeys && (c.Tips.Request == command.RequestAllShards || c.Tips.Request == command.RequestAllNodes)
+	if k&command.ClassBlocking != 0 {
+		// FlagBlocking (XREAD and XREADGROUP only with BLOCK), or WAIT
+		// and WAITAOF.
+		d.blocking = c.Flags&command.FlagBlocking != 0 && c.IsBlocking(args) || blocksUnflagged(c.Name)
+	}
+	d.fan = !d.hasKeys && k&command.ClassFanOut != 0
 	return nil
 }
 
@@ -173,9 +211,7 @@ func nodeFor(s *topology.Snapshot, d *decision, policy ReadPolicy) (*topology.No
 		return nil, ErrNoNode
 	}
 	if d.readOnly && policy != ReadPrimary {
-		all := func(*topology.Node) bool { return true }
-		none := func(*topology.Node) int64 { return 0 }
-		return chooseRead(sh, policy, 0, all, all, none).node, nil
+		return readNode(sh, policy), nil
 	}
 	// ReadPrimary: the primary, whatever its state (never a replica).
 	return sh.Primary, nil

@@ -25,7 +25,10 @@ func (s Slot) Valid() bool { return s < Count }
 
 // Of returns the hash slot of key, honouring hash tags.
 func Of(key string) Slot {
-	k := hashtag.Extract(key)
+	k := key
+	if n := len(key); n < 8 || n > 16 || hasBrace(key[:8]) || hasBrace(key[n-8:]) {
+		k = hashtag.Extract(key)
+	} // else a key of 8 to 16 bytes without '{' (the common case) is hashed whole
 	if len(k) < sliceBy {
 		// Short keys, the common case, without the call into crc16
 		// (whose tail this repeats, from a zero CRC): one 8-byte step,
@@ -57,4 +60,16 @@ func OfBytes(key []byte) Slot {
 // view returns b as a string without copying, for read-only scanning.
 func view(b []byte) string {
 	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+// hasBrace reports whether one of the first 8 bytes of s is '{' (s has at
+// least 8 bytes): it XORs them, as one word, with '{' in every byte and
+// tests the word for a zero byte (exactly, without false positives). It is
+// hashtag's test, repeated so that Of calls nothing for a short key.
+func hasBrace(s string) bool {
+	_ = s[7]
+	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	x ^= 0x7b7b7b7b7b7b7b7b
+	return (x-0x0101010101010101)&^x&0x8080808080808080 != 0
 }

@@ -200,6 +200,16 @@ type Command struct {
 	// single is singleKey() computed by finish, -1 when it is 0 (no
 	// single key); 0 for a Command that finish has not seen.
 	single int
+	// The numbers of arguments n (the name included) for which
+	// args[single] is the key, those the arity allows and more than
+	// single, are singleMin <= n <= singleMin+singleSpan; singleMin is
+	// -1 and singleSpan 0 when there is no single key, both 0 for a
+	// Command that finish has not seen.
+	singleMin  int
+	singleSpan uint
+	// class is classOf(c) | classKnown, computed by finish; 0 for a
+	// Command that finish has not seen.
+	class Class
 }
 
 // addName files c in m under key, a lower-case (sub)command name, and
@@ -284,6 +294,36 @@ var defaultTable = sync.OnceValue(func() *Table {
 // Lookup returns the command named name, in any case. For a subcommand
 // use Command.Subcommand, or Table.Command with the arguments.
 func (t *Table) Lookup(name string) (*Command, bool) {
+	if t == nil || !t.fast || uint(len(name)-1) >= 8 {
+		return t.lookupSlow(name)
+	}
+	// Most names, 1 to 8 bytes: the fold index, lower-cased and compared
+	// as one word (a free entry, whose word and hash are 0, has no name:
+	// the name's length tells them apart).
+	x := &t.idx
+	n := len(name)
+	var w uint64
+	if n >= 4 {
+		w = lowerWord(loadWord4(name))
+	} else {
+		w = lowerWord(loadWord3(name))
+	}
+	h := mixHash(w, n)
+	for i, probes := h&x.mask, 0; probes < len(x.entries); i, probes = (i+1)&x.mask, probes+1 {
+		e := &x.entries[i]
+		if e.word == w && e.hash == h && len(e.name) == n {
+			return e.cmd, true
+		}
+		if e.name == "" {
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+// lookupSlow is Lookup for an empty name or one longer than 8 bytes, or
+// for a table without its fold index.
+func (t *Table) lookupSlow(name string) (*Command, bool) {
 	if t == nil {
 		return nil, false
 	}
