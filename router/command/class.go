@@ -99,18 +99,19 @@ func (k Class) String() string {
 // wrong number of arguments. args[FixedKey(args)] is then the key that
 // decides the slot.
 func (c *Command) FixedKey(args []string) int {
-	if uint(len(args)-c.singleMin) <= c.singleSpan {
+	if uint(len(args))-c.singleMin <= c.singleSpan {
 		return c.single // inlined into the caller
 	}
-	if c.single == 0 {
-		return c.fixedKeySlow(len(args)) // a Command that finish has not seen
-	}
-	return 0 // no single key, or the wrong number of arguments
+	return c.fixedKeySlow(args)
 }
 
-// fixedKeySlow is FixedKey, of n arguments, for a Command that finish
-// has not seen.
-func (c *Command) fixedKeySlow(n int) int {
+// fixedKeySlow is FixedKey outside the bounds computed by finish: 0, or
+// for a Command that finish has not seen what singleKey says.
+func (c *Command) fixedKeySlow(args []string) int {
+	if c.single != 0 {
+		return 0 // no single key, or the wrong number of arguments
+	}
+	n := len(args)
 	if i := c.singleKey(); i > 0 && i < n && c.arityOK(n) {
 		return i
 	}

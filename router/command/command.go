@@ -205,7 +205,7 @@ type Command struct {
 	// single, are singleMin <= n <= singleMin+singleSpan; singleMin is
 	// -1 and singleSpan 0 when there is no single key, both 0 for a
 	// Command that finish has not seen.
-	singleMin  int
+	singleMin  uint
 	singleSpan uint
 	// class is classOf(c) | classKnown, computed by finish; 0 for a
 	// Command that finish has not seen.

@@ -191,7 +191,7 @@ func (c *Command) singleKey() int {
 func (c *Command) setSingle() {
 	c.single = c.singleKey()
 	if c.single == 0 {
-		c.single, c.singleMin, c.singleSpan = -1, -1, 0 // len(args) is never -1
+		c.single, c.singleMin, c.singleSpan = -1, math.MaxUint, 0 // len(args) is never MaxUint
 		return
 	}
 	// arityOK(n) && n > single
@@ -203,10 +203,10 @@ func (c *Command) setSingle() {
 		lo = max(lo, -c.Arity)
 	}
 	if lo > hi {
-		c.singleMin, c.singleSpan = -1, 0
+		c.singleMin, c.singleSpan = math.MaxUint, 0
 		return
 	}
-	c.singleMin, c.singleSpan = lo, uint(hi-lo)
+	c.singleMin, c.singleSpan = uint(lo), uint(hi-lo)
 }
 
 // DisplayName is the command args as the caller typed it, for messages:
