@@ -28,7 +28,21 @@ const NoSlot slots.Slot = 1<<16 - 1
 // keys hash to different slots, wraps ErrBadCommand for a malformed
 // command, or is ErrNoNode when no node serves the slot. Route allocates
 // nothing for a valid command with fewer than 17 keys.
-func Route(s *topology.Snapshot, t *command.Table, policy ReadPolicy, args ...string) (slots.Slot, topology.Node, error) {
+func Route(s *topology.Snapshot, t *command.Table, policy ReadPolicy, args ...string) (slot slots.Slot, node topology.Node, err error) {
+	// Small enough to be inlined: the node is copied once, from s
+	// straight into the caller's variable (a 160-byte result returned
+	// from a call is zeroed, filled, and copied again by the caller).
+	var n *topology.Node
+	if slot, n, err = route(s, t, policy, args); n != nil {
+		node = *n // the caller's copy
+	}
+	return
+}
+
+// route is Route returning s's own node (nil with an error, or when
+// the read policy finds none), which the caller copies and never hands
+// out or changes.
+func route(s *topology.Snapshot, t *command.Table, policy ReadPolicy, args []string) (slots.Slot, *topology.Node, error) {
 	if t == nil {
 		t = command.DefaultTable()
 	}
@@ -42,19 +56,16 @@ func Route(s *topology.Snapshot, t *command.Table, policy ReadPolicy, args ...st
 				// nodeFor for a decision with keys, without one.
 				slot := slots.Of(args[i])
 				if s == nil {
-					return slot, topology.Node{}, ErrNoNode
+					return slot, nil, ErrNoNode
 				}
 				sh, ok := lookupShard(s, slot)
 				if !ok || sh.Primary == nil {
-					return slot, topology.Node{}, ErrNoNode
+					return slot, nil, ErrNoNode
 				}
-				n := sh.Primary // ReadPrimary: the primary, whatever its state
 				if c.Flags&command.FlagReadOnly != 0 && policy != ReadPrimary {
-					if n = readNode(sh, policy); n == nil {
-						return slot, topology.Node{}, nil
-					}
+					return slot, readNode(sh, policy), nil
 				}
-				return slot, *n, nil // the caller's copy, straight into the result
+				return slot, sh.Primary, nil // ReadPrimary: the primary, whatever its state
 			}
 		}
 	}
@@ -63,13 +74,10 @@ func Route(s *topology.Snapshot, t *command.Table, policy ReadPolicy, args ...st
 	// written one by one stalls store forwarding.
 	var d decision
 	if err := decideInto(t, args, &d); err != nil {
-		return 0, topology.Node{}, err
+		return 0, nil, err
 	}
 	n, err := nodeFor(s, &d, policy)
-	if n == nil {
-		return d.slotOrNone(), topology.Node{}, err
-	}
-	return d.slotOrNone(), *n, err // the caller's copy, straight into the result
+	return d.slotOrNone(), n, err
 }
 
 // readNode is the node that policy chooses among sh's for a read, without
