@@ -297,21 +297,23 @@ func (t *Table) Lookup(name string) (*Command, bool) {
 	if t == nil || !t.fast || uint(len(name)-1) >= 8 {
 		return t.lookupSlow(name)
 	}
-	// Most names, 1 to 8 bytes: the fold index, lower-cased and compared
-	// as one word (a free entry, whose word and hash are 0, has no name:
-	// the name's length tells them apart).
+	// Most names, 1 to 8 bytes: the fold index (foldIndex.lookup),
+	// comparing the name as one word with the lower- and the upper-case
+	// spelling, and lower-cased with the first only for a mixed-case
+	// name (a free entry, whose words and hash are 0, has no name: the
+	// name's length tells them apart).
 	x := &t.idx
 	n := len(name)
 	var w uint64
 	if n >= 4 {
-		w = lowerWord(loadWord4(name))
+		w = loadWord4(name)
 	} else {
-		w = lowerWord(loadWord3(name))
+		w = loadWord3(name)
 	}
-	h := mixHash(w, n)
+	h := mixHash(w|foldBits, n)
 	for i, probes := h&x.mask, 0; probes < len(x.entries); i, probes = (i+1)&x.mask, probes+1 {
 		e := &x.entries[i]
-		if e.word == w && e.hash == h && len(e.name) == n {
+		if e.hash == h && len(e.name) == n && (e.word == w || e.upper == w || e.word == lowerWord(w)) {
 			return e.cmd, true
 		}
 		if e.name == "" {
