@@ -294,8 +294,17 @@ var defaultTable = sync.OnceValue(func() *Table {
 // Lookup returns the command named name, in any case. For a subcommand
 // use Command.Subcommand, or Table.Command with the arguments.
 func (t *Table) Lookup(name string) (*Command, bool) {
-	if t == nil || !t.fast || uint(len(name)-1) >= 8 {
-		return t.lookupSlow(name)
+	if t == nil || !t.fast || name == "" {
+		return t.lookupMap(name)
+	}
+	if len(name) > 8 {
+		if c, ok := t.idx.lookup(name); ok || len(name) <= 64 {
+			return c, ok
+		}
+		// lookupFold folds the case of a name longer than 64 bytes with
+		// strings.ToLower, which maps a few non-ASCII runes (the Kelvin
+		// sign) to ASCII letters.
+		return lookupFold(t.cmds, name)
 	}
 	// Most names, 1 to 8 bytes: the fold index (foldIndex.lookup),
 	// comparing the name as one word with the lower- and the upper-case
@@ -323,21 +332,12 @@ func (t *Table) Lookup(name string) (*Command, bool) {
 	return nil, false
 }
 
-// lookupSlow is Lookup for an empty name or one longer than 8 bytes, or
-// for a table without its fold index.
-func (t *Table) lookupSlow(name string) (*Command, bool) {
+// lookupMap is Lookup for a table without its fold index (and for the
+// empty name): the Go map.
+func (t *Table) lookupMap(name string) (*Command, bool) {
 	if t == nil {
 		return nil, false
 	}
-	if !t.fast {
-		return lookupFold(t.cmds, name)
-	}
-	if c, ok := t.idx.lookup(name); ok || len(name) <= 64 {
-		return c, ok
-	}
-	// lookupFold folds the case of a name longer than 64 bytes with
-	// strings.ToLower, which maps a few non-ASCII runes (the Kelvin
-	// sign) to ASCII letters.
 	return lookupFold(t.cmds, name)
 }
 

@@ -171,10 +171,13 @@ func (x *foldIndex) lookup(name string) (*Command, bool) {
 	}
 	n := len(name)
 	var w uint64
+	var h uint32
 	if n <= 8 {
-		w = lowerWord(loadWord(name))
+		raw := loadWord(name)
+		w, h = lowerWord(raw), mixHash(raw|foldBits, n)
+	} else {
+		h = mixHash(edgeWord(name), n) // foldHash
 	}
-	h := foldHash(name)
 	for i, probes := h&x.mask, 0; probes < len(x.entries); i, probes = (i+1)&x.mask, probes+1 {
 		e := &x.entries[i]
 		if e.name == "" {
