@@ -36,16 +36,16 @@ func Of(key string) Slot {
 		t := &crcTables
 		var crc uint16
 		if len(k) >= 8 {
-			crc = t[7][k[0]] ^ t[6][k[1]] ^ t[5][k[2]] ^ t[4][k[3]] ^
-				t[3][k[4]] ^ t[2][k[5]] ^ t[1][k[6]] ^ t[0][k[7]]
+			crc = t[7<<8+int(k[0])] ^ t[6<<8+int(k[1])] ^ t[5<<8+int(k[2])] ^ t[4<<8+int(k[3])] ^
+				t[3<<8+int(k[4])] ^ t[2<<8+int(k[5])] ^ t[1<<8+int(k[6])] ^ t[int(k[7])]
 			k = k[8:]
 		}
 		if len(k) >= 4 {
-			crc = t[3][byte(crc>>8)^k[0]] ^ t[2][byte(crc)^k[1]] ^ t[1][k[2]] ^ t[0][k[3]]
+			crc = t[3<<8+int(byte(crc>>8)^k[0])] ^ t[2<<8+int(byte(crc)^k[1])] ^ t[1<<8+int(k[2])] ^ t[int(k[3])]
 			k = k[4:]
 		}
 		for i := 0; i < len(k); i++ {
-			crc = crc<<8 ^ t[0][byte(crc>>8)^k[i]]
+			crc = crc<<8 ^ t[int(byte(crc>>8)^k[i])]
 		}
 		return Slot(crc & (Count - 1))
 	}
