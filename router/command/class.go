@@ -24,7 +24,7 @@ const (
 	// between callers.
 	ClassConnState
 	// ClassSubscribe: a command whose name ends in "subscribe"
-	// (SUBSCRIBE, PSUNSUBSCRIBE, SSUBSCRIBE...), for a pub/sub API only.
+	// (SUBSCRIBE, PUNSUBSCRIBE, SSUBSCRIBE...), for a pub/sub API only.
 	ClassSubscribe
 	// ClassBlocking: a command that may block its connection: one with
 	// FlagBlocking (see Command.IsBlocking for the arguments that decide

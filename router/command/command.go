@@ -203,8 +203,9 @@ type Command struct {
 	// The numbers of arguments n (the name included) for which
 	// args[single] is the key, those the arity allows and more than
 	// single, are singleMin <= n <= singleMin+singleSpan; singleMin is
-	// -1 and singleSpan 0 when there is no single key, both 0 for a
-	// Command that finish has not seen.
+	// MaxUint (no n) when there is no single key, both are 0 for a
+	// Command that finish has not seen. FixedKey tests
+	// uint(n)-singleMin <= singleSpan, one comparison.
 	singleMin  uint
 	singleSpan uint
 	// class is classOf(c) | classKnown, computed by finish; 0 for a

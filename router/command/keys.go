@@ -187,7 +187,7 @@ func (c *Command) singleKey() int {
 }
 
 // setSingle sets c.single to singleKey(), or -1 for 0 (no single key:
-// not asked again per call), and the bounds singleMin and singleMax.
+// not asked again per call), and the bounds singleMin and singleSpan.
 func (c *Command) setSingle() {
 	c.single = c.singleKey()
 	if c.single == 0 {
