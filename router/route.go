@@ -47,33 +47,54 @@ func route(s *topology.Snapshot, t *command.Table, policy ReadPolicy, args []str
 		t = command.DefaultTable()
 	}
 	if len(args) > 0 && args[0] != "" {
-		// The common shape (GET k, SET k v, HGET k f...): a command of
-		// class 0 with one key at a fixed position goes straight to its
-		// slot's shard. Anything else takes the general path, which
-		// decides the same for this shape.
-		if c, ok := t.Lookup(args[0]); ok && c.Class() == 0 {
-			if i := c.FixedKey(args); i > 0 {
-				// nodeFor for a decision with keys, without one.
-				slot := slots.Of(args[i])
-				if s == nil {
-					return slot, nil, ErrNoNode
+		if c, ok := t.Lookup(args[0]); ok {
+			if c.Class() == 0 {
+				// The common shape (GET k, SET k v, HGET k f...): a
+				// command of class 0 with one key at a fixed position
+				// goes straight to its slot's shard. (A container has no
+				// fixed key: its subcommand decides.)
+				if i := c.FixedKey(args); i > 0 {
+					// nodeFor for a decision with keys, without one.
+					slot := slots.Of(args[i])
+					if s == nil {
+						return slot, nil, ErrNoNode
+					}
+					sh, ok := lookupShard(s, slot)
+					if !ok || sh.Primary == nil {
+						return slot, nil, ErrNoNode
+					}
+					if c.Flags&command.FlagReadOnly != 0 && policy != ReadPrimary {
+						return slot, readNode(sh, policy), nil
+					}
+					return slot, sh.Primary, nil // ReadPrimary: the primary, whatever its state
 				}
-				sh, ok := lookupShard(s, slot)
-				if !ok || sh.Primary == nil {
-					return slot, nil, ErrNoNode
-				}
-				if c.Flags&command.FlagReadOnly != 0 && policy != ReadPrimary {
-					return slot, readNode(sh, policy), nil
-				}
-				return slot, sh.Primary, nil // ReadPrimary: the primary, whatever its state
 			}
+			return routeCommand(s, c, policy, args)
 		}
 	}
-	// d stays in memory, filled and read field by field (decideInto,
+	// Unknown or empty: decideInto says what to do.
+	var d decision
+	if err := decideInto(t, args, &d); err != nil {
+		return 0, nil, err
+	}
+	n, err := nodeFor(s, &d, policy)
+	return d.slotOrNone(), n, err
+}
+
+// routeCommand is route, past the fast path, for args whose name is that
+// of c, a top-level command of the table: Table.Command's subcommand,
+// then decideCommand, without looking the name up again.
+func routeCommand(s *topology.Snapshot, c *command.Command, policy ReadPolicy, args []string) (slots.Slot, *topology.Node, error) {
+	if len(args) > 1 {
+		if sub, ok := c.Subcommand(args[1]); ok {
+			c = sub
+		}
+	}
+	// d stays in memory, filled and read field by field (decideCommand,
 	// nodeFor): copying the struct as a whole after its fields were
 	// written one by one stalls store forwarding.
 	var d decision
-	if err := decideInto(t, args, &d); err != nil {
+	if err := decideCommand(c, args, &d, false); err != nil {
 		return 0, nil, err
 	}
 	n, err := nodeFor(s, &d, policy)
@@ -152,6 +173,11 @@ func decideMode(t *command.Table, args []string, d *decision, lazy bool) error {
 		}
 		return err
 	}
+	return decideCommand(c, args, d, lazy)
+}
+
+// decideCommand is decideMode for the command c that args invoke.
+func decideCommand(c *command.Command, args []string, d *decision, lazy bool) error {
 	k := c.Class() // computed once per command when the table was built
 	if k != 0 {
 		switch {
@@ -165,6 +191,7 @@ func decideMode(t *command.Table, args []string, d *decision, lazy bool) error {
 			return errSubscribe
 		}
 	}
+	var err error
 	if lazy {
 		var cross bool
 		d.slot, d.hasKeys, cross, err = c.SlotInfo(args)
