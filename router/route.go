@@ -28,22 +28,85 @@ const NoSlot slots.Slot = 1<<16 - 1
 // keys hash to different slots, wraps ErrBadCommand for a malformed
 // command, or is ErrNoNode when no node serves the slot. Route allocates
 // nothing for a valid command with fewer than 17 keys.
-func Route(s *topology.Snapshot, t *command.Table, policy ReadPolicy, args ...string) (slots.Slot, topology.Node, error) {
+func Route(s *topology.Snapshot, t *command.Table, policy ReadPolicy, args ...string) (slot slots.Slot, node topology.Node, err error) {
+	// Small enough to be inlined (cost 80, the compiler's budget: keep
+	// it so): the 160-byte node is copied from s in the caller's frame,
+	// not zeroed and filled in Route's and then copied again.
+	var n *topology.Node
+	if slot, n, err = route(s, t, policy, args); n != nil {
+		node = *n // the caller's copy
+	}
+	return
+}
+
+// route is Route returning s's own node (nil with an error, or when
+// the read policy finds none), which the caller copies and never hands
+// out or changes.
+func route(s *topology.Snapshot, t *command.Table, policy ReadPolicy, args []string) (slots.Slot, *topology.Node, error) {
 	if t == nil {
 		t = command.DefaultTable()
 	}
-	// d stays in memory, filled and read field by field (decideInto,
+	if len(args) > 0 && args[0] != "" {
+		if c, ok := t.Lookup(args[0]); ok {
+			if c.Class() == 0 {
+				// The common shape (GET k, SET k v, HGET k f...): a
+				// command of class 0 with one key at a fixed position
+				// goes straight to its slot's shard. (A container has no
+				// fixed key: its subcommand decides.)
+				if i := c.FixedKey(args); i > 0 {
+					// nodeFor for a decision with keys, without one.
+					slot := slots.Of(args[i])
+					if s == nil {
+						return slot, nil, ErrNoNode
+					}
+					sh, ok := lookupShard(s, slot)
+					if !ok || sh.Primary == nil {
+						return slot, nil, ErrNoNode
+					}
+					if c.Flags&command.FlagReadOnly != 0 && policy != ReadPrimary {
+						return slot, readNode(sh, policy), nil
+					}
+					return slot, sh.Primary, nil // ReadPrimary: the primary, whatever its state
+				}
+			}
+			return routeCommand(s, c, policy, args)
+		}
+	}
+	// Unknown or empty: decideInto says what to do.
+	var d decision
+	if err := decideInto(t, args, &d); err != nil {
+		return 0, nil, err
+	}
+	n, err := nodeFor(s, &d, policy)
+	return d.slotOrNone(), n, err
+}
+
+// routeCommand is route, past the fast path, for args whose name is that
+// of c, a top-level command of the table: Table.Command's subcommand,
+// then decideCommand, without looking the name up again.
+func routeCommand(s *topology.Snapshot, c *command.Command, policy ReadPolicy, args []string) (slots.Slot, *topology.Node, error) {
+	if len(args) > 1 {
+		if sub, ok := c.Subcommand(args[1]); ok {
+			c = sub
+		}
+	}
+	// d stays in memory, filled and read field by field (decideCommand,
 	// nodeFor): copying the struct as a whole after its fields were
 	// written one by one stalls store forwarding.
 	var d decision
-	if err := decideInto(t, args, &d); err != nil {
-		return 0, topology.Node{}, err
+	if err := decideCommand(c, args, &d, false); err != nil {
+		return 0, nil, err
 	}
 	n, err := nodeFor(s, &d, policy)
-	if n == nil {
-		return d.slotOrNone(), topology.Node{}, err
-	}
-	return d.slotOrNone(), *n, err // the caller's copy, straight into the result
+	return d.slotOrNone(), n, err
+}
+
+// readNode is the node that policy chooses among sh's for a read, without
+// breakers or latencies (Route's read policy).
+func readNode(sh *topology.Shard, policy ReadPolicy) *topology.Node {
+	all := func(*topology.Node) bool { return true }
+	none := func(*topology.Node) int64 { return 0 }
+	return chooseRead(sh, policy, 0, all, all, none).node
 }
 
 // decision is what the table says about one command.
@@ -110,19 +173,25 @@ func decideMode(t *command.Table, args []string, d *decision, lazy bool) error {
 		}
 		return err
 	}
-	switch c.Name {
-	case "multi", "exec", "discard", "watch", "unwatch":
-		d.txn = true
-	case "publish":
-		d.prefer = len(args) > 1
-	case "monitor", "sync", "psync", "quit", "reset", "hello", "auth",
-		"readonly", "readwrite", "client|reply", "client|tracking":
-		return connStateError(c.Name)
-	default:
-		if isSubscribe(c.Name) {
+	return decideCommand(c, args, d, lazy)
+}
+
+// decideCommand is decideMode for the command c that args invoke.
+func decideCommand(c *command.Command, args []string, d *decision, lazy bool) error {
+	k := c.Class() // computed once per command when the table was built
+	if k != 0 {
+		switch {
+		case k&command.ClassTransaction != 0:
+			d.txn = true
+		case k&command.ClassPublish != 0:
+			d.prefer = len(args) > 1
+		case k&command.ClassConnState != 0:
+			return connStateError(c.Name)
+		case k&command.ClassSubscribe != 0:
 			return errSubscribe
 		}
 	}
+	var err error
 	if lazy {
 		var cross bool
 		d.slot, d.hasKeys, cross, err = c.SlotInfo(args)
@@ -139,8 +208,12 @@ func decideMode(t *command.Table, args []string, d *decision, lazy bool) error {
 		d.slot = slots.Of(args[1])
 	}
 	d.readOnly = c.Flags&command.FlagReadOnly != 0
-	d.blocking = c.Flags&command.FlagBlocking != 0 && c.IsBlocking(args) || blocksUnflagged(c.Name)
-	d.fan = !d.hasKeys && (c.Tips.Request == command.RequestAllShards || c.Tips.Request == command.RequestAllNodes)
+	if k&command.ClassBlocking != 0 {
+		// FlagBlocking (XREAD and XREADGROUP only with BLOCK), or WAIT
+		// and WAITAOF.
+		d.blocking = c.Flags&command.FlagBlocking != 0 && c.IsBlocking(args) || blocksUnflagged(c.Name)
+	}
+	d.fan = !d.hasKeys && k&command.ClassFanOut != 0
 	return nil
 }
 
@@ -173,9 +246,7 @@ func nodeFor(s *topology.Snapshot, d *decision, policy ReadPolicy) (*topology.No
 		return nil, ErrNoNode
 	}
 	if d.readOnly && policy != ReadPrimary {
-		all := func(*topology.Node) bool { return true }
-		none := func(*topology.Node) int64 { return 0 }
-		return chooseRead(sh, policy, 0, all, all, none).node, nil
+		return readNode(sh, policy), nil
 	}
 	// ReadPrimary: the primary, whatever its state (never a replica).
 	return sh.Primary, nil

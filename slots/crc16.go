@@ -17,12 +17,14 @@ const poly = 0x1021
 // sliceBy is the number of bytes consumed per step by the fast path.
 const sliceBy = 16
 
-// crcTables[k][b] is the CRC of byte b followed by k zero bytes.
-// crcTables[0] is the textbook table.
+// crcTables[k<<8+b] is the CRC of byte b followed by k zero bytes: 16
+// tables of 256 entries in one array, so that a lookup is one load at a
+// constant offset from one base address. crcTables[:256] is the textbook
+// table.
 var crcTables = makeTables()
 
-func makeTables() [sliceBy][256]uint16 {
-	var t [sliceBy][256]uint16
+func makeTables() [sliceBy * 256]uint16 {
+	var t [sliceBy * 256]uint16
 	for b := 0; b < 256; b++ {
 		crc := uint16(b) << 8
 		for range 8 {
@@ -32,12 +34,12 @@ func makeTables() [sliceBy][256]uint16 {
 				crc <<= 1
 			}
 		}
-		t[0][b] = crc
+		t[b] = crc
 	}
 	for k := 1; k < sliceBy; k++ {
 		for b := 0; b < 256; b++ {
-			prev := t[k-1][b]
-			t[k][b] = prev<<8 ^ t[0][prev>>8]
+			prev := t[(k-1)<<8+b]
+			t[k<<8+b] = prev<<8 ^ t[prev>>8]
 		}
 	}
 	return t
@@ -55,25 +57,25 @@ func crc16(s string) uint16 {
 	var crc uint16
 	for len(s) >= sliceBy {
 		// The running CRC is XORed into the block's first two bytes.
-		crc = t[15][byte(crc>>8)^s[0]] ^ t[14][byte(crc)^s[1]] ^
-			t[13][s[2]] ^ t[12][s[3]] ^ t[11][s[4]] ^ t[10][s[5]] ^
-			t[9][s[6]] ^ t[8][s[7]] ^ t[7][s[8]] ^ t[6][s[9]] ^
-			t[5][s[10]] ^ t[4][s[11]] ^ t[3][s[12]] ^ t[2][s[13]] ^
-			t[1][s[14]] ^ t[0][s[15]]
+		crc = t[15<<8+int(byte(crc>>8)^s[0])] ^ t[14<<8+int(byte(crc)^s[1])] ^
+			t[13<<8+int(s[2])] ^ t[12<<8+int(s[3])] ^ t[11<<8+int(s[4])] ^ t[10<<8+int(s[5])] ^
+			t[9<<8+int(s[6])] ^ t[8<<8+int(s[7])] ^ t[7<<8+int(s[8])] ^ t[6<<8+int(s[9])] ^
+			t[5<<8+int(s[10])] ^ t[4<<8+int(s[11])] ^ t[3<<8+int(s[12])] ^ t[2<<8+int(s[13])] ^
+			t[1<<8+int(s[14])] ^ t[int(s[15])]
 		s = s[sliceBy:]
 	}
 	if len(s) >= 8 {
-		crc = t[7][byte(crc>>8)^s[0]] ^ t[6][byte(crc)^s[1]] ^
-			t[5][s[2]] ^ t[4][s[3]] ^ t[3][s[4]] ^ t[2][s[5]] ^
-			t[1][s[6]] ^ t[0][s[7]]
+		crc = t[7<<8+int(byte(crc>>8)^s[0])] ^ t[6<<8+int(byte(crc)^s[1])] ^
+			t[5<<8+int(s[2])] ^ t[4<<8+int(s[3])] ^ t[3<<8+int(s[4])] ^ t[2<<8+int(s[5])] ^
+			t[1<<8+int(s[6])] ^ t[int(s[7])]
 		s = s[8:]
 	}
 	if len(s) >= 4 {
-		crc = t[3][byte(crc>>8)^s[0]] ^ t[2][byte(crc)^s[1]] ^ t[1][s[2]] ^ t[0][s[3]]
+		crc = t[3<<8+int(byte(crc>>8)^s[0])] ^ t[2<<8+int(byte(crc)^s[1])] ^ t[1<<8+int(s[2])] ^ t[int(s[3])]
 		s = s[4:]
 	}
 	for i := 0; i < len(s); i++ {
-		crc = crc<<8 ^ t[0][byte(crc>>8)^s[i]]
+		crc = crc<<8 ^ t[int(byte(crc>>8)^s[i])]
 	}
 	return crc
 }

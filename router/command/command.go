@@ -200,6 +200,17 @@ type Command struct {
 	// single is singleKey() computed by finish, -1 when it is 0 (no
 	// single key); 0 for a Command that finish has not seen.
 	single int
+	// The numbers of arguments n (the name included) for which
+	// args[single] is the key, those the arity allows and more than
+	// single, are singleMin <= n <= singleMin+singleSpan; singleMin is
+	// MaxUint (no n) when there is no single key, both are 0 for a
+	// Command that finish has not seen. FixedKey tests
+	// uint(n)-singleMin <= singleSpan, one comparison.
+	singleMin  uint
+	singleSpan uint
+	// class is classOf(c) | classKnown, computed by finish; 0 for a
+	// Command that finish has not seen.
+	class Class
 }
 
 // addName files c in m under key, a lower-case (sub)command name, and
@@ -284,18 +295,50 @@ var defaultTable = sync.OnceValue(func() *Table {
 // Lookup returns the command named name, in any case. For a subcommand
 // use Command.Subcommand, or Table.Command with the arguments.
 func (t *Table) Lookup(name string) (*Command, bool) {
+	if t == nil || !t.fast || name == "" {
+		return t.lookupMap(name)
+	}
+	if len(name) > 8 {
+		if c, ok := t.idx.lookup(name); ok || len(name) <= 64 {
+			return c, ok
+		}
+		// lookupFold folds the case of a name longer than 64 bytes with
+		// strings.ToLower, which maps a few non-ASCII runes (the Kelvin
+		// sign) to ASCII letters.
+		return lookupFold(t.cmds, name)
+	}
+	// Most names, 1 to 8 bytes: the fold index (foldIndex.lookup),
+	// comparing the name as one word with the lower- and the upper-case
+	// spelling, and lower-cased with the first only for a mixed-case
+	// name (a free entry, whose words and hash are 0, has no name: the
+	// name's length tells them apart).
+	x := &t.idx
+	n := len(name)
+	var w uint64
+	if n >= 4 {
+		w = loadWord4(name)
+	} else {
+		w = loadWord3(name)
+	}
+	h := mixHash(w|foldBits, n)
+	for i, probes := h&x.mask, 0; probes < len(x.entries); i, probes = (i+1)&x.mask, probes+1 {
+		e := &x.entries[i]
+		if e.hash == h && len(e.name) == n && (e.word == w || e.upper == w || e.word == lowerWord(w)) {
+			return e.cmd, true
+		}
+		if e.name == "" {
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+// lookupMap is Lookup for a table without its fold index (and for the
+// empty name): the Go map.
+func (t *Table) lookupMap(name string) (*Command, bool) {
 	if t == nil {
 		return nil, false
 	}
-	if !t.fast {
-		return lookupFold(t.cmds, name)
-	}
-	if c, ok := t.idx.lookup(name); ok || len(name) <= 64 {
-		return c, ok
-	}
-	// lookupFold folds the case of a name longer than 64 bytes with
-	// strings.ToLower, which maps a few non-ASCII runes (the Kelvin
-	// sign) to ASCII letters.
 	return lookupFold(t.cmds, name)
 }
 

@@ -464,14 +464,17 @@ func buildStatic() map[string]*Command {
 	list := staticCommands()
 	m := make(map[string]*Command, len(list))
 	for _, c := range list {
-		finish(c)
 		addName(m, c.Name, c)
 	}
 	applyStaticTips(m)
+	for _, c := range list {
+		finish(c) // after the tips: the class depends on them
+	}
 	return m
 }
 
-// finish sets the computed flags of c and its subcommands.
+// finish sets the computed flags, the single key and the class of c and
+// its subcommands; c's tips must be set.
 func finish(c *Command) {
 	if len(c.Specs) == 0 && c.find == findSpecs {
 		c.Flags |= FlagKeyless
@@ -483,10 +486,8 @@ func finish(c *Command) {
 			c.Flags |= FlagKeysIncomplete
 		}
 	}
-	c.single = c.singleKey()
-	if c.single == 0 {
-		c.single = -1 // finished, no single key: not asked again per call
-	}
+	c.setSingle()
+	c.class = classOf(c) | classKnown
 	for key, s := range c.subs {
 		if isCanonical(key, s.Name) {
 			finish(s)

@@ -34,6 +34,14 @@
 // from COMMAND for the rest; this package only describes them, package
 // router acts on them.
 //
+// Computed once per command when a table is built, for a client's hot
+// path: Command.Class sorts out what a command asks of a client beyond
+// its keys (0 for an ordinary command; transactions, PUBLISH, commands
+// that take over the connection, the subscribe family, blocking and
+// fan-out commands), and Command.FixedKey gives the position of the one
+// key of a command like GET or SET, so that its slot is that of one
+// argument.
+//
 // A proxy or tool that must decide where a command goes without the
 // client — the slot's owner comes from package topology — calls
 // Table.Slot on the parsed arguments, answers an error to its own caller

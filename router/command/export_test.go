@@ -59,3 +59,27 @@ var (
 
 // SuggestKeys is suggestKeys, for its allocation test.
 var SuggestKeys = suggestKeys
+
+// FixedKeyRef is FixedKey as it was decided per call before finish
+// computed it: singleKey, the arity and the number of arguments. A
+// container has no fixed key (its subcommand decides).
+func FixedKeyRef(c *Command, args []string) int {
+	if c.subs != nil {
+		return 0
+	}
+	if i := c.singleKey(); i > 0 && i < len(args) && c.arityOK(len(args)) {
+		return i
+	}
+	return 0
+}
+
+// TableOfCommands returns a table of cmds, finished and filed as the
+// static table files its commands.
+func TableOfCommands(cmds ...*Command) *Table {
+	m := make(map[string]*Command, 2*len(cmds))
+	for _, c := range cmds {
+		finish(c)
+		addName(m, c.Name, c)
+	}
+	return newTable(m)
+}

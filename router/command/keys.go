@@ -1,6 +1,7 @@
 package command
 
 import (
+	"math"
 	"slices"
 	"strconv"
 
@@ -138,11 +139,7 @@ func (c *Command) Slot(args []string) (slot slots.Slot, hasKeys bool, err error)
 // Slot would return the *CrossSlotError naming them. It is for a caller
 // that splits such a command per slot instead of failing it.
 func (c *Command) SlotInfo(args []string) (slot slots.Slot, hasKeys, cross bool, err error) {
-	i := c.single // computed by finish (-1: none)
-	if i == 0 {
-		i = c.singleKey() // a Command finish has not seen
-	}
-	if i > 0 && i < len(args) && c.arityOK(len(args)) {
+	if i := c.FixedKey(args); i > 0 {
 		// One key at a fixed position (GET, SET, HGET, INCR...): the
 		// common case, without the key-spec machinery.
 		return slots.Of(args[i]), true, false, nil
@@ -177,9 +174,9 @@ func (c *Command) slotOfKeys(args []string) (slot slots.Slot, hasKeys, cross boo
 
 // singleKey returns the position of the command's only key when its one
 // key specification is "index i, range 0" (GET k, SET k v, HINCRBY k f
-// n...), else 0.
+// n...) and it has no subcommands, else 0.
 func (c *Command) singleKey() int {
-	if c.find != findSpecs || len(c.Specs) != 1 {
+	if c.find != findSpecs || len(c.Specs) != 1 || c.subs != nil {
 		return 0
 	}
 	s := &c.Specs[0]
@@ -187,6 +184,29 @@ func (c *Command) singleKey() int {
 		return 0
 	}
 	return s.Index
+}
+
+// setSingle sets c.single to singleKey(), or -1 for 0 (no single key:
+// not asked again per call), and the bounds singleMin and singleSpan.
+func (c *Command) setSingle() {
+	c.single = c.singleKey()
+	if c.single == 0 {
+		c.single, c.singleMin, c.singleSpan = -1, math.MaxUint, 0 // len(args) is never MaxUint
+		return
+	}
+	// arityOK(n) && n > single
+	lo, hi := c.single+1, math.MaxInt
+	switch {
+	case c.Arity > 0:
+		lo, hi = max(lo, c.Arity), c.Arity
+	case c.Arity < 0:
+		lo = max(lo, -c.Arity)
+	}
+	if lo > hi {
+		c.singleMin, c.singleSpan = math.MaxUint, 0
+		return
+	}
+	c.singleMin, c.singleSpan = uint(lo), uint(hi-lo)
 }
 
 // DisplayName is the command args as the caller typed it, for messages:

@@ -92,6 +92,7 @@ func mergeSubs(old, c *Command) *Command {
 		addName(cp.subs, s.Name[strings.IndexByte(s.Name, '|')+1:], s)
 	}
 	cp.Flags |= FlagContainer
+	cp.setSingle() // a container has no single key (its subcommand decides)
 	return &cp
 }
 
