@@ -242,10 +242,36 @@ func refusedOnSharedConn(args []string) bool {
 		return true
 	}
 	switch name {
-	case "monitor", "sync", "psync", "quit", "reset", "hello", "auth", "readonly", "readwrite":
+	case "monitor", "sync", "psync", "quit", "reset", "hello", "auth", "readonly", "readwrite", "asking":
 		return true
 	case "client":
 		return len(args) > 1 && (strings.EqualFold(args[1], "reply") || strings.EqualFold(args[1], "tracking"))
 	}
 	return false
+}
+
+// TestAskingRefused: ASKING sets a one-shot flag on its connection that
+// the next command on it consumes, whoever sends it: on the connection
+// the Client shares it would make another caller's command be served as
+// if redirected by ASK. Do, DoPrimaries and DoMulti refuse it, as they
+// refuse READONLY and READWRITE (they sent it before).
+func TestAskingRefused(t *testing.T) {
+	c := newLiveClient(t, nil, router.Options{})
+	ctx := liveCtx(t, 10*time.Second)
+	_, err := c.Do(ctx, "ASKING")
+	assert.ErrorIs(t, err, router.ErrBadCommand, "Do")
+	assert.ErrorIs(t, c.DoPrimaries(ctx, "asking")[0].Err, router.ErrBadCommand, "DoPrimaries")
+	assert.ErrorIs(t, c.DoMulti(ctx, router.C("Asking"))[0].Err, router.ErrBadCommand, "DoMulti")
+	r := c.Rueidis()
+	assert.ErrorIs(t, r.Do(ctx, r.B().Asking().Build()).Error(), router.ErrBadCommand, "the face's Do")
+}
+
+// TestRouteUnknownPolicy: the package function Route refuses a read
+// policy New would refuse (it routed with it before).
+func TestRouteUnknownPolicy(t *testing.T) {
+	c := newLiveClient(t, nil, router.Options{})
+	_, _, err := router.Route(c.Topology().Current(), nil, router.ReadPolicy(99), "GET", "k")
+	assert.ErrorIs(t, err, router.ErrBadCommand)
+	_, _, err = router.Route(c.Topology().Current(), nil, router.Nearest, "GET", "k")
+	assert.NoError(t, err)
 }

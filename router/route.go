@@ -2,6 +2,7 @@ package router
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 
@@ -18,15 +19,17 @@ const NoSlot slots.Slot = 1<<16 - 1
 // Route decides, without any I/O, where the command args (name first)
 // goes in snapshot s: its slot (NoSlot for a command without keys) and
 // a copy of the node (the caller's own: changing it changes nothing in s;
-// the zero Node with an error) — the slot's primary, or for a read-only command the node the
-// read policy chooses (without breakers or latencies: PrimaryPreferred
-// and Nearest give the primary, PreferReplica a random online replica). A command
-// without keys, or unknown to t, goes to a random primary. t nil means
-// DefaultTable().
+// the zero Node with an error) — the slot's primary, or for a read-only
+// command the node the read policy chooses (without breakers or
+// latencies: PrimaryPreferred gives the primary, PreferReplica a random
+// online replica, Nearest the primary or a replica at random, as all
+// latencies are unknown). A command without keys, or unknown to t, goes
+// to a random primary. t nil means DefaultTable().
 //
 // The error is a *CrossSlotError (errors.Is(err, ErrCrossSlot)) when the
 // keys hash to different slots, wraps ErrBadCommand for a malformed
-// command, or is ErrNoNode when no node serves the slot. Route allocates
+// command or an unknown policy, or is ErrNoNode when no node serves the
+// slot. Route allocates
 // nothing for a valid command with fewer than 17 keys.
 func Route(s *topology.Snapshot, t *command.Table, policy ReadPolicy, args ...string) (slot slots.Slot, node topology.Node, err error) {
 	// Small enough to be inlined (cost 80, the compiler's budget: keep
@@ -45,6 +48,9 @@ func Route(s *topology.Snapshot, t *command.Table, policy ReadPolicy, args ...st
 func route(s *topology.Snapshot, t *command.Table, policy ReadPolicy, args []string) (slots.Slot, *topology.Node, error) {
 	if t == nil {
 		t = command.DefaultTable()
+	}
+	if !policy.valid() {
+		return 0, nil, fmt.Errorf("%w: unknown read policy %d", command.ErrBadCommand, policy)
 	}
 	if len(args) > 0 && args[0] != "" {
 		if c, ok := t.Lookup(args[0]); ok {

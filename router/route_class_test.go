@@ -36,7 +36,7 @@ func decideByName(t *command.Table, args []string, d *decision, lazy bool) error
 	case "publish":
 		d.prefer = len(args) > 1
 	case "monitor", "sync", "psync", "quit", "reset", "hello", "auth",
-		"readonly", "readwrite", "client|reply", "client|tracking":
+		"readonly", "readwrite", "asking", "client|reply", "client|tracking":
 		return connStateError(c.Name)
 	default:
 		if isSubscribe(c.Name) {

@@ -19,7 +19,7 @@ const (
 	// order).
 	ClassPublish
 	// ClassConnState: MONITOR, SYNC, PSYNC, QUIT, RESET, HELLO, AUTH,
-	// READONLY, READWRITE, CLIENT REPLY and CLIENT TRACKING, which change
+	// READONLY, READWRITE, ASKING, CLIENT REPLY and CLIENT TRACKING, which change
 	// or take over the state of a connection that a client shares
 	// between callers.
 	ClassConnState
@@ -58,7 +58,7 @@ func classOf(c *Command) Class {
 	case "publish":
 		k |= ClassPublish
 	case "monitor", "sync", "psync", "quit", "reset", "hello", "auth",
-		"readonly", "readwrite", "client|reply", "client|tracking":
+		"readonly", "readwrite", "asking", "client|reply", "client|tracking":
 		k |= ClassConnState
 	}
 	const suffix = "subscribe"

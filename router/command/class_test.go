@@ -21,7 +21,7 @@ func classByName(c *command.Command) command.Class {
 	case "publish":
 		k |= command.ClassPublish
 	case "monitor", "sync", "psync", "quit", "reset", "hello", "auth",
-		"readonly", "readwrite", "client|reply", "client|tracking":
+		"readonly", "readwrite", "asking", "client|reply", "client|tracking":
 		k |= command.ClassConnState
 	}
 	if n := len(c.Name); n >= len("subscribe") && strings.EqualFold(c.Name[n-len("subscribe"):], "subscribe") {
