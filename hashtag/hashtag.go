@@ -10,7 +10,8 @@ package hashtag
 
 import (
 	"strings"
-	"unsafe"
+
+	"github.com/slotrouter/slotrouter/internal/wordscan"
 )
 
 // Extract returns exactly the bytes of key that Redis Cluster hashes.
@@ -29,7 +30,7 @@ func Extract(key string) string {
 // ExtractBytes is Extract for a key held as bytes. The result aliases key;
 // it allocates nothing.
 func ExtractBytes(key []byte) []byte {
-	s, e, ok := span(view(key))
+	s, e, ok := span(wordscan.View(key))
 	if !ok {
 		return key
 	}
@@ -88,7 +89,7 @@ func Shared(keys ...string) (string, bool) {
 // span finds the hashed part of key: the bytes between the first '{' and
 // the first '}' after it, when that part is non-empty.
 func span(key string) (start, end int, ok bool) {
-	if n := len(key); n >= 8 && n <= 16 && !hasBrace(key[:8]) && !hasBrace(key[n-8:]) {
+	if n := len(key); n >= 8 && n <= 16 && !wordscan.HasBrace(key[:8]) && !wordscan.HasBrace(key[n-8:]) {
 		// A key of 8 to 16 bytes without '{' (the common case), found
 		// without the call into IndexByte.
 		return 0, 0, false
@@ -102,21 +103,4 @@ func span(key string) (start, end int, ok bool) {
 		return 0, 0, false
 	}
 	return open + 1, open + 1 + n, true
-}
-
-// view returns b as a string without copying. The string must not outlive
-// b or be retained; it is only scanned.
-func view(b []byte) string {
-	return unsafe.String(unsafe.SliceData(b), len(b))
-}
-
-// hasBrace reports whether one of the first 8 bytes of s is '{' (s has at
-// least 8 bytes): it XORs them, as one word, with '{' in every byte and
-// tests the word for a zero byte (exactly, without false positives).
-func hasBrace(s string) bool {
-	_ = s[7]
-	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-	x ^= 0x7b7b7b7b7b7b7b7b
-	return (x-0x0101010101010101)&^x&0x8080808080808080 != 0
 }

@@ -1,5 +1,7 @@
 package slots
 
+import "github.com/slotrouter/slotrouter/internal/wordscan"
+
 // CRC-16/XMODEM (polynomial 0x1021, initial value 0, not reflected, no final
 // XOR), the checksum Redis Cluster uses for key slots.
 //
@@ -48,7 +50,7 @@ func makeTables() [sliceBy * 256]uint16 {
 // CRC16 returns the CRC-16/XMODEM checksum of b.
 // CRC16([]byte("123456789")) == 0x31C3.
 func CRC16(b []byte) uint16 {
-	return crc16(view(b))
+	return crc16(wordscan.View(b))
 }
 
 // crc16 is the implementation shared by string and byte keys.

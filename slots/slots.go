@@ -6,9 +6,8 @@
 package slots
 
 import (
-	"unsafe"
-
 	"github.com/slotrouter/slotrouter/hashtag"
+	"github.com/slotrouter/slotrouter/internal/wordscan"
 )
 
 // Count is the number of hash slots in a Redis Cluster.
@@ -26,7 +25,7 @@ func (s Slot) Valid() bool { return s < Count }
 // Of returns the hash slot of key, honouring hash tags.
 func Of(key string) Slot {
 	k := key
-	if n := len(key); n < 8 || n > 16 || hasBrace(key[:8]) || hasBrace(key[n-8:]) {
+	if n := len(key); n < 8 || n > 16 || wordscan.HasBrace(key[:8]) || wordscan.HasBrace(key[n-8:]) {
 		k = hashtag.Extract(key)
 	} // else a key of 8 to 16 bytes without '{' (the common case) is hashed whole
 	if len(k) < sliceBy {
@@ -54,22 +53,5 @@ func Of(key string) Slot {
 
 // OfBytes returns the hash slot of key, honouring hash tags.
 func OfBytes(key []byte) Slot {
-	return Of(view(key))
-}
-
-// view returns b as a string without copying, for read-only scanning.
-func view(b []byte) string {
-	return unsafe.String(unsafe.SliceData(b), len(b))
-}
-
-// hasBrace reports whether one of the first 8 bytes of s is '{' (s has at
-// least 8 bytes): it XORs them, as one word, with '{' in every byte and
-// tests the word for a zero byte (exactly, without false positives). It is
-// hashtag's test, repeated so that Of calls nothing for a short key.
-func hasBrace(s string) bool {
-	_ = s[7]
-	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-	x ^= 0x7b7b7b7b7b7b7b7b
-	return (x-0x0101010101010101)&^x&0x8080808080808080 != 0
+	return Of(wordscan.View(key))
 }

@@ -1,0 +1,32 @@
+package wordscan
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestHasBrace compares HasBrace with strings.IndexByte on every byte
+// value at every one of the 8 positions, and on bytes next to '{'.
+func TestHasBrace(t *testing.T) {
+	for pos := range 8 {
+		for c := range 256 {
+			b := []byte("abcdefgh")
+			b[pos] = byte(c)
+			s := string(b)
+			assert.Equal(t, strings.IndexByte(s, '{') >= 0, HasBrace(s), "%q", s)
+		}
+	}
+	for _, s := range []string{"zzzzzzzz", "{{{{{{{{", "zzzzzzz{", "{zzzzzzz", "|||||||z", "zzzzzzzz{"} {
+		assert.Equal(t, strings.IndexByte(s[:8], '{') >= 0, HasBrace(s), "%q", s)
+	}
+}
+
+func TestView(t *testing.T) {
+	assert.Equal(t, "abc", View([]byte("abc")))
+	assert.Equal(t, "", View(nil))
+}
