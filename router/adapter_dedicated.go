@@ -398,7 +398,7 @@ func (x *dedicated) installHooks() {
 		close(p.ch)
 		return
 	}
-	go forwardHooks(x.inner.SetOnInvalidations(p.inval), p.ch)
+	go forwardHooks(x.inner.SetOnInvalidations(guardInvalidations(x.addr, p.inval, x.a.c.panicked)), p.ch)
 }
 
 // forwardHooks copies the end of the connection's hooks (at most one

@@ -197,6 +197,22 @@ func (p *pool) node(addr string) *nodeState {
 	return n
 }
 
+// guardInvalidations returns fn (nil when fn is nil) with its panics
+// recovered and reported to report (when not nil) with addr: rueidis
+// calls an invalidation callback (ClientOption.OnInvalidations, a
+// dedicated connection's SetOnInvalidations) on its reader goroutine. A
+// callback that panicked is called again for the next invalidations.
+func guardInvalidations(addr string, fn func([]rueidis.RedisMessage), report func(addr string, err error)) func([]rueidis.RedisMessage) {
+	if fn == nil {
+		return nil
+	}
+	return func(ms []rueidis.RedisMessage) {
+		if err := safe.Call("OnInvalidations", func() { fn(ms) }); err != nil && report != nil {
+			report(addr, err)
+		}
+	}
+}
+
 // lookup returns the state of addr, or nil when the pool has none.
 func (p *pool) lookup(addr string) *nodeState { return (*p.nodes.Load())[addr] }
 
@@ -245,6 +261,7 @@ func (p *pool) connect(key connKey, d *dialing) {
 		opt = p.ropt
 	}
 	opt.InitAddress = []string{key.addr}
+	opt.OnInvalidations = guardInvalidations(key.addr, opt.OnInvalidations, p.onPanic)
 	if !key.readonly && !opt.DisableCache && p.cacheFn != nil {
 		opt.NewCacheStoreFn = p.cacheFn(key.addr, opt.NewCacheStoreFn)
 	}

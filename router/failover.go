@@ -237,18 +237,42 @@ func (c *Client) watchTick() {
 	}
 }
 
+// refreshed is the router's topology Observer: the client's state work
+// (topologyChanged) first, then the user's code — the Logger
+// (logChanges) and Options.Topology.Observer (user, when not nil) —
+// each in its own safe.Call, so that a panic in one of them skips
+// neither the state work nor the other; their panics are reported to
+// the PanicObserver.
+func (c *Client) refreshed(e topology.RefreshEvent, user topology.Observer) {
+	if err := safe.Call("topology change", func() { c.topologyChanged(e) }); err != nil {
+		c.panicked("", err)
+	}
+	if e.New != nil && c.log != nil {
+		if err := safe.Call("Logger", func() { c.logChanges(e) }); err != nil {
+			c.panicked("", err)
+		}
+	}
+	if user != nil {
+		if err := safe.Call("topology Observer", func() { user.OnRefresh(e) }); err != nil {
+			c.panicked("", err)
+		}
+	}
+}
+
 // topologyChanged is the client's part of every refresh: breakers learn
 // the nodes' health, waiting commands wake up, and a primary replaced by
 // a promotion has its breaker reset — or, when it was frozen (its calls
 // stalled) or flagged failed, tripped and its connections cut, so that
 // its reads in flight go to the new owner and its writes in flight end
 // with ErrUnknownOutcome instead of hanging until the caller's deadline.
+// It calls no user code but the EventObserver, guarded (the Logger and
+// the user's topology Observer run after it: refreshed).
 func (c *Client) topologyChanged(e topology.RefreshEvent) {
 	c.pool.topologyChanged(e)
 	if e.New == nil {
 		return
 	}
-	c.logChanges(e)
+	defer c.watch.published() // waiters wake up whatever happens below
 	c.cacheTopologyChanged(e)
 	for _, f := range e.Changes.Failovers {
 		if f.Old == nil || f.Old.Addr == "" {
@@ -272,10 +296,12 @@ func (c *Client) topologyChanged(e topology.RefreshEvent) {
 			ns.br.Reset() // replaced, reachable: nothing holds it open
 		}
 		if (failed || stalled) && ns.cut() > 0 {
-			c.event(Event{Kind: EventConnsCut, Addr: f.Old.Addr})
+			e := Event{Kind: EventConnsCut, Addr: f.Old.Addr}
+			if err := safe.Call("observer", func() { c.event(e) }); err != nil {
+				c.panicked(e.Addr, err)
+			}
 		}
 	}
-	c.watch.published()
 }
 
 // primaryUnreachable reports whether err, the error of an attempt of a
