@@ -47,3 +47,28 @@ func TestTopologyFeedsBreakers(t *testing.T) {
 	p.topologyChanged(topology.RefreshEvent{Old: healthy}) // a failed refresh
 	require.Equal(t, retry.Closed, p.breaker(a).State())
 }
+
+// TestBreakerCallbackPanicRecovered: a panic in the user's
+// Breaker.OnStateChange (run here by the topology's news, on the
+// refresher's goroutine in a client) is recovered and reported with the
+// node's address; the breaker changed state all the same.
+func TestBreakerCallbackPanicRecovered(t *testing.T) {
+	var calls int
+	p := newPool(rueidis.ClientOption{}, retry.BreakerOptions{OnStateChange: func(from, to retry.State) {
+		calls++
+		panic("user breaker callback")
+	}})
+	defer p.close()
+	var reported []string
+	p.onPanic = func(addr string, err error) {
+		require.ErrorIs(t, err, ErrPanic)
+		reported = append(reported, addr)
+	}
+	const a, b = "127.0.0.1:7000", "127.0.0.1:7001"
+	healthy := snapshotOf(t, a, b, topology.HealthOnline)
+	failed := snapshotOf(t, a, b, topology.HealthFailed)
+	p.topologyChanged(topology.RefreshEvent{Old: healthy, New: failed, Changes: topology.Diff(healthy, failed)})
+	require.True(t, p.breakerOpen(a))
+	require.Equal(t, 1, calls)
+	require.Equal(t, []string{a}, reported)
+}

@@ -181,13 +181,19 @@ func (p *pool) node(addr string) *nodeState {
 		m[k] = v
 	}
 	bo := p.bopts
-	if p.onBreaker != nil {
-		user := bo.OnStateChange
-		report := p.onBreaker
+	if user, report := bo.OnStateChange, p.onBreaker; user != nil || report != nil {
+		// The user's callback runs wherever the breaker changes: in
+		// callers, and on the refresher's and rueidis's goroutines.
+		onPanic := p.onPanic
 		bo.OnStateChange = func(from, to retry.State) {
-			report(addr, from, to)
-			if user != nil {
-				user(from, to)
+			if report != nil {
+				report(addr, from, to)
+			}
+			if user == nil {
+				return
+			}
+			if err := safe.Call("Breaker.OnStateChange", func() { user(from, to) }); err != nil && onPanic != nil {
+				onPanic(addr, err)
 			}
 		}
 	}

@@ -157,7 +157,18 @@ func (c *Client) breakerChanged(e Event) {
 func (c *Client) waitBegan(st *state, addr string, err error) {
 	c.event(Event{Kind: EventFailoverWaitBegin, Addr: addr, Slot: st.d.slot, Err: err})
 	if c.log != nil {
-		c.log.Warn("slotrouter: waiting for a reachable primary", "slot", int(st.d.slot), "node", addr, "cause", err.Error())
+		c.logged(addr, func() {
+			c.log.Warn("slotrouter: waiting for a reachable primary", "slot", int(st.d.slot), "node", addr, "cause", err.Error())
+		})
+	}
+}
+
+// logged runs fn, a call of the Logger, with its panic recovered and
+// reported to the PanicObserver (a command's state must not be left
+// half-updated by the caller's Logger).
+func (c *Client) logged(addr string, fn func()) {
+	if err := safe.Call("Logger", fn); err != nil {
+		c.panicked(addr, err)
 	}
 }
 
@@ -169,11 +180,13 @@ func (c *Client) waitEnded(st *state, err error) {
 	if c.log == nil {
 		return
 	}
-	if err != nil {
-		c.log.Warn("slotrouter: failover wait ended without a primary", "slot", int(st.d.slot), "node", st.waitAddr, "waited", d, "error", err.Error())
-	} else {
-		c.log.Warn("slotrouter: failover wait over", "slot", int(st.d.slot), "node", st.waitAddr, "waited", d)
-	}
+	c.logged(st.waitAddr, func() {
+		if err != nil {
+			c.log.Warn("slotrouter: failover wait ended without a primary", "slot", int(st.d.slot), "node", st.waitAddr, "waited", d, "error", err.Error())
+		} else {
+			c.log.Warn("slotrouter: failover wait over", "slot", int(st.d.slot), "node", st.waitAddr, "waited", d)
+		}
+	})
 }
 
 // logChanges logs what a refresh changed, at Info (the first topology in
@@ -248,9 +261,7 @@ func (c *Client) refreshed(e topology.RefreshEvent, user topology.Observer) {
 		c.panicked("", err)
 	}
 	if e.New != nil && c.log != nil {
-		if err := safe.Call("Logger", func() { c.logChanges(e) }); err != nil {
-			c.panicked("", err)
-		}
+		c.logged("", func() { c.logChanges(e) })
 	}
 	if user != nil {
 		if err := safe.Call("topology Observer", func() { user.OnRefresh(e) }); err != nil {

@@ -358,11 +358,9 @@ func (c *Client) reportResubscribed(addr string, slot slots.Slot, cause error, m
 		c.panicked(addr, err)
 	}
 	if c.log != nil {
-		if err := safe.Call("Logger", func() {
+		c.logged(addr, func() {
 			c.log.Info(msg, "node", addr, "slot", strconv.Itoa(int(slot)), "cause", cause.Error())
-		}); err != nil {
-			c.panicked(addr, err)
-		}
+		})
 	}
 }
 
