@@ -53,18 +53,29 @@ func TestDedicatedHookPanicEndsHooksLive(t *testing.T) {
 }
 
 // TestReceiveSubscriptionHookPanicLive: rueidis.WithOnSubscriptionHook's
-// hook, which the face's Receive documents and rueidis calls on its
-// reader goroutine, panics: Receive returns an error wrapping ErrPanic,
-// reported to the PanicObserver.
+// hook, which rueidis calls on its reader goroutine, panics: Receive
+// returns an error wrapping ErrPanic, reported to the PanicObserver —
+// the face's Receive, a dedicated connection's and a node's.
 func TestReceiveSubscriptionHookPanicLive(t *testing.T) {
 	ctx := liveCtx(t, 30*time.Second)
 	obs := &panicObserver{}
 	c := newLiveClient(t, nil, router.Options{Observer: obs})
 	r := c.Rueidis()
 	hctx := rueidis.WithOnSubscriptionHook(ctx, func(rueidis.PubSubSubscription) { panic("user subscription hook") })
-	err := r.Receive(hctx, r.B().Subscribe().Channel(testKey(t, "ch")).Build(), func(rueidis.PubSubMessage) {})
-	require.ErrorIs(t, err, router.ErrPanic)
-	assert.Positive(t, obs.panics.Load(), "the PanicObserver heard of it")
+	d, cancel := r.Dedicate()
+	defer cancel()
+	var node rueidis.Client
+	for _, n := range r.Nodes() {
+		node = n
+		break
+	}
+	require.NotNil(t, node)
+	for name, cl := range map[string]rueidis.CoreClient{"face": r, "dedicated": d, "node": node} {
+		before := obs.panics.Load()
+		err := cl.Receive(hctx, cl.B().Subscribe().Channel(testKey(t, "ch", name)).Build(), func(rueidis.PubSubMessage) {})
+		require.ErrorIs(t, err, router.ErrPanic, name)
+		assert.Greater(t, obs.panics.Load(), before, "%s: the PanicObserver heard of it", name)
+	}
 }
 
 // panicStore is a client-side cache store whose Update panics (rueidis

@@ -450,6 +450,68 @@ func (p *pubsubCtx) Value(key any) any {
 	return v
 }
 
+// hookCtx is ctx, for a Receive given straight to rueidis (a dedicated
+// connection's, a node's), with the caller's
+// rueidis.WithOnSubscriptionHook hook, if any, guarded: rueidis calls it
+// on its reader goroutine. A panic in it is recovered and reported
+// (onPanic), the context is cancelled (the Receive ends), the hook is not
+// called again, and panicErr gives the panic (an error wrapping
+// ErrPanic) for the Receive to return. release frees the context.
+type hookCtx struct {
+	context.Context
+	cancel  context.CancelFunc
+	probe   context.Context
+	onPanic func(error)
+	perr    atomic.Pointer[error]
+}
+
+func newHookCtx(ctx context.Context, onPanic func(error)) *hookCtx {
+	cctx, cancel := context.WithCancel(ctx)
+	return &hookCtx{
+		Context: cctx,
+		cancel:  cancel,
+		probe:   rueidis.WithOnSubscriptionHook(context.Background(), func(rueidis.PubSubSubscription) {}),
+		onPanic: onPanic,
+	}
+}
+
+// Value is the caller's context's, with its subscription hook guarded.
+func (h *hookCtx) Value(key any) any {
+	v := h.Context.Value(key)
+	if _, ok := h.probe.Value(key).(func(rueidis.PubSubSubscription)); ok {
+		if user, _ := v.(func(rueidis.PubSubSubscription)); user != nil {
+			return func(s rueidis.PubSubSubscription) { h.call(user, s) }
+		}
+	}
+	return v
+}
+
+// call runs the caller's hook unless it panicked before.
+func (h *hookCtx) call(user func(rueidis.PubSubSubscription), s rueidis.PubSubSubscription) {
+	if h.perr.Load() != nil {
+		return
+	}
+	err := safe.Call("subscription hook", func() { user(s) })
+	if err == nil || !h.perr.CompareAndSwap(nil, &err) {
+		return
+	}
+	if h.onPanic != nil {
+		h.onPanic(err)
+	}
+	h.cancel()
+}
+
+// panicErr returns the panic recovered in the hook, or nil.
+func (h *hookCtx) panicErr() error {
+	if e := h.perr.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+// release frees the context once the Receive returned.
+func (h *hookCtx) release() { h.cancel() }
+
 // userReturnHook returns the caller's WithOnReceiveReturnHook hook, once
 // rueidis has asked for it (nil: none).
 func (p *pubsubCtx) userReturnHook() func(error, rueidis.CommandClient) error {
