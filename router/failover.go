@@ -255,7 +255,8 @@ func (c *Client) watchTick() {
 // (logChanges) and Options.Topology.Observer (user, when not nil) —
 // each in its own safe.Call, so that a panic in one of them skips
 // neither the state work nor the other; their panics are reported to
-// the PanicObserver.
+// the PanicObserver (and a user's Observer's to its own OnPanic when it
+// is a topology.PanicObserver).
 func (c *Client) refreshed(e topology.RefreshEvent, user topology.Observer) {
 	if err := safe.Call("topology change", func() { c.topologyChanged(e) }); err != nil {
 		c.panicked("", err)
@@ -266,6 +267,10 @@ func (c *Client) refreshed(e topology.RefreshEvent, user topology.Observer) {
 	if user != nil {
 		if err := safe.Call("topology Observer", func() { user.OnRefresh(e) }); err != nil {
 			c.panicked("", err)
+			if po, ok := user.(topology.PanicObserver); ok {
+				// As the Refresher would tell it (topology.PanicObserver).
+				_ = safe.Call("topology Observer OnPanic", func() { po.OnPanic(err) })
+			}
 		}
 	}
 }
@@ -279,11 +284,12 @@ func (c *Client) refreshed(e topology.RefreshEvent, user topology.Observer) {
 // It calls no user code but the EventObserver, guarded (the Logger and
 // the user's topology Observer run after it: refreshed).
 func (c *Client) topologyChanged(e topology.RefreshEvent) {
-	c.pool.topologyChanged(e)
 	if e.New == nil {
+		c.pool.topologyChanged(e)
 		return
 	}
 	defer c.watch.published() // waiters wake up whatever happens below
+	c.pool.topologyChanged(e)
 	c.cacheTopologyChanged(e)
 	for _, f := range e.Changes.Failovers {
 		if f.Old == nil || f.Old.Addr == "" {
