@@ -28,7 +28,8 @@ func (c *Client) initCache() {
 				c.panicked(e.Addr, err)
 			}
 		},
-		closed: c.closed.Load,
+		closed:   c.closed.Load,
+		panicked: c.panicked,
 	}
 	c.pool.cacheFn = c.caches.storeFn
 }
@@ -52,7 +53,12 @@ func (c *Client) cacheTopologyChanged(e topology.RefreshEvent) {
 // client knows it — a MOVED (the topology is patched), an ASK (a slot
 // being migrated), TRYAGAIN, CLUSTERDOWN, a connection error — is sent
 // again through Do's redirect, failover and retry loop, and that reply is
-// returned uncached (the next call caches at the new owner). Without
+// returned uncached (the next call caches at the new owner). A panic in
+// the user's store (ClientOption.NewCacheStoreFn), which rueidis calls
+// from its reader goroutine, is recovered and reported to the
+// PanicObserver; the cached calls of that connection in progress fail
+// with an error wrapping ErrPanic, and the store is not used again (the
+// connection's later calls are sent uncached). Without
 // ClientSideCaching, DoCache is Do.
 func (a *rueidisClient) DoCache(ctx context.Context, cmd rueidis.Cacheable, ttl time.Duration) rueidis.RedisResult {
 	c := a.c
@@ -80,7 +86,11 @@ func (a *rueidisClient) DoCache(ctx context.Context, cmd rueidis.Cacheable, ttl 
 	if nc == nil {
 		return uncached(c.doUser(ctx, b.s, true, nil))
 	}
+	seq := c.caches.panicSeq()
 	res := nc.client.DoCache(sharedConnContext(ctx), cmd, ttl)
+	if err := c.caches.brokeSince(addr, seq); err != nil {
+		return rueidis.NewResult(rueidis.RedisMessage{}, err) // the user's store panicked
+	}
 	if !c.cacheRedo(ctx, addr, res.Error()) {
 		return res
 	}
@@ -232,11 +242,14 @@ func (a *rueidisClient) DoMultiCache(ctx context.Context, multi ...rueidis.Cache
 			cts[k] = multi[i]
 		}
 		var rs []rueidis.RedisResult
+		seq := c.caches.panicSeq()
 		err := safe.Call("DoMultiCache pipeline to "+g.addr, func() {
 			rs = g.nc.client.DoMultiCache(sharedConnContext(ctx), cts...)
 		})
 		if err != nil {
 			c.panicked(g.addr, err)
+		} else {
+			err = c.caches.brokeSince(g.addr, seq) // the user's store panicked
 		}
 		for k, i := range g.idx {
 			if err != nil || k >= len(rs) {

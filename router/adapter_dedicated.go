@@ -398,7 +398,7 @@ func (x *dedicated) installHooks() {
 		close(p.ch)
 		return
 	}
-	go forwardHooks(x.inner.SetOnInvalidations(p.inval), p.ch)
+	go forwardHooks(x.inner.SetOnInvalidations(guardInvalidations(x.addr, p.inval, x.a.c.panicked)), p.ch)
 }
 
 // forwardHooks copies the end of the connection's hooks (at most one
@@ -626,7 +626,9 @@ func (x *dedicated) DoMulti(ctx context.Context, multi ...rueidis.Completed) []r
 // Receive subscribes on the dedicated connection with SUBSCRIBE,
 // PSUBSCRIBE or SSUBSCRIBE (which pins the connection to its channels'
 // slot) and calls fn for each message until the subscription ends (see
-// rueidis.DedicatedClient).
+// rueidis.DedicatedClient). A panic in rueidis.WithOnSubscriptionHook's
+// hook (run on rueidis's reader goroutine) is recovered, reported to the
+// PanicObserver, and ends Receive with an error wrapping ErrPanic.
 func (x *dedicated) Receive(ctx context.Context, subscribe rueidis.Completed, fn func(msg rueidis.PubSubMessage)) error {
 	if ctx == nil {
 		return errNilContext
@@ -649,7 +651,12 @@ func (x *dedicated) Receive(ctx context.Context, subscribe rueidis.Completed, fn
 	if err != nil {
 		return err
 	}
-	err = dc.Receive(ctx, subscribe, fn)
+	hctx := newHookCtx(ctx, func(err error) { x.a.c.panicked(addr, err) })
+	defer hctx.release()
+	err = dc.Receive(hctx, subscribe, fn)
+	if perr := hctx.panicErr(); perr != nil {
+		return perr // the caller's subscription hook panicked
+	}
 	x.after(ctx, addr, txnNone, err)
 	return err
 }

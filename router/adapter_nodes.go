@@ -181,7 +181,9 @@ func (n *nodeClient) DoMultiStream(ctx context.Context, multi ...rueidis.Complet
 }
 
 // Receive subscribes on the node (not followed elsewhere: see the
-// face's Receive for that).
+// face's Receive for that). A panic in rueidis.WithOnSubscriptionHook's
+// hook (run on rueidis's reader goroutine) is recovered, reported to the
+// PanicObserver, and ends Receive with an error wrapping ErrPanic.
 func (n *nodeClient) Receive(ctx context.Context, subscribe rueidis.Completed, fn func(msg rueidis.PubSubMessage)) error {
 	if subscribe.IsEmpty() {
 		return errEmptyCommand
@@ -196,7 +198,13 @@ func (n *nodeClient) Receive(ctx context.Context, subscribe rueidis.Completed, f
 	if err != nil {
 		return err
 	}
-	return cl.Receive(ctx, subscribe, fn)
+	hctx := newHookCtx(ctx, func(err error) { n.a.c.panicked(n.addr, err) })
+	defer hctx.release()
+	err = cl.Receive(hctx, subscribe, fn)
+	if perr := hctx.panicErr(); perr != nil {
+		return perr // the caller's subscription hook panicked
+	}
+	return err
 }
 
 // Dedicated runs fn with a dedicated connection to the node.

@@ -140,7 +140,10 @@ func (s *subscription) slotOrNone() slots.Slot {
 //
 // rueidis.WithOnSubscriptionHook's hook sees every confirmation,
 // resubscriptions included; rueidis.WithOnReceiveReturnHook's hook runs
-// once, when Receive returns, with the last node's client.
+// once, when Receive returns, with the last node's client. The
+// subscription hook runs on rueidis's reader goroutine: a panic in it is
+// recovered and reported to the PanicObserver, and ends Receive with an
+// error wrapping ErrPanic.
 func (a *rueidisClient) Receive(ctx context.Context, subscribe rueidis.Completed, fn func(msg rueidis.PubSubMessage)) error {
 	if ctx == nil {
 		return errNilContext

@@ -33,6 +33,12 @@ type cacheStores struct {
 	report func(Event)
 	// closed reports whether the client is closing (no events then).
 	closed func() bool
+	// panicked reports a panic recovered in a user's store (nil: none).
+	panicked func(addr string, err error)
+
+	// panics counts the user's stores broken by a panic: a cached call
+	// that sees it change looks for its node's (brokeSince).
+	panics atomic.Uint64
 
 	mu     sync.Mutex
 	byAddr map[string][]weak.Pointer[slotStore]
@@ -47,12 +53,16 @@ func (r *cacheStores) storeFn(addr string, user rueidis.NewCacheStoreFn) rueidis
 		if user != nil {
 			if err := safe.Call("NewCacheStoreFn", func() { inner = user(o) }); err != nil {
 				inner = nil // the default store below
+				if r.panicked != nil {
+					r.panicked(addr, err)
+				}
 			}
 		}
+		guarded := inner != nil
 		if inner == nil {
 			inner = newLRUStore(o.CacheSizeEachConn)
 		}
-		s := &slotStore{inner: inner, addr: addr, reg: r, bySlot: make(map[slots.Slot]map[string]struct{})}
+		s := &slotStore{inner: inner, user: guarded, addr: addr, reg: r, bySlot: make(map[slots.Slot]map[string]struct{})}
 		r.add(s)
 		return s
 	}
@@ -165,6 +175,28 @@ func (r *cacheStores) dropSlot(addr string, slot slots.Slot) {
 	}
 }
 
+// panicSeq returns the count of panics of users' stores, to give
+// brokeSince after a cached call.
+func (r *cacheStores) panicSeq() uint64 { return r.panics.Load() }
+
+// brokeSince returns the panic that broke a store of addr after seq (the
+// panicSeq before a cached call), or nil.
+func (r *cacheStores) brokeSince(addr string, seq uint64) error {
+	if r.panics.Load() == seq {
+		return nil // the hot path: no store broke
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, w := range r.live(addr) {
+		if s := w.Value(); s != nil {
+			if b := s.broke.Load(); b != nil && b.seq > seq {
+				return b.err
+			}
+		}
+	}
+	return nil
+}
+
 // lostSlots reports whether addr served, as a primary, a slot in old that
 // it does not serve in s.
 func lostSlots(old, s *topology.Snapshot, addr string) bool {
@@ -187,10 +219,22 @@ func lostSlots(old, s *topology.Snapshot, addr string) bool {
 // slotStore is the cache store of one connection to a primary: rueidis's
 // CacheStore contract, delegated to inner, plus an index of the cached
 // keys by slot so that the entries of a slot can be dropped.
+//
+// A user's store (NewCacheStoreFn) is called by rueidis's reader
+// goroutine (Update, Delete, Close) as well as by the callers (Flight,
+// Cancel): its calls are guarded. The first panic breaks the store: it
+// is reported to the PanicObserver, the flight whose Update panicked is
+// cancelled with it (best effort), the cached calls of the node that
+// were in progress fail with it (DoCache, DoMultiCache: brokeSince),
+// and the user's store is not called again, but for Close: every later
+// call of the connection is a miss, sent to the node and not cached. A
+// new connection gets a new store from NewCacheStoreFn.
 type slotStore struct {
 	inner rueidis.CacheStore
+	user  bool // inner is the user's store: guard its calls
 	addr  string
 	reg   *cacheStores
+	broke atomic.Pointer[storePanic] // the panic that broke the user's store
 
 	mu     sync.Mutex
 	bySlot map[slots.Slot]map[string]struct{}
@@ -198,16 +242,72 @@ type slotStore struct {
 	full   bool // the index overflowed: it no longer knows every key
 }
 
-// Flight looks the entry up (see rueidis.CacheStore).
-func (s *slotStore) Flight(key, cmd string, ttl time.Duration, now time.Time) (rueidis.RedisMessage, rueidis.CacheEntry) {
-	return s.inner.Flight(key, cmd, ttl, now)
+// storePanic is the panic that broke a user's store, and its number in
+// cacheStores.panics.
+type storePanic struct {
+	err error
+	seq uint64
+}
+
+// guard runs fn, a call of the user's store, unless the store is broken;
+// it reports false when fn was not run or panicked (the store is then
+// broken).
+func (s *slotStore) guard(where string, fn func()) bool {
+	if s.broke.Load() != nil {
+		return false
+	}
+	err := safe.Call(where, fn)
+	if err == nil {
+		return true
+	}
+	s.breakWith(err)
+	return false
+}
+
+// breakWith records err, a panic of the user's store, as the one that
+// broke it (the first only) and reports it.
+func (s *slotStore) breakWith(err error) {
+	if s.broke.Load() != nil {
+		return
+	}
+	s.reg.mu.Lock() // brokeSince sees the store broken once panics moved
+	first := s.broke.CompareAndSwap(nil, &storePanic{err: err, seq: s.reg.panics.Load() + 1})
+	if first {
+		s.reg.panics.Add(1)
+	}
+	s.reg.mu.Unlock()
+	if first && s.reg.panicked != nil {
+		s.reg.panicked(s.addr, err)
+	}
+}
+
+// Flight looks the entry up (see rueidis.CacheStore). A broken store
+// answers a miss and starts no flight.
+func (s *slotStore) Flight(key, cmd string, ttl time.Duration, now time.Time) (v rueidis.RedisMessage, e rueidis.CacheEntry) {
+	if !s.user {
+		return s.inner.Flight(key, cmd, ttl, now)
+	}
+	if !s.guard("CacheStore.Flight", func() { v, e = s.inner.Flight(key, cmd, ttl, now) }) {
+		return rueidis.RedisMessage{}, nil
+	}
+	return v, e
 }
 
 // Update stores a reply and indexes its key by slot. A reply that arrives
 // after its slot was given away (the topology no longer names this node)
-// is dropped at once: it may have been read before the move.
-func (s *slotStore) Update(key, cmd string, val rueidis.RedisMessage) int64 {
-	pxat := s.inner.Update(key, cmd, val)
+// is dropped at once: it may have been read before the move. A broken
+// store keeps nothing (0: no expiry).
+func (s *slotStore) Update(key, cmd string, val rueidis.RedisMessage) (pxat int64) {
+	if !s.user {
+		pxat = s.inner.Update(key, cmd, val)
+	} else if s.broke.Load() != nil {
+		return 0
+	} else if err := safe.Call("CacheStore.Update", func() { pxat = s.inner.Update(key, cmd, val) }); err != nil {
+		s.breakWith(err)
+		// Callers may wait for this flight in the user's store.
+		_ = safe.Call("CacheStore.Cancel", func() { s.inner.Cancel(key, cmd, err) })
+		return 0
+	}
 	slot := slots.Of(key)
 	s.mu.Lock()
 	if !s.full {
@@ -233,11 +333,17 @@ func (s *slotStore) Update(key, cmd string, val rueidis.RedisMessage) int64 {
 }
 
 // Cancel ends a flight with err (see rueidis.CacheStore).
-func (s *slotStore) Cancel(key, cmd string, err error) { s.inner.Cancel(key, cmd, err) }
+func (s *slotStore) Cancel(key, cmd string, err error) {
+	if !s.user {
+		s.inner.Cancel(key, cmd, err)
+		return
+	}
+	s.guard("CacheStore.Cancel", func() { s.inner.Cancel(key, cmd, err) })
+}
 
 // Delete drops the entries of keys (an invalidation; nil: all).
 func (s *slotStore) Delete(keys []rueidis.RedisMessage) {
-	s.inner.Delete(keys)
+	s.innerDelete(keys)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if keys == nil {
@@ -265,7 +371,12 @@ func (s *slotStore) Delete(keys []rueidis.RedisMessage) {
 // Close flushes the store: its connection is gone (rueidis passes
 // ErrDoCacheAborted, whatever the cause).
 func (s *slotStore) Close(err error) {
-	s.inner.Close(err)
+	if !s.user {
+		s.inner.Close(err)
+	} else if perr := safe.Call("CacheStore.Close", func() { s.inner.Close(err) }); perr != nil {
+		// Even a broken store is closed: it may hold waiting flights.
+		s.breakWith(perr)
+	}
 	s.mu.Lock()
 	had := s.n > 0 || s.full
 	s.reset()
@@ -274,6 +385,15 @@ func (s *slotStore) Close(err error) {
 	if had && !s.reg.closed() {
 		s.reg.report(Event{Kind: EventCacheDropped, Addr: s.addr, Slot: NoSlot})
 	}
+}
+
+// innerDelete deletes keys (nil: all) from the inner store.
+func (s *slotStore) innerDelete(keys []rueidis.RedisMessage) {
+	if !s.user {
+		s.inner.Delete(keys)
+		return
+	}
+	s.guard("CacheStore.Delete", func() { s.inner.Delete(keys) })
 }
 
 // reset empties the index (s.mu held).
@@ -291,7 +411,7 @@ func (s *slotStore) overflowed() bool {
 
 // flush drops every entry of the store.
 func (s *slotStore) flush() {
-	s.inner.Delete(nil)
+	s.innerDelete(nil)
 	s.mu.Lock()
 	s.reset()
 	s.mu.Unlock()
@@ -342,9 +462,9 @@ func (s *slotStore) deleteKeys(keys []string, dropped []slots.Slot) {
 		return
 	}
 	if msgs, ok := keyMessages(keys); ok {
-		s.inner.Delete(msgs)
+		s.innerDelete(msgs)
 	} else {
-		s.inner.Delete(nil) // cannot name the keys: drop everything
+		s.innerDelete(nil) // cannot name the keys: drop everything
 	}
 	for _, slot := range dropped {
 		s.reg.report(Event{Kind: EventCacheDropped, Addr: s.addr, Slot: slot})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -369,4 +370,100 @@ func TestDropUnownedFailover(t *testing.T) {
 	ts.dropUnowned(before, swapped)
 	_, ok = hit(b, bKeys[0])
 	assert.False(t, ok, "lost slots: flushed")
+}
+
+// brittleStore is a user's cache store that panics in Update (and in
+// Close when closePanics) and counts its calls.
+type brittleStore struct {
+	calls, closes atomic.Int64
+	closePanics   bool
+}
+
+func (s *brittleStore) Flight(string, string, time.Duration, time.Time) (rueidis.RedisMessage, rueidis.CacheEntry) {
+	s.calls.Add(1)
+	return rueidis.RedisMessage{}, nil
+}
+func (s *brittleStore) Update(string, string, rueidis.RedisMessage) int64 {
+	s.calls.Add(1)
+	panic("user store")
+}
+func (s *brittleStore) Cancel(string, string, error)  { s.calls.Add(1) }
+func (s *brittleStore) Delete([]rueidis.RedisMessage) { s.calls.Add(1) }
+func (s *brittleStore) Close(error) {
+	s.closes.Add(1)
+	if s.closePanics {
+		panic("user store close")
+	}
+}
+
+// TestSlotStoreUserPanic: a panic in the user's store is recovered and
+// reported once; it breaks the store: brokeSince gives it to the cached
+// calls in progress (not to later ones), the flight is cancelled, and
+// the user's store is no longer called but for Close.
+func TestSlotStoreUserPanic(t *testing.T) {
+	ts := newTestStores()
+	var reported []error
+	ts.panicked = func(addr string, err error) {
+		assert.Equal(t, "a:1", addr)
+		reported = append(reported, err)
+	}
+	user := &brittleStore{}
+	st := ts.storeFn("a:1", func(rueidis.CacheStoreOption) rueidis.CacheStore { return user })(rueidis.CacheStoreOption{})
+	seq := ts.panicSeq()
+	require.NoError(t, ts.brokeSince("a:1", seq))
+	v, e := st.Flight("k", "GET", time.Minute, time.Now())
+	require.Zero(t, v)
+	require.Nil(t, e)
+	assert.Zero(t, st.Update("k", "GET", cachedMsg(t, "v")), "nothing kept")
+	require.Len(t, reported, 1)
+	assert.ErrorIs(t, reported[0], ErrPanic)
+	assert.ErrorIs(t, ts.brokeSince("a:1", seq), ErrPanic, "the call in progress fails")
+	assert.NoError(t, ts.brokeSince("b:1", seq), "another node's calls do not")
+	assert.NoError(t, ts.brokeSince("a:1", ts.panicSeq()), "later calls do not")
+	calls := user.calls.Load() // Flight, Update, Cancel of the flight
+	assert.EqualValues(t, 3, calls)
+	_, ok := hit(st, "k")
+	assert.False(t, ok, "a broken store is a miss")
+	st.Update("k", "GET", cachedMsg(t, "v"))
+	st.Delete(nil)
+	assert.Equal(t, calls, user.calls.Load(), "the broken store was called again")
+	st.Close(rueidis.ErrDoCacheAborted)
+	assert.EqualValues(t, 1, user.closes.Load(), "a broken store is still closed")
+	assert.Len(t, reported, 1, "reported once")
+}
+
+// TestSlotStoreUserPanicInClose: a panic in the user's Close is
+// recovered and reported; the store is unregistered all the same.
+func TestSlotStoreUserPanicInClose(t *testing.T) {
+	ts := newTestStores()
+	var reported atomic.Int64
+	ts.panicked = func(string, error) { reported.Add(1) }
+	user := &brittleStore{closePanics: true}
+	st := ts.storeFn("a:1", func(rueidis.CacheStoreOption) rueidis.CacheStore { return user })(rueidis.CacheStoreOption{})
+	require.Len(t, ts.stores(), 1)
+	st.Close(rueidis.ErrDoCacheAborted)
+	assert.EqualValues(t, 1, reported.Load())
+	assert.Empty(t, ts.stores())
+}
+
+// TestGuardInvalidations: an invalidation callback's panic is recovered
+// and reported with the node's address, and the callback is called
+// again for the next invalidation; nil stays nil.
+func TestGuardInvalidations(t *testing.T) {
+	assert.Nil(t, guardInvalidations("a:1", nil, nil))
+	var calls int
+	var reported []error
+	fn := guardInvalidations("a:1", func([]rueidis.RedisMessage) {
+		calls++
+		panic("user callback")
+	}, func(addr string, err error) {
+		assert.Equal(t, "a:1", addr)
+		reported = append(reported, err)
+	})
+	fn(nil)
+	fn(nil)
+	assert.Equal(t, 2, calls)
+	require.Len(t, reported, 2)
+	assert.ErrorIs(t, reported[0], ErrPanic)
+	guardInvalidations("a:1", func([]rueidis.RedisMessage) { panic("unreported") }, nil)(nil)
 }

@@ -181,13 +181,19 @@ func (p *pool) node(addr string) *nodeState {
 		m[k] = v
 	}
 	bo := p.bopts
-	if p.onBreaker != nil {
-		user := bo.OnStateChange
-		report := p.onBreaker
+	if user, report := bo.OnStateChange, p.onBreaker; user != nil || report != nil {
+		// The user's callback runs wherever the breaker changes: in
+		// callers, and on the refresher's and rueidis's goroutines.
+		onPanic := p.onPanic
 		bo.OnStateChange = func(from, to retry.State) {
-			report(addr, from, to)
-			if user != nil {
-				user(from, to)
+			if report != nil {
+				report(addr, from, to)
+			}
+			if user == nil {
+				return
+			}
+			if err := safe.Call("Breaker.OnStateChange", func() { user(from, to) }); err != nil && onPanic != nil {
+				onPanic(addr, err)
 			}
 		}
 	}
@@ -195,6 +201,22 @@ func (p *pool) node(addr string) *nodeState {
 	m[addr] = n
 	p.nodes.Store(&m)
 	return n
+}
+
+// guardInvalidations returns fn (nil when fn is nil) with its panics
+// recovered and reported to report (when not nil) with addr: rueidis
+// calls an invalidation callback (ClientOption.OnInvalidations, a
+// dedicated connection's SetOnInvalidations) on its reader goroutine. A
+// callback that panicked is called again for the next invalidations.
+func guardInvalidations(addr string, fn func([]rueidis.RedisMessage), report func(addr string, err error)) func([]rueidis.RedisMessage) {
+	if fn == nil {
+		return nil
+	}
+	return func(ms []rueidis.RedisMessage) {
+		if err := safe.Call("OnInvalidations", func() { fn(ms) }); err != nil && report != nil {
+			report(addr, err)
+		}
+	}
 }
 
 // lookup returns the state of addr, or nil when the pool has none.
@@ -245,6 +267,7 @@ func (p *pool) connect(key connKey, d *dialing) {
 		opt = p.ropt
 	}
 	opt.InitAddress = []string{key.addr}
+	opt.OnInvalidations = guardInvalidations(key.addr, opt.OnInvalidations, p.onPanic)
 	if !key.readonly && !opt.DisableCache && p.cacheFn != nil {
 		opt.NewCacheStoreFn = p.cacheFn(key.addr, opt.NewCacheStoreFn)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -388,14 +389,21 @@ type followHooks struct {
 	out  chan error
 	done bool
 	gen  int // of the connection's channel forwarded now
+
+	panicked atomic.Bool // a hook of the caller panicked: not called again
 }
 
-// wrapped returns the hooks set on the connection.
+// wrapped returns the hooks set on the connection. They run on rueidis's
+// reader goroutine: a panic in the caller's hook is recovered and
+// reported to the PanicObserver, ends the hooks with it (an error
+// wrapping ErrPanic, on the caller's channel), and the caller's hooks
+// are not called again (the connection stays subscribed until the
+// caller gives it back).
 func (h *followHooks) wrapped() rueidis.PubSubHooks {
 	return rueidis.PubSubHooks{
 		OnMessage: func(m rueidis.PubSubMessage) {
 			if h.user.OnMessage != nil {
-				h.user.OnMessage(m)
+				h.call("OnMessage", func() { h.user.OnMessage(m) })
 			}
 		},
 		OnSubscription: func(s rueidis.PubSubSubscription) {
@@ -403,10 +411,24 @@ func (h *followHooks) wrapped() rueidis.PubSubHooks {
 				return
 			}
 			if h.user.OnSubscription != nil {
-				h.user.OnSubscription(s)
+				h.call("OnSubscription", func() { h.user.OnSubscription(s) })
 			}
 		},
 	}
+}
+
+// call runs fn, a hook of the caller, unless one panicked before; a
+// panic ends the hooks.
+func (h *followHooks) call(where string, fn func()) {
+	if h.panicked.Load() {
+		return
+	}
+	err := safe.Call("dedicated pub/sub hook "+where, fn)
+	if err == nil || !h.panicked.CompareAndSwap(false, true) {
+		return
+	}
+	h.x.a.c.panicked(h.addr, err)
+	h.end(err)
 }
 
 // serverEnded reports whether the SUNSUBSCRIBE of ch (on the pipeline
@@ -547,6 +569,7 @@ func (x *dedicated) clearFollowHooks() {
 // channel is replaced), and returns the caller's channel. x.mu is held
 // and x.inner is set.
 func (x *dedicated) setFollowInval(fn func([]rueidis.RedisMessage)) <-chan error {
+	fn = guardInvalidations(x.addr, fn, x.a.c.panicked)
 	x.fw.mu.Lock()
 	h := x.fw.hooks
 	x.fw.mu.Unlock()

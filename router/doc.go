@@ -89,7 +89,14 @@
 // wrapping ErrProtocol instead of crashing the process inside rueidis.
 // A panic in a goroutine the client started (a DoMulti pipeline, a
 // DoPrimaries call, a dial) fails the command or node it served with an
-// error wrapping ErrPanic, reported to a PanicObserver.
+// error wrapping ErrPanic, reported to a PanicObserver. So does a panic
+// in the caller's code that rueidis's reader goroutine or the topology
+// refresher runs: a dedicated connection's pub/sub hooks (they end with
+// it), Receive's subscription hook (Receive returns it), a cache store
+// of NewCacheStoreFn (the cached calls in progress fail with it; the
+// store is not used again), an invalidation callback, the Logger and the
+// topology Observer (the client's own work on a refresh is done first,
+// whatever they do).
 //
 // Hops (MOVED/ASK, default 16) and attempts (default 5) are bounded
 // (Options.Limits); when a limit is reached the error is a

@@ -157,7 +157,18 @@ func (c *Client) breakerChanged(e Event) {
 func (c *Client) waitBegan(st *state, addr string, err error) {
 	c.event(Event{Kind: EventFailoverWaitBegin, Addr: addr, Slot: st.d.slot, Err: err})
 	if c.log != nil {
-		c.log.Warn("slotrouter: waiting for a reachable primary", "slot", int(st.d.slot), "node", addr, "cause", err.Error())
+		c.logged(addr, func() {
+			c.log.Warn("slotrouter: waiting for a reachable primary", "slot", int(st.d.slot), "node", addr, "cause", err.Error())
+		})
+	}
+}
+
+// logged runs fn, a call of the Logger, with its panic recovered and
+// reported to the PanicObserver (a command's state must not be left
+// half-updated by the caller's Logger).
+func (c *Client) logged(addr string, fn func()) {
+	if err := safe.Call("Logger", fn); err != nil {
+		c.panicked(addr, err)
 	}
 }
 
@@ -169,11 +180,13 @@ func (c *Client) waitEnded(st *state, err error) {
 	if c.log == nil {
 		return
 	}
-	if err != nil {
-		c.log.Warn("slotrouter: failover wait ended without a primary", "slot", int(st.d.slot), "node", st.waitAddr, "waited", d, "error", err.Error())
-	} else {
-		c.log.Warn("slotrouter: failover wait over", "slot", int(st.d.slot), "node", st.waitAddr, "waited", d)
-	}
+	c.logged(st.waitAddr, func() {
+		if err != nil {
+			c.log.Warn("slotrouter: failover wait ended without a primary", "slot", int(st.d.slot), "node", st.waitAddr, "waited", d, "error", err.Error())
+		} else {
+			c.log.Warn("slotrouter: failover wait over", "slot", int(st.d.slot), "node", st.waitAddr, "waited", d)
+		}
+	})
 }
 
 // logChanges logs what a refresh changed, at Info (the first topology in
@@ -237,18 +250,46 @@ func (c *Client) watchTick() {
 	}
 }
 
+// refreshed is the router's topology Observer: the client's state work
+// (topologyChanged) first, then the user's code — the Logger
+// (logChanges) and Options.Topology.Observer (user, when not nil) —
+// each in its own safe.Call, so that a panic in one of them skips
+// neither the state work nor the other; their panics are reported to
+// the PanicObserver (and a user's Observer's to its own OnPanic when it
+// is a topology.PanicObserver).
+func (c *Client) refreshed(e topology.RefreshEvent, user topology.Observer) {
+	if err := safe.Call("topology change", func() { c.topologyChanged(e) }); err != nil {
+		c.panicked("", err)
+	}
+	if e.New != nil && c.log != nil {
+		c.logged("", func() { c.logChanges(e) })
+	}
+	if user != nil {
+		if err := safe.Call("topology Observer", func() { user.OnRefresh(e) }); err != nil {
+			c.panicked("", err)
+			if po, ok := user.(topology.PanicObserver); ok {
+				// As the Refresher would tell it (topology.PanicObserver).
+				_ = safe.Call("topology Observer OnPanic", func() { po.OnPanic(err) })
+			}
+		}
+	}
+}
+
 // topologyChanged is the client's part of every refresh: breakers learn
 // the nodes' health, waiting commands wake up, and a primary replaced by
 // a promotion has its breaker reset — or, when it was frozen (its calls
 // stalled) or flagged failed, tripped and its connections cut, so that
 // its reads in flight go to the new owner and its writes in flight end
 // with ErrUnknownOutcome instead of hanging until the caller's deadline.
+// It calls no user code but the EventObserver, guarded (the Logger and
+// the user's topology Observer run after it: refreshed).
 func (c *Client) topologyChanged(e topology.RefreshEvent) {
-	c.pool.topologyChanged(e)
 	if e.New == nil {
+		c.pool.topologyChanged(e)
 		return
 	}
-	c.logChanges(e)
+	defer c.watch.published() // waiters wake up whatever happens below
+	c.pool.topologyChanged(e)
 	c.cacheTopologyChanged(e)
 	for _, f := range e.Changes.Failovers {
 		if f.Old == nil || f.Old.Addr == "" {
@@ -272,10 +313,12 @@ func (c *Client) topologyChanged(e topology.RefreshEvent) {
 			ns.br.Reset() // replaced, reachable: nothing holds it open
 		}
 		if (failed || stalled) && ns.cut() > 0 {
-			c.event(Event{Kind: EventConnsCut, Addr: f.Old.Addr})
+			e := Event{Kind: EventConnsCut, Addr: f.Old.Addr}
+			if err := safe.Call("observer", func() { c.event(e) }); err != nil {
+				c.panicked(e.Addr, err)
+			}
 		}
 	}
-	c.watch.published()
 }
 
 // primaryUnreachable reports whether err, the error of an attempt of a

@@ -117,8 +117,10 @@ func (c *Client) event(e Event) {
 
 // PanicObserver is implemented by an Observer that wants to hear of
 // panics the client recovered in its goroutines (a DoMulti pipeline, a
-// DoPrimaries call, a dial). The panic fails the command or node it was
-// serving with an error wrapping ErrPanic.
+// DoPrimaries call, a dial), or in the caller's callbacks those run
+// (pub/sub hooks, cache stores, invalidation callbacks, the Logger, the
+// topology Observer: see the package documentation). The panic fails
+// the command or node it was serving with an error wrapping ErrPanic.
 type PanicObserver interface {
 	OnPanic(PanicEvent)
 }

@@ -117,7 +117,8 @@ type Options struct {
 
 	// Logger, when not nil, logs topology changes (slots moved,
 	// failovers, nodes added or removed) at Info, and breakers opening and
-	// failover waits at Warn; nothing per command. Nil is silent.
+	// failover waits at Warn; nothing per command. Nil is silent. A
+	// panic in it is recovered and reported to the PanicObserver.
 	Logger *slog.Logger
 
 	// Table is the command table used to find keys (default: DefaultTable,

@@ -75,6 +75,13 @@ type resub struct {
 func newReceiver(a *rueidisClient, ctx context.Context, sub subscription, fn func(rueidis.PubSubMessage)) *receiver {
 	r := &receiver{a: a, sub: sub, fn: fn, quick: true, unsub: make(chan struct{})}
 	r.ctx = newPubsubCtx(ctx, r.confirmed)
+	r.ctx.onPanic = func(err error) {
+		addr := ""
+		if at := r.at.Load(); at != nil {
+			addr = *at
+		}
+		a.c.panicked(addr, err)
+	}
 	return r
 }
 
@@ -84,6 +91,7 @@ func (r *receiver) run(ctx context.Context) error {
 	c := r.a.c
 	c.recvs.add(r)
 	defer c.recvs.remove(r)
+	defer r.ctx.release()
 	var nc *nodeConn
 	for {
 		if err := ctx.Err(); err != nil {
@@ -105,6 +113,9 @@ func (r *receiver) run(ctx context.Context) error {
 			r.at.Store(&addr)
 			err = nc.client.Receive(r.ctx, r.sub.build(r.a.b), r.fn)
 			r.pending.Store(nil)
+			if perr := r.ctx.panicErr(); perr != nil {
+				return r.end(perr, nc) // a subscription hook panicked
+			}
 			if r.confirms.Load() >= int64(len(r.sub.chans)) {
 				// It was subscribed there: a new episode begins.
 				c.pool.success(addr)
@@ -347,7 +358,9 @@ func (c *Client) reportResubscribed(addr string, slot slots.Slot, cause error, m
 		c.panicked(addr, err)
 	}
 	if c.log != nil {
-		c.log.Info(msg, "node", addr, "slot", strconv.Itoa(int(slot)), "cause", cause.Error())
+		c.logged(addr, func() {
+			c.log.Info(msg, "node", addr, "slot", strconv.Itoa(int(slot)), "cause", cause.Error())
+		})
 	}
 }
 
@@ -358,21 +371,64 @@ func (c *Client) reportResubscribed(addr string, slot slots.Slot, cause error, m
 // the caller's return hook, which end runs once when Receive returns.
 // rueidis's context keys are unexported: a key is recognised by asking a
 // context that holds only that hook.
+//
+// The chained hook runs on rueidis's reader goroutine: a panic in it (the
+// caller's hook, or the receiver's) is recovered,
+// reported (onPanic), and ends the subscription: the context is
+// cancelled, the hooks are not called again, and Receive returns the
+// panic (panicErr), an error wrapping ErrPanic.
 type pubsubCtx struct {
 	context.Context
+	cancel             context.CancelFunc
 	subProbe, retProbe context.Context
 	ours               func(rueidis.PubSubSubscription)
+	onPanic            func(error) // nil: not reported
 
 	userRet atomic.Pointer[func(error, rueidis.CommandClient) error]
+	perr    atomic.Pointer[error] // the first panic of the hook
 }
 
 func newPubsubCtx(ctx context.Context, ours func(rueidis.PubSubSubscription)) *pubsubCtx {
+	cctx, cancel := context.WithCancel(ctx)
 	return &pubsubCtx{
-		Context:  ctx,
+		Context:  cctx,
+		cancel:   cancel,
 		subProbe: rueidis.WithOnSubscriptionHook(context.Background(), func(rueidis.PubSubSubscription) {}),
 		retProbe: rueidis.WithOnReceiveReturnHook(context.Background(), func(err error, _ rueidis.CommandClient) error { return err }),
 		ours:     ours,
 	}
+}
+
+// release frees the context once Receive returns.
+func (p *pubsubCtx) release() { p.cancel() }
+
+// panicErr returns the panic recovered in the subscription hook, or nil.
+func (p *pubsubCtx) panicErr() error {
+	if e := p.perr.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+// hook runs the receiver's hook, then the caller's (user, when not nil),
+// unless one of them panicked before; a panic ends the subscription.
+func (p *pubsubCtx) hook(s rueidis.PubSubSubscription, user func(rueidis.PubSubSubscription)) {
+	if p.perr.Load() != nil {
+		return
+	}
+	err := safe.Call("subscription hook", func() {
+		p.ours(s)
+		if user != nil {
+			user(s)
+		}
+	})
+	if err == nil || !p.perr.CompareAndSwap(nil, &err) {
+		return
+	}
+	if p.onPanic != nil {
+		p.onPanic(err)
+	}
+	p.cancel()
 }
 
 // Deadline reports no deadline (see pubsubCtx).
@@ -383,13 +439,7 @@ func (p *pubsubCtx) Value(key any) any {
 	v := p.Context.Value(key)
 	if _, ok := p.subProbe.Value(key).(func(rueidis.PubSubSubscription)); ok {
 		user, _ := v.(func(rueidis.PubSubSubscription))
-		ours := p.ours
-		return func(s rueidis.PubSubSubscription) {
-			ours(s)
-			if user != nil {
-				user(s)
-			}
-		}
+		return func(s rueidis.PubSubSubscription) { p.hook(s, user) }
 	}
 	if _, ok := p.retProbe.Value(key).(func(error, rueidis.CommandClient) error); ok {
 		if user, _ := v.(func(error, rueidis.CommandClient) error); user != nil {
@@ -399,6 +449,68 @@ func (p *pubsubCtx) Value(key any) any {
 	}
 	return v
 }
+
+// hookCtx is ctx, for a Receive given straight to rueidis (a dedicated
+// connection's, a node's), with the caller's
+// rueidis.WithOnSubscriptionHook hook, if any, guarded: rueidis calls it
+// on its reader goroutine. A panic in it is recovered and reported
+// (onPanic), the context is cancelled (the Receive ends), the hook is not
+// called again, and panicErr gives the panic (an error wrapping
+// ErrPanic) for the Receive to return. release frees the context.
+type hookCtx struct {
+	context.Context
+	cancel  context.CancelFunc
+	probe   context.Context
+	onPanic func(error)
+	perr    atomic.Pointer[error]
+}
+
+func newHookCtx(ctx context.Context, onPanic func(error)) *hookCtx {
+	cctx, cancel := context.WithCancel(ctx)
+	return &hookCtx{
+		Context: cctx,
+		cancel:  cancel,
+		probe:   rueidis.WithOnSubscriptionHook(context.Background(), func(rueidis.PubSubSubscription) {}),
+		onPanic: onPanic,
+	}
+}
+
+// Value is the caller's context's, with its subscription hook guarded.
+func (h *hookCtx) Value(key any) any {
+	v := h.Context.Value(key)
+	if _, ok := h.probe.Value(key).(func(rueidis.PubSubSubscription)); ok {
+		if user, _ := v.(func(rueidis.PubSubSubscription)); user != nil {
+			return func(s rueidis.PubSubSubscription) { h.call(user, s) }
+		}
+	}
+	return v
+}
+
+// call runs the caller's hook unless it panicked before.
+func (h *hookCtx) call(user func(rueidis.PubSubSubscription), s rueidis.PubSubSubscription) {
+	if h.perr.Load() != nil {
+		return
+	}
+	err := safe.Call("subscription hook", func() { user(s) })
+	if err == nil || !h.perr.CompareAndSwap(nil, &err) {
+		return
+	}
+	if h.onPanic != nil {
+		h.onPanic(err)
+	}
+	h.cancel()
+}
+
+// panicErr returns the panic recovered in the hook, or nil.
+func (h *hookCtx) panicErr() error {
+	if e := h.perr.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+// release frees the context once the Receive returned.
+func (h *hookCtx) release() { h.cancel() }
 
 // userReturnHook returns the caller's WithOnReceiveReturnHook hook, once
 // rueidis has asked for it (nil: none).

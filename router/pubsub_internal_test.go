@@ -75,6 +75,7 @@ func TestPubsubCtx(t *testing.T) {
 	type key struct{}
 	parent, cancel := context.WithTimeout(context.WithValue(context.Background(), key{}, "v"), 1<<40)
 	p := newPubsubCtx(parent, func(rueidis.PubSubSubscription) {})
+	defer p.release()
 	_, ok := p.Deadline()
 	assert.False(t, ok, "no deadline for rueidis to put on the shared socket")
 	assert.Equal(t, "v", p.Value(key{}))
@@ -82,4 +83,29 @@ func TestPubsubCtx(t *testing.T) {
 	cancel()
 	<-p.Done()
 	assert.True(t, errors.Is(p.Err(), context.Canceled))
+}
+
+// TestPubsubCtxHookPanic: a panic in the subscription hook rueidis gets
+// (on its reader goroutine) is recovered, reported, and cancels the
+// context; panicErr gives it to Receive, and the hooks are not called
+// again.
+func TestPubsubCtxHookPanic(t *testing.T) {
+	var ours, user int
+	p := newPubsubCtx(context.Background(), func(rueidis.PubSubSubscription) { ours++ })
+	defer p.release()
+	var reported []error
+	p.onPanic = func(err error) { reported = append(reported, err) }
+	userHook := func(rueidis.PubSubSubscription) {
+		user++
+		panic("user hook")
+	}
+	require.NoError(t, p.panicErr())
+	p.hook(rueidis.PubSubSubscription{Kind: "subscribe", Channel: "c"}, userHook)
+	p.hook(rueidis.PubSubSubscription{Kind: "subscribe", Channel: "d"}, userHook)
+	assert.Equal(t, 1, ours)
+	assert.Equal(t, 1, user, "not called after its panic")
+	require.Len(t, reported, 1)
+	assert.ErrorIs(t, reported[0], ErrPanic)
+	assert.ErrorIs(t, p.panicErr(), ErrPanic)
+	<-p.Done() // Receive's wait on the node ends
 }

@@ -88,6 +88,15 @@ type Observer interface {
 	OnRefresh(RefreshEvent)
 }
 
+// PanicObserver is implemented by an Observer that wants to hear of a
+// panic the Refresher recovered in its OnRefresh (the Refresher goes on
+// with the next refresh either way). OnPanic is called on the
+// Refresher's goroutine with an error wrapping ErrPanic; a panic in
+// OnPanic itself is recovered and dropped.
+type PanicObserver interface {
+	OnPanic(err error)
+}
+
 // ObserverFunc adapts a function to the Observer interface.
 type ObserverFunc func(RefreshEvent)
 

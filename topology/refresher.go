@@ -88,7 +88,8 @@ type Options struct {
 	MaxBackoff time.Duration
 
 	// Observer receives an event for every refresh attempt (nil: none).
-	// See Observer: callbacks must not block.
+	// See Observer: callbacks must not block. A panic in it is recovered
+	// (see PanicObserver).
 	Observer Observer
 
 	// ReplyLimits bounds the lengths, element counts and nesting a node may
@@ -447,11 +448,25 @@ func (r *Refresher) loop() {
 		// The observer first, so that a Refresh that returned has been
 		// reported.
 		if r.obs != nil {
-			_ = safe.Call("topology observer", func() { r.obs.OnRefresh(ev) })
+			r.observe(ev)
 		}
 		for _, w := range waiters {
 			w.ch <- ev.Err
 		}
+	}
+}
+
+// observe gives ev to the Observer. A panic in OnRefresh is recovered
+// and given to its OnPanic when it is a PanicObserver; otherwise it is
+// dropped: the package has no logger, and the Observer that would carry
+// the news is the code that panicked.
+func (r *Refresher) observe(ev RefreshEvent) {
+	err := safe.Call("topology observer", func() { r.obs.OnRefresh(ev) })
+	if err == nil {
+		return
+	}
+	if po, ok := r.obs.(PanicObserver); ok {
+		_ = safe.Call("topology observer OnPanic", func() { po.OnPanic(err) })
 	}
 }
 

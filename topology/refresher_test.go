@@ -514,3 +514,53 @@ func BenchmarkRefresherTrigger(b *testing.B) {
 		}
 	})
 }
+
+// panickyObserver panics in OnRefresh and records what OnPanic hears.
+type panickyObserver struct {
+	mu     sync.Mutex
+	calls  int
+	panics []error
+}
+
+func (o *panickyObserver) OnRefresh(RefreshEvent) {
+	o.mu.Lock()
+	o.calls++
+	o.mu.Unlock()
+	panic("user observer")
+}
+
+func (o *panickyObserver) OnPanic(err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.panics = append(o.panics, err)
+}
+
+func (o *panickyObserver) counts() (calls, panics int, last error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.panics) > 0 {
+		last = o.panics[len(o.panics)-1]
+	}
+	return o.calls, len(o.panics), last
+}
+
+// TestRefresherObserverPanicReported: a panic in the Observer's
+// OnRefresh is recovered and given to its OnPanic (a PanicObserver), as
+// an error wrapping ErrPanic; the Refresher goes on refreshing and
+// publishing.
+func TestRefresherObserverPanicReported(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeSource()
+		obs := &panickyObserver{}
+		r, _ := startFake(t, f, Options{Period: NoPeriodicRefresh, Observer: obs})
+		f.set(func(f *fakeSource) { f.view = fakeView(4096, 3, 2) })
+		require.NoError(t, r.Refresh(context.Background()))
+		p, ok := r.Current().Primary(5000)
+		require.True(t, ok)
+		assert.Equal(t, "127.0.0.1:7002", p.Addr, "the second refresh was published")
+		calls, panics, last := obs.counts()
+		assert.Equal(t, 2, calls)
+		assert.Equal(t, 2, panics)
+		assert.ErrorIs(t, last, ErrPanic)
+	})
+}
