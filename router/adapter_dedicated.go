@@ -499,7 +499,7 @@ func (x *dedicated) Do(ctx context.Context, cmd rueidis.Completed) rueidis.Redis
 		return rueidis.NewResult(rueidis.RedisMessage{}, err) // not sent
 	}
 	note := x.noteSend(args)
-	res := dc.Do(ctx, cmd)
+	res := x.a.c.closedResult(dc.Do(ctx, cmd))
 	x.after(ctx, addr, kind, res.Error())
 	if write {
 		if err := unknownOutcome(addr, name, res.Error()); err != nil {
@@ -523,6 +523,24 @@ func (x *dedicated) isWrite(args []string, cmd *rueidis.Completed) bool {
 		return strings.EqualFold(args[0], "exec")
 	}
 	return false
+}
+
+// closedResult is res, its error wrapped with ErrClosed when it is a
+// connection error and the Client is closed: Close cut the connection.
+func (c *Client) closedResult(res rueidis.RedisResult) rueidis.RedisResult {
+	if err := res.Error(); isConnError(err) && c.closed.Load() {
+		return rueidis.NewResult(rueidis.RedisMessage{}, c.closedErr(err))
+	}
+	return res
+}
+
+// closedErr is err wrapped with ErrClosed when it is a connection error
+// and the Client is closed.
+func (c *Client) closedErr(err error) error {
+	if isConnError(err) && c.closed.Load() && !errors.Is(err, ErrClosed) {
+		return fmt.Errorf("%w: %w", ErrClosed, err)
+	}
+	return err
 }
 
 // unknownOutcome returns an *UnknownOutcomeError for a write on addr that
@@ -605,6 +623,7 @@ func (x *dedicated) DoMulti(ctx context.Context, multi ...rueidis.Completed) []r
 	}
 	res := dc.DoMulti(ctx, multi...)
 	for i := range res {
+		res[i] = x.a.c.closedResult(res[i])
 		if i < len(ks) {
 			x.after(ctx, addr, ks[i], res[i].Error())
 		}
@@ -658,7 +677,7 @@ func (x *dedicated) Receive(ctx context.Context, subscribe rueidis.Completed, fn
 		return perr // the caller's subscription hook panicked
 	}
 	x.after(ctx, addr, txnNone, err)
-	return err
+	return x.a.c.closedErr(err)
 }
 
 // errChan returns a closed channel holding err.

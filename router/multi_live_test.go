@@ -234,10 +234,11 @@ func TestDoMultiPooledUnderCancelLive(t *testing.T) {
 }
 
 // TestCloseWithBlockingLive: Close ends a blocking command in flight,
-// whichever way it was sent: BLPOP q 0 through Do and through DoMulti
-// (on a node other than the first command's, so on one of the Client's
-// pipeline workers), WAIT through Do (fanned out by its tips) and
-// DoPrimaries, XREAD BLOCK 0 through the face's DoStream and
+// whichever way it was sent: BLPOP q 0 through Do, through DoMulti (on a
+// node other than the first command's, so on one of the Client's
+// pipeline workers) and on a dedicated connection of the face, WAIT
+// through Do (fanned out by its tips) and DoPrimaries, a dedicated
+// connection's Receive, XREAD BLOCK 0 through the face's DoStream and
 // DoMultiStream. Close returns, the call fails (with ErrClosed, and
 // ErrUnknownOutcome for BLPOP, which pops: it may have been served just
 // before; a stream with its connection's error), and the server drops
@@ -290,6 +291,18 @@ func TestCloseWithBlockingLive(t *testing.T) {
 		}},
 		{"DoPrimaries/WAIT", "cmd=wait", false, true, func(c *router.Client, _, _ string) error {
 			return c.DoPrimaries(context.Background(), "WAIT", "5", "0")[0].Err
+		}},
+		{"Dedicated/BLPOP", "cmd=blpop", true, true, func(c *router.Client, q, _ string) error {
+			r := c.Rueidis()
+			d, cancel := r.Dedicate()
+			defer cancel()
+			return d.Do(context.Background(), r.B().Blpop().Key(q).Timeout(0).Build()).Error()
+		}},
+		{"Dedicated/Receive", "cmd=subscribe", false, true, func(c *router.Client, q, _ string) error {
+			r := c.Rueidis()
+			d, cancel := r.Dedicate()
+			defer cancel()
+			return d.Receive(context.Background(), r.B().Subscribe().Channel(q).Build(), func(rueidis.PubSubMessage) {})
 		}},
 		{"DoStream/XREAD", "cmd=xread", false, false, stream(false)},
 		{"DoMultiStream/XREAD", "cmd=xread", false, false, stream(true)},
