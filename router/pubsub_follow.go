@@ -378,68 +378,31 @@ func (c *Client) reportResubscribed(addr string, slot slots.Slot, cause error, m
 // cancelled, the hooks are not called again, and Receive returns the
 // panic (panicErr), an error wrapping ErrPanic.
 type pubsubCtx struct {
-	context.Context
-	cancel             context.CancelFunc
-	subProbe, retProbe context.Context
-	ours               func(rueidis.PubSubSubscription)
-	onPanic            func(error) // nil: not reported
+	*hookCtx // the cancellable context, the guarded subscription hook
+	retProbe context.Context
+	ours     func(rueidis.PubSubSubscription)
 
 	userRet atomic.Pointer[func(error, rueidis.CommandClient) error]
-	perr    atomic.Pointer[error] // the first panic of the hook
 }
 
 func newPubsubCtx(ctx context.Context, ours func(rueidis.PubSubSubscription)) *pubsubCtx {
-	cctx, cancel := context.WithCancel(ctx)
 	return &pubsubCtx{
-		Context:  cctx,
-		cancel:   cancel,
-		subProbe: rueidis.WithOnSubscriptionHook(context.Background(), func(rueidis.PubSubSubscription) {}),
+		hookCtx:  newHookCtx(ctx, nil),
 		retProbe: rueidis.WithOnReceiveReturnHook(context.Background(), func(err error, _ rueidis.CommandClient) error { return err }),
 		ours:     ours,
 	}
 }
 
-// release frees the context once Receive returns.
-func (p *pubsubCtx) release() { p.cancel() }
-
-// panicErr returns the panic recovered in the subscription hook, or nil.
-func (p *pubsubCtx) panicErr() error {
-	if e := p.perr.Load(); e != nil {
-		return *e
-	}
-	return nil
-}
-
-// hook runs the receiver's hook, then the caller's (user, when not nil),
-// unless one of them panicked before; a panic ends the subscription.
-func (p *pubsubCtx) hook(s rueidis.PubSubSubscription, user func(rueidis.PubSubSubscription)) {
-	if p.perr.Load() != nil {
-		return
-	}
-	err := safe.Call("subscription hook", func() {
-		p.ours(s)
-		if user != nil {
-			user(s)
-		}
-	})
-	if err == nil || !p.perr.CompareAndSwap(nil, &err) {
-		return
-	}
-	if p.onPanic != nil {
-		p.onPanic(err)
-	}
-	p.cancel()
-}
-
 // Deadline reports no deadline (see pubsubCtx).
 func (p *pubsubCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
 
-// Value is the caller's context's, except for rueidis's two hooks.
+// Value is the caller's context's, except for rueidis's two hooks: the
+// subscription hook runs the receiver's, then the caller's, guarded.
 func (p *pubsubCtx) Value(key any) any {
 	v := p.Context.Value(key)
-	if _, ok := p.subProbe.Value(key).(func(rueidis.PubSubSubscription)); ok {
+	if _, ok := p.probe.Value(key).(func(rueidis.PubSubSubscription)); ok {
 		user, _ := v.(func(rueidis.PubSubSubscription))
-		return func(s rueidis.PubSubSubscription) { p.hook(s, user) }
+		return func(s rueidis.PubSubSubscription) { p.call(p.ours, user, s) }
 	}
 	if _, ok := p.retProbe.Value(key).(func(error, rueidis.CommandClient) error); ok {
 		if user, _ := v.(func(error, rueidis.CommandClient) error); user != nil {
@@ -451,18 +414,19 @@ func (p *pubsubCtx) Value(key any) any {
 }
 
 // hookCtx is ctx, for a Receive given straight to rueidis (a dedicated
-// connection's, a node's), with the caller's
+// connection's, a node's; and the base of pubsubCtx), with the caller's
 // rueidis.WithOnSubscriptionHook hook, if any, guarded: rueidis calls it
 // on its reader goroutine. A panic in it is recovered and reported
-// (onPanic), the context is cancelled (the Receive ends), the hook is not
-// called again, and panicErr gives the panic (an error wrapping
-// ErrPanic) for the Receive to return. release frees the context.
+// (onPanic, when not nil), the context is cancelled (the Receive ends),
+// the hook is not called again, and panicErr gives the panic (an error
+// wrapping ErrPanic) for the Receive to return. release frees the
+// context.
 type hookCtx struct {
 	context.Context
 	cancel  context.CancelFunc
 	probe   context.Context
 	onPanic func(error)
-	perr    atomic.Pointer[error]
+	perr    atomic.Pointer[error] // the first panic of the hook
 }
 
 func newHookCtx(ctx context.Context, onPanic func(error)) *hookCtx {
@@ -480,18 +444,26 @@ func (h *hookCtx) Value(key any) any {
 	v := h.Context.Value(key)
 	if _, ok := h.probe.Value(key).(func(rueidis.PubSubSubscription)); ok {
 		if user, _ := v.(func(rueidis.PubSubSubscription)); user != nil {
-			return func(s rueidis.PubSubSubscription) { h.call(user, s) }
+			return func(s rueidis.PubSubSubscription) { h.call(nil, user, s) }
 		}
 	}
 	return v
 }
 
-// call runs the caller's hook unless it panicked before.
-func (h *hookCtx) call(user func(rueidis.PubSubSubscription), s rueidis.PubSubSubscription) {
+// call runs ours, then user (each when not nil), unless one of them
+// panicked before; a panic ends the subscription.
+func (h *hookCtx) call(ours, user func(rueidis.PubSubSubscription), s rueidis.PubSubSubscription) {
 	if h.perr.Load() != nil {
 		return
 	}
-	err := safe.Call("subscription hook", func() { user(s) })
+	err := safe.Call("subscription hook", func() {
+		if ours != nil {
+			ours(s)
+		}
+		if user != nil {
+			user(s)
+		}
+	})
 	if err == nil || !h.perr.CompareAndSwap(nil, &err) {
 		return
 	}

@@ -100,8 +100,8 @@ func TestPubsubCtxHookPanic(t *testing.T) {
 		panic("user hook")
 	}
 	require.NoError(t, p.panicErr())
-	p.hook(rueidis.PubSubSubscription{Kind: "subscribe", Channel: "c"}, userHook)
-	p.hook(rueidis.PubSubSubscription{Kind: "subscribe", Channel: "d"}, userHook)
+	p.call(p.ours, userHook, rueidis.PubSubSubscription{Kind: "subscribe", Channel: "c"})
+	p.call(p.ours, userHook, rueidis.PubSubSubscription{Kind: "subscribe", Channel: "d"})
 	assert.Equal(t, 1, ours)
 	assert.Equal(t, 1, user, "not called after its panic")
 	require.Len(t, reported, 1)
