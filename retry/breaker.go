@@ -92,7 +92,8 @@ type BreakerOptions struct {
 // the breaker opened; results reported while open are ignored.
 //
 // A Breaker is safe for concurrent use; in the Closed state Allow and
-// Success take no lock and do not allocate.
+// Success take no lock and do not allocate. Create it with NewBreaker:
+// the zero Breaker is not usable.
 type Breaker struct {
 	now         func() time.Time
 	base        time.Time

@@ -275,3 +275,14 @@ func TestRouteUnknownPolicy(t *testing.T) {
 	_, _, err = router.Route(c.Topology().Current(), nil, router.Nearest, "GET", "k")
 	assert.NoError(t, err)
 }
+
+// TestRouteZeroSnapshot: Route with a zero Snapshot (not built by
+// topology.NewSnapshot) reports ErrNoNode instead of panicking.
+func TestRouteZeroSnapshot(t *testing.T) {
+	assert.NotPanics(t, func() {
+		_, _, err := router.Route(&topology.Snapshot{}, nil, router.ReadPrimary, "GET", "k")
+		assert.ErrorIs(t, err, router.ErrNoNode)
+		_, _, err = router.Route(&topology.Snapshot{}, nil, router.PreferReplica, "MGET", "{a}1", "{a}2")
+		assert.ErrorIs(t, err, router.ErrNoNode)
+	})
+}

@@ -170,3 +170,18 @@ func TestApplyMovedResultIsTheCallersOwn(t *testing.T) {
 		requireSameSnapshot(t, twin, s)
 	}
 }
+
+// TestZeroSnapshotServesNothing: the zero Snapshot (not built by
+// NewSnapshot) answers that no slot is served instead of panicking on
+// its empty shard list (Lookup indexed shard 0 of none).
+func TestZeroSnapshotServesNothing(t *testing.T) {
+	var s Snapshot
+	for _, slot := range []slots.Slot{0, 5, slots.Count - 1} {
+		assert.NotPanics(t, func() {
+			_, ok := s.Lookup(slot)
+			assert.False(t, ok)
+			_, ok = s.Primary(slot)
+			assert.False(t, ok)
+		})
+	}
+}

@@ -73,7 +73,9 @@ type SnapshotOptions struct {
 // slots, plus every known node. It is safe for concurrent use; build a new
 // one (Reconcile, ApplyMoved, NewSnapshot) instead of changing it. Its
 // accessors return copies (Node and Shard values), so no caller can change
-// what the others read.
+// what the others read. Build it with NewSnapshot (NewSnapshot(nil,
+// SnapshotOptions{}) for an empty one): the zero Snapshot serves no slot
+// but reports none as uncovered.
 type Snapshot struct {
 	owner   [slots.Count]uint16
 	version uint64
@@ -112,8 +114,8 @@ func (s *Snapshot) lookup(slot slots.Slot) (*Shard, bool) {
 	if int(slot) >= slots.Count {
 		return nil, false
 	}
-	i := s.owner[slot]
-	if i == noShard {
+	i := int(s.owner[slot])
+	if i >= len(s.shards) { // noShard, or the zero Snapshot (no shards)
 		return nil, false
 	}
 	return &s.shards[i], true
