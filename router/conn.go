@@ -148,6 +148,10 @@ type pool struct {
 	pending map[connKey]*dialing
 	closed  bool
 	wg      sync.WaitGroup
+
+	// cutting: close has begun cutting the connections in use; one
+	// rueidis opens after that is closed at once (close cannot see it).
+	cutting atomic.Bool
 }
 
 func newPool(opt rueidis.ClientOption, bopts retry.BreakerOptions) *pool {
@@ -276,6 +280,13 @@ func (p *pool) connect(key connKey, d *dialing) {
 		conn, err := base(ctx, dst, d, tc)
 		if err == nil {
 			ns.track(conn)
+			if p.cutting.Load() {
+				// Opened while close cut the node's connections (a
+				// blocking command's connection of rueidis's pool, dialed
+				// as Close ran): rueidis would hand it out anyway.
+				_ = conn.Close()
+				return nil, ErrClosed
+			}
 		}
 		return conn, err
 	}
@@ -396,7 +407,10 @@ func (p *pool) close() {
 	// Closing rueidis's clients closes their idle connections; those in
 	// use (a BLPOP k 0, a WAIT, a stream being read) stay open until
 	// their call ends. Cut them: the calls fail now (a write with an
-	// unknown outcome), and the server drops their blocked clients.
+	// unknown outcome), and the server drops their blocked clients. A
+	// connection tracked after its node's cut sees cutting and closes
+	// itself.
+	p.cutting.Store(true)
 	for _, ns := range *p.nodes.Load() {
 		ns.cut()
 	}

@@ -2,6 +2,7 @@ package router_test
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -376,5 +377,70 @@ func TestCloseWithBlockingLive(t *testing.T) {
 			require.NoError(t, err)
 			assert.EqualValues(t, 1, n, "the element pushed after Close was popped")
 		})
+	}
+}
+
+// TestCloseDuringBlockingDialLive: a BLPOP k 0 whose connection of
+// rueidis's pool is still being dialed when Close runs ends with an error
+// once the dial completes: the new connection is closed at once (Close
+// cut the node's connections before it existed, and rueidis's pool hands
+// out a connection it opened after being closed). The test's dialer
+// holds that one dial until Close has returned. Before, the BLPOP was
+// sent on a connection nobody would close and never returned (the
+// edge audit's fault pass found it; a random version hung about once in
+// 10 runs).
+func TestCloseDuringBlockingDialLive(t *testing.T) {
+	cl := clustertest.Need(t, cluster)
+	ctx := liveCtx(t, 60*time.Second)
+	k := testKey(t, "closedial")
+	owner, err := cl.OwnerOf(ctx, uint16(slots.Of(k)))
+	require.NoError(t, err)
+	var armed atomic.Bool
+	dialing := make(chan struct{}, 1)
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	unblock := func() { releaseOnce.Do(func() { close(release) }) }
+	defer unblock()
+	c, err := router.New(ctx, router.Options{
+		Seeds:        cl.Addrs(),
+		StallTimeout: -1,
+		ClientOption: rueidis.ClientOption{
+			DialCtxFn: func(dctx context.Context, dst string, d *net.Dialer, _ *tls.Config) (net.Conn, error) {
+				if dst == owner.Addr && armed.Load() {
+					select {
+					case dialing <- struct{}{}:
+					default:
+					}
+					<-release
+				}
+				return d.DialContext(dctx, "tcp", dst)
+			},
+		},
+	})
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Do(ctx, "DEL", k) // the node's shared pipeline is up
+	require.NoError(t, err)
+	armed.Store(true)
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Do(context.Background(), "BLPOP", k, "0")
+		done <- err
+	}()
+	select {
+	case <-dialing:
+	case <-ctx.Done():
+		t.Fatal("BLPOP did not dial a connection of its own")
+	}
+	c.Close() // returns while the dial is held
+	unblock()
+	select {
+	case err := <-done:
+		assert.Error(t, err)
+	case <-ctx.Done():
+		t.Error("BLPOP k 0 still running long after Close returned")
+		_, err := cl.Do(context.Background(), owner, "LPUSH", k, "x") // let it end
+		require.NoError(t, err)
+		<-done
 	}
 }
