@@ -2,6 +2,8 @@ package router
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -136,7 +138,24 @@ func (n *nodeClient) DoCache(ctx context.Context, cmd rueidis.Cacheable, ttl tim
 	if err != nil {
 		return rueidis.NewResult(rueidis.RedisMessage{}, err)
 	}
-	return cl.DoCache(sharedConnContext(ctx), cmd, ttl)
+	b := n.a.c.args.get(cmd.Commands()) // rueidis recycles cmd
+	defer n.a.c.args.put(b)
+	res := cl.DoCache(sharedConnContext(ctx), cmd, ttl)
+	if othersCanceled(ctx, res.Error()) {
+		return cl.Do(sharedConnContext(ctx), cl.B().Arbitrary(b.s...).Build()) // uncached, once
+	}
+	return res
+}
+
+// othersCanceled reports whether err, the error of a DoCache whose own
+// context ctx is alive, is another caller's context error: rueidis
+// shares one fetch per cached key, and a caller that waited on another
+// caller's fetch gets that caller's error when its context ends. The
+// command is then sent again, uncached, as the face's DoCache does
+// (cacheRedo).
+func othersCanceled(ctx context.Context, err error) bool {
+	return err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) &&
+		ctx.Err() == nil && !deadlinePassed(ctx)
 }
 
 // DoMultiCache is the node connection's DoMultiCache.
@@ -153,7 +172,17 @@ func (n *nodeClient) DoMultiCache(ctx context.Context, multi ...rueidis.Cacheabl
 	if err != nil {
 		return errsOf(len(multi), err)
 	}
-	return cl.DoMultiCache(sharedConnContext(ctx), multi...)
+	args := make([][]string, len(multi)) // rueidis recycles the commands
+	for i := range multi {
+		args[i] = slices.Clone(multi[i].Cmd.Commands())
+	}
+	res := cl.DoMultiCache(sharedConnContext(ctx), multi...)
+	for i := range res {
+		if othersCanceled(ctx, res[i].Error()) {
+			res[i] = cl.Do(sharedConnContext(ctx), cl.B().Arbitrary(args[i]...).Build()) // uncached, once
+		}
+	}
+	return res
 }
 
 // DoStream is the node connection's DoStream.
