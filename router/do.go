@@ -289,9 +289,12 @@ func (c *Client) getConn(ctx context.Context, st *state, addr string, ro bool) (
 // flight) gets a connection of its own from rueidis's pool, with a
 // command built from args, and its deadline is
 // put on that socket (rueidis's synchronous path: no goroutine switch; if
-// the deadline passes only that connection is closed). Other calls share
+// the deadline passes only that connection is closed; as with rueidis's
+// own client for a lone caller, a cancellation before the deadline is
+// seen when the reply comes or the deadline passes). Other calls share
 // the node's pipelines, their deadline kept off the shared socket (see
-// sharedConnContext); blocking commands take a pooled connection too.
+// sharedConnContext); blocking commands take a pooled connection too,
+// their deadline off its socket, so that an early cancellation ends them.
 func (c *Client) send(ctx context.Context, nc *nodeConn, args []string, st *state, lone bool) rueidis.RedisResult {
 	cl := nc.client
 	own := st.d.blocking
@@ -328,7 +331,14 @@ func (c *Client) send(ctx context.Context, nc *nodeConn, args []string, st *stat
 			cmd = cmd.SetSlot(spreadKey)
 		}
 	}
-	if !own {
+	if !own || st.d.blocking {
+		// Without its deadline (Done still ends the wait at it): on the
+		// shared pipeline, see sharedConnContext; for a blocking command
+		// on a connection of rueidis's pool, rueidis would put the
+		// deadline on the socket and stop watching the context, so a
+		// BLPOP k 0 cancelled early would go on to its deadline; this way
+		// rueidis watches Done, ends the call and closes the connection
+		// (the server drops the blocked client).
 		if _, ok := ctx.Deadline(); ok {
 			if isStdCancelCtx(ctx) {
 				// sharedConnContext without its allocation: nothing keeps

@@ -507,13 +507,9 @@ func (c *Client) pipeline(ctx context.Context, cmds []Cmd, user []rueidis.Comple
 	if len(batch) > 0 && c.pool.spread {
 		batch[0] = batch[0].SetSlot(spreadKey) // any of the node's pipelines
 	}
-	dctx := ctx
-	for _, u := range units {
-		if u.st.block || !u.st.d.blocking {
-			dctx = sharedConnContext(ctx)
-			break
-		}
-	}
+	// Without the caller's deadline, also for blocking commands (on a
+	// connection of rueidis's pool): see send.
+	dctx := sharedConnContext(ctx)
 	rs := cl.DoMulti(dctx, batch...)
 	for _, u := range units {
 		r := rs[u.off:]

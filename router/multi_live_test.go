@@ -444,3 +444,62 @@ func TestCloseDuringBlockingDialLive(t *testing.T) {
 		<-done
 	}
 }
+
+// TestCanceledBlockingCallLive: BLPOP k 0 under a context with a distant
+// deadline, cancelled once the server shows the client blocked, ends
+// with the context's error (and ErrUnknownOutcome: BLPOP pops), through
+// Do and DoMulti, and the server drops the blocked client. Before,
+// rueidis put the deadline on the pooled connection's socket and did not
+// watch the context: the call went on until the deadline (the fault
+// audit found it).
+func TestCanceledBlockingCallLive(t *testing.T) {
+	cl := clustertest.Need(t, cluster)
+	for _, multi := range []bool{false, true} {
+		t.Run(fmt.Sprintf("multi=%v", multi), func(t *testing.T) {
+			ctx := liveCtx(t, 60*time.Second)
+			k := testKey(t, "blpop")
+			owner, err := cl.OwnerOf(ctx, uint16(slots.Of(k)))
+			require.NoError(t, err)
+			c := newLiveClient(t, cl, router.Options{})
+			_, err = c.Do(ctx, "DEL", k)
+			require.NoError(t, err)
+			blocked := func() int {
+				m, err := cl.Do(ctx, owner, "INFO", "clients")
+				require.NoError(t, err)
+				s, _ := m.ToString()
+				var n int
+				for _, line := range splitLines(s) {
+					if _, err := fmt.Sscanf(line, "blocked_clients:%d", &n); err == nil {
+						return n
+					}
+				}
+				return 0
+			}
+			waitUntil(t, 30*time.Second, "no blocked client left by an earlier test", func() bool { return blocked() == 0 })
+			cctx, cancel := context.WithTimeout(ctx, time.Hour) // ctx's deadline comes first: the test's bound
+			defer cancel()
+			done := make(chan error, 1)
+			go func() {
+				if multi {
+					done <- c.DoMulti(cctx, router.C("BLPOP", k, "0"))[0].Err
+					return
+				}
+				_, err := c.Do(cctx, "BLPOP", k, "0")
+				done <- err
+			}()
+			waitUntil(t, 30*time.Second, "BLPOP blocked on the server", func() bool { return blocked() > 0 })
+			cancel()
+			select {
+			case err := <-done:
+				assert.ErrorIs(t, err, context.Canceled)
+				assert.ErrorIs(t, err, router.ErrUnknownOutcome)
+			case <-ctx.Done():
+				t.Error("BLPOP still running after its context was canceled")
+				_, err := c.Do(context.Background(), "LPUSH", k, "x") // let it end
+				require.NoError(t, err)
+				<-done
+			}
+			waitUntil(t, 30*time.Second, "the server dropped the blocked client", func() bool { return blocked() == 0 })
+		})
+	}
+}
