@@ -528,19 +528,20 @@ func (x *dedicated) isWrite(args []string, cmd *rueidis.Completed) bool {
 // closedResult is res, its error wrapped with ErrClosed when it is a
 // connection error and the Client is closed: Close cut the connection.
 func (c *Client) closedResult(res rueidis.RedisResult) rueidis.RedisResult {
-	if err := res.Error(); isConnError(err) && c.closed.Load() {
-		return rueidis.NewResult(rueidis.RedisMessage{}, c.closedErr(err))
+	if err, ok := c.closedErr(res.Error()); ok {
+		return rueidis.NewResult(rueidis.RedisMessage{}, err)
 	}
 	return res
 }
 
-// closedErr is err wrapped with ErrClosed when it is a connection error
-// and the Client is closed.
-func (c *Client) closedErr(err error) error {
+// closedErr returns err wrapped with ErrClosed, and true, when it is a
+// connection error and the Client is closed (Close cut the connection);
+// else err and false.
+func (c *Client) closedErr(err error) (error, bool) {
 	if isConnError(err) && c.closed.Load() && !errors.Is(err, ErrClosed) {
-		return fmt.Errorf("%w: %w", ErrClosed, err)
+		return fmt.Errorf("%w: %w", ErrClosed, err), true
 	}
-	return err
+	return err, false
 }
 
 // unknownOutcome returns an *UnknownOutcomeError for a write on addr that
@@ -677,7 +678,8 @@ func (x *dedicated) Receive(ctx context.Context, subscribe rueidis.Completed, fn
 		return perr // the caller's subscription hook panicked
 	}
 	x.after(ctx, addr, txnNone, err)
-	return x.a.c.closedErr(err)
+	err, _ = x.a.c.closedErr(err)
+	return err
 }
 
 // errChan returns a closed channel holding err.

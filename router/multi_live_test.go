@@ -503,3 +503,38 @@ func TestCanceledBlockingCallLive(t *testing.T) {
 		})
 	}
 }
+
+// TestCanceledWaitLive: WAIT 5 0 (for replicas the cluster does not
+// have: for ever) through DoPrimaries, under a context with a distant
+// deadline, ends with the context's error when it is cancelled early,
+// as a BLPOP does (TestCanceledBlockingCallLive). Before, doNode put the
+// deadline on the pooled connection's socket and rueidis did not watch
+// the context.
+func TestCanceledWaitLive(t *testing.T) {
+	cl := clustertest.Need(t, cluster)
+	ctx := liveCtx(t, 60*time.Second)
+	c := newLiveClient(t, cl, router.Options{})
+	waiting := func() bool {
+		for _, n := range cl.Nodes() {
+			m, err := cl.Do(ctx, n, "CLIENT", "LIST")
+			require.NoError(t, err)
+			if s, _ := m.ToString(); strings.Contains(s, "cmd=wait") {
+				return true
+			}
+		}
+		return false
+	}
+	waitUntil(t, 30*time.Second, "no WAIT left by an earlier test", func() bool { return !waiting() })
+	cctx, cancel := context.WithTimeout(ctx, time.Hour) // ctx's deadline comes first: the test's bound
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- c.DoPrimaries(cctx, "WAIT", "5", "0")[0].Err }()
+	waitUntil(t, 30*time.Second, "WAIT blocked on the server", waiting)
+	cancel()
+	select {
+	case err := <-done:
+		assert.ErrorIs(t, err, context.Canceled)
+	case <-ctx.Done():
+		t.Fatal("WAIT still running after its context was canceled")
+	}
+}

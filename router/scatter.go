@@ -94,18 +94,18 @@ func (c *Client) doNode(ctx context.Context, addr string, args []string) (rueidi
 	unsent := err != nil
 	if err == nil {
 		var msg rueidis.RedisMessage
-		// On the shared connection without the caller's deadline, as Do
-		// (see sharedConnContext): keyless commands fanned out by their
-		// tips come this way. A blocking command (WAIT) takes a
-		// connection of its own, with the caller's context, as in Do.
+		// On the shared connection, as Do: keyless commands fanned out by
+		// their tips come this way. A blocking command (WAIT) takes a
+		// connection of its own, as in Do. Either way without the
+		// caller's deadline on the socket (see send), so that an early
+		// cancellation ends the wait.
 		var cmd rueidis.Completed
-		dctx := ctx
 		if d, derr := decide(c.table, args); derr == nil && d.blocking {
 			cmd = nc.client.B().Arbitrary(args...).Blocking()
 		} else {
-			cmd, dctx = nc.client.B().Arbitrary(args...).Build(), sharedConnContext(ctx)
+			cmd = nc.client.B().Arbitrary(args...).Build()
 		}
-		msg, err = nc.client.Do(dctx, cmd).ToMessage()
+		msg, err = nc.client.Do(sharedConnContext(ctx), cmd).ToMessage()
 		if err == nil || rueidis.IsRedisNil(err) || isReply(err) {
 			b.Success()
 			return msg, err
@@ -115,10 +115,9 @@ func (c *Client) doNode(ctx context.Context, addr string, args []string) (rueidi
 		return rueidis.RedisMessage{}, ErrClosed
 	}
 	class, err := classify(ctx, addr, err)
-	if c.closed.Load() && (class.Kind == retry.KindConn || class.Kind == retry.KindOther) {
+	if cerr, closed := c.closedErr(err); closed {
 		// Close ended the call (it cuts the connections in use: WAIT).
-		err = fmt.Errorf("%w: %w", ErrClosed, err)
-		class.Kind = retry.KindConn
+		err, class.Kind = cerr, retry.KindConn
 	} else if class.Kind == retry.KindConn {
 		// Evidence about the node; the caller's own cancellation is not.
 		c.connFailed(addr, err, unsent)
