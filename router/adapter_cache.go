@@ -97,6 +97,26 @@ func (a *rueidisClient) DoCache(ctx context.Context, cmd rueidis.Cacheable, ttl 
 	return uncached(c.doUser(ctx, b.s, true, nil))
 }
 
+// cacheCmds copies the args of multi (rueidis recycles a command once
+// answered) into one backing array: cmds[i] holds multi[i]'s args (nil
+// for an empty command), marked idempotent (a cacheable command reads).
+func cacheCmds(multi []rueidis.CacheableTTL) []Cmd {
+	cmds := make([]Cmd, len(multi))
+	n := 0
+	for i := range multi {
+		n += len(cacheArgs(&multi[i].Cmd))
+	}
+	flat := make([]string, 0, n)
+	for i := range multi {
+		at := len(flat)
+		flat = append(flat, cacheArgs(&multi[i].Cmd)...)
+		if len(flat) > at {
+			cmds[i] = Cmd{Args: flat[at:len(flat):len(flat)], Idempotent: true}
+		}
+	}
+	return cmds
+}
+
 // cacheArgs returns cmd's args (nil for an empty command).
 func cacheArgs(cmd *rueidis.Cacheable) []string {
 	if (*rueidis.Completed)(cmd).IsEmpty() {
@@ -175,19 +195,7 @@ func (a *rueidisClient) DoMultiCache(ctx context.Context, multi ...rueidis.Cache
 	}
 	c := a.c
 	out := make([]rueidis.RedisResult, len(multi))
-	cmds := make([]Cmd, len(multi))
-	n := 0
-	for i := range multi {
-		n += len(cacheArgs(&multi[i].Cmd))
-	}
-	flat := make([]string, 0, n)
-	for i := range multi {
-		at := len(flat)
-		flat = append(flat, cacheArgs(&multi[i].Cmd)...)
-		if len(flat) > at {
-			cmds[i] = Cmd{Args: flat[at:len(flat):len(flat)], Idempotent: true}
-		}
-	}
+	cmds := cacheCmds(multi)
 	if ctx == nil {
 		for i := range out {
 			out[i] = rueidis.NewResult(rueidis.RedisMessage{}, errNilContext)

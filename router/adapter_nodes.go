@@ -3,7 +3,6 @@ package router
 import (
 	"context"
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -172,14 +171,11 @@ func (n *nodeClient) DoMultiCache(ctx context.Context, multi ...rueidis.Cacheabl
 	if err != nil {
 		return errsOf(len(multi), err)
 	}
-	args := make([][]string, len(multi)) // rueidis recycles the commands
-	for i := range multi {
-		args[i] = slices.Clone(multi[i].Cmd.Commands())
-	}
+	cmds := cacheCmds(multi) // rueidis recycles the commands
 	res := cl.DoMultiCache(sharedConnContext(ctx), multi...)
 	for i := range res {
 		if othersCanceled(ctx, res[i].Error()) {
-			res[i] = cl.Do(sharedConnContext(ctx), cl.B().Arbitrary(args[i]...).Build()) // uncached, once
+			res[i] = cl.Do(sharedConnContext(ctx), cl.B().Arbitrary(cmds[i].Args...).Build()) // uncached, once
 		}
 	}
 	return res
