@@ -50,20 +50,6 @@ func newFreezeProxy(t *testing.T, target string) *freezeProxy {
 	return p
 }
 
-// cut closes every connection the proxy carries now, both sides, with a
-// reset.
-func (p *freezeProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for c := range p.conns {
-		if tc, ok := c.(*net.TCPConn); ok {
-			_ = tc.SetLinger(0)
-		}
-		c.Close()
-		delete(p.conns, c)
-	}
-}
-
 // waitingInCache reports whether some goroutine waits on another
 // caller's cached fetch (rueidis's cache entry, or the router's store's).
 func waitingInCache() bool {
@@ -105,7 +91,7 @@ func TestCacheFlightOtherCallersCancelLive(t *testing.T) {
 	for _, face := range []string{"Rueidis().DoCache", "Rueidis().DoMultiCache", "Rueidis().Nodes()[owner].DoCache", "Rueidis().Nodes()[owner].DoMultiCache"} {
 		t.Run(face, func(t *testing.T) {
 			p.frozen.Store(false)
-			p.cut() // a fresh connection
+			p.reset() // a fresh connection
 			var on rueidis.Client = rc
 			if strings.Contains(face, "Nodes()") {
 				on = rc.Nodes()[p.addr]
@@ -144,7 +130,7 @@ func TestCacheFlightOtherCallersCancelLive(t *testing.T) {
 			// The node answers again (the frozen connection is cut,
 			// rueidis dials again).
 			p.frozen.Store(false)
-			p.cut()
+			p.reset()
 			select {
 			case r := <-bDone:
 				assert.NotErrorIs(t, r.err, context.Canceled, "B got A's cancellation")

@@ -45,22 +45,6 @@ func faProxies(t *testing.T, cl *clustertest.Cluster) (func(string) string, map[
 	}, ps
 }
 
-// faCut closes every connection p carries now (both sides).
-func faCut(p *loopProxy) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	n := 0
-	for c := range p.conns {
-		if tc, ok := c.(*net.TCPConn); ok {
-			_ = tc.SetLinger(0) // RST
-		}
-		c.Close()
-		delete(p.conns, c)
-		n++
-	}
-	return n
-}
-
 // TestMultiResetLive: DoMulti of 100 commands (GETs of known values
 // and INCRs) over 3 nodes from several goroutines, while one node's
 // connections are reset again and again. Every GET's result must be its
@@ -103,7 +87,7 @@ func TestMultiResetLive(t *testing.T) {
 				return
 			case <-tk.C:
 			}
-			if faCut(victim) > 0 {
+			if victim.reset() > 0 {
 				cuts++
 			}
 		}

@@ -68,6 +68,23 @@ func (p *loopProxy) serve(pair func(c, s net.Conn) (up, down func())) {
 	}
 }
 
+// reset closes every connection p carries now, both sides, with a TCP
+// reset, and returns how many.
+func (p *loopProxy) reset() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for c := range p.conns {
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0) // RST
+		}
+		c.Close()
+		delete(p.conns, c)
+		n++
+	}
+	return n
+}
+
 func (p *loopProxy) close() {
 	p.ln.Close()
 	p.mu.Lock()
