@@ -23,11 +23,7 @@ func (c *Client) initCache() {
 			}
 			return ""
 		},
-		report: func(e Event) {
-			if err := safe.Call("observer", func() { c.event(e) }); err != nil {
-				c.panicked(e.Addr, err)
-			}
-		},
+		report:   c.event,
 		closed:   c.closed.Load,
 		panicked: c.panicked,
 	}

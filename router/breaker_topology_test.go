@@ -127,7 +127,7 @@ func TestRefreshedUserCodeLast(t *testing.T) {
 	woken := c.watch.begin()
 	defer c.watch.end()
 	user := &panickyTopoObserver{}
-	(&topologyObserver{c: c, user: user}).OnRefresh(topology.RefreshEvent{New: failed, Changes: topology.Diff(nil, failed)})
+	c.refreshed(topology.RefreshEvent{New: failed, Changes: topology.Diff(nil, failed)}, user)
 	select {
 	case <-woken:
 	default:
@@ -137,4 +137,26 @@ func TestRefreshedUserCodeLast(t *testing.T) {
 	assert.EqualValues(t, 1, user.calls.Load(), "the user's Observer was not called")
 	assert.EqualValues(t, 1, user.panics.Load(), "its OnPanic did not hear of its panic")
 	assert.EqualValues(t, 2, obs.n.Load(), "the Logger's and the Observer's panics reported")
+}
+
+// panickyEvents is an Observer whose OnEvent panics and whose OnPanic
+// records what it is told.
+type panickyEvents struct {
+	Counters
+	panics []PanicEvent
+}
+
+func (p *panickyEvents) OnEvent(Event)        { panic("user OnEvent") }
+func (p *panickyEvents) OnPanic(e PanicEvent) { p.panics = append(p.panics, e) }
+
+// TestEventObserverPanicRecovered: a panic in the user's OnEvent is
+// recovered where every event is reported (Client.event: it runs on the
+// client's and rueidis's goroutines too) and reported to OnPanic.
+func TestEventObserverPanicRecovered(t *testing.T) {
+	obs := &panickyEvents{}
+	c := &Client{obs: obs}
+	assert.NotPanics(t, func() { c.event(Event{Kind: EventStall, Addr: "127.0.0.1:1"}) })
+	require.Len(t, obs.panics, 1)
+	assert.ErrorIs(t, obs.panics[0].Err, ErrPanic)
+	assert.Equal(t, "127.0.0.1:1", obs.panics[0].Addr)
 }

@@ -313,10 +313,7 @@ func (c *Client) topologyChanged(e topology.RefreshEvent) {
 			ns.br.Reset() // replaced, reachable: nothing holds it open
 		}
 		if (failed || stalled) && ns.cut() > 0 {
-			e := Event{Kind: EventConnsCut, Addr: f.Old.Addr}
-			if err := safe.Call("observer", func() { c.event(e) }); err != nil {
-				c.panicked(e.Addr, err)
-			}
+			c.event(Event{Kind: EventConnsCut, Addr: f.Old.Addr})
 		}
 	}
 }

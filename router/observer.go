@@ -108,10 +108,16 @@ type Event struct {
 	Err error
 }
 
-// event reports e to the Observer when it implements EventObserver.
+// event reports e to the Observer when it implements EventObserver. It
+// runs on callers' goroutines and on the client's and rueidis's own (a
+// stall, cut connections, a resubscription, a cache store's report): a
+// panic in OnEvent is recovered and reported (panicked), so that it ends
+// nothing and leaves no state half-updated.
 func (c *Client) event(e Event) {
 	if eo, ok := c.obs.(EventObserver); ok {
-		eo.OnEvent(e)
+		if err := safe.Call("EventObserver.OnEvent", func() { eo.OnEvent(e) }); err != nil {
+			c.panicked(e.Addr, err)
+		}
 	}
 }
 

@@ -352,11 +352,7 @@ func (r *receiver) confirmed(s rueidis.PubSubSubscription) {
 // reportResubscribed reports a subscription confirmed again on addr
 // after cause: EventResubscribed, and msg logged at Info.
 func (c *Client) reportResubscribed(addr string, slot slots.Slot, cause error, msg string) {
-	if err := safe.Call("EventResubscribed", func() {
-		c.event(Event{Kind: EventResubscribed, Addr: addr, Slot: slot, Err: cause})
-	}); err != nil {
-		c.panicked(addr, err)
-	}
+	c.event(Event{Kind: EventResubscribed, Addr: addr, Slot: slot, Err: cause})
 	if c.log != nil {
 		c.logged(addr, func() {
 			c.log.Info(msg, "node", addr, "slot", strconv.Itoa(int(slot)), "cause", cause.Error())

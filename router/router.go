@@ -140,7 +140,8 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 			}
 		}
 	}
-	topts.Observer = &topologyObserver{c: c, user: topts.Observer}
+	userObs := topts.Observer
+	topts.Observer = topology.ObserverFunc(func(e topology.RefreshEvent) { c.refreshed(e, userObs) })
 	topo, err := topology.New(ctx, topts)
 	if err != nil {
 		c.pool.close()
@@ -160,20 +161,6 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	go c.pruneLoop()
 	return c, nil
 }
-
-// topologyObserver is the router's Observer of its topology Refresher:
-// see Client.refreshed.
-type topologyObserver struct {
-	c    *Client
-	user topology.Observer // Options.Topology.Observer (nil: none)
-}
-
-// OnRefresh runs the client's part of the refresh, then the user's code.
-func (o *topologyObserver) OnRefresh(e topology.RefreshEvent) { o.c.refreshed(e, o.user) }
-
-// OnPanic reports a panic the Refresher recovered in OnRefresh (refreshed
-// recovers its own: this is a safety net).
-func (o *topologyObserver) OnPanic(err error) { o.c.panicked("", err) }
 
 // learn extends the table with a node's COMMAND reply. Failures are
 // ignored: the static table still works.
