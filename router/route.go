@@ -215,19 +215,14 @@ func decideCommand(c *command.Command, args []string, d *decision, lazy bool) er
 	}
 	d.readOnly = c.Flags&command.FlagReadOnly != 0
 	if k&command.ClassBlocking != 0 {
-		// FlagBlocking (XREAD and XREADGROUP only with BLOCK), or WAIT
-		// and WAITAOF.
-		d.blocking = c.Flags&command.FlagBlocking != 0 && c.IsBlocking(args) || blocksUnflagged(c.Name)
+		// The class without FlagBlocking: WAIT and WAITAOF, which always
+		// may block; with it, IsBlocking decides (XREAD and XREADGROUP
+		// only with BLOCK).
+		d.blocking = c.Flags&command.FlagBlocking == 0 || c.IsBlocking(args)
 	}
 	d.fan = !d.hasKeys && k&command.ClassFanOut != 0
 	return nil
 }
-
-// blocksUnflagged reports whether the command name blocks its connection
-// without the blocking flag in COMMAND: WAIT and WAITAOF wait for
-// replicas (or the AOF) until their timeout, forever with 0 (rueidis's
-// builder marks them Blocking).
-func blocksUnflagged(name string) bool { return name == "wait" || name == "waitaof" }
 
 // isSubscribe reports whether name ends in "subscribe" (any case): rueidis
 // refuses such commands outside its pub/sub API (with a panic).

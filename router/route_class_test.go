@@ -59,7 +59,7 @@ func decideByName(t *command.Table, args []string, d *decision, lazy bool) error
 		d.slot = slots.Of(args[1])
 	}
 	d.readOnly = c.Flags&command.FlagReadOnly != 0
-	d.blocking = c.Flags&command.FlagBlocking != 0 && c.IsBlocking(args) || blocksUnflagged(c.Name)
+	d.blocking = c.Flags&command.FlagBlocking != 0 && c.IsBlocking(args) || c.Name == "wait" || c.Name == "waitaof"
 	d.fan = !d.hasKeys && (c.Tips.Request == command.RequestAllShards || c.Tips.Request == command.RequestAllNodes)
 	return nil
 }
