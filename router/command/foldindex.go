@@ -161,32 +161,21 @@ func newFoldIndex(m map[string]*Command) (foldIndex, bool) {
 	return x, true
 }
 
-// lookup returns the command whose lower-case name equals name but for
-// ASCII case: a name of up to 8 bytes is lower-cased and compared as one
-// word. (Table.Lookup has its own copy of the loop for names of 1 to 8
-// bytes, the hot path.)
+// lookup returns the command whose lower-case name equals name, a name
+// longer than 8 bytes, but for ASCII case. (Table.Lookup looks names of
+// 1 to 8 bytes up itself, comparing them as one word: the hot path.)
 func (x *foldIndex) lookup(name string) (*Command, bool) {
 	if len(x.entries) == 0 {
 		return nil, false
 	}
 	n := len(name)
-	var w uint64
-	var h uint32
-	if n <= 8 {
-		raw := loadWord(name)
-		w, h = lowerWord(raw), mixHash(raw|foldBits, n)
-	} else {
-		h = mixHash(edgeWord(name), n) // foldHash
-	}
+	h := mixHash(edgeWord(name), n) // foldHash
 	for i, probes := h&x.mask, 0; probes < len(x.entries); i, probes = (i+1)&x.mask, probes+1 {
 		e := &x.entries[i]
 		if e.name == "" {
 			return nil, false
 		}
-		if e.hash != h || len(e.name) != n {
-			continue
-		}
-		if n <= 8 && e.word == w || n > 8 && equalFold(name, e.name) {
+		if e.hash == h && len(e.name) == n && equalFold(name, e.name) {
 			return e.cmd, true
 		}
 	}
