@@ -83,3 +83,7 @@ func TableOfCommands(cmds ...*Command) *Table {
 	}
 	return newTable(m)
 }
+
+// ClassOf is classOf: a command's class computed from its name, flags
+// and tips (Class returns the one cached when the table was built).
+var ClassOf = classOf
