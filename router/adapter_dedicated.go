@@ -671,7 +671,7 @@ func (x *dedicated) Receive(ctx context.Context, subscribe rueidis.Completed, fn
 	if err != nil {
 		return err
 	}
-	hctx := newHookCtx(ctx, func(err error) { x.a.c.panicked(addr, err) })
+	hctx := newHookCtx(ctx, nil, func(err error) { x.a.c.panicked(addr, err) })
 	defer hctx.release()
 	err = dc.Receive(hctx, subscribe, fn)
 	if perr := hctx.panicErr(); perr != nil {

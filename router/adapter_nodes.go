@@ -223,7 +223,7 @@ func (n *nodeClient) Receive(ctx context.Context, subscribe rueidis.Completed, f
 	if err != nil {
 		return err
 	}
-	hctx := newHookCtx(ctx, func(err error) { n.a.c.panicked(n.addr, err) })
+	hctx := newHookCtx(ctx, nil, func(err error) { n.a.c.panicked(n.addr, err) })
 	defer hctx.release()
 	err = cl.Receive(hctx, subscribe, fn)
 	if perr := hctx.panicErr(); perr != nil {

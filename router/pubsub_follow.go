@@ -74,14 +74,13 @@ type resub struct {
 
 func newReceiver(a *rueidisClient, ctx context.Context, sub subscription, fn func(rueidis.PubSubMessage)) *receiver {
 	r := &receiver{a: a, sub: sub, fn: fn, quick: true, unsub: make(chan struct{})}
-	r.ctx = newPubsubCtx(ctx, r.confirmed)
-	r.ctx.onPanic = func(err error) {
+	r.ctx = newPubsubCtx(ctx, r.confirmed, func(err error) {
 		addr := ""
 		if at := r.at.Load(); at != nil {
 			addr = *at
 		}
 		a.c.panicked(addr, err)
-	}
+	})
 	return r
 }
 
@@ -374,45 +373,39 @@ func (c *Client) reportResubscribed(addr string, slot slots.Slot, cause error, m
 // cancelled, the hooks are not called again, and Receive returns the
 // panic (panicErr), an error wrapping ErrPanic.
 type pubsubCtx struct {
-	*hookCtx // the cancellable context, the guarded subscription hook
+	*hookCtx // the cancellable context, the guarded subscription hooks
 	retProbe context.Context
-	ours     func(rueidis.PubSubSubscription)
 
 	userRet atomic.Pointer[func(error, rueidis.CommandClient) error]
 }
 
-func newPubsubCtx(ctx context.Context, ours func(rueidis.PubSubSubscription)) *pubsubCtx {
+func newPubsubCtx(ctx context.Context, ours func(rueidis.PubSubSubscription), onPanic func(error)) *pubsubCtx {
 	return &pubsubCtx{
-		hookCtx:  newHookCtx(ctx, nil),
+		hookCtx:  newHookCtx(ctx, ours, onPanic),
 		retProbe: rueidis.WithOnReceiveReturnHook(context.Background(), func(err error, _ rueidis.CommandClient) error { return err }),
-		ours:     ours,
 	}
 }
 
 // Deadline reports no deadline (see pubsubCtx).
 func (p *pubsubCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
 
-// Value is the caller's context's, except for rueidis's two hooks: the
-// subscription hook runs the receiver's, then the caller's, guarded.
+// Value is hookCtx's, except for rueidis's return hook: the caller's is
+// kept for end and none is given to rueidis.
 func (p *pubsubCtx) Value(key any) any {
-	v := p.Context.Value(key)
-	if _, ok := p.probe.Value(key).(func(rueidis.PubSubSubscription)); ok {
-		user, _ := v.(func(rueidis.PubSubSubscription))
-		return func(s rueidis.PubSubSubscription) { p.call(p.ours, user, s) }
-	}
 	if _, ok := p.retProbe.Value(key).(func(error, rueidis.CommandClient) error); ok {
-		if user, _ := v.(func(error, rueidis.CommandClient) error); user != nil {
+		if user, _ := p.Context.Value(key).(func(error, rueidis.CommandClient) error); user != nil {
 			p.userRet.Store(&user)
 		}
 		return (func(error, rueidis.CommandClient) error)(nil) // typed nil: no hook
 	}
-	return v
+	return p.hookCtx.Value(key)
 }
 
 // hookCtx is ctx, for a Receive given straight to rueidis (a dedicated
 // connection's, a node's; and the base of pubsubCtx), with the caller's
-// rueidis.WithOnSubscriptionHook hook, if any, guarded: rueidis calls it
-// on its reader goroutine. A panic in it is recovered and reported
+// rueidis.WithOnSubscriptionHook hook, if any, guarded, after ours (the
+// receiver's own hook, when not nil): rueidis calls it on its reader
+// goroutine. A panic in it is recovered and reported
 // (onPanic, when not nil), the context is cancelled (the Receive ends),
 // the hook is not called again, and panicErr gives the panic (an error
 // wrapping ErrPanic) for the Receive to return. release frees the
@@ -421,26 +414,28 @@ type hookCtx struct {
 	context.Context
 	cancel  context.CancelFunc
 	probe   context.Context
+	ours    func(rueidis.PubSubSubscription)
 	onPanic func(error)
 	perr    atomic.Pointer[error] // the first panic of the hook
 }
 
-func newHookCtx(ctx context.Context, onPanic func(error)) *hookCtx {
+func newHookCtx(ctx context.Context, ours func(rueidis.PubSubSubscription), onPanic func(error)) *hookCtx {
 	cctx, cancel := context.WithCancel(ctx)
 	return &hookCtx{
 		Context: cctx,
 		cancel:  cancel,
 		probe:   rueidis.WithOnSubscriptionHook(context.Background(), func(rueidis.PubSubSubscription) {}),
+		ours:    ours,
 		onPanic: onPanic,
 	}
 }
 
-// Value is the caller's context's, with its subscription hook guarded.
+// Value is the caller's context's, with the subscription hook guarded.
 func (h *hookCtx) Value(key any) any {
 	v := h.Context.Value(key)
 	if _, ok := h.probe.Value(key).(func(rueidis.PubSubSubscription)); ok {
-		if user, _ := v.(func(rueidis.PubSubSubscription)); user != nil {
-			return func(s rueidis.PubSubSubscription) { h.call(nil, user, s) }
+		if user, _ := v.(func(rueidis.PubSubSubscription)); user != nil || h.ours != nil {
+			return func(s rueidis.PubSubSubscription) { h.call(user, s) }
 		}
 	}
 	return v
@@ -448,13 +443,13 @@ func (h *hookCtx) Value(key any) any {
 
 // call runs ours, then user (each when not nil), unless one of them
 // panicked before; a panic ends the subscription.
-func (h *hookCtx) call(ours, user func(rueidis.PubSubSubscription), s rueidis.PubSubSubscription) {
+func (h *hookCtx) call(user func(rueidis.PubSubSubscription), s rueidis.PubSubSubscription) {
 	if h.perr.Load() != nil {
 		return
 	}
 	err := safe.Call("subscription hook", func() {
-		if ours != nil {
-			ours(s)
+		if h.ours != nil {
+			h.ours(s)
 		}
 		if user != nil {
 			user(s)

@@ -74,7 +74,7 @@ func TestSubscriptionBuild(t *testing.T) {
 func TestPubsubCtx(t *testing.T) {
 	type key struct{}
 	parent, cancel := context.WithTimeout(context.WithValue(context.Background(), key{}, "v"), 1<<40)
-	p := newPubsubCtx(parent, func(rueidis.PubSubSubscription) {})
+	p := newPubsubCtx(parent, func(rueidis.PubSubSubscription) {}, nil)
 	defer p.release()
 	_, ok := p.Deadline()
 	assert.False(t, ok, "no deadline for rueidis to put on the shared socket")
@@ -91,17 +91,17 @@ func TestPubsubCtx(t *testing.T) {
 // again.
 func TestPubsubCtxHookPanic(t *testing.T) {
 	var ours, user int
-	p := newPubsubCtx(context.Background(), func(rueidis.PubSubSubscription) { ours++ })
-	defer p.release()
 	var reported []error
-	p.onPanic = func(err error) { reported = append(reported, err) }
+	p := newPubsubCtx(context.Background(), func(rueidis.PubSubSubscription) { ours++ },
+		func(err error) { reported = append(reported, err) })
+	defer p.release()
 	userHook := func(rueidis.PubSubSubscription) {
 		user++
 		panic("user hook")
 	}
 	require.NoError(t, p.panicErr())
-	p.call(p.ours, userHook, rueidis.PubSubSubscription{Kind: "subscribe", Channel: "c"})
-	p.call(p.ours, userHook, rueidis.PubSubSubscription{Kind: "subscribe", Channel: "d"})
+	p.call(userHook, rueidis.PubSubSubscription{Kind: "subscribe", Channel: "c"})
+	p.call(userHook, rueidis.PubSubSubscription{Kind: "subscribe", Channel: "d"})
 	assert.Equal(t, 1, ours)
 	assert.Equal(t, 1, user, "not called after its panic")
 	require.Len(t, reported, 1)
