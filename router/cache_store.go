@@ -424,16 +424,11 @@ func (s *slotStore) dropIf(drop func(slots.Slot) bool) {
 	var keys []string
 	var dropped []slots.Slot
 	s.mu.Lock()
-	for slot, ks := range s.bySlot {
-		if !drop(slot) {
-			continue
+	for slot := range s.bySlot {
+		if drop(slot) {
+			keys = s.takeSlotLocked(slot, keys)
+			dropped = append(dropped, slot)
 		}
-		for k := range ks {
-			keys = append(keys, k)
-		}
-		s.n -= len(ks)
-		delete(s.bySlot, slot)
-		dropped = append(dropped, slot)
 	}
 	s.mu.Unlock()
 	s.deleteKeys(keys, dropped)
@@ -442,17 +437,22 @@ func (s *slotStore) dropIf(drop func(slots.Slot) bool) {
 // dropSlot drops the entries of one slot (dropIf without walking the
 // index).
 func (s *slotStore) dropSlot(slot slots.Slot) {
-	var keys []string
 	s.mu.Lock()
-	if ks, ok := s.bySlot[slot]; ok {
-		for k := range ks {
-			keys = append(keys, k)
-		}
-		s.n -= len(ks)
-		delete(s.bySlot, slot)
-	}
+	keys := s.takeSlotLocked(slot, nil)
 	s.mu.Unlock()
 	s.deleteKeys(keys, []slots.Slot{slot})
+}
+
+// takeSlotLocked removes slot from the index and appends its keys to
+// keys, which it returns. s.mu is held.
+func (s *slotStore) takeSlotLocked(slot slots.Slot, keys []string) []string {
+	ks := s.bySlot[slot]
+	for k := range ks {
+		keys = append(keys, k)
+	}
+	s.n -= len(ks)
+	delete(s.bySlot, slot)
+	return keys
 }
 
 // deleteKeys deletes keys, dropped from the index, from the inner store
