@@ -18,3 +18,11 @@ func OwnReads(c *Client, addr string) int64 {
 	}
 	return 0
 }
+
+// LeanPlan reports whether DoMulti would send cmds in a lean first round
+// (multi_lean.go), sending nothing.
+func LeanPlan(c *Client, cmds ...Cmd) bool {
+	sc := c.scratch.get()
+	defer c.scratch.put(sc)
+	return c.leanPlan(sc, cmds, nil, nil)
+}

@@ -87,101 +87,83 @@ func (c *Client) doMultiInto(ctx context.Context, cmds []Cmd, user []rueidis.Com
 	}
 	sc := c.scratch.get()
 	defer c.scratch.put(sc) // first in, last out: after every use of units
-	units, alone := c.units(cmds, results, sc.units[:0], pre)
+	// A plain batch's first round is lean (multi_lean.go): units are then
+	// the commands that failed in it, to be handled as after a round.
+	units, lean := c.leanRound(ctx, sc, cmds, user, results, pre)
+	if !lean {
+		var alone []int
+		units, alone = c.units(cmds, results, sc.units[:0], pre)
+		if len(alone) > 0 {
+			// Split or fanned-out commands run beside the pipelines (multishard.go).
+			defer c.startAlone(ctx, cmds, user, results, alone)()
+		}
+		if c.tracer != nil {
+			defer c.tracePipeline(ctx, len(cmds), units)()
+		}
+		c.userFlags(units, user)
+		for range units {
+			c.budget.Deposit()
+		}
+	}
 	sc.units = units
-	if len(alone) > 0 {
-		// Split or fanned-out commands run beside the pipelines (multishard.go).
-		defer c.startAlone(ctx, cmds, user, results, alone)()
-	}
-	if user != nil {
-		for i := range units {
-			u := &units[i]
-			u.user = true
-			if !u.st.block {
-				// The caller's Blocking() mark keeps the command off the
-				// shared pipeline, as in Do.
-				u.st.d.blocking = u.st.d.blocking || user[u.first].IsBlock()
-			}
-			for k := u.first; k <= u.last; k++ {
-				if user[k].IsBlock() != (!u.st.block && u.st.d.blocking) {
-					u.user = false // built again with the table's view
-				}
-			}
-			if !u.st.block {
-				uc := &user[u.first]
-				u.st.d.readOnly = u.st.d.readOnly || uc.IsReadOnly()
-				u.st.idem = u.st.idem || uc.IsRetryable()
-			}
-		}
-	}
-	for range units {
-		c.budget.Deposit()
-	}
-	if c.tracer != nil {
-		tctx, tstart := c.traceStart(ctx, "PIPELINE", NoSlot, len(cmds))
-		for i := range units {
-			units[i].st.tctx = tctx
-		}
-		defer func() {
-			n := 0
-			for i := range units {
-				n += units[i].st.attempts
-			}
-			c.safeTrace(func() {
-				c.tracer.EndCommand(tctx, CommandEnd{Name: "PIPELINE", Duration: time.Since(tstart), Attempts: n})
-			})
-		}()
-	}
 	pending := len(units)
 	ready := sc.ready[:0]
 	defer func() { sc.ready = ready }()
 	for pending > 0 {
-		now := time.Now()
-		ready = ready[:0]
-		var wake time.Time
-		for i := range units {
-			u := &units[i]
-			if u.done {
+		var rstart time.Time
+		if lean {
+			// The lean round's failures, as round leaves them.
+			lean = false
+			for i := range units {
+				ready = append(ready, &units[i])
+			}
+		} else {
+			now := time.Now()
+			ready = ready[:0]
+			var wake time.Time
+			for i := range units {
+				u := &units[i]
+				if u.done {
+					continue
+				}
+				if !u.notBefore.After(now) {
+					ready = append(ready, u)
+				} else if wake.IsZero() || u.notBefore.Before(wake) {
+					wake = u.notBefore
+				}
+			}
+			if err := ctx.Err(); err != nil || len(ready) == 0 {
+				if err == nil {
+					err = retry.Wait(ctx, time.Until(wake))
+				}
+				if err == nil && c.closed.Load() {
+					err = ErrClosed
+				}
+				if err != nil {
+					for i := range units {
+						if u := &units[i]; !u.done {
+							c.finish(u, cmds, results, nil, c.endErr(err, &u.st))
+							pending--
+						}
+					}
+					return results
+				}
 				continue
 			}
-			if !u.notBefore.After(now) {
-				ready = append(ready, u)
-			} else if wake.IsZero() || u.notBefore.Before(wake) {
-				wake = u.notBefore
-			}
-		}
-		if err := ctx.Err(); err != nil || len(ready) == 0 {
-			if err == nil {
-				err = retry.Wait(ctx, time.Until(wake))
-			}
-			if err == nil && c.closed.Load() {
-				err = ErrClosed
-			}
-			if err != nil {
+			if c.closed.Load() {
 				for i := range units {
 					if u := &units[i]; !u.done {
-						c.finish(u, cmds, results, nil, c.endErr(err, &u.st))
+						c.finish(u, cmds, results, nil, ErrClosed)
 						pending--
 					}
 				}
 				return results
 			}
-			continue
-		}
-		if c.closed.Load() {
-			for i := range units {
-				if u := &units[i]; !u.done {
-					c.finish(u, cmds, results, nil, ErrClosed)
-					pending--
-				}
+			if c.tracer != nil {
+				rstart = time.Now()
 			}
-			return results
+			c.round(ctx, sc, cmds, user, ready)
 		}
-		var rstart time.Time
-		if c.tracer != nil {
-			rstart = time.Now()
-		}
-		c.round(ctx, sc, cmds, user, ready)
 		refresh := false
 		for _, u := range ready {
 			name := cmds[u.first].Args[0]
@@ -242,6 +224,53 @@ func (c *Client) doMultiInto(ctx context.Context, cmds []Cmd, user []rueidis.Com
 		}
 	}
 	return results
+}
+
+// userFlags adds the flags of the caller's rueidis commands user (nil
+// for the string API) to units: read-only, blocking, retryable; a unit
+// whose commands the table would build otherwise is built again from its
+// args.
+func (c *Client) userFlags(units []unit, user []rueidis.Completed) {
+	if user == nil {
+		return
+	}
+	for i := range units {
+		u := &units[i]
+		u.user = true
+		if !u.st.block {
+			// The caller's Blocking() mark keeps the command off the
+			// shared pipeline, as in Do.
+			u.st.d.blocking = u.st.d.blocking || user[u.first].IsBlock()
+		}
+		for k := u.first; k <= u.last; k++ {
+			if user[k].IsBlock() != (!u.st.block && u.st.d.blocking) {
+				u.user = false // built again with the table's view
+			}
+		}
+		if !u.st.block {
+			uc := &user[u.first]
+			u.st.d.readOnly = u.st.d.readOnly || uc.IsReadOnly()
+			u.st.idem = u.st.idem || uc.IsRetryable()
+		}
+	}
+}
+
+// tracePipeline starts the Tracer's PIPELINE span of a DoMulti of n
+// commands, split into units, and returns what ends it.
+func (c *Client) tracePipeline(ctx context.Context, n int, units []unit) func() {
+	tctx, tstart := c.traceStart(ctx, "PIPELINE", NoSlot, n)
+	for i := range units {
+		units[i].st.tctx = tctx
+	}
+	return func() {
+		attempts := 0
+		for i := range units {
+			attempts += units[i].st.attempts
+		}
+		c.safeTrace(func() {
+			c.tracer.EndCommand(tctx, CommandEnd{Name: "PIPELINE", Duration: time.Since(tstart), Attempts: attempts})
+		})
+	}
 }
 
 // units validates cmds, fills the results of invalid ones and returns the
