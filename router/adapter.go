@@ -207,11 +207,11 @@ func (a *rueidisClient) DoMulti(ctx context.Context, multi ...rueidis.Completed)
 		cmds[i] = Cmd{Args: flat[at:len(flat):len(flat)]}
 	}
 	sc.flat = flat
-	res := a.c.doMultiInto(ctx, cmds, multi, sc.results[:len(multi)], nil)
+	res := a.c.doMultiInto(ctx, cmds, multi, sc.results[:len(multi)], nil, out)
 	// multi's commands are recycled now: cmds says which were empty.
 	for i, r := range res {
-		if cmds[i].Args == nil {
-			continue
+		if cmds[i].Args == nil || r.Err == inRaw {
+			continue // out[i] is set
 		}
 		out[i] = rueidis.NewResult(r.Msg, r.Err)
 	}

@@ -64,14 +64,16 @@ func (c *Client) DoMulti(ctx context.Context, cmds ...Cmd) []Result {
 // commands (cmds[i].Args is a copy of user[i]'s args): their flags add to
 // the table's, and each is sent as it is on its first attempt.
 func (c *Client) doMulti(ctx context.Context, cmds []Cmd, user []rueidis.Completed) []Result {
-	return c.doMultiInto(ctx, cmds, user, make([]Result, len(cmds)), nil)
+	return c.doMultiInto(ctx, cmds, user, make([]Result, len(cmds)), nil, nil)
 }
 
 // doMultiInto is doMulti with the results written to results (one per
 // command, zero values), which it returns. pre, when not nil, holds the
 // table's decision for each command, already made (the parts of a split
-// command: the table is not asked again).
-func (c *Client) doMultiInto(ctx context.Context, cmds []Cmd, user []rueidis.Completed, results []Result, pre []decision) []Result {
+// command: the table is not asked again). raw, when not nil (the rueidis
+// face), may receive rueidis's own result of a command instead: its
+// Result is then inRaw.
+func (c *Client) doMultiInto(ctx context.Context, cmds []Cmd, user []rueidis.Completed, results []Result, pre []decision, raw []rueidis.RedisResult) []Result {
 	if len(cmds) == 0 {
 		return results
 	}
@@ -89,7 +91,7 @@ func (c *Client) doMultiInto(ctx context.Context, cmds []Cmd, user []rueidis.Com
 	defer c.scratch.put(sc) // first in, last out: after every use of units
 	// A plain batch's first round is lean (multi_lean.go): units are then
 	// the commands that failed in it, to be handled as after a round.
-	units, lean := c.leanRound(ctx, sc, cmds, user, results, pre)
+	units, lean := c.leanRound(ctx, sc, cmds, user, results, pre, raw)
 	if !lean {
 		var alone []int
 		units, alone = c.units(cmds, results, sc.units[:0], pre)

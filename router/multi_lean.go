@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/redis/rueidis"
@@ -26,6 +27,10 @@ import (
 // or not), and doMultiInto's retry loop handles them as it handles any
 // unit after a round: redirects, retries, unknown outcomes, breakers.
 // Whether a batch is lean is decided before anything is sent.
+
+// inRaw is the error of a Result whose command's result went to
+// doMultiInto's raw instead (never returned to a caller).
+var inRaw = errors.New("slotrouter: the result is rueidis's own")
 
 // leanCmd is one command of a lean round: its decision and its node.
 type leanCmd struct {
@@ -55,8 +60,8 @@ const maxLeanGroups = 16
 // (see above) and returns true, with the units of the commands that
 // failed, for doMultiInto's loop; the results of the others are set. It
 // returns false, having sent nothing and changed nothing, otherwise.
-// user and pre are doMultiInto's.
-func (c *Client) leanRound(ctx context.Context, sc *multiScratch, cmds []Cmd, user []rueidis.Completed, results []Result, pre []decision) ([]unit, bool) {
+// user, pre and raw are doMultiInto's.
+func (c *Client) leanRound(ctx context.Context, sc *multiScratch, cmds []Cmd, user []rueidis.Completed, results []Result, pre []decision, raw []rueidis.RedisResult) ([]unit, bool) {
 	if ctx.Err() != nil || !c.leanPlan(sc, cmds, user, pre) {
 		return nil, false
 	}
@@ -93,8 +98,12 @@ func (c *Client) leanRound(ctx context.Context, sc *multiScratch, cmds []Cmd, us
 				}
 			}
 			if err == nil {
-				msg, rerr := r.ToMessage()
-				results[i] = Result{Msg: msg, Err: rerr}
+				if raw != nil {
+					raw[i], results[i] = r, Result{Err: inRaw}
+				} else {
+					msg, rerr := r.ToMessage()
+					results[i] = Result{Msg: msg, Err: rerr}
+				}
 				ok = true
 				continue
 			}

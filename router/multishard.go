@@ -338,7 +338,7 @@ func (c *Client) multiShard(ctx context.Context, args []string, idem bool) (msg 
 		sp.pre[i] = d
 		sp.pre[i].slot = sp.parts[i].slot
 	}
-	res := c.doMultiInto(ctx, sp.cmds, nil, sp.results, sp.pre)
+	res := c.doMultiInto(ctx, sp.cmds, nil, sp.results, sp.pre, nil)
 	var failed []PartError
 	for i, r := range res {
 		if r.Err != nil && !rueidis.IsRedisNil(r.Err) {
