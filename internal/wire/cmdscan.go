@@ -44,6 +44,18 @@ func (s *cmdScanner) feed(p []byte) (commands int, subscribe, ok bool) {
 		return 0, false, false
 	}
 	for i := 0; i < len(p); {
+		if s.st == csStart {
+			// A whole command, the usual case, read without the state
+			// machine; anything else is the state machine's (a command cut
+			// at the end of p, or a malformed one: it fails where it
+			// fails).
+			if next, sub := wholeCommand(p, i); next > 0 {
+				commands++
+				subscribe = subscribe || sub
+				i = next
+				continue
+			}
+		}
 		switch s.st {
 		case csSkip:
 			n := min(int64(len(p)-i), s.skip)
@@ -133,6 +145,34 @@ func (s *cmdScanner) feed(p []byte) (commands int, subscribe, ok bool) {
 		i++
 	}
 	return commands, subscribe, true
+}
+
+// wholeCommand reads the command at p[i:] when it is whole in p and
+// well formed ("*N\r\n", N > 0, then N bulks "$len\r\n<len bytes>\r\n",
+// whose CRLF is skipped unread as feed skips it): it returns the index
+// after it and whether its name ends in "subscribe"; next is 0 otherwise.
+func wholeCommand(p []byte, i int) (next int, subscribe bool) {
+	if p[i] != '*' {
+		return 0, false
+	}
+	n, j := header(p, i+1)
+	if j == 0 || n <= 0 {
+		return 0, false
+	}
+	for e := int64(0); e < n; e++ {
+		if j >= len(p) || p[j] != '$' {
+			return 0, false
+		}
+		l, k := header(p, j+1)
+		if k == 0 || l > int64(len(p)-k-2) {
+			return 0, false
+		}
+		if e == 0 {
+			subscribe = isSubscribeName(p[k : k+int(l)])
+		}
+		j = k + int(l) + 2
+	}
+	return j, subscribe
 }
 
 // header parses the digits of a header line from p[i:] up to its CRLF,
