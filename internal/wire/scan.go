@@ -216,6 +216,17 @@ func (s *scanner) feed(p []byte) error {
 		return s.err
 	}
 	for i := 0; i < len(p); {
+		if s.st == stType && len(s.frames) == 0 {
+			// A whole simple top-level reply, the usual case, in one pass
+			// (anything else, or a cut one, is the state machine's).
+			if next := s.simpleReply(p, i); next > 0 {
+				s.off += int64(next - i)
+				i = next
+				continue
+			} else if next < 0 {
+				return s.err
+			}
+		}
 		switch s.st {
 		case stSkip, stChunkSkip:
 			n := min(int64(len(p)-i), s.skip)
@@ -323,6 +334,41 @@ func (s *scanner) feed(p []byte) error {
 }
 
 func indexNL(p []byte) int { return bytes.IndexByte(p, '\n') }
+
+// simpleReply reads the top-level reply at p[i:] when it is a bulk string
+// of a non-negative length or a simple line ('+', '-', ':') whole in p
+// and within the limits, as feed would: it returns the index after it,
+// having told top. It returns 0 for anything else (feed's state machine
+// reads it, and fails where it fails), and -1 when top refused it (s.err
+// set).
+func (s *scanner) simpleReply(p []byte, i int) int {
+	b := p[i]
+	var next int
+	switch b {
+	case '$':
+		n, j := header(p, i+1)
+		if j == 0 || n > s.lim.MaxBulk || n > int64(len(p)-j-2) {
+			return 0
+		}
+		next = j + int(n) + 2
+	case '+', '-', ':':
+		k := indexNL(p[i+1:])
+		if k < 0 || int64(k+2) > s.lim.MaxBulk+2 {
+			return 0
+		}
+		next = i + k + 2
+	default:
+		return 0
+	}
+	if s.top != nil {
+		if reason := s.top(b); reason != "" {
+			s.off++ // as begin: after the type byte
+			s.fail(reason)
+			return -1
+		}
+	}
+	return next
+}
 
 // begin starts an item of type b.
 func (s *scanner) begin(b byte) error {
