@@ -88,9 +88,9 @@ func runApply(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintf(stderr, "slotctl apply: -mode %q: want auto, keys or atomic\n", *mode)
 		return 2
 	}
-	data, err := readInput(fs.Arg(0), stdin)
+	data, err := readInputContext(ctx, fs.Arg(0), stdin)
 	if err != nil {
-		fmt.Fprintf(stderr, "slotctl apply: %v\n", err)
+		fmt.Fprintf(stderr, "slotctl apply: %v\n", stoppedErr(ctx, err))
 		return 1
 	}
 	p, err := plan.ParsePlan(data)
