@@ -224,12 +224,12 @@ func (e *executor) runBatch(ctx context.Context, ws []*moveWork) error {
 			defer func() {
 				if r := recover(); r != nil {
 					errs[i] = fmt.Errorf("migrate: panic moving %s -> %s: %v", short(w.move.Source), short(w.move.Target), r)
-					cancel(errs[i])
+					cancel(siblingFailed{errs[i]})
 				}
 			}()
 			if err := e.runMove(bctx, w); err != nil {
 				errs[i] = err
-				cancel(err)
+				cancel(siblingFailed{err})
 			}
 		}()
 	}
@@ -250,9 +250,19 @@ func (e *executor) runBatch(ctx context.Context, ws []*moveWork) error {
 // failed.
 var errSiblingFailed = errors.New("migrate: stopped because another move failed")
 
-// stopErr turns a done context into the error a move returns.
+// siblingFailed is the cause runBatch cancels a batch's context with when
+// one of its moves failed (err).
+type siblingFailed struct{ err error }
+
+func (s siblingFailed) Error() string { return "another move failed: " + s.err.Error() }
+
+// stopErr turns a done context into the error a move returns:
+// errSiblingFailed only when runBatch cancelled the batch because another
+// move failed; a cause the caller's own context carries (a signal's, for
+// example) is a stop like any other.
 func stopErr(ctx context.Context) error {
-	if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) && !errors.Is(c, context.DeadlineExceeded) {
+	var sf siblingFailed
+	if errors.As(context.Cause(ctx), &sf) {
 		return errSiblingFailed
 	}
 	return fmt.Errorf("%w: %w", ErrStopped, ctx.Err())

@@ -1,0 +1,65 @@
+package migrate
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/slotrouter/slotrouter/retry"
+	"github.com/slotrouter/slotrouter/slots"
+	"github.com/slotrouter/slotrouter/slots/plan"
+)
+
+// TestStopWithCause: a caller's context cancelled with a cause of its own
+// (signal.NotifyContext does that: "interrupt signal received") while
+// Apply waits between two tries of reading the cluster is a stop
+// (ErrStopped and context.Canceled), not "another move failed": whether a
+// move was stopped by a sibling is decided by the batch's own
+// cancellation, not by whatever cause the caller's context carries. The
+// seed is a closed loopback port.
+func TestStopWithCause(t *testing.T) {
+	all := plan.Ranges{{Start: 0, End: slots.Max}}
+	p := &plan.Plan{Version: plan.FormatVersion, Kind: plan.KindRebalance,
+		Before: plan.Assignment{"a": all}, Moves: []plan.Move{}, Batches: [][]int{},
+		FinalLayout: plan.Assignment{"a": all}}
+	require.NoError(t, p.Validate())
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	res, err := Apply(ctx, p, Options{
+		Seeds:   []string{"127.0.0.1:1"},
+		Backoff: retry.Backoff{Base: time.Millisecond, Cap: time.Millisecond},
+		Observer: func(e Event) {
+			if e.Kind == EventRetry {
+				cancel(errors.New("interrupt signal received"))
+			}
+		},
+	})
+	require.NotNil(t, res)
+	require.ErrorIs(t, err, ErrStopped)
+	require.ErrorIs(t, err, context.Canceled)
+	require.NotErrorIs(t, err, errSiblingFailed)
+	require.NotContains(t, err.Error(), "another move failed")
+}
+
+// TestStopErrSibling: a batch cancelled by runBatch because a move failed
+// stops the others with errSiblingFailed; a plain cancel, a deadline, or
+// a caller's cause give ErrStopped.
+func TestStopErrSibling(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(siblingFailed{errors.New("ERR boom")})
+	require.ErrorIs(t, stopErr(ctx), errSiblingFailed)
+
+	parent, pcancel := context.WithCancelCause(context.Background())
+	bctx, bcancel := context.WithCancelCause(parent)
+	defer bcancel(nil)
+	pcancel(errors.New("terminated signal received"))
+	require.ErrorIs(t, stopErr(bctx), ErrStopped)
+	require.ErrorIs(t, stopErr(bctx), context.Canceled)
+
+	dctx, dcancel := context.WithTimeout(context.Background(), 0)
+	defer dcancel()
+	require.ErrorIs(t, stopErr(dctx), context.DeadlineExceeded)
+}
