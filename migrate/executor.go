@@ -415,6 +415,11 @@ func transient(ctx context.Context, err error) bool {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return true
 	}
+	if errors.Is(err, rueidis.ErrClosing) {
+		// Another move of the batch dropped the shared client of this
+		// node after an error of its own: dial again.
+		return true
+	}
 	// MIGRATE passes the target's error on inside its own ("ERR Target
 	// instance replied with error: CLUSTERDOWN …"), which retry.Classify,
 	// reading only the start of a reply, takes for a plain ERR.
@@ -460,7 +465,18 @@ func (e *executor) attempt(ctx context.Context, ev Event, fn func(context.Contex
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		return stopErr(ctx)
 	}
+	if ctx.Err() == nil && unreachable(err) && !errors.Is(err, ErrUnreachable) {
+		return fmt.Errorf("%w: %w", ErrUnreachable, err)
+	}
 	return err
+}
+
+// unreachable reports whether err, the last of a step's tries, says that
+// the node could not be reached: a connection refused or broken, a client
+// closed under the step, or no answer within the step's own deadline.
+func unreachable(err error) bool {
+	return retry.Classify(err).Kind == retry.KindConn || errors.Is(err, rueidis.ErrClosing) ||
+		errors.Is(err, context.DeadlineExceeded)
 }
 
 // pipe sends one command per slot to addr, pipelined, as one step. A
@@ -486,8 +502,8 @@ func (e *executor) pipe(ctx context.Context, ev Event, addr string, ss []slots.S
 				err = nil
 			}
 			if err != nil {
-				if retry.Classify(err).Kind == retry.KindConn {
-					e.pool.drop(addr)
+				if retry.Classify(err).Kind == retry.KindConn || errors.Is(err, rueidis.ErrClosing) {
+					e.pool.drop(addr, c)
 				}
 				if first == nil || (!transient(ctx, err) && transient(ctx, first)) {
 					// A lasting error wins: retrying will not help.
