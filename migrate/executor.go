@@ -62,8 +62,10 @@ type moveWork struct {
 //
 // The Result is never nil. On error it still tells what was done, and lists in Open the
 // plan's slots left importing or migrating; running Apply again with the
-// same plan finishes them. When ctx is cancelled Apply stops between steps
-// and returns an error matching ErrStopped and ctx's error.
+// same plan finishes them. An error after part of the plan is done says so
+// and how to go on (a *StepError, the open slots, or a last line of its
+// own). When ctx is cancelled Apply stops between steps and returns an
+// error matching ErrStopped and ctx's error.
 func Apply(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 	start := time.Now()
 	res := &Result{}
@@ -104,6 +106,10 @@ func Apply(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 				b.WriteString(o.String())
 			}
 			err = fmt.Errorf("%w\nopen slots left by the plan's moves: %s\nrun the same plan again to finish them", err, b.String())
+		} else if (res.Slots > 0 || res.AlreadyDone > 0) && !errors.As(err, new(*StepError)) && !errors.Is(err, ErrStopped) {
+			// Part of the plan is done and the error (not a step's, which
+			// says it) does not tell how to go on.
+			err = fmt.Errorf("%w\npart of the plan is done (%d slots moved by this run, %d before it); once the cause is fixed, run the same plan again to finish", err, res.Slots, res.AlreadyDone)
 		}
 	}
 	res.Elapsed = time.Since(start)
