@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/slotrouter/slotrouter/migrate"
+	"github.com/slotrouter/slotrouter/slots"
 	"github.com/slotrouter/slotrouter/slots/plan"
 )
 
@@ -73,6 +74,10 @@ func runApply(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintf(stderr, "slotctl apply: %v\n", err)
 		return 2
 	}
+	if msg := applyFlagErrors(*parallel, *batch, *round, *mt, *maxMT); msg != "" {
+		fmt.Fprintf(stderr, "slotctl apply: %s\n", msg)
+		return 2
+	}
 	opts := migrate.Options{
 		Seeds: []string{*addr}, Username: d.user, Password: d.password, TLSConfig: d.tls,
 		DialTimeout: *timeout, Parallel: *parallel, KeysPerBatch: *batch, SlotsPerRound: *round,
@@ -105,6 +110,10 @@ func runApply(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	pr.finish(res, err)
 	if err != nil {
 		msg := d.redact(err.Error())
+		if errors.Is(err, migrate.ErrInvalidOptions) {
+			fmt.Fprintf(stderr, "slotctl apply: %s\n", msg)
+			return 2
+		}
 		if errors.Is(err, migrate.ErrStopped) {
 			fmt.Fprintf(stderr, "slotctl apply: %s\n%d slots moved before the stop; run the same command again to resume\n", msg, res.Slots)
 		} else {
@@ -114,6 +123,25 @@ func runApply(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	fmt.Fprintf(stderr, "done: %d slots moved (%d already done), %d keys, in %v\n", res.Slots, res.AlreadyDone, res.Keys, res.Elapsed.Round(time.Millisecond))
 	return 0
+}
+
+// applyFlagErrors checks the flags that become migrate.Options (as
+// migrate does, but naming the flag, before the plan is read); "" when
+// they are fine.
+func applyFlagErrors(parallel, batch, round int, mt, maxMT time.Duration) string {
+	switch {
+	case parallel < 0:
+		return fmt.Sprintf("-parallel %d: must be >= 0 (0: the default)", parallel)
+	case batch < 0:
+		return fmt.Sprintf("-batch %d: must be >= 0 (0: the default)", batch)
+	case round < 0 || round > slots.Count:
+		return fmt.Sprintf("-slots-per-round %d: must be within 0..%d (0: the default)", round, slots.Count)
+	case mt < 0 || (mt > 0 && mt < time.Millisecond):
+		return fmt.Sprintf("-migrate-timeout %v: must be 0 (the default) or at least 1ms", mt)
+	case maxMT < 0:
+		return fmt.Sprintf("-max-migrate-timeout %v: must be >= 0 (0: the default)", maxMT)
+	}
+	return ""
 }
 
 // applyProgress renders migrate events: one updating line on a terminal, JSON
