@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -23,4 +24,17 @@ func TestParsePlanEmptyOrNull(t *testing.T) {
 	}
 	_, err := ParsePlan([]byte("{}"))
 	require.ErrorContains(t, err, "version 0 is not supported")
+}
+
+// TestValidateContextNil: a nil context is refused with an error, as by
+// every other *Context entry of the package, not a nil-pointer panic.
+func TestValidateContextNil(t *testing.T) {
+	p, err := Reshard(&Layout{Nodes: []Node{
+		{ID: "a", Slots: Ranges{{Start: 0, End: 8191}}},
+		{ID: "b", Slots: Ranges{{Start: 8192, End: 16383}}},
+	}}, ReshardRequest{Target: "a", Slots: 10})
+	require.NoError(t, err)
+	var nilCtx context.Context
+	require.NotPanics(t, func() { err = p.ValidateContext(nilCtx) })
+	require.Error(t, err)
 }

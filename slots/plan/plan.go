@@ -564,6 +564,9 @@ func (p *Plan) Validate() error {
 
 // ValidateContext is Validate that stops with ctx's error when ctx ends.
 func (p *Plan) ValidateContext(ctx context.Context) error {
+	if ctx == nil {
+		return errNilContext
+	}
 	return p.validate(ctx, nil)
 }
 
