@@ -63,3 +63,14 @@ func TestStopErrSibling(t *testing.T) {
 	defer dcancel()
 	require.ErrorIs(t, stopErr(dctx), context.DeadlineExceeded)
 }
+
+// TestOptionsBackoffNegative: a negative Backoff.Base or Cap is refused
+// with ErrInvalidOptions naming the field (retry.Backoff.Check), like the
+// other negative fields, not silently replaced by the default.
+func TestOptionsBackoffNegative(t *testing.T) {
+	for _, b := range []retry.Backoff{{Base: -time.Second}, {Cap: -time.Second}} {
+		_, err := Options{Seeds: []string{"127.0.0.1:1"}, Backoff: b}.withDefaults()
+		require.ErrorIs(t, err, ErrInvalidOptions, "%+v", b)
+		require.ErrorContains(t, err, "Backoff.", "%+v", b)
+	}
+}

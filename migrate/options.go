@@ -101,8 +101,8 @@ type Options struct {
 	// transient error: LOADING, TRYAGAIN, CLUSTERDOWN, MASTERDOWN, a
 	// timeout or a connection error (default DefaultAttempts).
 	Attempts int
-	// Backoff spaces those attempts (zero value: retry's defaults, raised
-	// to at least 50ms base and 2s cap).
+	// Backoff spaces those attempts (a zero Base or Cap means 50ms base,
+	// 2s cap; negative ones are refused).
 	Backoff retry.Backoff
 
 	// Mode chooses atomic or key-by-key migration (default ModeAuto).
@@ -166,6 +166,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.SlotsPerRound > slots.Count {
 		return o, fmt.Errorf("%w: SlotsPerRound %d exceeds %d", ErrInvalidOptions, o.SlotsPerRound, slots.Count)
+	}
+	if err := o.Backoff.Check("Backoff"); err != nil {
+		return o, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 	}
 	if o.Mode > ModeAtomic {
 		return o, fmt.Errorf("%w: unknown Mode %d", ErrInvalidOptions, o.Mode)
