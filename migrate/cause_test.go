@@ -74,3 +74,16 @@ func TestOptionsBackoffNegative(t *testing.T) {
 		require.ErrorContains(t, err, "Backoff.", "%+v", b)
 	}
 }
+
+// TestOptionsSeedNotHostPort: a seed that is not "host:port" is refused at
+// once with ErrInvalidOptions naming Seeds, not dialled Attempts times
+// with backoff (about half a minute by default) before ErrUnreachable.
+func TestOptionsSeedNotHostPort(t *testing.T) {
+	for _, s := range []string{"nonsense", "127.0.0.1", ":", "127.0.0.1:"} {
+		_, err := Options{Seeds: []string{"127.0.0.1:1", s}}.withDefaults()
+		require.ErrorIs(t, err, ErrInvalidOptions, "%q", s)
+		require.ErrorContains(t, err, "Seeds", "%q", s)
+	}
+	_, err := Options{Seeds: []string{"127.0.0.1:1", "[::1]:7000", "localhost:6379"}}.withDefaults()
+	require.NoError(t, err)
+}

@@ -3,6 +3,7 @@ package migrate
 import (
 	"crypto/tls"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/slotrouter/slotrouter/retry"
@@ -55,8 +56,9 @@ func (m Mode) String() string {
 // Options configures Apply. The zero value of every field means its
 // default; only Seeds is required.
 type Options struct {
-	// Seeds are "host:port" addresses of cluster nodes; the first that
-	// answers tells the executor every node's address.
+	// Seeds are "host:port" addresses of cluster nodes (anything else is
+	// refused); the first that answers tells the executor every node's
+	// address.
 	Seeds []string
 
 	// Username and Password authenticate every connection (empty: none).
@@ -133,6 +135,9 @@ func (o Options) withDefaults() (Options, error) {
 	for _, s := range o.Seeds {
 		if s == "" {
 			return o, fmt.Errorf("%w: Seeds has an empty address", ErrInvalidOptions)
+		}
+		if _, p, err := net.SplitHostPort(s); err != nil || p == "" {
+			return o, fmt.Errorf("%w: Seeds: %q is not host:port", ErrInvalidOptions, s)
 		}
 	}
 	neg := func(name string, d time.Duration) error {

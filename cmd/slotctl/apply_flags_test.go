@@ -32,3 +32,13 @@ func TestApplyBadFlagValues(t *testing.T) {
 		assert.NotContains(t, errOut, "plan reshard:", "%s %s: refused before the plan is read", tc.flag, tc.value)
 	}
 }
+
+// TestApplyAddrNotHostPort: an -addr that is not host:port is a usage
+// error at once (migrate refuses it), not half a minute of dial retries.
+func TestApplyAddrNotHostPort(t *testing.T) {
+	code, planJSON, errOut := slotctl(t, layout3, "plan", "reshard", "-layout", "-", "-to", "a", "-slots", "10")
+	require.Equal(t, 0, code, errOut)
+	code, _, errOut = slotctl(t, planJSON, "apply", "-addr", "nonsense", "-")
+	assert.Equal(t, 2, code, errOut)
+	assert.Contains(t, errOut, `"nonsense" is not host:port`)
+}
