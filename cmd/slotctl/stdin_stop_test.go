@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestStdinReadStops: "apply -" and "check -nodes -" read stdin; when
+// TestStdinReadStops: "apply -", "check -nodes -" and "keyslot -" read stdin; when
 // slotctl's context ends (SIGINT/SIGTERM) while stdin stays open and
 // silent (a terminal, a stalled pipe), they stop at once with exit 1 and
 // say they were stopped, as "plan" does, instead of blocking for ever.
@@ -22,6 +22,7 @@ func TestStdinReadStops(t *testing.T) {
 	for _, args := range [][]string{
 		{"apply", "-addr", "127.0.0.1:1", "-"},
 		{"check", "-nodes", "-"},
+		{"keyslot", "-"},
 	} {
 		t.Run(args[0], func(t *testing.T) {
 			stdinR, stdinW := io.Pipe()
