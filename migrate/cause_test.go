@@ -87,3 +87,43 @@ func TestOptionsSeedNotHostPort(t *testing.T) {
 	_, err := Options{Seeds: []string{"127.0.0.1:1", "[::1]:7000", "localhost:6379"}}.withDefaults()
 	require.NoError(t, err)
 }
+
+// TestVerifyTwoClaimants: the final check refuses a slot of the plan that
+// another reached primary still serves by its own account, even when the
+// target wins by config epoch (two Applys of different plans at once
+// leave that: see TestConcurrentDifferentPlans, build tag audit3); a
+// plain finished state passes.
+func TestVerifyTwoClaimants(t *testing.T) {
+	all := plan.Ranges{{Start: 0, End: slots.Max}}
+	p := &plan.Plan{Version: plan.FormatVersion, Kind: plan.KindReshard,
+		Before:      plan.Assignment{"a": all, "b": {}, "c": {}},
+		Moves:       []plan.Move{{Source: "a", Target: "b", Ranges: plan.Ranges{{Start: 0, End: 0}}, Slots: 1}},
+		Batches:     [][]int{{0}},
+		FinalLayout: plan.Assignment{"a": {{Start: 1, End: slots.Max}}, "b": {{Start: 0, End: 0}}, "c": {}},
+		Summary:     plan.Summary{SlotsMoved: 1}}
+	require.NoError(t, p.Validate())
+	state := func(cClaims bool) *clusterState {
+		cs := &clusterState{nodes: map[string]*nodeState{}}
+		for i, id := range []string{"a", "b", "c"} {
+			n := &nodeState{id: id, addr: "127.0.0.1:1", reached: true, primary: true, epoch: uint64(i + 1),
+				migrating: map[slots.Slot]string{}, importing: map[slots.Slot]string{}}
+			cs.nodes[id] = n
+		}
+		cs.nodes["a"].own.AddRange(slots.Range{Start: 1, End: slots.Max})
+		cs.nodes["b"].own.Add(0)
+		if cClaims {
+			cs.nodes["c"].own.Add(0)
+			cs.nodes["b"].epoch = 9 // b wins by epoch
+		}
+		for s := range cs.owner {
+			cs.owner[s] = "a"
+		}
+		cs.owner[0] = "b"
+		return cs
+	}
+	e := &executor{plan: p}
+	require.NoError(t, e.verifyState(state(false)))
+	err := e.verifyState(state(true))
+	require.ErrorIs(t, err, ErrNotFinished)
+	require.ErrorContains(t, err, "slot 0 is claimed by c as well")
+}

@@ -803,8 +803,17 @@ func (e *executor) verify(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	return e.verifyState(cs)
+}
+
+// verifyState is verify's check of the state read: every slot of the plan
+// owned by its target, claimed by no other primary reached (two primaries
+// that both serve a slot have not settled: whichever the cluster keeps,
+// the other's keys are lost), and none open.
+func (e *executor) verifyState(cs *clusterState) error {
 	var bad []string
 	n := 0
+	prims := cs.primaries()
 	for _, m := range e.plan.Moves {
 		for _, r := range m.Ranges {
 			for s := int(r.Start); s <= int(r.End); s++ {
@@ -812,6 +821,15 @@ func (e *executor) verify(ctx context.Context) error {
 					n++
 					if len(bad) < 5 {
 						bad = append(bad, fmt.Sprintf("slot %d owned by %s, not %s", s, short(cs.owner[s]), short(m.Target)))
+					}
+					continue
+				}
+				for _, p := range prims {
+					if p.id != m.Target && p.own.Has(slots.Slot(s)) {
+						n++
+						if len(bad) < 5 {
+							bad = append(bad, fmt.Sprintf("slot %d is claimed by %s as well as by its target %s", s, short(p.id), short(m.Target)))
+						}
 					}
 				}
 			}
