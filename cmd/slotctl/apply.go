@@ -104,7 +104,7 @@ func runApply(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return 1
 	}
 	fmt.Fprintf(stderr, "plan %s\n", planSummary(p))
-	pr := &applyProgress{w: stdout, json: *jsonOut || !isTerminal(stdout), redact: d.redact, start: time.Now(), pairs: map[string]bool{}}
+	pr := &applyProgress{ctx: ctx, w: stdout, json: *jsonOut || !isTerminal(stdout), redact: d.redact, start: time.Now(), pairs: map[string]bool{}}
 	opts.Observer = pr.observe
 	res, err := migrate.Apply(ctx, p, opts)
 	pr.finish(res, err)
@@ -148,7 +148,11 @@ func applyFlagErrors(parallel, batch, round int, mt, maxMT time.Duration) string
 // lines otherwise.
 type applyProgress struct {
 	mu     sync.Mutex
+	ctx    context.Context
 	w      io.Writer
+	// stalled is set when a write did not return within stallGrace of
+	// the stop: the writer (a pipe nobody reads) is left behind.
+	stalled bool
 	json   bool
 	redact func(string) string
 	start  time.Time
@@ -230,7 +234,7 @@ func (p *applyProgress) observe(e migrate.Event) {
 		}
 		b, err := json.Marshal(l)
 		if err == nil {
-			_, _ = p.w.Write(append(b, '\n'))
+			p.write(append(b, '\n'))
 		}
 		return
 	}
@@ -256,8 +260,8 @@ func (p *applyProgress) line() {
 	if eta != nil {
 		etaS = (time.Duration(*eta * float64(time.Second))).Round(time.Second).String()
 	}
-	fmt.Fprintf(p.w, "\r\033[Kslots %d/%d (%.0f%%)  keys %d  %.0f slots/s  %.0f keys/s  ETA %s  moving %s",
-		p.done, p.total, pct, p.keys, sps, kps, etaS, strings.Join(pairs, " "))
+	p.write(fmt.Appendf(nil, "\r\033[Kslots %d/%d (%.0f%%)  keys %d  %.0f slots/s  %.0f keys/s  ETA %s  moving %s",
+		p.done, p.total, pct, p.keys, sps, kps, etaS, strings.Join(pairs, " ")))
 }
 
 // finish writes the last line: the result.
@@ -266,7 +270,7 @@ func (p *applyProgress) finish(res *migrate.Result, err error) {
 	defer p.mu.Unlock()
 	if !p.json {
 		p.line()
-		fmt.Fprintln(p.w)
+		p.write([]byte("\n"))
 		return
 	}
 	type resultLine struct {
@@ -280,7 +284,44 @@ func (p *applyProgress) finish(res *migrate.Result, err error) {
 		l.Error = p.redact(err.Error())
 	}
 	if b, jerr := json.Marshal(l); jerr == nil {
-		_, _ = p.w.Write(append(b, '\n'))
+		p.write(append(b, '\n'))
+	}
+}
+
+// stallGrace is how long a progress write may take once apply is stopped.
+const stallGrace = 2 * time.Second
+
+// write writes b to p.w (p.mu held). The progress is written from the
+// moves' own goroutines, which wait for it: when stdout stalls (a pipe
+// nobody reads, a terminal paused with Ctrl-S) a stop must still get
+// through. So the write runs in a goroutine; once ctx ends, a write still
+// blocked after stallGrace is left behind, and so is every later one.
+// Before the stop a slow stdout holds the moves back, as it should.
+func (p *applyProgress) write(b []byte) {
+	if p.stalled {
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() { _ = recover() }() // a writer that panics loses its progress line, not the run
+		_, _ = p.w.Write(b)
+	}()
+	var stop <-chan struct{} // nil ctx (tests): never
+	if p.ctx != nil {
+		stop = p.ctx.Done()
+	}
+	select {
+	case <-done:
+		return
+	case <-stop:
+	}
+	t := time.NewTimer(stallGrace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		p.stalled = true
 	}
 }
 
