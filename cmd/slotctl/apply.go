@@ -147,20 +147,20 @@ func applyFlagErrors(parallel, batch, round int, mt, maxMT time.Duration) string
 // applyProgress renders migrate events: one updating line on a terminal, JSON
 // lines otherwise.
 type applyProgress struct {
-	mu     sync.Mutex
-	ctx    context.Context
-	w      io.Writer
+	mu  sync.Mutex
+	ctx context.Context
+	w   io.Writer
 	// stalled is set when a write did not return within stallGrace of
 	// the stop: the writer (a pipe nobody reads) is left behind.
 	stalled bool
-	json   bool
-	redact func(string) string
-	start  time.Time
-	last   time.Time
-	total  int
-	done   int
-	keys   int64
-	pairs  map[string]bool
+	json    bool
+	redact  func(string) string
+	start   time.Time
+	last    time.Time
+	total   int
+	done    int
+	keys    int64
+	pairs   map[string]bool
 }
 
 // applyLine is one JSON progress line.
