@@ -88,6 +88,12 @@
 // when the same plan is applied again, and applying a finished plan again
 // moves nothing.
 //
+// Apply takes no lock on the cluster (Redis Cluster offers none). Run one
+// Apply per cluster at a time: two runs of different plans that move the
+// same slot, started before either opened it, would each set MIGRATING
+// (the last one wins on the source) and send the slot's keys to two
+// targets.
+//
 // When the context is cancelled (Ctrl-C), Apply stops between steps: a step
 // already sent is allowed to finish (it runs under its own timeout), the
 // next is not sent, and the error (ErrStopped, and the context's error)

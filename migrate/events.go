@@ -30,7 +30,9 @@ var (
 	// nodes do not offer atomic slot migration.
 	ErrAtomicUnsupported = errors.New("migrate: atomic slot migration not offered by the server")
 	// ErrUnreachable means a node the plan needs could not be reached
-	// after the retries.
+	// after the retries: no seed answered, or a step's last try failed
+	// with a connection error (refused, reset, closed) or got no answer
+	// within its own timeout (a frozen node). A *StepError wraps it then.
 	ErrUnreachable = errors.New("migrate: node unreachable")
 	// ErrNotFinished means that after every step succeeded, the cluster
 	// still does not show the plan's final owners (this should not

@@ -62,8 +62,10 @@ type moveWork struct {
 //
 // The Result is never nil. On error it still tells what was done, and lists in Open the
 // plan's slots left importing or migrating; running Apply again with the
-// same plan finishes them. When ctx is cancelled Apply stops between steps
-// and returns an error matching ErrStopped and ctx's error.
+// same plan finishes them. An error after part of the plan is done says so
+// and how to go on (a *StepError, the open slots, or a last line of its
+// own). When ctx is cancelled Apply stops between steps and returns an
+// error matching ErrStopped and ctx's error.
 func Apply(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 	start := time.Now()
 	res := &Result{}
@@ -104,6 +106,10 @@ func Apply(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 				b.WriteString(o.String())
 			}
 			err = fmt.Errorf("%w\nopen slots left by the plan's moves: %s\nrun the same plan again to finish them", err, b.String())
+		} else if (res.Slots > 0 || res.AlreadyDone > 0) && !errors.As(err, new(*StepError)) && !errors.Is(err, ErrStopped) {
+			// Part of the plan is done and the error (not a step's, which
+			// says it) does not tell how to go on.
+			err = fmt.Errorf("%w\npart of the plan is done (%d slots moved by this run, %d before it); once the cause is fixed, run the same plan again to finish", err, res.Slots, res.AlreadyDone)
 		}
 	}
 	res.Elapsed = time.Since(start)
@@ -224,12 +230,12 @@ func (e *executor) runBatch(ctx context.Context, ws []*moveWork) error {
 			defer func() {
 				if r := recover(); r != nil {
 					errs[i] = fmt.Errorf("migrate: panic moving %s -> %s: %v", short(w.move.Source), short(w.move.Target), r)
-					cancel(errs[i])
+					cancel(siblingFailed{errs[i]})
 				}
 			}()
 			if err := e.runMove(bctx, w); err != nil {
 				errs[i] = err
-				cancel(err)
+				cancel(siblingFailed{err})
 			}
 		}()
 	}
@@ -250,9 +256,19 @@ func (e *executor) runBatch(ctx context.Context, ws []*moveWork) error {
 // failed.
 var errSiblingFailed = errors.New("migrate: stopped because another move failed")
 
-// stopErr turns a done context into the error a move returns.
+// siblingFailed is the cause runBatch cancels a batch's context with when
+// one of its moves failed (err).
+type siblingFailed struct{ err error }
+
+func (s siblingFailed) Error() string { return "another move failed: " + s.err.Error() }
+
+// stopErr turns a done context into the error a move returns:
+// errSiblingFailed only when runBatch cancelled the batch because another
+// move failed; a cause the caller's own context carries (a signal's, for
+// example) is a stop like any other.
 func stopErr(ctx context.Context) error {
-	if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) && !errors.Is(c, context.DeadlineExceeded) {
+	var sf siblingFailed
+	if errors.As(context.Cause(ctx), &sf) {
 		return errSiblingFailed
 	}
 	return fmt.Errorf("%w: %w", ErrStopped, ctx.Err())
@@ -405,6 +421,11 @@ func transient(ctx context.Context, err error) bool {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return true
 	}
+	if errors.Is(err, rueidis.ErrClosing) {
+		// Another move of the batch dropped the shared client of this
+		// node after an error of its own: dial again.
+		return true
+	}
 	// MIGRATE passes the target's error on inside its own ("ERR Target
 	// instance replied with error: CLUSTERDOWN …"), which retry.Classify,
 	// reading only the start of a reply, takes for a plain ERR.
@@ -450,7 +471,18 @@ func (e *executor) attempt(ctx context.Context, ev Event, fn func(context.Contex
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		return stopErr(ctx)
 	}
+	if ctx.Err() == nil && unreachable(err) && !errors.Is(err, ErrUnreachable) {
+		return fmt.Errorf("%w: %w", ErrUnreachable, err)
+	}
 	return err
+}
+
+// unreachable reports whether err, the last of a step's tries, says that
+// the node could not be reached: a connection refused or broken, a client
+// closed under the step, or no answer within the step's own deadline.
+func unreachable(err error) bool {
+	return retry.Classify(err).Kind == retry.KindConn || errors.Is(err, rueidis.ErrClosing) ||
+		errors.Is(err, context.DeadlineExceeded)
 }
 
 // pipe sends one command per slot to addr, pipelined, as one step. A
@@ -476,8 +508,8 @@ func (e *executor) pipe(ctx context.Context, ev Event, addr string, ss []slots.S
 				err = nil
 			}
 			if err != nil {
-				if retry.Classify(err).Kind == retry.KindConn {
-					e.pool.drop(addr)
+				if retry.Classify(err).Kind == retry.KindConn || errors.Is(err, rueidis.ErrClosing) {
+					e.pool.drop(addr, c)
 				}
 				if first == nil || (!transient(ctx, err) && transient(ctx, first)) {
 					// A lasting error wins: retrying will not help.
@@ -771,8 +803,17 @@ func (e *executor) verify(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	return e.verifyState(cs)
+}
+
+// verifyState is verify's check of the state read: every slot of the plan
+// owned by its target, claimed by no other primary reached (two primaries
+// that both serve a slot have not settled: whichever the cluster keeps,
+// the other's keys are lost), and none open.
+func (e *executor) verifyState(cs *clusterState) error {
 	var bad []string
 	n := 0
+	prims := cs.primaries()
 	for _, m := range e.plan.Moves {
 		for _, r := range m.Ranges {
 			for s := int(r.Start); s <= int(r.End); s++ {
@@ -780,6 +821,15 @@ func (e *executor) verify(ctx context.Context) error {
 					n++
 					if len(bad) < 5 {
 						bad = append(bad, fmt.Sprintf("slot %d owned by %s, not %s", s, short(cs.owner[s]), short(m.Target)))
+					}
+					continue
+				}
+				for _, p := range prims {
+					if p.id != m.Target && p.own.Has(slots.Slot(s)) {
+						n++
+						if len(bad) < 5 {
+							bad = append(bad, fmt.Sprintf("slot %d is claimed by %s as well as by its target %s", s, short(p.id), short(m.Target)))
+						}
 					}
 				}
 			}

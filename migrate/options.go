@@ -3,6 +3,7 @@ package migrate
 import (
 	"crypto/tls"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/slotrouter/slotrouter/retry"
@@ -55,8 +56,9 @@ func (m Mode) String() string {
 // Options configures Apply. The zero value of every field means its
 // default; only Seeds is required.
 type Options struct {
-	// Seeds are "host:port" addresses of cluster nodes; the first that
-	// answers tells the executor every node's address.
+	// Seeds are "host:port" addresses of cluster nodes (anything else is
+	// refused); the first that answers tells the executor every node's
+	// address.
 	Seeds []string
 
 	// Username and Password authenticate every connection (empty: none).
@@ -101,8 +103,8 @@ type Options struct {
 	// transient error: LOADING, TRYAGAIN, CLUSTERDOWN, MASTERDOWN, a
 	// timeout or a connection error (default DefaultAttempts).
 	Attempts int
-	// Backoff spaces those attempts (zero value: retry's defaults, raised
-	// to at least 50ms base and 2s cap).
+	// Backoff spaces those attempts (a zero Base or Cap means 50ms base,
+	// 2s cap; negative ones are refused).
 	Backoff retry.Backoff
 
 	// Mode chooses atomic or key-by-key migration (default ModeAuto).
@@ -133,6 +135,9 @@ func (o Options) withDefaults() (Options, error) {
 	for _, s := range o.Seeds {
 		if s == "" {
 			return o, fmt.Errorf("%w: Seeds has an empty address", ErrInvalidOptions)
+		}
+		if _, p, err := net.SplitHostPort(s); err != nil || p == "" {
+			return o, fmt.Errorf("%w: Seeds: %q is not host:port", ErrInvalidOptions, s)
 		}
 	}
 	neg := func(name string, d time.Duration) error {
@@ -166,6 +171,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.SlotsPerRound > slots.Count {
 		return o, fmt.Errorf("%w: SlotsPerRound %d exceeds %d", ErrInvalidOptions, o.SlotsPerRound, slots.Count)
+	}
+	if err := o.Backoff.Check("Backoff"); err != nil {
+		return o, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 	}
 	if o.Mode > ModeAtomic {
 		return o, fmt.Errorf("%w: unknown Mode %d", ErrInvalidOptions, o.Mode)

@@ -52,15 +52,23 @@ func (p *pool) get(addr string) (rueidis.Client, error) {
 	return c, nil
 }
 
-// drop closes and forgets the client of addr (after a connection error,
-// the next get dials again).
-func (p *pool) drop(addr string) {
+// drop closes and forgets the client of addr after a connection error on
+// c, the client that failed (the next get dials again). The pairs of a
+// batch share the clients of the other primaries: when another move has
+// already replaced c by a fresh client, that one is left alone (closing it
+// would fail the move using it with ErrClosing). A nil c drops whatever
+// client addr has.
+func (p *pool) drop(addr string, c rueidis.Client) {
 	p.mu.Lock()
-	c, ok := p.cs[addr]
-	delete(p.cs, addr)
+	cur, ok := p.cs[addr]
+	if ok && (c == nil || cur == c) {
+		delete(p.cs, addr)
+	} else {
+		ok = false
+	}
 	p.mu.Unlock()
 	if ok {
-		c.Close()
+		cur.Close()
 	}
 }
 
@@ -267,7 +275,7 @@ func (e *executor) readState(ctx context.Context) (*clusterState, error) {
 	for _, r := range replies {
 		n := cs.nodes[r.id]
 		if r.err != nil {
-			e.pool.drop(n.addr)
+			e.pool.drop(n.addr, nil) // no move runs while the state is read
 			continue
 		}
 		var self *topology.NodeFacts

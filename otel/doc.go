@@ -91,7 +91,7 @@
 //     slotrouter.retry.cause and the node that answered with the error.
 //   - slotrouter.breaker.transitions ({transition}): circuit breaker
 //     changes, by slotrouter.breaker.state (the new state: "closed",
-//     "open", "half-open") and node.
+//     "open", "half_open") and node.
 //   - slotrouter.failover_waits ({wait}): failover waits that ended, by
 //     slotrouter.outcome ("ok" when the command then succeeded, else the
 //     error.type of its error).

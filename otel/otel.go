@@ -48,8 +48,15 @@ type Instrumentation struct {
 var durationBuckets = []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10}
 
 // New returns the instrumentation of opts' providers. It fails when the
-// MeterProvider refuses an instrument.
-func New(opts Options) (*Instrumentation, error) {
+// MeterProvider refuses an instrument, and when a provider panics (a nil
+// *sdktrace.TracerProvider, say, behind a non-nil interface) or hands out
+// a nil Tracer, Meter or instrument.
+func New(opts Options) (in *Instrumentation, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			in, err = nil, fmt.Errorf("slotrouterotel: a provider panicked (a nil provider behind a non-nil interface?): %v", r)
+		}
+	}()
 	tp, mp := opts.TracerProvider, opts.MeterProvider
 	if tp == nil {
 		tp = otel.GetTracerProvider()
@@ -57,21 +64,32 @@ func New(opts Options) (*Instrumentation, error) {
 	if mp == nil {
 		mp = otel.GetMeterProvider()
 	}
-	in := &Instrumentation{
+	in = &Instrumentation{
 		tracer: tp.Tracer(ScopeName, trace.WithSchemaURL(semconv.SchemaURL)),
 	}
+	if in.tracer == nil {
+		return nil, errors.New("slotrouterotel: the TracerProvider returned a nil Tracer")
+	}
 	m := mp.Meter(ScopeName, metric.WithSchemaURL(semconv.SchemaURL))
+	if m == nil {
+		return nil, errors.New("slotrouterotel: the MeterProvider returned a nil Meter")
+	}
 	var errs []error
-	var err error
 	in.duration, err = m.Float64Histogram("db.client.operation.duration",
 		metric.WithUnit("s"),
 		metric.WithDescription("Duration of database client operations."),
 		metric.WithExplicitBucketBoundaries(durationBuckets...))
 	errs = append(errs, err)
+	if in.duration == nil {
+		errs = append(errs, errors.New("the Meter returned a nil histogram"))
+	}
 	counter := func(dst *metric.Int64Counter, name, unit, desc string) {
 		c, err := m.Int64Counter(name, metric.WithUnit(unit), metric.WithDescription(desc))
 		*dst = c
 		errs = append(errs, err)
+		if c == nil {
+			errs = append(errs, fmt.Errorf("the Meter returned a nil counter %s", name))
+		}
 	}
 	counter(&in.unknownOutcomes, "slotrouter.unknown_outcomes", "{command}",
 		"Commands sent without a reply: they may or may not have been executed.")

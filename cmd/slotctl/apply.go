@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/slotrouter/slotrouter/migrate"
+	"github.com/slotrouter/slotrouter/slots"
 	"github.com/slotrouter/slotrouter/slots/plan"
 )
 
@@ -73,6 +74,10 @@ func runApply(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintf(stderr, "slotctl apply: %v\n", err)
 		return 2
 	}
+	if msg := applyFlagErrors(*parallel, *batch, *round, *mt, *maxMT); msg != "" {
+		fmt.Fprintf(stderr, "slotctl apply: %s\n", msg)
+		return 2
+	}
 	opts := migrate.Options{
 		Seeds: []string{*addr}, Username: d.user, Password: d.password, TLSConfig: d.tls,
 		DialTimeout: *timeout, Parallel: *parallel, KeysPerBatch: *batch, SlotsPerRound: *round,
@@ -88,9 +93,9 @@ func runApply(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintf(stderr, "slotctl apply: -mode %q: want auto, keys or atomic\n", *mode)
 		return 2
 	}
-	data, err := readInput(fs.Arg(0), stdin)
+	data, err := readInputContext(ctx, fs.Arg(0), stdin)
 	if err != nil {
-		fmt.Fprintf(stderr, "slotctl apply: %v\n", err)
+		fmt.Fprintf(stderr, "slotctl apply: %v\n", stoppedErr(ctx, err))
 		return 1
 	}
 	p, err := plan.ParsePlan(data)
@@ -99,12 +104,16 @@ func runApply(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return 1
 	}
 	fmt.Fprintf(stderr, "plan %s\n", planSummary(p))
-	pr := &applyProgress{w: stdout, json: *jsonOut || !isTerminal(stdout), redact: d.redact, start: time.Now(), pairs: map[string]bool{}}
+	pr := &applyProgress{ctx: ctx, w: stdout, json: *jsonOut || !isTerminal(stdout), redact: d.redact, start: time.Now(), pairs: map[string]bool{}}
 	opts.Observer = pr.observe
 	res, err := migrate.Apply(ctx, p, opts)
 	pr.finish(res, err)
 	if err != nil {
 		msg := d.redact(err.Error())
+		if errors.Is(err, migrate.ErrInvalidOptions) {
+			fmt.Fprintf(stderr, "slotctl apply: %s\n", msg)
+			return 2
+		}
 		if errors.Is(err, migrate.ErrStopped) {
 			fmt.Fprintf(stderr, "slotctl apply: %s\n%d slots moved before the stop; run the same command again to resume\n", msg, res.Slots)
 		} else {
@@ -116,19 +125,42 @@ func runApply(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	return 0
 }
 
+// applyFlagErrors checks the flags that become migrate.Options (as
+// migrate does, but naming the flag, before the plan is read); "" when
+// they are fine.
+func applyFlagErrors(parallel, batch, round int, mt, maxMT time.Duration) string {
+	switch {
+	case parallel < 0:
+		return fmt.Sprintf("-parallel %d: must be >= 0 (0: the default)", parallel)
+	case batch < 0:
+		return fmt.Sprintf("-batch %d: must be >= 0 (0: the default)", batch)
+	case round < 0 || round > slots.Count:
+		return fmt.Sprintf("-slots-per-round %d: must be within 0..%d (0: the default)", round, slots.Count)
+	case mt < 0 || (mt > 0 && mt < time.Millisecond):
+		return fmt.Sprintf("-migrate-timeout %v: must be 0 (the default) or at least 1ms", mt)
+	case maxMT < 0:
+		return fmt.Sprintf("-max-migrate-timeout %v: must be >= 0 (0: the default)", maxMT)
+	}
+	return ""
+}
+
 // applyProgress renders migrate events: one updating line on a terminal, JSON
 // lines otherwise.
 type applyProgress struct {
-	mu     sync.Mutex
-	w      io.Writer
-	json   bool
-	redact func(string) string
-	start  time.Time
-	last   time.Time
-	total  int
-	done   int
-	keys   int64
-	pairs  map[string]bool
+	mu  sync.Mutex
+	ctx context.Context
+	w   io.Writer
+	// stalled is set when a write did not return within stallGrace of
+	// the stop: the writer (a pipe nobody reads) is left behind.
+	stalled bool
+	json    bool
+	redact  func(string) string
+	start   time.Time
+	last    time.Time
+	total   int
+	done    int
+	keys    int64
+	pairs   map[string]bool
 }
 
 // applyLine is one JSON progress line.
@@ -202,7 +234,7 @@ func (p *applyProgress) observe(e migrate.Event) {
 		}
 		b, err := json.Marshal(l)
 		if err == nil {
-			_, _ = p.w.Write(append(b, '\n'))
+			p.write(append(b, '\n'))
 		}
 		return
 	}
@@ -228,8 +260,8 @@ func (p *applyProgress) line() {
 	if eta != nil {
 		etaS = (time.Duration(*eta * float64(time.Second))).Round(time.Second).String()
 	}
-	fmt.Fprintf(p.w, "\r\033[Kslots %d/%d (%.0f%%)  keys %d  %.0f slots/s  %.0f keys/s  ETA %s  moving %s",
-		p.done, p.total, pct, p.keys, sps, kps, etaS, strings.Join(pairs, " "))
+	p.write(fmt.Appendf(nil, "\r\033[Kslots %d/%d (%.0f%%)  keys %d  %.0f slots/s  %.0f keys/s  ETA %s  moving %s",
+		p.done, p.total, pct, p.keys, sps, kps, etaS, strings.Join(pairs, " ")))
 }
 
 // finish writes the last line: the result.
@@ -238,7 +270,7 @@ func (p *applyProgress) finish(res *migrate.Result, err error) {
 	defer p.mu.Unlock()
 	if !p.json {
 		p.line()
-		fmt.Fprintln(p.w)
+		p.write([]byte("\n"))
 		return
 	}
 	type resultLine struct {
@@ -252,7 +284,44 @@ func (p *applyProgress) finish(res *migrate.Result, err error) {
 		l.Error = p.redact(err.Error())
 	}
 	if b, jerr := json.Marshal(l); jerr == nil {
-		_, _ = p.w.Write(append(b, '\n'))
+		p.write(append(b, '\n'))
+	}
+}
+
+// stallGrace is how long a progress write may take once apply is stopped.
+const stallGrace = 2 * time.Second
+
+// write writes b to p.w (p.mu held). The progress is written from the
+// moves' own goroutines, which wait for it: when stdout stalls (a pipe
+// nobody reads, a terminal paused with Ctrl-S) a stop must still get
+// through. So the write runs in a goroutine; once ctx ends, a write still
+// blocked after stallGrace is left behind, and so is every later one.
+// Before the stop a slow stdout holds the moves back, as it should.
+func (p *applyProgress) write(b []byte) {
+	if p.stalled {
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() { _ = recover() }() // a writer that panics loses its progress line, not the run
+		_, _ = p.w.Write(b)
+	}()
+	var stop <-chan struct{} // nil ctx (tests): never
+	if p.ctx != nil {
+		stop = p.ctx.Done()
+	}
+	select {
+	case <-done:
+		return
+	case <-stop:
+	}
+	t := time.NewTimer(stallGrace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		p.stalled = true
 	}
 }
 

@@ -57,9 +57,9 @@ func runCheck(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 	}
 	for _, f := range files {
-		data, err := readInput(f, stdin)
+		data, err := readInputContext(ctx, f, stdin)
 		if err != nil {
-			fmt.Fprintf(stderr, "slotctl check: %v\n", err)
+			fmt.Fprintf(stderr, "slotctl check: %v\n", stoppedErr(ctx, err))
 			return 1
 		}
 		v, err := topology.ParseNodes(string(data), "")

@@ -97,18 +97,12 @@ func runKeyslot(ctx context.Context, args []string, stdin io.Reader, stdout, std
 			rows = append(rows, keyslotOf(k))
 			continue
 		}
-		sc := bufio.NewScanner(stdin)
-		sc.Buffer(make([]byte, 0, 64<<10), 512<<20)
-		for sc.Scan() {
-			if ctx.Err() != nil {
-				return 1
-			}
-			rows = append(rows, keyslotOf(sc.Text()))
-		}
-		if err := sc.Err(); err != nil {
-			fmt.Fprintf(stderr, "slotctl keyslot: reading stdin: %v\n", err)
+		more, err := keyslotLines(ctx, stdin)
+		if err != nil {
+			fmt.Fprintf(stderr, "slotctl keyslot: reading stdin: %v\n", stoppedErr(ctx, err))
 			return 1
 		}
+		rows = append(rows, more...)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -134,6 +128,43 @@ func runKeyslot(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return 1
 	}
 	return 0
+}
+
+// keyslotLines reads keys, one per line, from r and gives up when ctx
+// ends (a terminal or a pipe can block a read for ever): like
+// readInputContext, the read goes on in a goroutine, which stops at its
+// next line.
+func keyslotLines(ctx context.Context, r io.Reader) ([]keyslotRow, error) {
+	type result struct {
+		rows []keyslotRow
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var res result
+		defer func() {
+			if p := recover(); p != nil {
+				res = result{err: fmt.Errorf("panic: %v", p)}
+			}
+			done <- res
+		}()
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 0, 64<<10), 512<<20)
+		for sc.Scan() {
+			if err := ctx.Err(); err != nil {
+				res.err = err
+				return
+			}
+			res.rows = append(res.rows, keyslotOf(sc.Text()))
+		}
+		res.err = sc.Err()
+	}()
+	select {
+	case res := <-done:
+		return res.rows, res.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 func keyslotOf(key string) keyslotRow {

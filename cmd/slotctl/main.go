@@ -21,7 +21,21 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	finished := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			// The first signal stops the command between steps (apply lets
+			// a step in flight finish, up to its timeout); a second one
+			// gets the default handling and ends the process at once
+			// (apply resumes from any point).
+			stop()
+			fmt.Fprintln(os.Stderr, "slotctl: stopping; send the signal again to quit at once")
+		case <-finished:
+		}
+	}()
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	close(finished)
 	stop()
 	os.Exit(code)
 }

@@ -107,10 +107,7 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return 2
 	}
 	fail := func(err error) int {
-		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-			// Stopped by SIGINT/SIGTERM (or the caller's ctx): say so.
-			err = fmt.Errorf("stopped: %w", context.Cause(ctx))
-		}
+		err = stoppedErr(ctx, err)
 		fmt.Fprintf(stderr, "slotctl plan %s: %v\n", sub, err)
 		return 1
 	}
@@ -343,6 +340,15 @@ func writeContext(ctx context.Context, w io.Writer, data []byte) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// stoppedErr says "stopped" and why when err is ctx's own end (SIGINT or
+// SIGTERM, or the caller's ctx), and returns err unchanged otherwise.
+func stoppedErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return fmt.Errorf("stopped: %w", context.Cause(ctx))
+	}
+	return err
 }
 
 // readInputContext is readInput that gives up when ctx ends (a terminal or

@@ -5,7 +5,9 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math/bits"
 	"slices"
 	"strings"
@@ -498,14 +500,21 @@ func countRanges(a Assignment) int {
 func ParsePlan(data []byte) (*Plan, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	var doc struct {
+	var docp *struct {
 		Plan
 		// After is version 1's per-batch layouts.
 		After []Assignment `json:"after"`
 	}
-	if err := dec.Decode(&doc); err != nil {
+	if err := dec.Decode(&docp); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%w: the document is empty, not a plan object", ErrInvalidPlan)
+		}
 		return nil, fmt.Errorf("%w: %v", ErrInvalidPlan, err)
 	}
+	if docp == nil {
+		return nil, fmt.Errorf("%w: the document is null, not a plan object", ErrInvalidPlan)
+	}
+	doc := docp
 	if dec.More() {
 		return nil, fmt.Errorf("%w: trailing data after the plan object", ErrInvalidPlan)
 	}
@@ -555,6 +564,9 @@ func (p *Plan) Validate() error {
 
 // ValidateContext is Validate that stops with ctx's error when ctx ends.
 func (p *Plan) ValidateContext(ctx context.Context) error {
+	if ctx == nil {
+		return errNilContext
+	}
 	return p.validate(ctx, nil)
 }
 

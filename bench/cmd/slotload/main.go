@@ -136,10 +136,10 @@ func parse(args []string, stderr io.Writer, terminal bool) (config, error) {
 	switch {
 	case cfg.duration <= 0:
 		return config{}, fmt.Errorf("-duration %v: must be positive", cfg.duration)
-	case cfg.workers < 1:
-		return config{}, fmt.Errorf("-workers %d: must be at least 1", cfg.workers)
-	case cfg.pipeline < 1:
-		return config{}, fmt.Errorf("-pipeline %d: must be at least 1", cfg.pipeline)
+	case cfg.workers < 1 || cfg.workers > loadgen.MaxWorkers:
+		return config{}, fmt.Errorf("-workers %d: must be within 1..%d", cfg.workers, loadgen.MaxWorkers)
+	case cfg.pipeline < 1 || cfg.pipeline > loadgen.MaxPipeline:
+		return config{}, fmt.Errorf("-pipeline %d: must be within 1..%d", cfg.pipeline, loadgen.MaxPipeline)
 	case cfg.pipeline > 1 && cfg.client != "slotrouter":
 		return config{}, errors.New("-pipeline works with -client slotrouter only")
 	}
