@@ -210,7 +210,7 @@ func (a *rueidisClient) DoMulti(ctx context.Context, multi ...rueidis.Completed)
 	res := a.c.doMultiInto(ctx, cmds, multi, sc.results[:len(multi)], nil, out)
 	// multi's commands are recycled now: cmds says which were empty.
 	for i, r := range res {
-		if cmds[i].Args == nil || r.Err == inRaw {
+		if cmds[i].Args == nil || r.Err == errInRaw {
 			continue // out[i] is set
 		}
 		out[i] = rueidis.NewResult(r.Msg, r.Err)

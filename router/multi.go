@@ -72,7 +72,7 @@ func (c *Client) doMulti(ctx context.Context, cmds []Cmd, user []rueidis.Complet
 // table's decision for each command, already made (the parts of a split
 // command: the table is not asked again). raw, when not nil (the rueidis
 // face), may receive rueidis's own result of a command instead: its
-// Result is then inRaw.
+// Result is then errInRaw.
 func (c *Client) doMultiInto(ctx context.Context, cmds []Cmd, user []rueidis.Completed, results []Result, pre []decision, raw []rueidis.RedisResult) []Result {
 	if len(cmds) == 0 {
 		return results

@@ -28,9 +28,9 @@ import (
 // unit after a round: redirects, retries, unknown outcomes, breakers.
 // Whether a batch is lean is decided before anything is sent.
 
-// inRaw is the error of a Result whose command's result went to
+// errInRaw is the error of a Result whose command's result went to
 // doMultiInto's raw instead (never returned to a caller).
-var inRaw = errors.New("slotrouter: the result is rueidis's own")
+var errInRaw = errors.New("slotrouter: the result is rueidis's own")
 
 // leanCmd is one command of a lean round: its decision and its node.
 type leanCmd struct {
@@ -99,7 +99,7 @@ func (c *Client) leanRound(ctx context.Context, sc *multiScratch, cmds []Cmd, us
 			}
 			if err == nil {
 				if raw != nil {
-					raw[i], results[i] = r, Result{Err: inRaw}
+					raw[i], results[i] = r, Result{Err: errInRaw}
 				} else {
 					msg, rerr := r.ToMessage()
 					results[i] = Result{Msg: msg, Err: rerr}
