@@ -98,7 +98,9 @@ type Options struct {
 	WaitTimeout time.Duration
 	// KeepDir keeps the temporary directory (configurations, server logs,
 	// nodes.conf) after Stop. The environment variable CLUSTERTEST_KEEP=1
-	// has the same effect.
+	// has the same effect. Without it the directory is still kept when a
+	// wait of the helpers failed (the error names the directory), so that
+	// the full server logs of a failure survive the test.
 	KeepDir bool
 }
 
@@ -215,6 +217,7 @@ type Cluster struct {
 	clients map[*Node]rueidis.Client
 	dials   sync.WaitGroup // connections being opened
 	stopped bool
+	failed  bool // a wait failed: Stop keeps dir
 }
 
 // Dir returns the temporary directory that holds the nodes' directories.
@@ -319,7 +322,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		return nil, err
 	}
 	if err := c.WaitHealthy(ctx); err != nil {
-		return nil, fmt.Errorf("%w%s", err, c.diagnose(ctx))
+		return nil, err // WaitHealthy's error describes every node
 	}
 	c.logf("cluster %dx%d healthy in %v (dir %s)", opts.Primaries, opts.Replicas, time.Since(begin).Round(time.Millisecond), dir)
 	return c, nil
@@ -350,9 +353,16 @@ func (c *Cluster) createWithCLI(ctx context.Context, nodes []*Node) error {
 // createTimeout bounds redis-cli --cluster create.
 const createTimeout = 30 * time.Second
 
-// diagnose describes every node (pid, CLUSTER NODES, log tail) for errors.
+// diagnose describes every node for errors: pid and state, its
+// cluster_state, its CLUSTER NODES (flags such as fail?, fail, handshake,
+// noaddr) and the tail of its server log. It is only called on failure;
+// each query is bounded by a second, even when ctx has ended.
 func (c *Cluster) diagnose(ctx context.Context) string {
+	c.mu.Lock()
+	c.failed = true
+	c.mu.Unlock()
 	var b strings.Builder
+	fmt.Fprintf(&b, "\n(the directory %s, with every node's full redis.log, is kept after Stop)", c.dir)
 	for _, n := range c.Nodes() {
 		exited := ""
 		n.mu.Lock()
@@ -363,6 +373,11 @@ func (c *Cluster) diagnose(ctx context.Context) string {
 		fmt.Fprintf(&b, "\n--- %s pid %d %v%s ---\n", n, n.PID(), n.getState(), exited)
 		if n.getState() == stateRunning {
 			qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			state, err := c.infoField(qctx, n, []string{"CLUSTER", "INFO"}, "cluster_state")
+			if err != nil {
+				state = err.Error()
+			}
+			fmt.Fprintf(&b, "cluster_state:%s\n", state)
 			s, err := c.doString(qctx, n, "CLUSTER", "NODES")
 			cancel()
 			if err != nil {
@@ -371,10 +386,15 @@ func (c *Cluster) diagnose(ctx context.Context) string {
 			b.WriteString(strings.TrimSpace(s))
 			b.WriteString("\n")
 		}
-		b.WriteString(n.LogTail(8))
+		fmt.Fprintf(&b, "--- log tail of %s (%s) ---\n", n, n.LogPath())
+		b.WriteString(n.LogTail(diagnoseLogLines))
+		b.WriteString("\n")
 	}
 	return b.String()
 }
+
+// diagnoseLogLines is the number of server log lines per node in diagnose.
+const diagnoseLogLines = 15
 
 // createByHand builds a cluster the way redis-cli does, for fewer than 3
 // primaries: slots, config epochs, MEET, REPLICATE.
@@ -429,7 +449,8 @@ func (c *Cluster) replicate(ctx context.Context, n, primary *Node) error {
 
 // Stop stops exactly the processes the cluster started (SIGKILL by pid,
 // reaped), closes every connection, and removes the temporary directory
-// unless Options.KeepDir. It can be called more than once.
+// unless Options.KeepDir or a wait of the helpers failed. It can be called
+// more than once.
 func (c *Cluster) Stop() error {
 	c.mu.Lock()
 	if c.stopped {
@@ -439,6 +460,7 @@ func (c *Cluster) Stop() error {
 	c.stopped = true
 	clients := c.clients
 	c.clients = map[*Node]rueidis.Client{}
+	keep := c.opts.KeepDir || c.failed
 	nodes := append(append([]*Node(nil), c.nodes...), c.removed...)
 	c.mu.Unlock()
 
@@ -458,7 +480,7 @@ func (c *Cluster) Stop() error {
 	}
 	// Dials still running see stopped and close what they opened.
 	c.dials.Wait()
-	if c.opts.KeepDir {
+	if keep {
 		c.logf("kept %s", c.dir)
 	} else if err := os.RemoveAll(c.dir); err != nil {
 		errs = append(errs, fmt.Errorf("clustertest: %w", err))

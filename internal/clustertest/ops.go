@@ -94,7 +94,7 @@ func (c *Cluster) Restart(ctx context.Context, n *Node) error {
 	}
 	c.logf("restarted %s (pid %d)", n, n.PID())
 	if err := c.WaitHealthy(ctx); err != nil {
-		return fmt.Errorf("clustertest: after restart of %s: %w\nlog tail of %s:\n%s", n, err, n, n.LogTail(15))
+		return fmt.Errorf("clustertest: after restart of %s: %w", n, err) // the error shows every node's log tail
 	}
 	return nil
 }
@@ -177,8 +177,8 @@ func (c *Cluster) Failover(ctx context.Context, replica *Node) error {
 			break
 		}
 		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
-			return fmt.Errorf("clustertest: failover to %s not done after %v: %s: %w\n--- log tail of %s ---\n%s",
-				replica, time.Since(begin).Round(time.Millisecond), why, err, replica, replica.LogTail(10))
+			return fmt.Errorf("clustertest: failover to %s not done after %v: %s: %w%s",
+				replica, time.Since(begin).Round(time.Millisecond), why, err, c.diagnose(ctx))
 		}
 	}
 	c.logf("failover to %s done in %v", replica, time.Since(begin).Round(time.Millisecond))

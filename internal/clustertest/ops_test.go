@@ -503,6 +503,14 @@ func TestPausePrimaryFailsOver(t *testing.T) {
 			_ = c.Resume(p)
 		}
 	})
+	// Until the others flag p (NodeTimeout at least), its slots belong to
+	// a node that is not running: a short health wait fails, and its error
+	// describes every node.
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	err = c.WaitHealthy(short)
+	cancel()
+	require.ErrorIs(t, err, ErrNotHealthy)
+	requireDiagnosis(t, c, err)
 	np, err := c.WaitFailover(ctx, p)
 	require.NoError(t, err)
 	assert.Equal(t, rs[0], np)
@@ -538,4 +546,26 @@ func TestFailoverDeadPrimary(t *testing.T) {
 	of, err := c.ReplicasOf(ctx, p)
 	require.NoError(t, err)
 	assert.Equal(t, []*Node{r}, of)
+}
+
+// requireDiagnosis checks that err describes every node (state, cluster
+// state, CLUSTER NODES, log tail) and that the directory will be kept,
+// then forgets the failure so the shared cluster's directory is removed.
+func requireDiagnosis(t *testing.T, c *Cluster, err error) {
+	t.Helper()
+	msg := err.Error()
+	assert.Contains(t, msg, c.Dir()+", with every node's full redis.log, is kept")
+	for _, n := range c.Nodes() {
+		assert.Contains(t, msg, "--- "+n.String()+" pid ")
+		assert.Contains(t, msg, "--- log tail of "+n.String())
+		if n.getState() == stateRunning {
+			// Its own line of CLUSTER NODES.
+			assert.Contains(t, msg, n.ID+" "+n.Addr+"@")
+		}
+	}
+	assert.Contains(t, msg, "cluster_state:")
+	c.mu.Lock()
+	assert.True(t, c.failed, "Stop keeps the directory")
+	c.failed = false
+	c.mu.Unlock()
 }

@@ -302,7 +302,7 @@ func (c *Cluster) WaitHealthy(ctx context.Context) error {
 			return last
 		}
 		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
-			return fmt.Errorf("%w after %v: %v (%v)%s", ErrNotHealthy, time.Since(begin).Round(time.Millisecond), last, err, c.logTails(last.Error(), 2))
+			return fmt.Errorf("%w after %v: %v (%v)%s", ErrNotHealthy, time.Since(begin).Round(time.Millisecond), last, err, c.diagnose(ctx))
 		}
 	}
 }
@@ -429,27 +429,6 @@ func (c *Cluster) ownerID(ctx context.Context, slot uint16) (string, error) {
 		return "", fmt.Errorf("%w: no running node", ErrNodeDown)
 	}
 	return "", errors.Join(errs...)
-}
-
-// logTails returns the log tails of (at most max) nodes named in msg.
-func (c *Cluster) logTails(msg string, max int) string {
-	var b strings.Builder
-	for _, n := range append(c.Nodes(), c.removedNodes()...) {
-		if max == 0 {
-			break
-		}
-		if strings.Contains(msg, n.Addr) {
-			fmt.Fprintf(&b, "\n--- log tail of %s (%s) ---\n%s", n, n.LogPath(), n.LogTail(10))
-			max--
-		}
-	}
-	return b.String()
-}
-
-func (c *Cluster) removedNodes() []*Node {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]*Node(nil), c.removed...)
 }
 
 // checkAlive returns an error wrapping ErrNodeDied when a node that should
