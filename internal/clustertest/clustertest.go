@@ -373,22 +373,83 @@ func (c *Cluster) diagnose(ctx context.Context) string {
 		fmt.Fprintf(&b, "\n--- %s pid %d %v%s ---\n", n, n.PID(), n.getState(), exited)
 		if n.getState() == stateRunning {
 			qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-			state, err := c.infoField(qctx, n, []string{"CLUSTER", "INFO"}, "cluster_state")
-			if err != nil {
-				state = err.Error()
-			}
-			fmt.Fprintf(&b, "cluster_state:%s\n", state)
+			info, ok := c.clusterInfoSummary(qctx, n)
+			b.WriteString(info)
+			b.WriteString("\n")
 			s, err := c.doString(qctx, n, "CLUSTER", "NODES")
-			cancel()
 			if err != nil {
 				s = err.Error()
 			}
 			b.WriteString(strings.TrimSpace(s))
 			b.WriteString("\n")
+			if !ok {
+				// Which of its links carry traffic, for a node whose
+				// view is not ok.
+				b.WriteString(c.linksSummary(qctx, n))
+			}
+			cancel()
 		}
 		fmt.Fprintf(&b, "--- log tail of %s (%s) ---\n", n, n.LogPath())
 		b.WriteString(n.LogTail(diagnoseLogLines))
 		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// diagnoseInfo are the CLUSTER INFO fields diagnose shows: they tell an
+// unassigned slot (slots_assigned) from a failing owner (slots_fail) and
+// from a node in a minority (slots_pfail, cluster_size).
+var diagnoseInfo = []string{"cluster_state", "cluster_slots_assigned", "cluster_slots_ok",
+	"cluster_slots_pfail", "cluster_slots_fail", "cluster_known_nodes", "cluster_size",
+	"cluster_current_epoch", "cluster_my_epoch"}
+
+// clusterInfoSummary returns n's diagnoseInfo fields on one line, and
+// whether its cluster_state is ok.
+func (c *Cluster) clusterInfoSummary(ctx context.Context, n *Node) (string, bool) {
+	s, err := c.doString(ctx, n, "CLUSTER", "INFO")
+	if err != nil {
+		return err.Error(), false
+	}
+	fields := map[string]string{}
+	for line := range strings.SplitSeq(s, "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok {
+			fields[k] = v
+		}
+	}
+	var parts []string
+	for _, k := range diagnoseInfo {
+		parts = append(parts, k+":"+fields[k])
+	}
+	return strings.Join(parts, " "), fields["cluster_state"] == "ok"
+}
+
+// linksSummary describes n's cluster bus links (CLUSTER LINKS): direction,
+// peer, age, event handlers and unsent bytes.
+func (c *Cluster) linksSummary(ctx context.Context, n *Node) string {
+	m, err := c.Do(ctx, n, "CLUSTER", "LINKS")
+	if err != nil {
+		return "CLUSTER LINKS: " + err.Error() + "\n"
+	}
+	links, err := m.ToArray()
+	if err != nil {
+		return "CLUSTER LINKS: " + err.Error() + "\n"
+	}
+	var b strings.Builder
+	now := time.Now().UnixMilli()
+	for _, l := range links {
+		f, err := l.AsMap()
+		if err != nil {
+			fmt.Fprintf(&b, "link: %v\n", err)
+			continue
+		}
+		str := func(k string) string { m := f[k]; v, _ := m.ToString(); return v }
+		num := func(k string) int64 { m := f[k]; v, _ := m.AsInt64(); return v }
+		node := str("node")
+		if len(node) > 8 {
+			node = node[:8]
+		}
+		fmt.Fprintf(&b, "link %-4s %s age=%dms events=%q unsent=%d\n", str("direction"), node,
+			now-num("create-time"), str("events"), num("send-buffer-used"))
 	}
 	return b.String()
 }

@@ -564,6 +564,15 @@ func requireDiagnosis(t *testing.T, c *Cluster, err error) {
 		}
 	}
 	assert.Contains(t, msg, "cluster_state:")
+	assert.Contains(t, msg, "cluster_slots_assigned:16384")
+	// The links of a node whose view is not ok are listed; those of any
+	// running node look like this.
+	for _, n := range c.liveNodes() {
+		links := c.linksSummary(t.Context(), n)
+		assert.Contains(t, links, "link to ")
+		assert.Contains(t, links, "link from ")
+		break
+	}
 	c.mu.Lock()
 	assert.True(t, c.failed, "Stop keeps the directory")
 	c.failed = false
