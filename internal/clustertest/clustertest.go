@@ -353,10 +353,12 @@ func (c *Cluster) createWithCLI(ctx context.Context, nodes []*Node) error {
 // createTimeout bounds redis-cli --cluster create.
 const createTimeout = 30 * time.Second
 
-// diagnose describes every node for errors: pid and state, its
-// cluster_state, its CLUSTER NODES (flags such as fail?, fail, handshake,
-// noaddr) and the tail of its server log. It is only called on failure;
-// each query is bounded by a second, even when ctx has ended.
+// diagnose describes every node for errors: pid and state, its cluster
+// state and slot counts (CLUSTER INFO), its CLUSTER NODES (flags such as
+// fail?, fail, handshake, noaddr), its bus links when its state is not ok
+// (CLUSTER LINKS) and the tail of its server log. It marks the cluster as
+// failed, so that Stop keeps its directory. It is only called on
+// failure; each query is bounded by a second, even when ctx has ended.
 func (c *Cluster) diagnose(ctx context.Context) string {
 	c.mu.Lock()
 	c.failed = true
@@ -396,15 +398,10 @@ func (c *Cluster) diagnose(ctx context.Context) string {
 	return b.String()
 }
 
-// diagnoseInfo are the CLUSTER INFO fields diagnose shows: they tell an
-// unassigned slot (slots_assigned) from a failing owner (slots_fail) and
-// from a node in a minority (slots_pfail, cluster_size).
-var diagnoseInfo = []string{"cluster_state", "cluster_slots_assigned", "cluster_slots_ok",
-	"cluster_slots_pfail", "cluster_slots_fail", "cluster_known_nodes", "cluster_size",
-	"cluster_current_epoch", "cluster_my_epoch"}
-
-// clusterInfoSummary returns n's diagnoseInfo fields on one line, and
-// whether its cluster_state is ok.
+// clusterInfoSummary returns the CLUSTER INFO fields of n that tell why a
+// node says cluster_state:fail, on one line: an unassigned slot
+// (slots_assigned), a failing owner (slots_fail) or a node that sees itself
+// in a minority (slots_pfail, cluster_size); and whether its state is ok.
 func (c *Cluster) clusterInfoSummary(ctx context.Context, n *Node) (string, bool) {
 	s, err := c.doString(ctx, n, "CLUSTER", "INFO")
 	if err != nil {
@@ -417,7 +414,9 @@ func (c *Cluster) clusterInfoSummary(ctx context.Context, n *Node) (string, bool
 		}
 	}
 	var parts []string
-	for _, k := range diagnoseInfo {
+	for _, k := range []string{"cluster_state", "cluster_slots_assigned", "cluster_slots_ok",
+		"cluster_slots_pfail", "cluster_slots_fail", "cluster_known_nodes", "cluster_size",
+		"cluster_current_epoch", "cluster_my_epoch"} {
 		parts = append(parts, k+":"+fields[k])
 	}
 	return strings.Join(parts, " "), fields["cluster_state"] == "ok"
