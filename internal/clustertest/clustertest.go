@@ -160,10 +160,12 @@ type Node struct {
 	// nodes.conf.
 	Dir string
 
-	mu        sync.Mutex
-	proc      *proc
-	state     nodeState
-	lastSlots []uint16 // slots owned when last seen before Kill or Pause
+	mu         sync.Mutex
+	proc       *proc
+	state      nodeState
+	lastSlots  []uint16  // slots owned when last seen before Kill or Pause
+	wasReplica bool      // a replica when its role was last seen
+	promotedAt time.Time // when it was first seen a primary after being a replica
 }
 
 // PID returns the process id of the node's redis-server, or 0 when it is

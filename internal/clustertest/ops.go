@@ -30,6 +30,20 @@ func (c *Cluster) managed(n *Node) error {
 	return fmt.Errorf("%w: %s", ErrNotManaged, n)
 }
 
+// waitElectionsBeforeFailing lets recent elections expire (waitElections)
+// before n, a primary that owns slots, is killed or paused: one of its
+// replicas may have won an election moments ago and then be failed back.
+// The wait is at most electionTimeout.
+func (c *Cluster) waitElectionsBeforeFailing(n *Node) error {
+	n.mu.Lock()
+	primary := len(n.lastSlots) > 0
+	n.mu.Unlock()
+	if !primary {
+		return nil
+	}
+	return c.waitElections(context.Background())
+}
+
 // rememberSlots records the slots n owns, for WaitFailover. Best effort.
 func (c *Cluster) rememberSlots(n *Node) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -48,7 +62,8 @@ func (c *Cluster) rememberSlots(n *Node) {
 
 // Kill kills n's process with SIGKILL (by pid), reaps it and closes its
 // connection. It does not wait for the cluster to notice; see WaitFailover
-// and WaitHealthy.
+// and WaitHealthy. Before it kills a primary, it lets recent elections
+// expire (at most 2*NodeTimeout, see waitElectionsBeforeFailing).
 func (c *Cluster) Kill(n *Node) error {
 	if err := c.managed(n); err != nil {
 		return err
@@ -56,6 +71,9 @@ func (c *Cluster) Kill(n *Node) error {
 	switch st := n.getState(); st {
 	case stateRunning:
 		c.rememberSlots(n)
+		if err := c.waitElectionsBeforeFailing(n); err != nil {
+			return err
+		}
 	case statePaused:
 	default:
 		return fmt.Errorf("%w: %s is %v", ErrNodeDown, n, st)
@@ -101,7 +119,8 @@ func (c *Cluster) Restart(ctx context.Context, n *Node) error {
 
 // Pause stops n with SIGSTOP. A paused node is left out of WaitHealthy's
 // checks; once it is paused longer than NodeTimeout the others flag it as
-// failing (and a paused primary with replicas gets failed over).
+// failing (and a paused primary with replicas gets failed over). Before it
+// pauses a primary, it lets recent elections expire (as Kill does).
 func (c *Cluster) Pause(n *Node) error {
 	if err := c.managed(n); err != nil {
 		return err
@@ -110,6 +129,9 @@ func (c *Cluster) Pause(n *Node) error {
 		return fmt.Errorf("%w: %s is %v", ErrNodeDown, n, st)
 	}
 	c.rememberSlots(n)
+	if err := c.waitElectionsBeforeFailing(n); err != nil {
+		return err
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if err := n.proc.signal(syscall.SIGSTOP); err != nil {
@@ -140,7 +162,8 @@ func (c *Cluster) Resume(n *Node) error {
 }
 
 // Failover sends CLUSTER FAILOVER to replica (FORCE when its primary is
-// killed or paused) and waits until it is a primary, its old primary (if
+// killed or paused), once every recent election has expired (at most
+// 2*NodeTimeout, see Kill), and waits until it is a primary, its old primary (if
 // running) reports itself a replica of it, and the cluster is healthy with
 // every node agreeing.
 func (c *Cluster) Failover(ctx context.Context, replica *Node) error {
@@ -157,6 +180,11 @@ func (c *Cluster) Failover(ctx context.Context, replica *Node) error {
 		return fmt.Errorf("clustertest: failover: %s is not a replica", replica)
 	}
 	old := c.NodeByID(self.masterID)
+	// A manual failover asked of a node whose own election is recent
+	// reuses that election's votes (see waitElections).
+	if err := c.waitElections(ctx); err != nil {
+		return err
+	}
 	begin := time.Now()
 	var sent time.Time
 	for {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -546,6 +547,61 @@ func TestFailoverDeadPrimary(t *testing.T) {
 	of, err := c.ReplicasOf(ctx, p)
 	require.NoError(t, err)
 	assert.Equal(t, []*Node{r}, of)
+}
+
+// TestFailoverBackAndForth fails one shard over and back, then pauses the
+// primary at once. Redis 7.0 keeps a replica's election after it won it:
+// a node failed back whose new primary fails within 2*NodeTimeout of its
+// election promotes itself at once with its old epoch, lower than its
+// primary's, and the cluster stays in cluster_state:fail for good (the
+// other nodes refuse its claim). The helpers let recent elections expire
+// before they fail a primary or ask for a failover: every promotion gets
+// a new, higher epoch and the cluster is healthy after each.
+func TestFailoverBackAndForth(t *testing.T) {
+	c := Need(t, cluster)
+	ctx := testCtx(t, 90*time.Second)
+	ps, err := c.Primaries(ctx)
+	require.NoError(t, err)
+	p := ps[1]
+	rs, err := c.ReplicasOf(ctx, p)
+	require.NoError(t, err)
+	require.Len(t, rs, 1)
+	r := rs[0]
+
+	epoch := func(n *Node) int {
+		v, err := c.infoField(ctx, n, []string{"CLUSTER", "INFO"}, "cluster_my_epoch")
+		require.NoError(t, err)
+		e, err := strconv.Atoi(v)
+		require.NoError(t, err)
+		return e
+	}
+	last := epoch(p)
+	promoted := func(n *Node) {
+		t.Helper()
+		e := epoch(n)
+		assert.Greater(t, e, last, "the epoch of %s", n)
+		last = e
+	}
+	require.NoError(t, c.Failover(ctx, r))
+	promoted(r)
+	begin := time.Now()
+	require.NoError(t, c.Failover(ctx, p))
+	promoted(p)
+	require.NoError(t, c.Pause(p))
+	t.Cleanup(func() {
+		if p.getState() == statePaused {
+			_ = c.Resume(p)
+		}
+	})
+	assert.GreaterOrEqual(t, time.Since(begin), electionTimeout(c.Options().NodeTimeout),
+		"p was paused before the election of r expired")
+	np, err := c.WaitFailover(ctx, p)
+	require.NoError(t, err)
+	require.Equal(t, r, np)
+	promoted(r)
+	require.NoError(t, c.Resume(p))
+	require.NoError(t, c.Failover(ctx, p)) // as it was
+	promoted(p)
 }
 
 // requireDiagnosis checks that err describes every node (state, cluster

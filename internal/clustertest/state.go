@@ -116,7 +116,73 @@ func (c *Cluster) view(ctx context.Context, n *Node) ([]nodeLine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return parseClusterNodes(s)
+	v, err := parseClusterNodes(s)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range v {
+		if l.myself {
+			n.noteRole(l)
+		}
+	}
+	return v, nil
+}
+
+// noteRole records n's role as n reports it, and when n was first seen a
+// primary after being seen a replica: when it won an election (see
+// waitElections).
+func (n *Node) noteRole(self nodeLine) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if self.master && n.wasReplica {
+		n.promotedAt = time.Now()
+	}
+	n.wasReplica = self.replica
+}
+
+// electionTimeout is Redis's auth_timeout for a cluster-node-timeout:
+// twice the node timeout, at least 2 s (cluster.c,
+// clusterHandleSlaveFailover).
+func electionTimeout(nodeTimeout time.Duration) time.Duration {
+	return max(2*nodeTimeout, 2*time.Second)
+}
+
+// waitElections waits until every node that won an election has done so
+// at least electionTimeout ago.
+//
+// Redis 7.0 keeps a replica's election (its start time, its epoch and the
+// votes it got) after the replica won it. Should the node be a replica
+// again within electionTimeout of the election's start (failed back), and
+// its new primary fail or a manual failover be asked of it within that
+// time, it takes the old votes as a quorum and promotes itself at once
+// with the old epoch, which is lower than its primary's: the other nodes
+// refuse its claim (they answer with UPDATE messages it ignores), keep the
+// slots with the failed primary, and the cluster stays in
+// cluster_state:fail for good. So the helpers that fail a primary (Kill,
+// Pause) or ask for a failover (Failover) first let recent elections
+// expire. The time is counted from when a helper first saw the node as a
+// primary, which is after the election started.
+func (c *Cluster) waitElections(ctx context.Context) error {
+	timeout := electionTimeout(c.opts.NodeTimeout)
+	var until time.Time
+	var who *Node
+	for _, n := range c.Nodes() {
+		n.mu.Lock()
+		at := n.promotedAt
+		n.mu.Unlock()
+		if !at.IsZero() && at.Add(timeout).After(until) {
+			until, who = at.Add(timeout), n
+		}
+	}
+	d := time.Until(until)
+	if d <= 0 {
+		return nil
+	}
+	c.logf("waiting %v: %s won an election less than %v ago", d.Round(time.Millisecond), who, timeout)
+	if err := sleepCtx(ctx, d); err != nil {
+		return fmt.Errorf("clustertest: waiting for the election of %s to expire: %w", who, err)
+	}
+	return nil
 }
 
 // self returns n's own line of its CLUSTER NODES.
