@@ -600,6 +600,7 @@ func TestFailoverBackAndForth(t *testing.T) {
 	require.Equal(t, r, np)
 	promoted(r)
 	require.NoError(t, c.Resume(p))
+	require.NoError(t, c.WaitHealthy(ctx)) // p is r's replica again
 	require.NoError(t, c.Failover(ctx, p)) // as it was
 	promoted(p)
 }
