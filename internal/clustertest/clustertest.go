@@ -26,10 +26,11 @@
 // Helpers that change the cluster (Kill, Failover, MoveSlots, ...) wait until
 // the cluster is healthy again before they return, so that tests can go on
 // from a known state. Those that fail a primary or ask for a failover
-// (Kill, Pause, Failover) first let recent elections expire, at most
-// 2*NodeTimeout: Redis 7.0 would otherwise promote a replica with the
-// votes of an election it won moments before, and an old epoch that the
-// other nodes refuse, leaving the cluster in cluster_state:fail for good.
+// (Kill, Pause, Failover) first let the recent elections of the replicas
+// concerned expire, at most 2*NodeTimeout: Redis 7.0 would otherwise
+// promote a replica with the votes of an election it won moments before,
+// and an old epoch that the other nodes refuse, leaving the cluster in
+// cluster_state:fail for good.
 // When a wait fails, its error describes every node (cluster state, CLUSTER
 // NODES, log tail) and the cluster's directory is kept. Roles are always asked from the servers: after a
 // failover the node that was a primary is a replica, and Primaries and

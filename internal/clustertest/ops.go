@@ -30,48 +30,47 @@ func (c *Cluster) managed(n *Node) error {
 	return fmt.Errorf("%w: %s", ErrNotManaged, n)
 }
 
-// waitElectionsBeforeFailing lets recent elections expire (waitElections)
-// before n, a primary that owns slots, is killed or paused: one of its
-// replicas may have won an election moments ago and then be failed back.
-// The wait is at most electionTimeout.
-func (c *Cluster) waitElectionsBeforeFailing(n *Node) error {
-	n.mu.Lock()
-	primary := len(n.lastSlots) > 0
-	n.mu.Unlock()
-	if !primary {
-		return nil
-	}
-	return c.waitElections(context.Background())
-}
-
-// rememberSlots records the slots n owns, for WaitFailover. Best effort.
-func (c *Cluster) rememberSlots(n *Node) {
+// rememberSlots records the slots n owns, for WaitFailover, and returns
+// its replicas as n sees them. Best effort.
+func (c *Cluster) rememberSlots(n *Node) []*Node {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	l, err := c.self(ctx, n)
+	v, err := c.view(ctx, n)
 	if err != nil {
-		return
+		return nil
 	}
-	n.mu.Lock()
-	n.lastSlots = nil
-	if l.master {
-		n.lastSlots = l.slotList()
+	var replicas []*Node
+	for _, l := range v {
+		if l.myself {
+			n.mu.Lock()
+			n.lastSlots = nil
+			if l.master {
+				n.lastSlots = l.slotList()
+			}
+			n.mu.Unlock()
+		} else if l.replica && l.masterID == n.ID {
+			if r := c.NodeByID(l.id); r != nil {
+				replicas = append(replicas, r)
+			}
+		}
 	}
-	n.mu.Unlock()
+	return replicas
 }
 
 // Kill kills n's process with SIGKILL (by pid), reaps it and closes its
 // connection. It does not wait for the cluster to notice; see WaitFailover
-// and WaitHealthy. Before it kills a primary, it lets recent elections
-// expire (at most 2*NodeTimeout, see waitElectionsBeforeFailing).
+// and WaitHealthy. Before it kills a primary, it lets the recent
+// elections of its replicas expire (at most 2*NodeTimeout: see the package
+// doc).
 func (c *Cluster) Kill(n *Node) error {
 	if err := c.managed(n); err != nil {
 		return err
 	}
 	switch st := n.getState(); st {
 	case stateRunning:
-		c.rememberSlots(n)
-		if err := c.waitElectionsBeforeFailing(n); err != nil {
+		// One of n's replicas may have won an election moments ago and
+		// been failed back (see waitElections).
+		if err := c.waitElections(context.Background(), c.rememberSlots(n)...); err != nil {
 			return err
 		}
 	case statePaused:
@@ -120,7 +119,8 @@ func (c *Cluster) Restart(ctx context.Context, n *Node) error {
 // Pause stops n with SIGSTOP. A paused node is left out of WaitHealthy's
 // checks; once it is paused longer than NodeTimeout the others flag it as
 // failing (and a paused primary with replicas gets failed over). Before it
-// pauses a primary, it lets recent elections expire (as Kill does).
+// pauses a primary, it lets the recent elections of its replicas expire
+// (as Kill does).
 func (c *Cluster) Pause(n *Node) error {
 	if err := c.managed(n); err != nil {
 		return err
@@ -128,8 +128,7 @@ func (c *Cluster) Pause(n *Node) error {
 	if st := n.getState(); st != stateRunning {
 		return fmt.Errorf("%w: %s is %v", ErrNodeDown, n, st)
 	}
-	c.rememberSlots(n)
-	if err := c.waitElectionsBeforeFailing(n); err != nil {
+	if err := c.waitElections(context.Background(), c.rememberSlots(n)...); err != nil {
 		return err
 	}
 	n.mu.Lock()
@@ -162,10 +161,10 @@ func (c *Cluster) Resume(n *Node) error {
 }
 
 // Failover sends CLUSTER FAILOVER to replica (FORCE when its primary is
-// killed or paused), once every recent election has expired (at most
-// 2*NodeTimeout, see Kill), and waits until it is a primary, its old primary (if
-// running) reports itself a replica of it, and the cluster is healthy with
-// every node agreeing.
+// killed or paused), once an election replica won recently has expired (at
+// most 2*NodeTimeout, see Kill), and waits until it is a primary, its old
+// primary (if running) reports itself a replica of it, and the cluster is
+// healthy with every node agreeing.
 func (c *Cluster) Failover(ctx context.Context, replica *Node) error {
 	if err := c.managed(replica); err != nil {
 		return err
@@ -182,7 +181,7 @@ func (c *Cluster) Failover(ctx context.Context, replica *Node) error {
 	old := c.NodeByID(self.masterID)
 	// A manual failover asked of a node whose own election is recent
 	// reuses that election's votes (see waitElections).
-	if err := c.waitElections(ctx); err != nil {
+	if err := c.waitElections(ctx, replica); err != nil {
 		return err
 	}
 	begin := time.Now()

@@ -584,7 +584,10 @@ func TestFailoverBackAndForth(t *testing.T) {
 	}
 	require.NoError(t, c.Failover(ctx, r))
 	promoted(r)
-	begin := time.Now()
+	r.mu.Lock()
+	won := r.promotedAt
+	r.mu.Unlock()
+	require.False(t, won.IsZero(), "the helpers saw r promoted")
 	require.NoError(t, c.Failover(ctx, p))
 	promoted(p)
 	require.NoError(t, c.Pause(p))
@@ -593,7 +596,7 @@ func TestFailoverBackAndForth(t *testing.T) {
 			_ = c.Resume(p)
 		}
 	})
-	assert.GreaterOrEqual(t, time.Since(begin), electionTimeout(c.Options().NodeTimeout),
+	assert.GreaterOrEqual(t, time.Since(won), electionTimeout(c.Options().NodeTimeout),
 		"p was paused before the election of r expired")
 	np, err := c.WaitFailover(ctx, p)
 	require.NoError(t, err)

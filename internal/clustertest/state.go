@@ -147,8 +147,8 @@ func electionTimeout(nodeTimeout time.Duration) time.Duration {
 	return max(2*nodeTimeout, 2*time.Second)
 }
 
-// waitElections waits until every node that won an election has done so
-// at least electionTimeout ago.
+// waitElections waits until none of nodes won an election less than
+// electionTimeout ago.
 //
 // Redis 7.0 keeps a replica's election (its start time, its epoch and the
 // votes it got) after the replica won it. Should the node be a replica
@@ -159,14 +159,15 @@ func electionTimeout(nodeTimeout time.Duration) time.Duration {
 // refuse its claim (they answer with UPDATE messages it ignores), keep the
 // slots with the failed primary, and the cluster stays in
 // cluster_state:fail for good. So the helpers that fail a primary (Kill,
-// Pause) or ask for a failover (Failover) first let recent elections
-// expire. The time is counted from when a helper first saw the node as a
-// primary, which is after the election started.
-func (c *Cluster) waitElections(ctx context.Context) error {
+// Pause: its replicas) or ask for a failover (Failover: that replica)
+// first let those nodes' recent elections expire. The time is counted
+// from when a helper first saw the node as a primary, which is after the
+// election started.
+func (c *Cluster) waitElections(ctx context.Context, nodes ...*Node) error {
 	timeout := electionTimeout(c.opts.NodeTimeout)
 	var until time.Time
 	var who *Node
-	for _, n := range c.Nodes() {
+	for _, n := range nodes {
 		n.mu.Lock()
 		at := n.promotedAt
 		n.mu.Unlock()
