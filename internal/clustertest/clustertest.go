@@ -25,7 +25,14 @@
 //
 // Helpers that change the cluster (Kill, Failover, MoveSlots, ...) wait until
 // the cluster is healthy again before they return, so that tests can go on
-// from a known state. Roles are always asked from the servers: after a
+// from a known state. Those that fail a primary or ask for a failover
+// (Kill, Pause, Failover) first let the recent elections of the replicas
+// concerned expire, at most 2*NodeTimeout: Redis 7.0 would otherwise
+// promote a replica with the votes of an election it won moments before,
+// and an old epoch that the other nodes refuse, leaving the cluster in
+// cluster_state:fail for good.
+// When a wait fails, its error describes every node (cluster state, CLUSTER
+// NODES, log tail) and the cluster's directory is kept. Roles are always asked from the servers: after a
 // failover the node that was a primary is a replica, and Primaries and
 // Replicas say so.
 package clustertest
@@ -98,7 +105,9 @@ type Options struct {
 	WaitTimeout time.Duration
 	// KeepDir keeps the temporary directory (configurations, server logs,
 	// nodes.conf) after Stop. The environment variable CLUSTERTEST_KEEP=1
-	// has the same effect.
+	// has the same effect. Without it the directory is still kept when a
+	// wait of the helpers failed (the error names the directory), so that
+	// the full server logs of a failure survive the test.
 	KeepDir bool
 }
 
@@ -158,10 +167,12 @@ type Node struct {
 	// nodes.conf.
 	Dir string
 
-	mu        sync.Mutex
-	proc      *proc
-	state     nodeState
-	lastSlots []uint16 // slots owned when last seen before Kill or Pause
+	mu         sync.Mutex
+	proc       *proc
+	state      nodeState
+	lastSlots  []uint16  // slots owned when last seen before Kill or Pause
+	wasReplica bool      // a replica when its role was last seen
+	promotedAt time.Time // when it was first seen a primary after being a replica
 }
 
 // PID returns the process id of the node's redis-server, or 0 when it is
@@ -215,6 +226,7 @@ type Cluster struct {
 	clients map[*Node]rueidis.Client
 	dials   sync.WaitGroup // connections being opened
 	stopped bool
+	failed  bool // a wait failed: Stop keeps dir
 }
 
 // Dir returns the temporary directory that holds the nodes' directories.
@@ -319,7 +331,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		return nil, err
 	}
 	if err := c.WaitHealthy(ctx); err != nil {
-		return nil, fmt.Errorf("%w%s", err, c.diagnose(ctx))
+		return nil, err // WaitHealthy's error describes every node
 	}
 	c.logf("cluster %dx%d healthy in %v (dir %s)", opts.Primaries, opts.Replicas, time.Since(begin).Round(time.Millisecond), dir)
 	return c, nil
@@ -350,9 +362,18 @@ func (c *Cluster) createWithCLI(ctx context.Context, nodes []*Node) error {
 // createTimeout bounds redis-cli --cluster create.
 const createTimeout = 30 * time.Second
 
-// diagnose describes every node (pid, CLUSTER NODES, log tail) for errors.
+// diagnose describes every node for errors: pid and state, its cluster
+// state and slot counts (CLUSTER INFO), its CLUSTER NODES (flags such as
+// fail?, fail, handshake, noaddr), its bus links when its state is not ok
+// (CLUSTER LINKS) and the tail of its server log. It marks the cluster as
+// failed, so that Stop keeps its directory. It is only called on
+// failure; each query is bounded by a second, even when ctx has ended.
 func (c *Cluster) diagnose(ctx context.Context) string {
+	c.mu.Lock()
+	c.failed = true
+	c.mu.Unlock()
 	var b strings.Builder
+	fmt.Fprintf(&b, "\n(the directory %s, with every node's full redis.log, is kept after Stop)", c.dir)
 	for _, n := range c.Nodes() {
 		exited := ""
 		n.mu.Lock()
@@ -363,18 +384,86 @@ func (c *Cluster) diagnose(ctx context.Context) string {
 		fmt.Fprintf(&b, "\n--- %s pid %d %v%s ---\n", n, n.PID(), n.getState(), exited)
 		if n.getState() == stateRunning {
 			qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			info, ok := c.clusterInfoSummary(qctx, n)
+			b.WriteString(info)
+			b.WriteString("\n")
 			s, err := c.doString(qctx, n, "CLUSTER", "NODES")
-			cancel()
 			if err != nil {
 				s = err.Error()
 			}
 			b.WriteString(strings.TrimSpace(s))
 			b.WriteString("\n")
+			if !ok {
+				// Which of its links carry traffic, for a node whose
+				// view is not ok.
+				b.WriteString(c.linksSummary(qctx, n))
+			}
+			cancel()
 		}
-		b.WriteString(n.LogTail(8))
+		fmt.Fprintf(&b, "--- log tail of %s (%s) ---\n", n, n.LogPath())
+		b.WriteString(n.LogTail(diagnoseLogLines))
+		b.WriteString("\n")
 	}
 	return b.String()
 }
+
+// clusterInfoSummary returns the CLUSTER INFO fields of n that tell why a
+// node says cluster_state:fail, on one line: an unassigned slot
+// (slots_assigned), a failing owner (slots_fail) or a node that sees itself
+// in a minority (slots_pfail, cluster_size); and whether its state is ok.
+func (c *Cluster) clusterInfoSummary(ctx context.Context, n *Node) (string, bool) {
+	s, err := c.doString(ctx, n, "CLUSTER", "INFO")
+	if err != nil {
+		return err.Error(), false
+	}
+	fields := map[string]string{}
+	for line := range strings.SplitSeq(s, "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok {
+			fields[k] = v
+		}
+	}
+	var parts []string
+	for _, k := range []string{"cluster_state", "cluster_slots_assigned", "cluster_slots_ok",
+		"cluster_slots_pfail", "cluster_slots_fail", "cluster_known_nodes", "cluster_size",
+		"cluster_current_epoch", "cluster_my_epoch"} {
+		parts = append(parts, k+":"+fields[k])
+	}
+	return strings.Join(parts, " "), fields["cluster_state"] == "ok"
+}
+
+// linksSummary describes n's cluster bus links (CLUSTER LINKS): direction,
+// peer, age, event handlers and unsent bytes.
+func (c *Cluster) linksSummary(ctx context.Context, n *Node) string {
+	m, err := c.Do(ctx, n, "CLUSTER", "LINKS")
+	if err != nil {
+		return "CLUSTER LINKS: " + err.Error() + "\n"
+	}
+	links, err := m.ToArray()
+	if err != nil {
+		return "CLUSTER LINKS: " + err.Error() + "\n"
+	}
+	var b strings.Builder
+	now := time.Now().UnixMilli()
+	for _, l := range links {
+		f, err := l.AsMap()
+		if err != nil {
+			fmt.Fprintf(&b, "link: %v\n", err)
+			continue
+		}
+		str := func(k string) string { m := f[k]; v, _ := m.ToString(); return v }
+		num := func(k string) int64 { m := f[k]; v, _ := m.AsInt64(); return v }
+		node := str("node")
+		if len(node) > 8 {
+			node = node[:8]
+		}
+		fmt.Fprintf(&b, "link %-4s %s age=%dms events=%q unsent=%d\n", str("direction"), node,
+			now-num("create-time"), str("events"), num("send-buffer-used"))
+	}
+	return b.String()
+}
+
+// diagnoseLogLines is the number of server log lines per node in diagnose.
+const diagnoseLogLines = 15
 
 // createByHand builds a cluster the way redis-cli does, for fewer than 3
 // primaries: slots, config epochs, MEET, REPLICATE.
@@ -429,7 +518,8 @@ func (c *Cluster) replicate(ctx context.Context, n, primary *Node) error {
 
 // Stop stops exactly the processes the cluster started (SIGKILL by pid,
 // reaped), closes every connection, and removes the temporary directory
-// unless Options.KeepDir. It can be called more than once.
+// unless Options.KeepDir or a wait of the helpers failed. It can be called
+// more than once.
 func (c *Cluster) Stop() error {
 	c.mu.Lock()
 	if c.stopped {
@@ -439,6 +529,7 @@ func (c *Cluster) Stop() error {
 	c.stopped = true
 	clients := c.clients
 	c.clients = map[*Node]rueidis.Client{}
+	keep := c.opts.KeepDir || c.failed
 	nodes := append(append([]*Node(nil), c.nodes...), c.removed...)
 	c.mu.Unlock()
 
@@ -458,7 +549,7 @@ func (c *Cluster) Stop() error {
 	}
 	// Dials still running see stopped and close what they opened.
 	c.dials.Wait()
-	if c.opts.KeepDir {
+	if keep {
 		c.logf("kept %s", c.dir)
 	} else if err := os.RemoveAll(c.dir); err != nil {
 		errs = append(errs, fmt.Errorf("clustertest: %w", err))

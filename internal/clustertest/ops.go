@@ -30,32 +30,49 @@ func (c *Cluster) managed(n *Node) error {
 	return fmt.Errorf("%w: %s", ErrNotManaged, n)
 }
 
-// rememberSlots records the slots n owns, for WaitFailover. Best effort.
-func (c *Cluster) rememberSlots(n *Node) {
+// rememberSlots records the slots n owns, for WaitFailover, and returns
+// its replicas as n sees them. Best effort.
+func (c *Cluster) rememberSlots(n *Node) []*Node {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	l, err := c.self(ctx, n)
+	v, err := c.view(ctx, n)
 	if err != nil {
-		return
+		return nil
 	}
-	n.mu.Lock()
-	n.lastSlots = nil
-	if l.master {
-		n.lastSlots = l.slotList()
+	var replicas []*Node
+	for _, l := range v {
+		if l.myself {
+			n.mu.Lock()
+			n.lastSlots = nil
+			if l.master {
+				n.lastSlots = l.slotList()
+			}
+			n.mu.Unlock()
+		} else if l.replica && l.masterID == n.ID {
+			if r := c.NodeByID(l.id); r != nil {
+				replicas = append(replicas, r)
+			}
+		}
 	}
-	n.mu.Unlock()
+	return replicas
 }
 
 // Kill kills n's process with SIGKILL (by pid), reaps it and closes its
 // connection. It does not wait for the cluster to notice; see WaitFailover
-// and WaitHealthy.
+// and WaitHealthy. Before it kills a primary, it lets the recent
+// elections of its replicas expire (at most 2*NodeTimeout: see the package
+// doc).
 func (c *Cluster) Kill(n *Node) error {
 	if err := c.managed(n); err != nil {
 		return err
 	}
 	switch st := n.getState(); st {
 	case stateRunning:
-		c.rememberSlots(n)
+		// One of n's replicas may have won an election moments ago and
+		// been failed back (see waitElections).
+		if err := c.waitElections(context.Background(), c.rememberSlots(n)...); err != nil {
+			return err
+		}
 	case statePaused:
 	default:
 		return fmt.Errorf("%w: %s is %v", ErrNodeDown, n, st)
@@ -94,14 +111,16 @@ func (c *Cluster) Restart(ctx context.Context, n *Node) error {
 	}
 	c.logf("restarted %s (pid %d)", n, n.PID())
 	if err := c.WaitHealthy(ctx); err != nil {
-		return fmt.Errorf("clustertest: after restart of %s: %w\nlog tail of %s:\n%s", n, err, n, n.LogTail(15))
+		return fmt.Errorf("clustertest: after restart of %s: %w", n, err) // the error shows every node's log tail
 	}
 	return nil
 }
 
 // Pause stops n with SIGSTOP. A paused node is left out of WaitHealthy's
 // checks; once it is paused longer than NodeTimeout the others flag it as
-// failing (and a paused primary with replicas gets failed over).
+// failing (and a paused primary with replicas gets failed over). Before it
+// pauses a primary, it lets the recent elections of its replicas expire
+// (as Kill does).
 func (c *Cluster) Pause(n *Node) error {
 	if err := c.managed(n); err != nil {
 		return err
@@ -109,7 +128,9 @@ func (c *Cluster) Pause(n *Node) error {
 	if st := n.getState(); st != stateRunning {
 		return fmt.Errorf("%w: %s is %v", ErrNodeDown, n, st)
 	}
-	c.rememberSlots(n)
+	if err := c.waitElections(context.Background(), c.rememberSlots(n)...); err != nil {
+		return err
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if err := n.proc.signal(syscall.SIGSTOP); err != nil {
@@ -140,9 +161,10 @@ func (c *Cluster) Resume(n *Node) error {
 }
 
 // Failover sends CLUSTER FAILOVER to replica (FORCE when its primary is
-// killed or paused) and waits until it is a primary, its old primary (if
-// running) reports itself a replica of it, and the cluster is healthy with
-// every node agreeing.
+// killed or paused), once an election replica won recently has expired (at
+// most 2*NodeTimeout, see Kill), and waits until it is a primary, its old
+// primary (if running) reports itself a replica of it, and the cluster is
+// healthy with every node agreeing.
 func (c *Cluster) Failover(ctx context.Context, replica *Node) error {
 	if err := c.managed(replica); err != nil {
 		return err
@@ -157,6 +179,11 @@ func (c *Cluster) Failover(ctx context.Context, replica *Node) error {
 		return fmt.Errorf("clustertest: failover: %s is not a replica", replica)
 	}
 	old := c.NodeByID(self.masterID)
+	// A manual failover asked of a node whose own election is recent
+	// reuses that election's votes (see waitElections).
+	if err := c.waitElections(ctx, replica); err != nil {
+		return err
+	}
 	begin := time.Now()
 	var sent time.Time
 	for {
@@ -177,8 +204,8 @@ func (c *Cluster) Failover(ctx context.Context, replica *Node) error {
 			break
 		}
 		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
-			return fmt.Errorf("clustertest: failover to %s not done after %v: %s: %w\n--- log tail of %s ---\n%s",
-				replica, time.Since(begin).Round(time.Millisecond), why, err, replica, replica.LogTail(10))
+			return fmt.Errorf("clustertest: failover to %s not done after %v: %s: %w%s",
+				replica, time.Since(begin).Round(time.Millisecond), why, err, c.diagnose(ctx))
 		}
 	}
 	c.logf("failover to %s done in %v", replica, time.Since(begin).Round(time.Millisecond))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -503,6 +504,14 @@ func TestPausePrimaryFailsOver(t *testing.T) {
 			_ = c.Resume(p)
 		}
 	})
+	// Until the others flag p (NodeTimeout at least), its slots belong to
+	// a node that is not running: a short health wait fails, and its error
+	// describes every node.
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	err = c.WaitHealthy(short)
+	cancel()
+	require.ErrorIs(t, err, ErrNotHealthy)
+	requireDiagnosis(t, c, err)
 	np, err := c.WaitFailover(ctx, p)
 	require.NoError(t, err)
 	assert.Equal(t, rs[0], np)
@@ -538,4 +547,94 @@ func TestFailoverDeadPrimary(t *testing.T) {
 	of, err := c.ReplicasOf(ctx, p)
 	require.NoError(t, err)
 	assert.Equal(t, []*Node{r}, of)
+}
+
+// TestFailoverBackAndForth fails one shard over and back, then pauses the
+// primary at once. Redis 7.0 keeps a replica's election after it won it:
+// a node failed back whose new primary fails within 2*NodeTimeout of its
+// election promotes itself at once with its old epoch, lower than its
+// primary's, and the cluster stays in cluster_state:fail for good (the
+// other nodes refuse its claim). The helpers let recent elections expire
+// before they fail a primary or ask for a failover: every promotion gets
+// a new, higher epoch and the cluster is healthy after each.
+func TestFailoverBackAndForth(t *testing.T) {
+	c := Need(t, cluster)
+	ctx := testCtx(t, 90*time.Second)
+	ps, err := c.Primaries(ctx)
+	require.NoError(t, err)
+	p := ps[1]
+	rs, err := c.ReplicasOf(ctx, p)
+	require.NoError(t, err)
+	require.Len(t, rs, 1)
+	r := rs[0]
+
+	epoch := func(n *Node) int {
+		v, err := c.infoField(ctx, n, []string{"CLUSTER", "INFO"}, "cluster_my_epoch")
+		require.NoError(t, err)
+		e, err := strconv.Atoi(v)
+		require.NoError(t, err)
+		return e
+	}
+	last := epoch(p)
+	promoted := func(n *Node) {
+		t.Helper()
+		e := epoch(n)
+		assert.Greater(t, e, last, "the epoch of %s", n)
+		last = e
+	}
+	require.NoError(t, c.Failover(ctx, r))
+	promoted(r)
+	r.mu.Lock()
+	won := r.promotedAt
+	r.mu.Unlock()
+	require.False(t, won.IsZero(), "the helpers saw r promoted")
+	require.NoError(t, c.Failover(ctx, p))
+	promoted(p)
+	require.NoError(t, c.Pause(p))
+	t.Cleanup(func() {
+		if p.getState() == statePaused {
+			_ = c.Resume(p)
+		}
+	})
+	assert.GreaterOrEqual(t, time.Since(won), electionTimeout(c.Options().NodeTimeout),
+		"p was paused before the election of r expired")
+	np, err := c.WaitFailover(ctx, p)
+	require.NoError(t, err)
+	require.Equal(t, r, np)
+	promoted(r)
+	require.NoError(t, c.Resume(p))
+	require.NoError(t, c.WaitHealthy(ctx)) // p is r's replica again
+	require.NoError(t, c.Failover(ctx, p)) // as it was
+	promoted(p)
+}
+
+// requireDiagnosis checks that err describes every node (state, cluster
+// state, CLUSTER NODES, log tail) and that the directory will be kept,
+// then forgets the failure so the shared cluster's directory is removed.
+func requireDiagnosis(t *testing.T, c *Cluster, err error) {
+	t.Helper()
+	msg := err.Error()
+	assert.Contains(t, msg, c.Dir()+", with every node's full redis.log, is kept")
+	for _, n := range c.Nodes() {
+		assert.Contains(t, msg, "--- "+n.String()+" pid ")
+		assert.Contains(t, msg, "--- log tail of "+n.String())
+		if n.getState() == stateRunning {
+			// Its own line of CLUSTER NODES.
+			assert.Contains(t, msg, n.ID+" "+n.Addr+"@")
+		}
+	}
+	assert.Contains(t, msg, "cluster_state:")
+	assert.Contains(t, msg, "cluster_slots_assigned:16384")
+	// The links of a node whose view is not ok are listed; those of any
+	// running node look like this.
+	for _, n := range c.liveNodes() {
+		links := c.linksSummary(t.Context(), n)
+		assert.Contains(t, links, "link to ")
+		assert.Contains(t, links, "link from ")
+		break
+	}
+	c.mu.Lock()
+	assert.True(t, c.failed, "Stop keeps the directory")
+	c.failed = false
+	c.mu.Unlock()
 }

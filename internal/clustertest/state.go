@@ -116,7 +116,74 @@ func (c *Cluster) view(ctx context.Context, n *Node) ([]nodeLine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return parseClusterNodes(s)
+	v, err := parseClusterNodes(s)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range v {
+		if l.myself {
+			n.noteRole(l)
+		}
+	}
+	return v, nil
+}
+
+// noteRole records n's role as n reports it, and when n was first seen a
+// primary after being seen a replica: when it won an election (see
+// waitElections).
+func (n *Node) noteRole(self nodeLine) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if self.master && n.wasReplica {
+		n.promotedAt = time.Now()
+	}
+	n.wasReplica = self.replica
+}
+
+// electionTimeout is Redis's auth_timeout for a cluster-node-timeout:
+// twice the node timeout, at least 2 s (cluster.c,
+// clusterHandleSlaveFailover).
+func electionTimeout(nodeTimeout time.Duration) time.Duration {
+	return max(2*nodeTimeout, 2*time.Second)
+}
+
+// waitElections waits until none of nodes won an election less than
+// electionTimeout ago.
+//
+// Redis 7.0 keeps a replica's election (its start time, its epoch and the
+// votes it got) after the replica won it. Should the node be a replica
+// again within electionTimeout of the election's start (failed back), and
+// its new primary fail or a manual failover be asked of it within that
+// time, it takes the old votes as a quorum and promotes itself at once
+// with the old epoch, which is lower than its primary's: the other nodes
+// refuse its claim (they answer with UPDATE messages it ignores), keep the
+// slots with the failed primary, and the cluster stays in
+// cluster_state:fail for good. So the helpers that fail a primary (Kill,
+// Pause: its replicas) or ask for a failover (Failover: that replica)
+// first let those nodes' recent elections expire. The time is counted
+// from when a helper first saw the node as a primary, which is after the
+// election started.
+func (c *Cluster) waitElections(ctx context.Context, nodes ...*Node) error {
+	timeout := electionTimeout(c.opts.NodeTimeout)
+	var until time.Time
+	var who *Node
+	for _, n := range nodes {
+		n.mu.Lock()
+		at := n.promotedAt
+		n.mu.Unlock()
+		if !at.IsZero() && at.Add(timeout).After(until) {
+			until, who = at.Add(timeout), n
+		}
+	}
+	d := time.Until(until)
+	if d <= 0 {
+		return nil
+	}
+	c.logf("waiting %v: %s won an election less than %v ago", d.Round(time.Millisecond), who, timeout)
+	if err := sleepCtx(ctx, d); err != nil {
+		return fmt.Errorf("clustertest: waiting for the election of %s to expire: %w", who, err)
+	}
+	return nil
 }
 
 // self returns n's own line of its CLUSTER NODES.
@@ -302,7 +369,7 @@ func (c *Cluster) WaitHealthy(ctx context.Context) error {
 			return last
 		}
 		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
-			return fmt.Errorf("%w after %v: %v (%v)%s", ErrNotHealthy, time.Since(begin).Round(time.Millisecond), last, err, c.logTails(last.Error(), 2))
+			return fmt.Errorf("%w after %v: %v (%v)%s", ErrNotHealthy, time.Since(begin).Round(time.Millisecond), last, err, c.diagnose(ctx))
 		}
 	}
 }
@@ -429,27 +496,6 @@ func (c *Cluster) ownerID(ctx context.Context, slot uint16) (string, error) {
 		return "", fmt.Errorf("%w: no running node", ErrNodeDown)
 	}
 	return "", errors.Join(errs...)
-}
-
-// logTails returns the log tails of (at most max) nodes named in msg.
-func (c *Cluster) logTails(msg string, max int) string {
-	var b strings.Builder
-	for _, n := range append(c.Nodes(), c.removedNodes()...) {
-		if max == 0 {
-			break
-		}
-		if strings.Contains(msg, n.Addr) {
-			fmt.Fprintf(&b, "\n--- log tail of %s (%s) ---\n%s", n, n.LogPath(), n.LogTail(10))
-			max--
-		}
-	}
-	return b.String()
-}
-
-func (c *Cluster) removedNodes() []*Node {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]*Node(nil), c.removed...)
 }
 
 // checkAlive returns an error wrapping ErrNodeDied when a node that should
