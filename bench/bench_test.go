@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -85,7 +86,13 @@ func seed(b testing.TB, cl *clustertest.Cluster) {
 func eachClient(b *testing.B, fn func(b *testing.B, c client)) {
 	cl := clustertest.Need(b, cluster)
 	seed(b, cl)
-	for _, name := range benchClients(b) {
+	// In a random order: a round's first client may run on a machine
+	// other than its last's (caches, the servers' state), and -count N
+	// runs each client's N rounds back to back anyway; interleave.sh runs
+	// the clients alternately, one process per round.
+	names := slices.Clone(benchClients(b))
+	rand.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
+	for _, name := range names {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		c, err := newClient(ctx, name, cl.Addrs())
 		if err != nil {
