@@ -231,13 +231,7 @@ func TestPauseResume(t *testing.T) {
 func TestFailover(t *testing.T) {
 	c := Need(t, cluster)
 	ctx := testCtx(t, 60*time.Second)
-	ps, err := c.Primaries(ctx)
-	require.NoError(t, err)
-	p := ps[2]
-	rs, err := c.ReplicasOf(ctx, p)
-	require.NoError(t, err)
-	require.Len(t, rs, 1)
-	r := rs[0]
+	p, r := primaryAndReplica(ctx, t, c, 2)
 
 	require.Error(t, c.Failover(ctx, p), "a primary cannot fail over")
 	require.NoError(t, c.Failover(ctx, r))
@@ -259,13 +253,7 @@ func TestFailover(t *testing.T) {
 func TestKillFailoverRestart(t *testing.T) {
 	c := Need(t, cluster)
 	ctx := testCtx(t, 90*time.Second)
-	ps, err := c.Primaries(ctx)
-	require.NoError(t, err)
-	p := ps[1]
-	rs, err := c.ReplicasOf(ctx, p)
-	require.NoError(t, err)
-	require.Len(t, rs, 1)
-	r := rs[0]
+	p, r := primaryAndReplica(ctx, t, c, 1)
 	slots, err := c.SlotsOf(ctx, p)
 	require.NoError(t, err)
 	keys := keysInSlot(t, slots[0], 10)
@@ -529,13 +517,7 @@ func TestPausePrimaryFailsOver(t *testing.T) {
 func TestFailoverDeadPrimary(t *testing.T) {
 	c := Need(t, cluster)
 	ctx := testCtx(t, 90*time.Second)
-	ps, err := c.Primaries(ctx)
-	require.NoError(t, err)
-	p := ps[2]
-	rs, err := c.ReplicasOf(ctx, p)
-	require.NoError(t, err)
-	require.Len(t, rs, 1)
-	r := rs[0]
+	p, r := primaryAndReplica(ctx, t, c, 2)
 
 	require.NoError(t, c.Kill(p))
 	require.NoError(t, c.Failover(ctx, r))
@@ -560,13 +542,7 @@ func TestFailoverDeadPrimary(t *testing.T) {
 func TestFailoverBackAndForth(t *testing.T) {
 	c := Need(t, cluster)
 	ctx := testCtx(t, 90*time.Second)
-	ps, err := c.Primaries(ctx)
-	require.NoError(t, err)
-	p := ps[1]
-	rs, err := c.ReplicasOf(ctx, p)
-	require.NoError(t, err)
-	require.Len(t, rs, 1)
-	r := rs[0]
+	p, r := primaryAndReplica(ctx, t, c, 1)
 
 	epoch := func(n *Node) int {
 		v, err := c.infoField(ctx, n, []string{"CLUSTER", "INFO"}, "cluster_my_epoch")
@@ -637,4 +613,17 @@ func requireDiagnosis(t *testing.T, c *Cluster, err error) {
 	assert.True(t, c.failed, "Stop keeps the directory")
 	c.failed = false
 	c.mu.Unlock()
+}
+
+// primaryAndReplica returns the shared cluster's i-th primary and its one
+// replica.
+func primaryAndReplica(ctx context.Context, t *testing.T, c *Cluster, i int) (p, r *Node) {
+	t.Helper()
+	ps, err := c.Primaries(ctx)
+	require.NoError(t, err)
+	p = ps[i]
+	rs, err := c.ReplicasOf(ctx, p)
+	require.NoError(t, err)
+	require.Len(t, rs, 1)
+	return p, rs[0]
 }
