@@ -52,9 +52,10 @@ type leanGroup struct {
 	unsent bool  // err came before anything was written
 }
 
-// maxLeanGroups bounds the nodes of a lean round (the groups are found by
-// a linear search): a batch over more primaries takes the general path.
-const maxLeanGroups = 16
+// maxLeanGroups bounds the nodes of a lean round (a command's group is
+// found by a linear search, a few ns per group): a batch over more
+// primaries takes the general path.
+const maxLeanGroups = 64
 
 // leanRound sends cmds as a lean first round when they are a plain batch
 // (see above) and returns true, with the units of the commands that
