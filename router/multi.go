@@ -462,7 +462,9 @@ type roundGroup struct {
 	at, size int
 }
 
-// pipeJob is one node's pipeline of a round, run by a worker.
+// pipeJob is one node's pipeline of a round, run by a worker: units to
+// key, or, for a lean round (multi_lean.go), the commands idx to g's
+// primary.
 type pipeJob struct {
 	c     *Client
 	ctx   context.Context
@@ -470,11 +472,17 @@ type pipeJob struct {
 	user  []rueidis.Completed
 	key   connKey
 	units []*unit
+	g     *leanGroup // a lean round's (then key and units are unused)
+	idx   []int32
 	wg    *sync.WaitGroup
 }
 
 func (j *pipeJob) run() {
 	defer j.wg.Done()
+	if j.g != nil {
+		j.c.safeLeanPipeline(j.ctx, j.cmds, j.user, j.g, j.idx)
+		return
+	}
 	j.c.safePipeline(j.ctx, j.cmds, j.user, j.key, j.units)
 }
 

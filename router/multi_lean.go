@@ -3,7 +3,6 @@ package router
 import (
 	"context"
 	"errors"
-	"sync"
 
 	"github.com/redis/rueidis"
 
@@ -73,11 +72,11 @@ func (c *Client) leanRound(ctx context.Context, sc *multiScratch, cmds []Cmd, us
 	}
 	idx := sc.lidx
 	part := func(g *leanGroup) []int32 { return idx[g.at : g.at+g.size] }
-	jobs := sc.ljobs[:0]
+	jobs := sc.jobs[:0]
 	for k := 1; k < len(groups); k++ {
-		jobs = append(jobs, leanJob{c: c, ctx: ctx, cmds: cmds, user: user, g: &groups[k], idx: part(&groups[k]), wg: &sc.wg})
+		jobs = append(jobs, pipeJob{c: c, ctx: ctx, cmds: cmds, user: user, g: &groups[k], idx: part(&groups[k]), wg: &sc.wg})
 	}
-	sc.ljobs = jobs
+	sc.jobs = jobs
 	sc.wg.Add(len(jobs))
 	for k := range jobs {
 		c.workers.run(&jobs[k])
@@ -203,22 +202,6 @@ func (c *Client) leanPlan(sc *multiScratch, cmds []Cmd, user []rueidis.Completed
 	}
 	sc.lidx = idx
 	return true
-}
-
-// leanJob is one node's pipeline of a lean round, run by a worker.
-type leanJob struct {
-	c    *Client
-	ctx  context.Context
-	cmds []Cmd
-	user []rueidis.Completed
-	g    *leanGroup
-	idx  []int32
-	wg   *sync.WaitGroup
-}
-
-func (j *leanJob) run() {
-	defer j.wg.Done()
-	j.c.safeLeanPipeline(j.ctx, j.cmds, j.user, j.g, j.idx)
 }
 
 // safeLeanPipeline is leanPipeline with a panic below it turned into the

@@ -22,7 +22,6 @@ type multiScratch struct {
 	lean    []leanCmd
 	lgroups []leanGroup
 	lidx    []int32
-	ljobs   []leanJob
 }
 
 // maxScratchUnits bounds what the pool keeps: a call with more commands
@@ -94,9 +93,8 @@ func (p *scratchPool) put(sc *multiScratch) {
 	clear(sc.part[:cap(sc.part)])
 	clear(sc.jobs[:cap(sc.jobs)])
 	clear(sc.lgroups[:cap(sc.lgroups)])
-	clear(sc.ljobs[:cap(sc.ljobs)])
 	sc.units, sc.ready, sc.part, sc.jobs = sc.units[:0], sc.ready[:0], sc.part[:0], sc.jobs[:0]
-	sc.lgroups, sc.ljobs = sc.lgroups[:0], sc.ljobs[:0]
+	sc.lgroups = sc.lgroups[:0]
 	p.multi.Put(sc)
 }
 
