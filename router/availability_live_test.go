@@ -805,7 +805,7 @@ func TestAvailabilityDepartedNodeLive(t *testing.T) {
 	})
 	_, n, err := c.Route("GET", shards[0].tags[0])
 	require.NoError(t, err)
-	require.Equal(t, dep.Addr, n.Addr, "the client knows the departing node's slots")
+	require.Equal(t, dep.Addr, n.Addr(), "the client knows the departing node's slots")
 	l := startAvailLoad(t, c, shards)
 	l.waitOps(t, 200, 30*time.Second)
 
@@ -828,7 +828,7 @@ func TestAvailabilityDepartedNodeLive(t *testing.T) {
 	require.ErrorContains(t, err, "CLUSTERDOWN", "the departed node serves no slot")
 	_, n, err = c.Route("GET", shards[0].tags[0])
 	require.NoError(t, err)
-	require.Equal(t, dep.Addr, n.Addr, "the client has not heard of the move")
+	require.Equal(t, dep.Addr, n.Addr(), "the client has not heard of the move")
 
 	tRelease := time.Now()
 	okBefore := l.ok[0].Load()
@@ -857,7 +857,7 @@ func TestAvailabilityDepartedNodeLive(t *testing.T) {
 	assert.NotEmpty(t, clusterDown, "the departed node answered CLUSTERDOWN, and the commands waited")
 	_, n, err = c.Route("GET", shards[0].tags[0])
 	require.NoError(t, err)
-	assert.Equal(t, home.Addr, n.Addr)
+	assert.Equal(t, home.Addr, n.Addr())
 	_, longest := rec.waitStats()
 	t.Logf("departed node %s: first success %v after the last SETSLOT, %v after the commands resumed; %d errors; %d waits on CLUSTERDOWN (longest wait %v); events: %v",
 		dep, first.Sub(tSetSlot).Round(time.Millisecond), first.Sub(tRelease).Round(time.Millisecond), errs, len(clusterDown), longest.Round(time.Millisecond), rec.kinds())

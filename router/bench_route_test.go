@@ -69,7 +69,7 @@ func BenchmarkRoute(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				_, n, err := router.Route(s, t, c.policy, c.args...)
-				if err != nil || n.Addr == "" {
+				if err != nil || n.Addr() == "" {
 					b.Fatal(err)
 				}
 			}
@@ -82,7 +82,7 @@ func BenchmarkRoute(b *testing.B) {
 		args := []string{"GET", "user:42:name"}
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if _, n, err := router.Route(s, t, router.ReadPrimary, args...); err != nil || n.Addr == "" {
+				if _, n, err := router.Route(s, t, router.ReadPrimary, args...); err != nil || n.Addr() == "" {
 					b.Fatal(err)
 				}
 			}

@@ -144,7 +144,7 @@ func TestDoMultiCacheSlotsLive(t *testing.T) {
 		keys[i] = testKey(t, strconv.Itoa(i))
 		_, n, err := c.Route("GET", keys[i])
 		require.NoError(t, err)
-		nodes[n.Addr] = true
+		nodes[n.Addr()] = true
 		if i%3 != 2 { // every third key is missing
 			require.NoError(t, rc.Do(ctx, rc.B().Set().Key(keys[i]).Value("v"+strconv.Itoa(i)).Build()).Error())
 		}

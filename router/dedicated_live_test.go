@@ -29,8 +29,8 @@ func keysOnNodes(t *testing.T, c *router.Client, prefix string) map[string]strin
 		k := testKey(t, prefix, fmt.Sprint(i))
 		_, n, err := c.Route("SET", k, "v")
 		require.NoError(t, err)
-		if _, ok := out[n.Addr]; !ok {
-			out[n.Addr] = k
+		if _, ok := out[n.Addr()]; !ok {
+			out[n.Addr()] = k
 		}
 	}
 	require.Len(t, out, want)
@@ -591,7 +591,7 @@ func TestDedicateClientCloseLive(t *testing.T) {
 	_, node, err := c.Route("GET", k)
 	require.NoError(t, err)
 	listed := func() string {
-		s, err := probe.Rueidis().Nodes()[node.Addr].Do(ctx, probe.Rueidis().B().Arbitrary("CLIENT", "LIST").Args("ID", fmt.Sprint(id)).Build()).ToString()
+		s, err := probe.Rueidis().Nodes()[node.Addr()].Do(ctx, probe.Rueidis().B().Arbitrary("CLIENT", "LIST").Args("ID", fmt.Sprint(id)).Build()).ToString()
 		require.NoError(t, err)
 		return s
 	}

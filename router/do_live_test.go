@@ -73,8 +73,8 @@ func TestDoSetGetLive(t *testing.T) {
 	slot, node, err := c.Route("GET", k)
 	require.NoError(t, err)
 	assert.Equal(t, slots.Of(k), slot)
-	cn := cluster.NodeByAddr(node.Addr)
-	require.NotNil(t, cn, "route names a node of the cluster: %s", node.Addr)
+	cn := cluster.NodeByAddr(node.Addr())
+	require.NotNil(t, cn, "route names a node of the cluster: %s", node.Addr())
 	msg, err := cluster.Do(ctx, cn, "GET", k)
 	require.NoError(t, err)
 	v, _ := msg.ToString()
@@ -138,11 +138,11 @@ func TestRouteEveryCommandLive(t *testing.T) {
 			continue
 		}
 		require.NoError(t, err, "%q", s)
-		require.NotEmpty(t, n.Addr, "%q", s)
+		require.NotEmpty(t, n.Addr(), "%q", s)
 		if len(keys) == 0 {
 			keyless++
 			assert.Equal(t, router.NoSlot, slot, "%q", s)
-			assert.True(t, primaries[n.Addr], "%q: keyless command to a primary, got %s", s, n.Addr)
+			assert.True(t, primaries[n.Addr()], "%q: keyless command to a primary, got %s", s, n.Addr())
 			continue
 		}
 		m, err := cl.Do(ctx, node, "CLUSTER", "KEYSLOT", keys[0])
@@ -150,7 +150,7 @@ func TestRouteEveryCommandLive(t *testing.T) {
 		want, err := m.AsInt64()
 		require.NoError(t, err)
 		assert.Equal(t, slots.Slot(want), slot, "%q", s)
-		assert.Equal(t, shardsOwner(ctx, t, cl, &view, slot), n.Addr, "%q", s)
+		assert.Equal(t, shardsOwner(ctx, t, cl, &view, slot), n.Addr(), "%q", s)
 		routed++
 	}
 	t.Logf("%d samples routed by key, %d keyless", routed, keyless)

@@ -93,7 +93,7 @@ func ExampleRoute() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		fmt.Println(args[0], args[1], "→ slot", slot, "on", node.Addr)
+		fmt.Println(args[0], args[1], "→ slot", slot, "on", node.Addr())
 	}
 	_, _, err = router.Route(snap, nil, router.ReadPrimary, "MGET", "user:1", "user:2")
 	fmt.Println(errors.Is(err, router.ErrCrossSlot))

@@ -39,18 +39,23 @@ func TestRouteResultIsTheCallersOwn(t *testing.T) {
 	want := renderSnapshot(s)
 	for _, policy := range []router.ReadPolicy{router.ReadPrimary, router.PreferReplica} {
 		for _, args := range [][]string{{"GET", "user:42:name"}, {"SET", "k", "v"}, {"PING"}} {
-			_, n, err := router.Route(s, nil, policy, args...)
+			_, ref, err := router.Route(s, nil, policy, args...)
 			require.NoError(t, err)
+			// A NodeRef has no way to change the node; the copy it gives
+			// is the caller's own.
+			n := ref.Node()
 			addr := n.Addr
+			require.Equal(t, addr, ref.Addr())
 			n.Addr = "127.0.0.1:1"
 			n.ID = "changed"
 			n.Role = topology.RoleReplica
 			n.Health = topology.HealthFailed
 			require.Equal(t, want, renderSnapshot(s), "%v %q", policy, args)
+			assert.Equal(t, addr, ref.Addr(), "the reference still reads the snapshot's node")
 			if len(args) > 1 && policy == router.ReadPrimary {
 				_, again, err := router.Route(s, nil, policy, args...)
 				require.NoError(t, err)
-				assert.Equal(t, addr, again.Addr, "the next Route is unchanged")
+				assert.Equal(t, addr, again.Addr(), "the next Route is unchanged")
 			}
 		}
 	}
@@ -68,16 +73,17 @@ func fakeClientSnapshot(t *testing.T) (*router.Client, *fakeGroup, string, *topo
 
 func TestClientRouteResultIsTheCallersOwn(t *testing.T) {
 	c, g, ka, s, want := fakeClientSnapshot(t)
-	_, n, err := c.Route("GET", ka)
+	_, ref, err := c.Route("GET", ka)
 	require.NoError(t, err)
-	require.Equal(t, g.nodes[0].addr, n.Addr)
+	require.Equal(t, g.nodes[0].addr, ref.Addr())
+	n := ref.Node()
 	n.Addr = "127.0.0.1:1"
 	n.Health = topology.HealthFailed
 	n.Role = topology.RoleReplica
 	require.Equal(t, want, renderSnapshot(s))
-	_, n, err = c.Route("GET", ka)
+	_, ref, err = c.Route("GET", ka)
 	require.NoError(t, err)
-	assert.Equal(t, g.nodes[0].addr, n.Addr, "the next Route is unchanged")
+	assert.Equal(t, g.nodes[0].addr, ref.Addr(), "the next Route is unchanged")
 
 	// The client still sends to the real owner.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -125,13 +131,13 @@ func TestRouteDoesNotAllocate(t *testing.T) {
 	for _, args := range [][]string{{"GET", "user:42:name"}, {"SET", "k", "v"}, {"PING"}} {
 		for _, policy := range []router.ReadPolicy{router.ReadPrimary, router.PreferReplica, router.Nearest} {
 			assert.Zero(t, testing.AllocsPerRun(100, func() {
-				if _, n, err := router.Route(s, nil, policy, args...); err != nil || n.Addr == "" {
+				if _, n, err := router.Route(s, nil, policy, args...); err != nil || n.Addr() == "" {
 					t.Fatal(err)
 				}
 			}), "Route %v %q", policy, args)
 		}
 		assert.Zero(t, testing.AllocsPerRun(100, func() {
-			if _, n, err := c.Route(args...); err != nil || n.Addr == "" {
+			if _, n, err := c.Route(args...); err != nil || n.Addr() == "" {
 				t.Fatal(err)
 			}
 		}), "Client.Route %q", args)

@@ -114,7 +114,7 @@ func TestAskDuringMigrationLive(t *testing.T) {
 	assert.LessOrEqual(t, moved2-moved, int64(1), "at most one MOVED, then the slot is patched")
 	_, n, err := c.Route("GET", keys[0])
 	require.NoError(t, err)
-	assert.Equal(t, to.Addr, n.Addr)
+	assert.Equal(t, to.Addr, n.Addr())
 }
 
 // TestTryAgainDuringMigrationLive sends an MGET of same-tag keys whose

@@ -517,8 +517,8 @@ func BenchmarkMultiShardMGet(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if nodes[n.Addr] < 4 {
-			nodes[n.Addr]++
+		if nodes[n.Addr()] < 4 {
+			nodes[n.Addr()]++
 			spread = append(spread, k)
 			tagged = append(tagged, fmt.Sprint("{bench:ms}:", i))
 		}

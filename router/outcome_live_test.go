@@ -39,7 +39,7 @@ func TestUnknownOutcomeThroughProxyLive(t *testing.T) {
 	})
 	_, n, err := c.Route("INCR", k)
 	require.NoError(t, err)
-	require.Equal(t, p.addr, n.Addr, "the owner is reached through the proxy")
+	require.Equal(t, p.addr, n.Addr(), "the owner is reached through the proxy")
 
 	p.cutAfterSend(k)
 	_, err = c.Do(ctx, "INCR", k)

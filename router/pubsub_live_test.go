@@ -183,7 +183,7 @@ func TestReceiveSSubscribeLive(t *testing.T) {
 	require.NoError(t, r.result(t))
 	r = startReceive(ctx, t, rc, rc.B().Ssubscribe().Channel(ch).Build())
 	r.waitConfirmed(t, 1)
-	nc := rc.Nodes()[node.Addr]
+	nc := rc.Nodes()[node.Addr()]
 	require.NotNil(t, nc)
 	require.NoError(t, nc.Do(ctx, nc.B().Sunsubscribe().Channel(ch).Build()).Error())
 	require.NoError(t, r.result(t))
@@ -283,7 +283,7 @@ func TestReceiveConnDropLive(t *testing.T) {
 		assert.Equal(t, slots.Of(ch), e.Slot)
 		_, owner, err := c.Route("SPUBLISH", ch+"s", "m")
 		require.NoError(t, err)
-		assert.Equal(t, owner.Addr, e.Addr)
+		assert.Equal(t, owner.Addr(), e.Addr)
 	}
 	assert.Equal(t, 1, sharded, "the sharded subscription followed once: %v", evs)
 	assert.GreaterOrEqual(t, classics, 1, "the classic subscription followed: %v", evs)

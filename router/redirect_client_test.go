@@ -105,7 +105,7 @@ func TestAskFollowedWithAsking(t *testing.T) {
 	// ASK does not patch the topology.
 	_, n, err := c.Route("GET", k)
 	require.NoError(t, err)
-	assert.Equal(t, a.addr, n.Addr)
+	assert.Equal(t, a.addr, n.Addr())
 
 	res := c.DoMulti(ctx, router.C("GET", k), router.C("SET", k, "v"))
 	require.NoError(t, res[0].Err)
@@ -157,7 +157,7 @@ func TestMovedFollowedAndPatched(t *testing.T) {
 	assert.Equal(t, "b", v)
 	_, n, err := c.Route("GET", k)
 	require.NoError(t, err)
-	assert.Equal(t, b.addr, n.Addr, "MOVED patched the slot")
+	assert.Equal(t, b.addr, n.Addr(), "MOVED patched the slot")
 	_, err = c.Do(ctx, "GET", k)
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), ctr.Moved()[a.addr])
@@ -502,7 +502,7 @@ func TestMapAddrAppliesToRedirects(t *testing.T) {
 	require.NoError(t, err)
 	_, n, err := c.Route("SET", ka, "v")
 	require.NoError(t, err)
-	assert.Equal(t, b.addr, n.Addr, "MOVED patched the slot with the mapped address")
+	assert.Equal(t, b.addr, n.Addr(), "MOVED patched the slot with the mapped address")
 	assert.Equal(t, int64(1), b.count("SET"))
 }
 

@@ -88,11 +88,11 @@ func TestReplicaReadsLive(t *testing.T) {
 		waitReplicaOnline(ctx, t, c, slots.Of(k))
 		_, n, err := c.Route("GET", k)
 		require.NoError(t, err)
-		assert.Equal(t, replica.Addr, n.Addr)
-		assert.Equal(t, topology.RoleReplica, n.Role)
+		assert.Equal(t, replica.Addr, n.Addr())
+		assert.Equal(t, topology.RoleReplica, n.Role())
 		_, n, err = c.Route("SET", k, "x")
 		require.NoError(t, err)
-		assert.Equal(t, primary.Addr, n.Addr)
+		assert.Equal(t, primary.Addr, n.Addr())
 
 		setReplicated(ctx, t, cl, primary, k, "v1")
 		before := commandCallsOn(ctx, t, cl, replica, "get")
@@ -116,7 +116,7 @@ func TestReplicaReadsLive(t *testing.T) {
 		require.NoError(t, err)
 		_, n, err := c.Route("GET", k)
 		require.NoError(t, err)
-		require.Equal(t, replica.Addr, n.Addr)
+		require.Equal(t, replica.Addr, n.Addr())
 		require.NoError(t, cl.Kill(replica))
 		for i := range 10 {
 			msg, err := c.Do(ctx, "GET", k)
@@ -127,7 +127,7 @@ func TestReplicaReadsLive(t *testing.T) {
 		assert.GreaterOrEqual(t, ctr.Retries()[retry.KindConn], int64(1))
 		_, n, err = c.Route("GET", k)
 		require.NoError(t, err)
-		assert.Equal(t, primary.Addr, n.Addr, "the replica's breaker is open: Route skips it")
+		assert.Equal(t, primary.Addr, n.Addr(), "the replica's breaker is open: Route skips it")
 		require.NoError(t, cl.Restart(ctx, replica))
 	})
 

@@ -17,34 +17,29 @@ import (
 const NoSlot slots.Slot = 1<<16 - 1
 
 // Route decides, without any I/O, where the command args (name first)
-// goes in snapshot s: its slot (NoSlot for a command without keys) and
-// a copy of the node (the caller's own: changing it changes nothing in s;
-// the zero Node with an error) — the slot's primary, or for a read-only
-// command the node the read policy chooses (without breakers or
-// latencies: PrimaryPreferred gives the primary, PreferReplica a random
-// online replica, Nearest the primary or a replica at random, as all
-// latencies are unknown). A command without keys, or unknown to t, goes
-// to a random primary. t nil means DefaultTable().
+// goes in snapshot s: its slot (NoSlot for a command without keys) and a
+// read-only reference to s's node (the zero NodeRef with an error) — the
+// slot's primary, or for a read-only command the node the read policy
+// chooses (without breakers or latencies: PrimaryPreferred gives the
+// primary, PreferReplica a random online replica, Nearest the primary or
+// a replica at random, as all latencies are unknown). A command without
+// keys, or unknown to t, goes to a random primary. t nil means
+// DefaultTable(). Nothing can change s through the NodeRef; its Node
+// method returns a copy of the node that is the caller's own.
 //
 // The error is a *CrossSlotError (errors.Is(err, ErrCrossSlot)) when the
 // keys hash to different slots, wraps ErrBadCommand for a malformed
 // command or an unknown policy, or is ErrNoNode when no node serves the
-// slot. Route allocates
-// nothing for a valid command with fewer than 17 keys.
-func Route(s *topology.Snapshot, t *command.Table, policy ReadPolicy, args ...string) (slot slots.Slot, node topology.Node, err error) {
-	// Small enough to be inlined (cost 80, the compiler's budget: keep
-	// it so): the 160-byte node is copied from s in the caller's frame,
-	// not zeroed and filled in Route's and then copied again.
-	var n *topology.Node
-	if slot, n, err = route(s, t, policy, args); n != nil {
-		node = *n // the caller's copy
-	}
-	return
+// slot. Route allocates nothing for a valid command with fewer than 17
+// keys.
+func Route(s *topology.Snapshot, t *command.Table, policy ReadPolicy, args ...string) (slots.Slot, topology.NodeRef, error) {
+	slot, n, err := route(s, t, policy, args)
+	return slot, n.Ref(), err
 }
 
 // route is Route returning s's own node (nil with an error, or when
-// the read policy finds none), which the caller copies and never hands
-// out or changes.
+// the read policy finds none), which the caller never hands out but as
+// a NodeRef, and never changes.
 func route(s *topology.Snapshot, t *command.Table, policy ReadPolicy, args []string) (slots.Slot, *topology.Node, error) {
 	if t == nil {
 		t = command.DefaultTable()

@@ -172,7 +172,7 @@ func TestDecideClassMatchesNames(t *testing.T) {
 				require.Equal(t, wslot, slot, "%q %v", args, p)
 				if p == Nearest && wn.ID != "" {
 					// A random choice between the primary and the replica.
-					require.Contains(t, []string{"p", "r"}, n.ID, "%q %v", args, p)
+					require.Contains(t, []string{"p", "r"}, n.ID(), "%q %v", args, p)
 					continue
 				}
 				require.Equal(t, wn, n, "%q %v", args, p)

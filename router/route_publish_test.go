@@ -22,6 +22,6 @@ func TestRoutePublishByChannel(t *testing.T) {
 		assert.Equal(t, router.NoSlot, slot, "no key")
 		sh, ok := s.Lookup(slots.Of(ch))
 		require.True(t, ok)
-		assert.Equal(t, sh.Primary.Addr, n.Addr, ch)
+		assert.Equal(t, sh.Primary.Addr, n.Addr(), ch)
 	}
 }

@@ -246,23 +246,24 @@ func (c *Client) Topology() *topology.Refresher { return c.topo }
 func (c *Client) Table() *command.Table { return c.table }
 
 // Route decides, without I/O, where Do would send the command args (name
-// first) now: its slot (NoSlot without keys) and a copy of the node (the
-// caller's own; the zero Node with an error), following the read policy
+// first) now: its slot (NoSlot without keys) and a read-only reference to
+// the node of the current snapshot (the zero NodeRef with an error; its
+// Node method gives a copy), following the read policy
 // and skipping nodes whose circuit breaker is open when another node can
 // serve a read. See the package function Route for the errors.
-func (c *Client) Route(args ...string) (slots.Slot, topology.Node, error) {
+func (c *Client) Route(args ...string) (slots.Slot, topology.NodeRef, error) {
 	d, err := decide(c.table, args)
 	if err != nil {
-		return 0, topology.Node{}, err
+		return 0, topology.NodeRef{}, err
 	}
 	s := c.topo.Current()
 	n, err := nodeFor(s, &d, ReadPrimary)
 	if err != nil || !d.hasKeys || !d.readOnly || c.policy == ReadPrimary {
-		return d.slotOrNone(), nodeValue(n), err
+		return d.slotOrNone(), n.Ref(), err
 	}
 	sh, _ := lookupShard(s, d.slot) // nodeFor found it
 	closed := func(r *topology.Node) bool { return !c.pool.breakerOpen(r.Addr) }
-	return d.slot, nodeValue(chooseRead(sh, c.policy, c.maxLag, closed, closed, c.latency).node), nil
+	return d.slot, chooseRead(sh, c.policy, c.maxLag, closed, closed, c.latency).node.Ref(), nil
 }
 
 // Node returns the rueidis client of the node at addr (dialable address,

@@ -8,14 +8,16 @@
 // one from a MOVED redirect, and Diff reports what changed between two.
 //
 // Immutability holds, it is not a convention: everything a Snapshot hands
-// out is the caller's own copy. Node holds only strings and numbers, so
+// out is the caller's own copy, or a read-only NodeRef. Node holds only
+// strings and numbers, so
 // accessors return Node values (Nodes, NodeByAddr, NodeByID, Primary);
 // Lookup, Shards and ShardOf return Shard values whose Primary, Replicas
 // and Ranges are fresh copies; Diff and ApplyMoved report copies of nodes.
 // Changing them changes no snapshot. The copies cost allocations (Lookup
 // copies one shard); the router's hot path reads the snapshot's own shards
-// through internal accessors instead, without allocating, and hands out
-// copies too (router.Route returns a topology.Node).
+// through internal accessors instead, without allocating or copying, and
+// hands out a NodeRef (router.Route): an 8-byte reference through which
+// the node can be read, or copied with NodeRef.Node, never changed.
 //
 // Reconciliation follows the cluster's own rule: for every slot the claim
 // of the primary with the highest config epoch wins. Every slot entry

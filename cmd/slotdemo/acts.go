@@ -25,7 +25,7 @@ func (d *demo) actKeys(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("route %q: %w", k, err)
 		}
-		fmt.Fprintf(d.out, "GET %-16s -> slot %5d on %s\n", k, slot, node.Addr)
+		fmt.Fprintf(d.out, "GET %-16s -> slot %5d on %s\n", k, slot, node.Addr())
 	}
 	moved0, _, _ := d.ctr.Total()
 	t := time.Now()
@@ -60,7 +60,7 @@ func (d *demo) actKeys(ctx context.Context) error {
 		return err
 	}
 	d.res.Keys.TaggedMGETOK = len(vals) == 2 && vals[0] == "Ada"
-	fmt.Fprintf(d.out, "with the suggested hash tag: MGET %s -> %q, one slot (%d) on %s\n", strings.Join(sk, " "), vals, slot, node.Addr)
+	fmt.Fprintf(d.out, "with the suggested hash tag: MGET %s -> %q, one slot (%d) on %s\n", strings.Join(sk, " "), vals, slot, node.Addr())
 	return nil
 }
 
