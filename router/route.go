@@ -33,19 +33,11 @@ const NoSlot slots.Slot = 1<<16 - 1
 // slot. Route allocates nothing for a valid command with fewer than 17
 // keys.
 func Route(s *topology.Snapshot, t *command.Table, policy ReadPolicy, args ...string) (slots.Slot, topology.NodeRef, error) {
-	slot, n, err := route(s, t, policy, args)
-	return slot, n.Ref(), err
-}
-
-// route is Route returning s's own node (nil with an error, or when
-// the read policy finds none), which the caller never hands out but as
-// a NodeRef, and never changes.
-func route(s *topology.Snapshot, t *command.Table, policy ReadPolicy, args []string) (slots.Slot, *topology.Node, error) {
 	if t == nil {
 		t = command.DefaultTable()
 	}
 	if !policy.valid() {
-		return 0, nil, fmt.Errorf("%w: unknown read policy %d", command.ErrBadCommand, policy)
+		return 0, topology.NodeRef{}, fmt.Errorf("%w: unknown read policy %d", command.ErrBadCommand, policy)
 	}
 	if len(args) > 0 && args[0] != "" {
 		if c, ok := t.Lookup(args[0]); ok {
@@ -58,28 +50,33 @@ func route(s *topology.Snapshot, t *command.Table, policy ReadPolicy, args []str
 					// nodeFor for a decision with keys, without one.
 					slot := slots.Of(args[i])
 					if s == nil {
-						return slot, nil, ErrNoNode
+						return slot, topology.NodeRef{}, ErrNoNode
+					}
+					if c.Flags&command.FlagReadOnly == 0 || policy == ReadPrimary {
+						// The primary, whatever its state.
+						if p := s.PrimaryRef(slot); !p.IsZero() {
+							return slot, p, nil
+						}
+						return slot, topology.NodeRef{}, ErrNoNode
 					}
 					sh, ok := lookupShard(s, slot)
 					if !ok || sh.Primary == nil {
-						return slot, nil, ErrNoNode
+						return slot, topology.NodeRef{}, ErrNoNode
 					}
-					if c.Flags&command.FlagReadOnly != 0 && policy != ReadPrimary {
-						return slot, readNode(sh, policy), nil
-					}
-					return slot, sh.Primary, nil // ReadPrimary: the primary, whatever its state
+					return slot, readNode(sh, policy).Ref(), nil
 				}
 			}
-			return routeCommand(s, c, policy, args)
+			slot, n, err := routeCommand(s, c, policy, args)
+			return slot, n.Ref(), err
 		}
 	}
 	// Unknown or empty: decideInto says what to do.
 	var d decision
 	if err := decideInto(t, args, &d); err != nil {
-		return 0, nil, err
+		return 0, topology.NodeRef{}, err
 	}
 	n, err := nodeFor(s, &d, policy)
-	return d.slotOrNone(), n, err
+	return d.slotOrNone(), n.Ref(), err
 }
 
 // routeCommand is route, past the fast path, for args whose name is that

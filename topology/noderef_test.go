@@ -3,6 +3,7 @@ package topology
 import (
 	"testing"
 
+	"github.com/slotrouter/slotrouter/slots"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -71,4 +72,17 @@ func TestNodeRefCopyIsTheCallersOwn(t *testing.T) {
 	p, ok := s.Primary(0)
 	require.True(t, ok)
 	assert.Equal(t, before, p)
+}
+
+func TestPrimaryRef(t *testing.T) {
+	s, err := NewSnapshot([]Shard{tshard(t, tnode("A", 7000), "0-100")}, SnapshotOptions{})
+	require.NoError(t, err)
+	p, ok := s.Primary(7)
+	require.True(t, ok)
+	r := s.PrimaryRef(7)
+	assert.Equal(t, p, r.Node())
+	assert.True(t, s.PrimaryRef(101).IsZero(), "uncovered")
+	assert.True(t, s.PrimaryRef(slots.Count).IsZero(), "out of range")
+	assert.True(t, (&Snapshot{}).PrimaryRef(0).IsZero(), "the zero Snapshot")
+	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = s.PrimaryRef(7) }))
 }

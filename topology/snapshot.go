@@ -127,6 +127,14 @@ func (s *Snapshot) Primary(slot slots.Slot) (Node, bool) {
 	return nodeValue(s.primary(slot))
 }
 
+// PrimaryRef returns a read-only reference to the primary serving slot
+// (the zero NodeRef when the slot is uncovered or out of range): Primary
+// without the copy, for code that must not copy or allocate.
+func (s *Snapshot) PrimaryRef(slot slots.Slot) NodeRef {
+	n, _ := s.primary(slot)
+	return NodeRef{n: n}
+}
+
 // primary is Primary without the copy.
 func (s *Snapshot) primary(slot slots.Slot) (*Node, bool) {
 	sh, ok := s.lookup(slot)
