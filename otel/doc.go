@@ -24,7 +24,9 @@
 //
 //   - kind CLIENT; name: the command's name as the application gave it
 //     (db.operation.name, not case-normalised, as the conventions
-//     recommend), "PIPELINE" for DoMulti;
+//     recommend) when the client's command table knows the command, else
+//     "_OTHER" (router.OtherCommand: names made up at run time would make
+//     a metric series each), "PIPELINE" for DoMulti;
 //   - db.system.name "redis" and db.operation.name, set when the span
 //     starts; db.operation.batch.size for a DoMulti of 0 or 2+ commands;
 //   - server.address and server.port: the node of the last attempt (the

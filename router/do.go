@@ -78,6 +78,7 @@ type state struct {
 	// Tracing (with a Tracer only).
 	tctx     context.Context
 	tstart   time.Time
+	tname    string // the Tracer's name of the command (traceName)
 	attempts int
 	lastAddr string
 
@@ -148,7 +149,8 @@ func (c *Client) doUser(ctx context.Context, args []string, idem bool, user *rue
 	}
 	c.budget.Deposit()
 	if c.tracer != nil {
-		st.tctx, st.tstart = c.traceStart(ctx, args[0], d.slotOrNone(), 1)
+		st.tname = c.traceName(args[0])
+		st.tctx, st.tstart = c.traceStart(ctx, st.tname, d.slotOrNone(), 1)
 	}
 	msg, err := c.loop(ctx, args, &st)
 	if !st.waitStart.IsZero() {
@@ -156,7 +158,7 @@ func (c *Client) doUser(ctx context.Context, args []string, idem bool, user *rue
 	}
 	if c.tracer != nil {
 		c.safeTrace(func() {
-			c.tracer.EndCommand(st.tctx, CommandEnd{Name: args[0], Addr: st.lastAddr, Duration: time.Since(st.tstart), Attempts: st.attempts, Err: err})
+			c.tracer.EndCommand(st.tctx, CommandEnd{Name: st.tname, Addr: st.lastAddr, Duration: time.Since(st.tstart), Attempts: st.attempts, Err: err})
 		})
 	}
 	return msg, err
@@ -231,7 +233,7 @@ func (c *Client) loop(ctx context.Context, args []string, st *state) (rueidis.Re
 				if err == nil || rueidis.IsRedisNil(err) {
 					ns.br.Success()
 					if c.tracer != nil {
-						c.traceAttempt(st, args[0], addr, ro, astart, nil, false)
+						c.traceAttempt(st, st.tname, addr, ro, astart, nil, false)
 					}
 					return res.ToMessage()
 				}
@@ -244,7 +246,7 @@ func (c *Client) loop(ctx context.Context, args []string, st *state) (rueidis.Re
 			if !retryNow {
 				aerr = final
 			}
-			c.traceAttempt(st, args[0], addr, ro, astart, aerr, retryNow)
+			c.traceAttempt(st, st.tname, addr, ro, astart, aerr, retryNow)
 		}
 		if !retryNow {
 			return rueidis.RedisMessage{}, final

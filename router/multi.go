@@ -169,6 +169,10 @@ func (c *Client) doMultiInto(ctx context.Context, cmds []Cmd, user []rueidis.Com
 		refresh := false
 		for _, u := range ready {
 			name := cmds[u.first].Args[0]
+			var tname string
+			if c.tracer != nil {
+				tname = c.traceName(name)
+			}
 			if u.err == nil {
 				if u.st.ns != nil {
 					u.st.ns.br.Success() // the node pick looked up
@@ -176,7 +180,7 @@ func (c *Client) doMultiInto(ctx context.Context, cmds []Cmd, user []rueidis.Com
 					c.pool.success(u.addr)
 				}
 				if c.tracer != nil {
-					c.traceAttempt(&u.st, name, u.addr, u.st.ro, rstart, nil, false)
+					c.traceAttempt(&u.st, tname, u.addr, u.st.ro, rstart, nil, false)
 				}
 				c.finish(u, cmds, results, u.res, nil)
 				pending--
@@ -188,7 +192,7 @@ func (c *Client) doMultiInto(ctx context.Context, cmds []Cmd, user []rueidis.Com
 				if !again {
 					aerr = final
 				}
-				c.traceAttempt(&u.st, name, u.addr, u.st.ro, rstart, aerr, again)
+				c.traceAttempt(&u.st, tname, u.addr, u.st.ro, rstart, aerr, again)
 			}
 			if !again {
 				if final == u.err && u.res != nil {

@@ -30,8 +30,10 @@ type Tracer interface {
 
 // CommandStart describes a command (or a DoMulti batch) as it begins.
 type CommandStart struct {
-	// Name is the command's name as given ("GET", "set"); "PIPELINE" for
-	// DoMulti.
+	// Name is the command's name as given ("GET", "set") when the
+	// client's command table knows it, else OtherCommand (so that names
+	// made up at run time do not make a new metric series each);
+	// "PIPELINE" for DoMulti.
 	Name string
 	// Slot is the command's slot (NoSlot without keys, and for DoMulti).
 	Slot slots.Slot
@@ -95,7 +97,7 @@ func (o Outcome) String() string {
 
 // Attempt describes one attempt of a command on a node.
 type Attempt struct {
-	// Name is the command's name.
+	// Name is the command's name (see CommandStart.Name).
 	Name string
 	// Addr is the node asked ("" when none could be chosen).
 	Addr string
@@ -116,7 +118,7 @@ type Attempt struct {
 
 // CommandEnd describes a command (or batch) as its call returns.
 type CommandEnd struct {
-	// Name is the command's name ("PIPELINE" for DoMulti).
+	// Name is the command's name (see CommandStart.Name).
 	Name string
 	// Addr is the node of the last attempt.
 	Addr string
@@ -127,6 +129,20 @@ type CommandEnd struct {
 	// Err is the call's error (for DoMulti: nil; each command's error is
 	// in its Result).
 	Err error
+}
+
+// OtherCommand is the name a Tracer is given for a command that the
+// client's command table does not know (after the OpenTelemetry
+// conventions' "_OTHER" for unknown HTTP methods).
+const OtherCommand = "_OTHER"
+
+// traceName is the name a Tracer is given for the command named name:
+// name itself when the client's table knows it, else OtherCommand.
+func (c *Client) traceName(name string) string {
+	if _, ok := c.table.Lookup(name); ok {
+		return name
+	}
+	return OtherCommand
 }
 
 // traceStart starts a trace when a Tracer is set.

@@ -99,6 +99,46 @@ func TestTracerSeesAttempts(t *testing.T) {
 	assert.Positive(t, obs.panics.Load())
 }
 
+// TestTracerNamesAreBounded: a Tracer sees the name as given for a
+// command the table knows, and OtherCommand for names it does not know,
+// so that metrics keyed by name stay bounded.
+func TestTracerNamesAreBounded(t *testing.T) {
+	g := newFakeGroup(t, 1)
+	g.nodes[0].setHandle(func(*fakeConn, []string) string { return bulk("v") })
+	tr := &recTracer{}
+	c := newFakeClient(t, g, router.Options{Tracer: tr})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, name := range []string{"get", "Get", "GET"} {
+		_, err := c.Do(ctx, name, "k")
+		require.NoError(t, err)
+	}
+	for i := range 3 {
+		_, err := c.Do(ctx, fmt.Sprintf("MYCMD%d", i), "x")
+		require.NoError(t, err)
+	}
+	res := c.DoMulti(ctx, router.C("set", "k", "v"), router.C("NOSUCH", "x"))
+	for _, r := range res {
+		require.NoError(t, r.Err)
+	}
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	var starts, attempts, ends []string
+	for _, s := range tr.starts {
+		starts = append(starts, s.Name)
+	}
+	for _, a := range tr.attempts {
+		attempts = append(attempts, a.Name)
+	}
+	for _, e := range tr.ends {
+		ends = append(ends, e.Name)
+	}
+	want := []string{"get", "Get", "GET", router.OtherCommand, router.OtherCommand, router.OtherCommand}
+	assert.Equal(t, append(want, "PIPELINE"), starts)
+	assert.Equal(t, append(want, "PIPELINE"), ends)
+	assert.Equal(t, append(want, "set", router.OtherCommand), attempts)
+}
+
 func TestTracerUnknownOutcome(t *testing.T) {
 	g := newFakeGroup(t, 1)
 	g.nodes[0].setHandle(func(*fakeConn, []string) string { return "" }) // executed, no reply
