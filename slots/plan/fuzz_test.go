@@ -20,6 +20,7 @@ func FuzzParsePlan(f *testing.F) {
 	f.Add([]byte(`{"version":1,"kind":"rebalance","before":{},"moves":[],"batches":[],"after":[],"summary":{"slots_moved":0,"moves":0,"batches":0,"ranges_before":0,"ranges_after":0,"max_ranges_after":0}}`))
 	f.Add([]byte(`{"version":1,"kind":"reshard","before":{"a":["0-16383"],"b":[]},"moves":[{"source":"a","target":"b","ranges":["0-9"],"slots":10}],"batches":[[0]],"after":[{"a":["10-16383"],"b":["0-9"]}],"summary":{"slots_moved":10}}`))
 	f.Add([]byte(`{"version":1,"kind":"reshard","before":{"a":["0-16383"]},"moves":[{"source":"a","target":"a","ranges":["9-0"],"slots":-1}],"batches":[[0,0,-1]],"after":null}`))
+	f.Add([]byte(`{"version":2,"kind":"reshard","kind":"rebalance","moves":[{"source":"a","Source":"b"}]}`))
 	f.Add([]byte(`null`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := plan.ParsePlan(data)

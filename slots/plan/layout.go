@@ -192,12 +192,17 @@ type Layout struct {
 }
 
 // ParseLayout decodes and validates a layout document. Unknown fields are
-// rejected so that typos do not silently change a plan.
+// rejected so that typos do not silently change a plan, and so is a key
+// repeated in one object (a field's name in another case included):
+// encoding/json would keep the last.
 func ParseLayout(data []byte) (*Layout, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var l *Layout
 	if err := dec.Decode(&l); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidLayout, err)
+	}
+	if err := duplicateKey(data, jsonFields(l)); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidLayout, err)
 	}
 	if l == nil {

@@ -490,7 +490,9 @@ func countRanges(a Assignment) int {
 }
 
 // ParsePlan decodes a plan document and validates it (see Validate).
-// Unknown fields are rejected.
+// Unknown fields are rejected, and so is a key repeated in one object (a
+// field's name in another case included): encoding/json would keep the
+// last.
 //
 // Version 1 documents, written before FormatVersion 2, are accepted too:
 // they carry "after", one layout per batch, instead of "final". Each of
@@ -509,6 +511,9 @@ func ParsePlan(data []byte) (*Plan, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%w: the document is empty, not a plan object", ErrInvalidPlan)
 		}
+		return nil, fmt.Errorf("%w: %v", ErrInvalidPlan, err)
+	}
+	if err := duplicateKey(data, jsonFields(docp)); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidPlan, err)
 	}
 	if docp == nil {
