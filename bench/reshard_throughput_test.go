@@ -2,6 +2,7 @@ package bench_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -14,6 +15,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/slotrouter/slotrouter/internal/clustertest"
+	"github.com/slotrouter/slotrouter/migrate"
+	"github.com/slotrouter/slotrouter/slots"
+	"github.com/slotrouter/slotrouter/slots/plan"
 )
 
 // Issue 12's live-reshard scenario, opt-in (SLOTROUTER_SCENARIOS=1):
@@ -24,6 +28,15 @@ import (
 // measured). It reports throughput before and during the move, errors,
 // and the MOVED and ASK replies the servers sent meanwhile (INFO
 // errorstats: the peers do not count them).
+//
+// The slots move with the test helper's MoveSlots (one slot at a time,
+// every SETSLOT its own round trip, as redis-cli --cluster reshard does),
+// or, with SLOTROUTER_RESHARD_TOOL=migrate, with the library's own
+// executor (migrate.Apply of a plan.Reshard plan with default options:
+// what `slotctl apply` runs; pipelined and parallel, so the move is
+// shorter and its toll on the load heavier while it lasts). "lost" is
+// the operations the move cost: the baseline rate times the move's
+// time, less the operations done.
 const (
 	thrWorkers  = 64
 	thrSlots    = 1000
@@ -43,7 +56,7 @@ func TestReshardThroughput(t *testing.T) {
 	from, to := ps[0], ps[1]
 
 	names := benchClientsOr(t, []string{"slotrouter", "slotrouter-face", "rueidis", "go-redis"})
-	t.Logf("%-16s %10s %10s %6s %6s %7s %6s", "client", "before/s", "during/s", "ratio", "errors", "MOVED", "ASK")
+	t.Logf("%-16s %10s %10s %6s %8s %6s %7s %6s", "client", "before/s", "during/s", "ratio", "lost", "errors", "MOVED", "ASK")
 	for _, name := range names {
 		c := mustClient(t, name, cl.Addrs())
 		for i := range 64 { // warm up: a connection to every primary
@@ -90,15 +103,19 @@ func TestReshardThroughput(t *testing.T) {
 		// The move, under load.
 		m0, a0 := redirectsSent(t, ctx, cl)
 		d0, t1 := ops.Load(), time.Now()
-		moved, moveErr := cl.MoveSlots(ctx, from, to, thrSlots)
-		during := float64(ops.Load()-d0) / time.Since(t1).Seconds()
+		moved, moveErr := moveSlots(ctx, cl, from, to, thrSlots)
 		took := time.Since(t1)
+		done := float64(ops.Load() - d0)
+		during := done / took.Seconds()
+		// The operations the move cost: what the baseline rate would have
+		// done in its time, less what was done.
+		lost := before*took.Seconds() - done
 		m1, a1 := redirectsSent(t, ctx, cl)
 		stopLoad()
 		require.NoError(t, moveErr)
 		require.Len(t, moved, thrSlots)
-		t.Logf("%-16s %10.0f %10.0f %6.2f %6d %7d %6d   (move took %v)", name, before, during, during/before,
-			errs.Load(), m1-m0, a1-a0, took.Round(time.Millisecond))
+		t.Logf("%-16s %10.0f %10.0f %6.2f %8.0f %6d %7d %6d   (move took %v)", name, before, during, during/before,
+			lost, errs.Load(), m1-m0, a1-a0, took.Round(time.Millisecond))
 		if e := firstErr.Load(); e != nil {
 			t.Logf("%s: first error: %v", name, *e)
 		}
@@ -120,6 +137,57 @@ func TestReshardThroughput(t *testing.T) {
 		}
 		require.NoError(t, cl.MoveSlotList(ctx, to, from, list))
 	}
+}
+
+// reshardToolEnv chooses what moves the slots in TestReshardThroughput:
+// "clustertest" (the default) or "migrate".
+const reshardToolEnv = "SLOTROUTER_RESHARD_TOOL"
+
+// moveSlots moves n slots of from to to with the tool reshardToolEnv
+// names, and returns the slots moved.
+func moveSlots(ctx context.Context, cl *clustertest.Cluster, from, to *clustertest.Node, n int) ([]uint16, error) {
+	switch tool := os.Getenv(reshardToolEnv); tool {
+	case "", "clustertest":
+		return cl.MoveSlots(ctx, from, to, n)
+	case "migrate":
+	default:
+		return nil, fmt.Errorf("%s=%q: want clustertest or migrate", reshardToolEnv, tool)
+	}
+	ps, err := cl.Primaries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l := &plan.Layout{Version: 1}
+	for _, p := range ps {
+		ss, err := cl.SlotsOf(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		var set slots.Set
+		for _, s := range ss {
+			set.Add(slots.Slot(s))
+		}
+		l.Nodes = append(l.Nodes, plan.Node{ID: p.ID, Addr: p.Addr, Slots: plan.Ranges(set.Ranges())})
+	}
+	p, err := plan.Reshard(l, plan.ReshardRequest{Target: to.ID, Sources: []string{from.ID}, Slots: n})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := migrate.Apply(ctx, p, migrate.Options{Seeds: cl.Addrs()}); err != nil {
+		return nil, err
+	}
+	var moved []uint16
+	for _, m := range p.Moves {
+		for _, r := range m.Ranges {
+			for s := r.Start; s <= r.End; s++ {
+				moved = append(moved, uint16(s))
+			}
+		}
+	}
+	if err := cl.WaitHealthy(ctx); err != nil {
+		return moved, err
+	}
+	return moved, nil
 }
 
 // redirectsSent sums the MOVED and ASK error replies every node has sent
