@@ -23,12 +23,3 @@ func lookupShard(s *topology.Snapshot, slot slots.Slot) (*topology.Shard, bool) 
 func shardsOf(s *topology.Snapshot) []topology.Shard {
 	return shared.Shards(s)
 }
-
-// nodeValue returns a copy of n (the zero Node for nil): what the
-// package's exported results hold.
-func nodeValue(n *topology.Node) topology.Node {
-	if n == nil {
-		return topology.Node{}
-	}
-	return *n
-}
