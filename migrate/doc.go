@@ -40,7 +40,20 @@
 // target would still only be importing it: the slot would have no owner
 // (redis/redis#7116). The source comes second so that it stops answering
 // for the slot (and stops redirecting with ASK) at once; the other
-// primaries would learn it by gossip, they are told to make it quick. A
+// primaries would learn it by gossip, they are told to make it quick.
+//
+// Because telling the other primaries is only a speed-up, a failure there
+// does not fail the run: when one of them is frozen, unreachable or
+// refuses, after the step's usual attempts (each bounded by
+// Options.CommandTimeout), Apply emits EventOthersFailed naming the node,
+// skips that node for the rest of the run (so a frozen node costs its
+// timeouts once), lists it in Result.Untold, and goes on; the node learns
+// the new owners from the target's bumped config epoch by gossip once it
+// is back. Failures on the target or the source still stop the run.
+// For comparison, redis-cli --cluster reshard (7.0) uses the same order
+// (target, source, other masters) but stops the reshard on any error reply
+// of another master except "only with masters", and waits for a frozen
+// master's reply with no timeout of its own (it hangs). A
 // source that gave away its last slot may already be a replica
 // (cluster-allow-replica-migration, or an operator's CLUSTER REPLICATE)
 // and refuses SETSLOT with "only with masters": that is accepted.

@@ -38,6 +38,10 @@ var (
 	// still does not show the plan's final owners (this should not
 	// happen; the error says which slots differ).
 	ErrNotFinished = errors.New("migrate: the cluster does not show the plan as done")
+	// ErrSkipped is the Err of an EventOthersFailed for a primary that
+	// already failed earlier in the run and so was not sent SETSLOT NODE
+	// again.
+	ErrSkipped = errors.New("migrate: not sent, the node failed earlier in this run")
 )
 
 // Step is one kind of command the executor sends.
@@ -119,6 +123,17 @@ const (
 	EventRetry
 	// EventDone: every slot of the plan is at its target.
 	EventDone
+	// EventOthersFailed: SETSLOT NODE (StepNodeOthers) for Slots slots
+	// starting at Slot could not be sent to Node, a primary that is
+	// neither the source nor the target, after the step's attempts (Err:
+	// the last error, matching ErrUnreachable for a frozen or unreachable
+	// node). The slots are moved all the same: the target owns them with a
+	// bumped config epoch, and Node learns that by gossip once it is back;
+	// telling it directly only makes that quicker. The run goes on, and
+	// Node is skipped for the rest of the run (then Err matches
+	// ErrSkipped), so that a frozen node costs its timeouts once, not once
+	// per round. Result.Untold lists such nodes.
+	EventOthersFailed
 )
 
 var eventNames = [...]string{
@@ -130,6 +145,8 @@ var eventNames = [...]string{
 	EventPairDone:  "pair-done",
 	EventRetry:     "retry",
 	EventDone:      "done",
+
+	EventOthersFailed: "others-failed",
 }
 
 // String names the kind.
@@ -162,7 +179,10 @@ type Event struct {
 	Keys int `json:"keys,omitempty"`
 	// Atomic is true when the pair uses atomic slot migration.
 	Atomic bool `json:"atomic,omitempty"`
-	// Attempt and Err describe a retry.
+	// Node is, for EventOthersFailed, the primary that was not told.
+	Node string `json:"node,omitempty"`
+	// Attempt and Err describe a retry (and the failure of
+	// EventOthersFailed).
 	Attempt int   `json:"attempt,omitempty"`
 	Err     error `json:"-"`
 	// Time is when the event happened.
@@ -240,6 +260,11 @@ type Result struct {
 	AtomicSlots int `json:"atomic_slots,omitempty"`
 	// Keys is the number of keys MIGRATE moved.
 	Keys int64 `json:"keys"`
+	// Untold lists, sorted, the primaries other than a move's source and
+	// target that could not be sent SETSLOT NODE (see EventOthersFailed):
+	// the slots moved all the same, and these nodes learn their new
+	// owners by gossip once they are reachable.
+	Untold []string `json:"untold,omitempty"`
 	// Open lists the slots of the plan left open when Apply returned an
 	// error (empty on success).
 	Open []OpenSlot `json:"open,omitempty"`

@@ -43,6 +43,11 @@ type executor struct {
 
 	capMu sync.Mutex
 	caps  map[string]Capability
+
+	// untold holds the other primaries a SETSLOT NODE failed on
+	// (EventOthersFailed); they are skipped for the rest of the run.
+	untoldMu sync.Mutex
+	untold   map[string]bool
 }
 
 // moveWork is what is left of one move of the plan.
@@ -82,12 +87,13 @@ func Apply(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 	if err != nil {
 		return res, err
 	}
-	e := &executor{opts: o, pool: newPool(o), plan: p, caps: map[string]Capability{}}
+	e := &executor{opts: o, pool: newPool(o), plan: p, caps: map[string]Capability{}, untold: map[string]bool{}}
 	defer e.pool.close()
 	err = e.run(ctx, res)
 	res.Slots = int(e.slotsMoved.Load())
 	res.AtomicSlots = int(e.atomicSlots.Load())
 	res.Keys = e.keys.Load()
+	res.Untold = e.untoldNodes()
 	if err != nil {
 		if ctx.Err() != nil && !errors.Is(err, ErrStopped) {
 			err = fmt.Errorf("%w (%w): %w", ErrStopped, ctx.Err(), err)
@@ -665,7 +671,8 @@ func (e *executor) moveRound(ctx context.Context, w *moveWork, base Event, ss []
 // every other primary. The target must be first: once it owns the slot
 // (with a bumped config epoch) the slot always has an owner, whatever
 // happens to the later steps; telling the source first would leave the
-// slot with no owner if the run stopped in between (redis#7116).
+// slot with no owner if the run stopped in between (redis#7116). A
+// failure on another primary does not fail the run (EventOthersFailed).
 func (e *executor) assign(ctx context.Context, w *moveWork, base Event, ss []slots.Slot) error {
 	node := func(s slots.Slot) []string { return []string{"CLUSTER", "SETSLOT", itoa(s), "NODE", w.dst.id} }
 	ev := base
@@ -680,13 +687,55 @@ func (e *executor) assign(ctx context.Context, w *moveWork, base Event, ss []slo
 			return e.stepErr(w, s, StepNodeSource, "", err, "owned by the target; the source may still show it migrating")
 		}
 	}
+	ev.Step = StepNodeOthers
 	for _, o := range w.others {
-		ev.Step = StepNodeOthers
-		if s, err := e.pipe(ctx, ev, o.addr, ss, node, notPrimary, nil); err != nil {
-			return e.stepErr(w, s, StepNodeOthers, "", fmt.Errorf("on %s: %w", short(o.id), err), "owned by the target; other nodes learn it by gossip")
+		if e.isUntold(o.id) {
+			e.othersFailed(base, o.id, ss[0], len(ss), ErrSkipped)
+			continue
+		}
+		if _, err := e.pipe(ctx, ev, o.addr, ss, node, notPrimary, nil); err != nil {
+			if errors.Is(err, ErrStopped) || errors.Is(err, errSiblingFailed) {
+				return err
+			}
+			// The slots are the target's already (bumped epoch): o learns
+			// it by gossip. Not a reason to fail the run.
+			e.markUntold(o.id)
+			e.othersFailed(base, o.id, ss[0], len(ss), fmt.Errorf("SETSLOT NODE on %s: %w", short(o.id), err))
 		}
 	}
 	return nil
+}
+
+// othersFailed reports that SETSLOT NODE for n slots from s could not be
+// sent to the other primary id.
+func (e *executor) othersFailed(base Event, id string, s slots.Slot, n int, err error) {
+	ev := base
+	ev.Kind, ev.Step, ev.Node, ev.Slot, ev.Slots, ev.Err = EventOthersFailed, StepNodeOthers, id, s, n, err
+	e.emit(ev)
+}
+
+func (e *executor) isUntold(id string) bool {
+	e.untoldMu.Lock()
+	defer e.untoldMu.Unlock()
+	return e.untold[id]
+}
+
+func (e *executor) markUntold(id string) {
+	e.untoldMu.Lock()
+	defer e.untoldMu.Unlock()
+	e.untold[id] = true
+}
+
+// untoldNodes lists the other primaries that were not told, sorted.
+func (e *executor) untoldNodes() []string {
+	e.untoldMu.Lock()
+	defer e.untoldMu.Unlock()
+	var out []string
+	for id := range e.untold {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // isMigrateTimeout recognises MIGRATE's "IOERR error or timeout ..." reply.
