@@ -38,6 +38,15 @@ var (
 	// still does not show the plan's final owners (this should not
 	// happen; the error says which slots differ).
 	ErrNotFinished = errors.New("migrate: the cluster does not show the plan as done")
+	// ErrConflict means another operation is moving a slot of the plan:
+	// the slot is open (importing or migrating) between the plan's source
+	// or target and a third node, or another run took it over while this
+	// one was moving it (the source's MIGRATING names another target).
+	// Apply then stops; when it had already moved keys of the slot to its
+	// target, it first gives them back (to the node the source now
+	// migrates the slot to, or to the slot's owner) and closes the slot on
+	// its target. The error names the slot and the other node.
+	ErrConflict = errors.New("migrate: another operation is moving this slot")
 	// ErrSkipped is the Err of an EventOthersFailed for a primary that
 	// already failed earlier in the run and so was not sent SETSLOT NODE
 	// again.
@@ -72,6 +81,15 @@ const (
 	StepAtomic
 	// StepAtomicWait polls until the target owns the slots.
 	StepAtomicWait
+	// StepCheck reads CLUSTER NODES to see that no other operation moves
+	// the slot: before opening it (the source and the target), after
+	// opening it and between MIGRATE batches (the source), and before
+	// SETSLOT NODE (every node). See ErrConflict.
+	StepCheck
+	// StepGiveBack moves the keys our target received for a slot back
+	// out of it after another operation took the slot over (ErrConflict),
+	// and then closes the slot on our target (SETSLOT STABLE).
+	StepGiveBack
 )
 
 var stepNames = [...]string{
@@ -86,6 +104,8 @@ var stepNames = [...]string{
 	StepNodeOthers: "setslot-node-others",
 	StepAtomic:     "atomic-start",
 	StepAtomicWait: "atomic-wait",
+	StepCheck:      "check",
+	StepGiveBack:   "give-back",
 }
 
 // String names the step.

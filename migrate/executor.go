@@ -48,6 +48,9 @@ type executor struct {
 	// (EventOthersFailed); they are skipped for the rest of the run.
 	untoldMu sync.Mutex
 	untold   map[string]bool
+
+	// nodes are the nodes of the first state read (read-only after it).
+	nodes map[string]*nodeState
 }
 
 // moveWork is what is left of one move of the plan.
@@ -158,7 +161,25 @@ func (e *executor) openSlots(ctx context.Context) []OpenSlot {
 	if err != nil {
 		return nil
 	}
-	return cs.open(e.planSlots())
+	// Only the plan's own markers: a slot of the plan opened by another
+	// operation (ErrConflict) is not this plan's to finish.
+	type pair struct{ src, dst string }
+	own := map[slots.Slot]pair{}
+	for _, m := range e.plan.Moves {
+		for _, r := range m.Ranges {
+			for s := r.Start; s <= r.End; s++ {
+				own[s] = pair{m.Source, m.Target}
+			}
+		}
+	}
+	var out []OpenSlot
+	for _, o := range cs.open(e.planSlots()) {
+		m := own[o.Slot]
+		if (o.State == "migrating" && o.Node == m.src && o.Peer == m.dst) || (o.State == "importing" && o.Node == m.dst && o.Peer == m.src) {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // readStateRetry is readState with retries of transient failures.
@@ -180,6 +201,7 @@ func (e *executor) run(ctx context.Context, res *Result) error {
 	if err != nil {
 		return err
 	}
+	e.nodes = cs.nodes
 	works, done, err := e.classify(cs)
 	if err != nil {
 		return err
@@ -325,6 +347,7 @@ func (e *executor) classify(cs *clusterState) ([]*moveWork, int, error) {
 		return short(id)
 	}
 	// Open slots that are not the plan's own.
+	conflict := 0
 	for _, o := range cs.open(nil) {
 		mi := moveOf[o.Slot]
 		if mi < 0 {
@@ -335,6 +358,7 @@ func (e *executor) classify(cs *clusterState) ([]*moveWork, int, error) {
 		ok := (o.State == "migrating" && o.Node == m.Source && o.Peer == m.Target) ||
 			(o.State == "importing" && o.Node == m.Target && o.Peer == m.Source)
 		if !ok {
+			conflict++
 			problem("slot %d is %s on %s (peer %s), not by the plan's move %s -> %s", o.Slot, o.State, name(o.Node), name(o.Peer), name(m.Source), name(m.Target))
 		}
 	}
@@ -410,6 +434,11 @@ func (e *executor) classify(cs *clusterState) ([]*moveWork, int, error) {
 		more := ""
 		if nprob > len(problems) {
 			more = fmt.Sprintf("; and %d more", nprob-len(problems))
+		}
+		if conflict > 0 {
+			// A slot the plan moves is open by another operation.
+			return nil, 0, fmt.Errorf("%w (%w: %d slots of the plan are open by another operation) (%d problems; make a new plan, or close the open slots first): %s%s",
+				ErrPlanMismatch, ErrConflict, conflict, nprob, strings.Join(problems, "; "), more)
 		}
 		return nil, 0, fmt.Errorf("%w (%d problems; make a new plan, or close the open slots first): %s%s",
 			ErrPlanMismatch, nprob, strings.Join(problems, "; "), more)
@@ -606,6 +635,9 @@ func (e *executor) done(base Event, ss []slots.Slot, atomicPath bool) {
 // target, MIGRATING on the source, the keys, then SETSLOT NODE.
 func (e *executor) moveRound(ctx context.Context, w *moveWork, base Event, ss []slots.Slot) error {
 	src, dst := w.src, w.dst
+	if err := e.precheck(ctx, w, base, ss); err != nil {
+		return err
+	}
 	ev := base
 	ev.Kind = EventStep
 	ev.Step = StepImporting
@@ -620,6 +652,48 @@ func (e *executor) moveRound(ctx context.Context, w *moveWork, base Event, ss []
 	}, nil, nil); err != nil {
 		return e.stepErr(w, s, StepMigrating, "", err, "importing on the target; the source may be migrating it")
 	}
+	// MIGRATING is single-valued: another run that set it after us has
+	// taken the slot over.
+	if err := e.checkOurs(ctx, w, base, ss); err != nil {
+		return err
+	}
+	if err := e.drainRound(ctx, w, base, ss); err != nil {
+		return err
+	}
+	// Before SETSLOT NODE: still ours, and no other primary importing the
+	// slot from the source (a run that lost it, giving keys back); after
+	// a wait, drain once more.
+	for pass := 0; ; pass++ {
+		waited, err := e.awaitExclusive(ctx, w, base, ss)
+		if err != nil {
+			return err
+		}
+		if !waited {
+			break
+		}
+		if pass == maxAwaitPasses {
+			return e.stepErr(w, ss[0], StepCheck, "", fmt.Errorf("%w: other nodes kept importing the slots from the source after %d waits", ErrConflict, maxAwaitPasses), "importing on the target, migrating on the source")
+		}
+		if err := e.drainRound(ctx, w, base, ss); err != nil {
+			return err
+		}
+	}
+	if err := e.assign(ctx, w, base, ss); err != nil {
+		return err
+	}
+	e.slotsMoved.Add(int64(len(ss)))
+	e.done(base, ss, false)
+	return nil
+}
+
+// drainRound counts the keys of the slots ss on the source (pipelined),
+// drains the slots that hold keys, and counts them again until all are
+// seen empty after MIGRATING was set. The bound only stops a loop that
+// would not end.
+func (e *executor) drainRound(ctx context.Context, w *moveWork, base Event, ss []slots.Slot) error {
+	src := w.src
+	ev := base
+	ev.Kind = EventStep
 	counts := make([]rueidis.RedisMessage, len(ss))
 	ev.Step = StepCount
 	if s, err := e.pipe(ctx, ev, src.addr, ss, func(s slots.Slot) []string {
@@ -627,9 +701,6 @@ func (e *executor) moveRound(ctx context.Context, w *moveWork, base Event, ss []
 	}, nil, counts); err != nil {
 		return e.stepErr(w, s, StepCount, "", err, "importing on the target, migrating on the source")
 	}
-	// Drain the slots that hold keys, then count them again (pipelined):
-	// SETSLOT NODE goes to the target only for slots seen empty after
-	// MIGRATING was set. The bound only stops a loop that would not end.
 	keyed := ss
 	for pass := 0; ; pass++ {
 		var next []slots.Slot
@@ -646,7 +717,7 @@ func (e *executor) moveRound(ctx context.Context, w *moveWork, base Event, ss []
 			}
 		}
 		if len(next) == 0 {
-			break
+			return nil
 		}
 		if pass == maxCountPasses {
 			return e.stepErr(w, next[0], StepCount, "", fmt.Errorf("keys still appear after %d passes", maxCountPasses), "importing on the target, migrating on the source")
@@ -659,12 +730,6 @@ func (e *executor) moveRound(ctx context.Context, w *moveWork, base Event, ss []
 			return e.stepErr(w, s, StepCount, "", err, "importing on the target, migrating on the source")
 		}
 	}
-	if err := e.assign(ctx, w, base, ss); err != nil {
-		return err
-	}
-	e.slotsMoved.Add(int64(len(ss)))
-	e.done(base, ss, false)
-	return nil
 }
 
 // assign sends SETSLOT NODE target to the target, then the source, then
@@ -758,6 +823,13 @@ func (e *executor) drain(ctx context.Context, w *moveWork, base Event, s slots.S
 	replace := e.opts.Replace
 	const state = "importing on the target, migrating on the source, some keys moved"
 	for round := 0; round < maxDrainRounds; round++ {
+		if round > 0 {
+			// A batch boundary: is the slot still ours? (The round's
+			// check after MIGRATING covers the first batch.)
+			if err := e.checkOurs(ctx, w, base, []slots.Slot{s}); err != nil {
+				return err
+			}
+		}
 		var keys []string
 		ev := base
 		ev.Kind, ev.Step, ev.Slot, ev.Slots = EventStep, StepGetKeys, s, 1
@@ -817,19 +889,7 @@ func (e *executor) drain(ctx context.Context, w *moveWork, base Event, s slots.S
 
 // migrate sends one MIGRATE ... KEYS batch.
 func (e *executor) migrate(ctx context.Context, w *moveWork, base Event, s slots.Slot, keys []string, timeout time.Duration, replace bool) error {
-	dst := w.dst
-	args := []string{"MIGRATE", dst.migrateHost, strconv.Itoa(dst.migratePort), "", "0", strconv.FormatInt(timeout.Milliseconds(), 10)}
-	if replace {
-		args = append(args, "REPLACE")
-	}
-	switch {
-	case e.opts.Username != "":
-		args = append(args, "AUTH2", e.opts.Username, e.opts.Password)
-	case e.opts.Password != "":
-		args = append(args, "AUTH", e.opts.Password)
-	}
-	args = append(args, "KEYS")
-	args = append(args, keys...)
+	args := e.migrateArgs(w.dst, timeout, replace, keys)
 	ev := base
 	ev.Kind, ev.Step, ev.Slot, ev.Slots, ev.Keys = EventStep, StepMigrate, s, 1, len(keys)
 	err := e.attempt(ctx, ev, func(ctx context.Context) error {
@@ -843,6 +903,24 @@ func (e *executor) migrate(ctx context.Context, w *moveWork, base Event, s slots
 	ev.Kind, ev.Step = EventKeys, StepMigrate
 	e.emit(ev)
 	return nil
+}
+
+// migrateArgs builds MIGRATE to node to ... KEYS keys.
+func (e *executor) migrateArgs(to *nodeState, timeout time.Duration, replace bool, keys []string) []string {
+	args := []string{"MIGRATE", to.migrateHost, strconv.Itoa(to.migratePort), "", "0", strconv.FormatInt(timeout.Milliseconds(), 10)}
+	if replace {
+		args = append(args, "REPLACE")
+	}
+	switch e.opts.Username {
+	case "":
+		if e.opts.Password != "" {
+			args = append(args, "AUTH", e.opts.Password)
+		}
+	default:
+		args = append(args, "AUTH2", e.opts.Username, e.opts.Password)
+	}
+	args = append(args, "KEYS")
+	return append(args, keys...)
 }
 
 // verify reads the cluster once more: every slot of the plan must be

@@ -1,0 +1,276 @@
+package migrate
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/slotrouter/slotrouter/retry"
+	"github.com/slotrouter/slotrouter/slots"
+	"github.com/slotrouter/slotrouter/topology"
+)
+
+// maxGiveBackPasses bounds the give-back passes of one slot: keys that a
+// client wrote to our target (ASKING) just before SETSLOT STABLE closed
+// it are moved in one more pass.
+const maxGiveBackPasses = 3
+
+// maxAwaitPasses bounds the wait-then-drain passes before SETSLOT NODE.
+const maxAwaitPasses = 100
+
+// maxAwaitPolls bounds the polls of one wait (ConflictWait bounds it in
+// time).
+const maxAwaitPolls = 1 << 20
+
+// selfView reads addr's CLUSTER NODES (one step, retried) and returns the
+// view and its "myself" line.
+func (e *executor) selfView(ctx context.Context, ev Event, addr string) (topology.View, *topology.NodeFacts, error) {
+	var v topology.View
+	err := e.attempt(ctx, ev, func(ctx context.Context) error {
+		var err error
+		v, err = e.pool.clusterNodes(ctx, addr)
+		if err != nil && (retry.Classify(err).Kind == retry.KindConn) {
+			e.pool.drop(addr, nil)
+		}
+		return err
+	}, e.opts.CommandTimeout)
+	if err != nil {
+		return v, nil, err
+	}
+	for i := range v.Facts {
+		if v.Facts[i].Myself {
+			return v, &v.Facts[i], nil
+		}
+	}
+	return v, nil, fmt.Errorf("migrate: %s: CLUSTER NODES has no myself line", addr)
+}
+
+func migratingOf(f *topology.NodeFacts) map[slots.Slot]string {
+	m := map[slots.Slot]string{}
+	for _, x := range f.Migrating {
+		m[x.Slot] = x.NodeID
+	}
+	return m
+}
+
+func importingOf(f *topology.NodeFacts) map[slots.Slot]string {
+	m := map[slots.Slot]string{}
+	for _, x := range f.Importing {
+		m[x.Slot] = x.NodeID
+	}
+	return m
+}
+
+// ownerIn returns the node that v says serves s ("" if none).
+func ownerIn(v topology.View, s slots.Slot) string {
+	for i := range v.Facts {
+		f := &v.Facts[i]
+		for _, r := range f.Ranges {
+			if r.Start <= s && s <= r.End {
+				return f.ID
+			}
+		}
+	}
+	return ""
+}
+
+// precheck reads the source's and the target's own state before a round
+// is opened: a source migrating a slot to another node, or a target
+// importing it from another node, means another operation moves it
+// (ErrConflict). An earlier run of the same move (same source and target)
+// is not a conflict: it resumes.
+func (e *executor) precheck(ctx context.Context, w *moveWork, base Event, ss []slots.Slot) error {
+	ev := base
+	ev.Kind, ev.Step, ev.Slot, ev.Slots = EventStep, StepCheck, ss[0], len(ss)
+	_, sf, err := e.selfView(ctx, ev, w.src.addr)
+	if err != nil {
+		return e.stepErr(w, ss[0], StepCheck, "", err, "owned by the source, not opened")
+	}
+	ev.Step = StepNone // one step event per check
+	_, tf, err := e.selfView(ctx, ev, w.dst.addr)
+	if err != nil {
+		return e.stepErr(w, ss[0], StepCheck, "", err, "owned by the source, not opened")
+	}
+	mig, imp := migratingOf(sf), importingOf(tf)
+	for _, s := range ss {
+		if o := mig[s]; o != "" && o != w.dst.id {
+			return fmt.Errorf("%w: slot %d (%s -> %s): the source migrates it to %s; nothing was changed by this run for it",
+				ErrConflict, s, short(w.src.id), short(w.dst.id), short(o))
+		}
+		if o := imp[s]; o != "" && o != w.src.id {
+			return fmt.Errorf("%w: slot %d (%s -> %s): the target imports it from %s; nothing was changed by this run for it",
+				ErrConflict, s, short(w.src.id), short(w.dst.id), short(o))
+		}
+	}
+	return nil
+}
+
+// checkOurs reads the source's own state after the slots ss were opened:
+// each must still be migrating to our target. When one is not, another
+// operation took it over: its keys are given back and ErrConflict is
+// returned.
+func (e *executor) checkOurs(ctx context.Context, w *moveWork, base Event, ss []slots.Slot) error {
+	ev := base
+	ev.Kind, ev.Step, ev.Slot, ev.Slots = EventStep, StepCheck, ss[0], len(ss)
+	v, sf, err := e.selfView(ctx, ev, w.src.addr)
+	if err != nil {
+		return e.stepErr(w, ss[0], StepCheck, "", err, "importing on the target, migrating on the source")
+	}
+	mig := migratingOf(sf)
+	for _, s := range ss {
+		if mig[s] != w.dst.id {
+			return e.lostRace(ctx, w, base, s, mig[s], ownerIn(v, s))
+		}
+	}
+	return nil
+}
+
+// lostRace handles a slot s that the source no longer migrates to our
+// target (it migrates it to other, or to nobody): the keys our target got
+// go back (giveBack) to other, or when other is "" to owner (the slot's
+// owner by the source's account), and the run stops with ErrConflict.
+func (e *executor) lostRace(ctx context.Context, w *moveWork, base Event, s slots.Slot, other, owner string) error {
+	dest := other
+	if dest == "" {
+		dest = owner
+	}
+	what := "no longer migrates it"
+	if other != "" {
+		what = "now migrates it to " + short(other)
+	}
+	if err := e.giveBack(ctx, w, base, s, dest); err != nil {
+		return fmt.Errorf("%w: slot %d (%s -> %s): the source %s; giving back the keys our target received failed: %w",
+			ErrConflict, s, short(w.src.id), short(w.dst.id), what, err)
+	}
+	return fmt.Errorf("%w: slot %d (%s -> %s): the source %s (another run took the slot over); the keys our target had received were given back to %s and the slot closed on our target",
+		ErrConflict, s, short(w.src.id), short(w.dst.id), what, short(dest))
+}
+
+// giveBack moves every key of slot s from our target to dest (the node
+// the source now migrates s to, which imports it; or the slot's owner),
+// then closes s on our target (SETSLOT STABLE). Keys written to our
+// target in between (ASKING) are moved in one more pass, with the slot
+// opened again (a closed slot cannot MIGRATE).
+func (e *executor) giveBack(ctx context.Context, w *moveWork, base Event, s slots.Slot, dest string) error {
+	to := e.nodes[dest]
+	if dest == "" || to == nil || to.addr == "" || dest == w.dst.id {
+		return fmt.Errorf("no node to give the keys to (the source names %q)", short(dest))
+	}
+	ev := base
+	ev.Kind, ev.Step, ev.Slot, ev.Slots = EventStep, StepGiveBack, s, 1
+	from := w.dst.addr
+	for pass := 0; pass < maxGiveBackPasses; pass++ {
+		for round := 0; round < maxDrainRounds; round++ {
+			var keys []string
+			err := e.attempt(ctx, ev, func(ctx context.Context) error {
+				m, err := e.pool.do(ctx, from, "CLUSTER", "GETKEYSINSLOT", itoa(s), strconv.Itoa(e.opts.KeysPerBatch))
+				if err != nil {
+					return err
+				}
+				keys, err = m.AsStrSlice()
+				return err
+			}, e.opts.CommandTimeout)
+			if err != nil {
+				return err
+			}
+			if len(keys) == 0 {
+				break
+			}
+			args := e.migrateArgs(to, e.opts.MaxMigrateTimeout, false, keys)
+			if err := e.attempt(ctx, ev, func(ctx context.Context) error {
+				_, err := e.pool.do(ctx, from, args...)
+				return err
+			}, e.opts.MaxMigrateTimeout+e.opts.CommandTimeout); err != nil {
+				if isBusyKey(err) {
+					return fmt.Errorf("%w: %s already holds a key of the slot that our target holds too (written on both while the slot changed hands; nothing overwritten): %w", ErrBusyKey, short(dest), err)
+				}
+				return err
+			}
+		}
+		if _, err := e.pipe(ctx, ev, from, []slots.Slot{s}, func(s slots.Slot) []string {
+			return []string{"CLUSTER", "SETSLOT", itoa(s), "STABLE"}
+		}, nil, nil); err != nil {
+			return err
+		}
+		counts := make([]rueidis.RedisMessage, 1)
+		if _, err := e.pipe(ctx, ev, from, []slots.Slot{s}, func(s slots.Slot) []string {
+			return []string{"CLUSTER", "COUNTKEYSINSLOT", itoa(s)}
+		}, nil, counts); err != nil {
+			return err
+		}
+		n, err := counts[0].AsInt64()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		if _, err := e.pipe(ctx, ev, from, []slots.Slot{s}, func(s slots.Slot) []string {
+			return []string{"CLUSTER", "SETSLOT", itoa(s), "IMPORTING", w.src.id}
+		}, nil, nil); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("keys kept arriving on our target after %d passes", maxGiveBackPasses)
+}
+
+// awaitExclusive is the check before SETSLOT NODE: it reads every node;
+// each slot of ss must still be migrating to our target on the source
+// (else lostRace), and no other primary may be importing it from the
+// source (another run that lost the slot, still giving its keys back):
+// it waits for that, bounded by ctx and Options.ConflictWait. waited
+// tells the caller to drain the source once more.
+func (e *executor) awaitExclusive(ctx context.Context, w *moveWork, base Event, ss []slots.Slot) (waited bool, err error) {
+	ev := base
+	ev.Kind, ev.Step, ev.Slot, ev.Slots = EventStep, StepCheck, ss[0], len(ss)
+	deadline := time.Now().Add(e.opts.ConflictWait)
+	for poll := 0; ; poll++ {
+		var cs *clusterState
+		err := e.attempt(ctx, ev, func(ctx context.Context) error {
+			var err error
+			cs, err = e.readState(ctx)
+			return err
+		}, e.opts.CommandTimeout*2)
+		ev.Step = StepNone // one step event per check, not per poll
+		if err != nil {
+			return waited, e.stepErr(w, ss[0], StepCheck, "", err, "importing on the target, migrating on the source")
+		}
+		src := cs.nodes[w.src.id]
+		if src == nil || !src.reached {
+			return waited, e.stepErr(w, ss[0], StepCheck, "", fmt.Errorf("%w: the source did not answer CLUSTER NODES", ErrUnreachable), "importing on the target, migrating on the source")
+		}
+		var busy string
+		var busySlot slots.Slot
+		for _, s := range ss {
+			if m := src.migrating[s]; m != w.dst.id {
+				owner := ""
+				for id, set := range src.believes {
+					if set.Has(s) {
+						owner = id
+					}
+				}
+				return waited, e.lostRace(ctx, w, base, s, m, owner)
+			}
+			for _, n := range cs.primaries() {
+				if n.id != w.dst.id && n.id != w.src.id && n.importing[s] == w.src.id {
+					busy, busySlot = n.id, s
+				}
+			}
+		}
+		if busy == "" {
+			return waited, nil
+		}
+		if time.Now().After(deadline) || poll == maxAwaitPolls {
+			return waited, fmt.Errorf("%w: slot %d (%s -> %s): %s still imports it from the source after %v (another run moving it that did not give its keys back?); the slot is left open to our target, run the same plan again once that is settled",
+				ErrConflict, busySlot, short(w.src.id), short(w.dst.id), short(busy), e.opts.ConflictWait)
+		}
+		waited = true
+		if werr := retry.Wait(ctx, e.opts.Backoff.Delay(min(poll, 8), rand.Uint64)); werr != nil {
+			return waited, stopErr(ctx)
+		}
+	}
+}
