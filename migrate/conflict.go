@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -13,6 +14,10 @@ import (
 	"github.com/slotrouter/slotrouter/slots"
 	"github.com/slotrouter/slotrouter/topology"
 )
+
+// errNoAnswer is a transient failure of a state read: a node whose state
+// is needed did not answer (its connection may have been dropped).
+var errNoAnswer = errors.New("migrate: no answer")
 
 // maxGiveBackPasses bounds the give-back passes of one slot: keys that a
 // client wrote to our target (ASKING) just before SETSLOT STABLE closed
@@ -230,18 +235,25 @@ func (e *executor) awaitExclusive(ctx context.Context, w *moveWork, base Event, 
 	deadline := time.Now().Add(e.opts.ConflictWait)
 	for poll := 0; ; poll++ {
 		var cs *clusterState
+		var src *nodeState
 		err := e.attempt(ctx, ev, func(ctx context.Context) error {
 			var err error
-			cs, err = e.readState(ctx)
-			return err
+			// The source is the first seed: it answers anyway. Nodes that
+			// already failed a SETSLOT NODE of this run (frozen) are left
+			// out, so that they cost their timeout once per run, not once
+			// per round.
+			cs, err = e.readStateFrom(ctx, append([]string{w.src.addr}, e.opts.Seeds...), e.isUntold)
+			if err != nil {
+				return err
+			}
+			if src = cs.nodes[w.src.id]; src == nil || !src.reached {
+				return fmt.Errorf("%w: the source did not answer CLUSTER NODES", errNoAnswer)
+			}
+			return nil
 		}, e.opts.CommandTimeout*2)
 		ev.Step = StepNone // one step event per check, not per poll
 		if err != nil {
 			return waited, e.stepErr(w, ss[0], StepCheck, "", err, "importing on the target, migrating on the source")
-		}
-		src := cs.nodes[w.src.id]
-		if src == nil || !src.reached {
-			return waited, e.stepErr(w, ss[0], StepCheck, "", fmt.Errorf("%w: the source did not answer CLUSTER NODES", ErrUnreachable), "importing on the target, migrating on the source")
 		}
 		var busy string
 		var busySlot slots.Slot

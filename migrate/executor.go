@@ -456,6 +456,9 @@ func transient(ctx context.Context, err error) bool {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return true
 	}
+	if errors.Is(err, errNoAnswer) {
+		return true
+	}
 	if errors.Is(err, rueidis.ErrClosing) {
 		// Another move of the batch dropped the shared client of this
 		// node after an error of its own: dial again.
@@ -516,7 +519,7 @@ func (e *executor) attempt(ctx context.Context, ev Event, fn func(context.Contex
 // the node could not be reached: a connection refused or broken, a client
 // closed under the step, or no answer within the step's own deadline.
 func unreachable(err error) bool {
-	return retry.Classify(err).Kind == retry.KindConn || errors.Is(err, rueidis.ErrClosing) ||
+	return retry.Classify(err).Kind == retry.KindConn || errors.Is(err, rueidis.ErrClosing) || errors.Is(err, errNoAnswer) ||
 		errors.Is(err, context.DeadlineExceeded)
 }
 
