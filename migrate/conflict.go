@@ -62,14 +62,6 @@ func migratingOf(f *topology.NodeFacts) map[slots.Slot]string {
 	return m
 }
 
-func importingOf(f *topology.NodeFacts) map[slots.Slot]string {
-	m := map[slots.Slot]string{}
-	for _, x := range f.Importing {
-		m[x.Slot] = x.NodeID
-	}
-	return m
-}
-
 // ownerIn returns the node that v says serves s ("" if none).
 func ownerIn(v topology.View, s slots.Slot) string {
 	for i := range v.Facts {
@@ -84,23 +76,47 @@ func ownerIn(v topology.View, s slots.Slot) string {
 }
 
 // precheck reads the source's and the target's own state before a round
-// is opened: a source migrating a slot to another node, or a target
+// is opened (or takes it from the read of the previous round's check
+// before SETSLOT NODE, made after that round was drained): a source migrating a slot to another node, or a target
 // importing it from another node, means another operation moves it
 // (ErrConflict). An earlier run of the same move (same source and target)
 // is not a conflict: it resumes.
 func (e *executor) precheck(ctx context.Context, w *moveWork, base Event, ss []slots.Slot) error {
 	ev := base
 	ev.Kind, ev.Step, ev.Slot, ev.Slots = EventStep, StepCheck, ss[0], len(ss)
-	_, sf, err := e.selfView(ctx, ev, w.src.addr)
+	var src, dst *nodeState
+	if last := w.last; last != nil {
+		// The state read by the previous round's check before SETSLOT
+		// NODE, a moment ago: the source and the target as they were
+		// after that round was drained.
+		w.last = nil
+		src, dst = last.nodes[w.src.id], last.nodes[w.dst.id]
+		if src != nil && src.reached && dst != nil && dst.reached {
+			return e.conflictIn(w, ss, src, dst)
+		}
+	}
+	// Both nodes at once (one round trip).
+	err := e.attempt(ctx, ev, func(ctx context.Context) error {
+		cs, err := e.readStateFrom(ctx, nil, func(id string) bool { return id != w.src.id && id != w.dst.id })
+		if err != nil {
+			return err
+		}
+		src, dst = cs.nodes[w.src.id], cs.nodes[w.dst.id]
+		if src == nil || !src.reached || dst == nil || !dst.reached {
+			return fmt.Errorf("%w: the source or the target did not answer CLUSTER NODES", errNoAnswer)
+		}
+		return nil
+	}, e.opts.CommandTimeout*2)
 	if err != nil {
 		return e.stepErr(w, ss[0], StepCheck, "", err, "owned by the source, not opened")
 	}
-	ev.Step = StepNone // one step event per check
-	_, tf, err := e.selfView(ctx, ev, w.dst.addr)
-	if err != nil {
-		return e.stepErr(w, ss[0], StepCheck, "", err, "owned by the source, not opened")
-	}
-	mig, imp := migratingOf(sf), importingOf(tf)
+	return e.conflictIn(w, ss, src, dst)
+}
+
+// conflictIn is precheck's decision on the source's and the target's
+// state.
+func (e *executor) conflictIn(w *moveWork, ss []slots.Slot, src, dst *nodeState) error {
+	mig, imp := src.migrating, dst.importing
 	for _, s := range ss {
 		if o := mig[s]; o != "" && o != w.dst.id {
 			return fmt.Errorf("%w: slot %d (%s -> %s): the source migrates it to %s; nothing was changed by this run for it",
@@ -125,6 +141,33 @@ func (e *executor) checkOurs(ctx context.Context, w *moveWork, base Event, ss []
 	if err != nil {
 		return e.stepErr(w, ss[0], StepCheck, "", err, "importing on the target, migrating on the source")
 	}
+	return e.checkView(ctx, w, base, ss, v, sf)
+}
+
+// checkOursIn is checkOurs on the source's CLUSTER NODES reply m, read
+// in the pipeline of SETSLOT MIGRATING.
+func (e *executor) checkOursIn(ctx context.Context, w *moveWork, base Event, ss []slots.Slot, m rueidis.RedisMessage) error {
+	text, err := m.ToString()
+	var v topology.View
+	if err == nil {
+		v, err = topology.ParseNodes(text, w.src.addr)
+	}
+	var sf *topology.NodeFacts
+	for i := range v.Facts {
+		if v.Facts[i].Myself {
+			sf = &v.Facts[i]
+		}
+	}
+	if err != nil || sf == nil {
+		// Unreadable: ask again, as a step of its own.
+		return e.checkOurs(ctx, w, base, ss)
+	}
+	return e.checkView(ctx, w, base, ss, v, sf)
+}
+
+// checkView is the decision of checkOurs on the source's view v (sf its
+// myself line).
+func (e *executor) checkView(ctx context.Context, w *moveWork, base Event, ss []slots.Slot, v topology.View, sf *topology.NodeFacts) error {
 	mig := migratingOf(sf)
 	for _, s := range ss {
 		if mig[s] != w.dst.id {
@@ -238,11 +281,11 @@ func (e *executor) awaitExclusive(ctx context.Context, w *moveWork, base Event, 
 		var src *nodeState
 		err := e.attempt(ctx, ev, func(ctx context.Context) error {
 			var err error
-			// The source is the first seed: it answers anyway. Nodes that
+			// The primaries of the first read, all at once. Nodes that
 			// already failed a SETSLOT NODE of this run (frozen) are left
 			// out, so that they cost their timeout once per run, not once
 			// per round.
-			cs, err = e.readStateFrom(ctx, append([]string{w.src.addr}, e.opts.Seeds...), e.isUntold)
+			cs, err = e.readStateFrom(ctx, nil, func(id string) bool { return !e.nodes[id].primary || e.isUntold(id) })
 			if err != nil {
 				return err
 			}
@@ -274,6 +317,7 @@ func (e *executor) awaitExclusive(ctx context.Context, w *moveWork, base Event, 
 			}
 		}
 		if busy == "" {
+			w.last = cs // the next round's check before opening
 			return waited, nil
 		}
 		if time.Now().After(deadline) || poll == maxAwaitPolls {

@@ -62,6 +62,9 @@ type moveWork struct {
 	others  []*nodeState
 	pending []slots.Slot // owned by the source: the whole path
 	finish  []slots.Slot // owned by the target (or nobody, importing on the target): SETSLOT NODE only
+	// last is the state read by the previous round's check before
+	// SETSLOT NODE, for the next round's check before opening.
+	last *clusterState
 }
 
 // Apply executes p against the cluster reachable through opts.Seeds and
@@ -528,19 +531,44 @@ func unreachable(err error) bool {
 // sent this way is idempotent). tolerate, when not nil, accepts some error
 // replies. The error of the first failing slot is returned with the slot.
 func (e *executor) pipe(ctx context.Context, ev Event, addr string, ss []slots.Slot, cmd func(slots.Slot) []string, tolerate func(error) bool, out []rueidis.RedisMessage) (slots.Slot, error) {
+	bad, _, err := e.pipeTail(ctx, ev, addr, ss, cmd, tolerate, out, nil)
+	return bad, err
+}
+
+// pipeTail is pipe with one more command, tail (when not nil), sent after
+// the slots' commands in the same pipeline; its reply is returned. A
+// failure of tail fails (or retries) the step like any other.
+func (e *executor) pipeTail(ctx context.Context, ev Event, addr string, ss []slots.Slot, cmd func(slots.Slot) []string, tolerate func(error) bool, out []rueidis.RedisMessage, tail []string) (slots.Slot, rueidis.RedisMessage, error) {
 	var bad slots.Slot
+	var tailMsg rueidis.RedisMessage
 	ev.Slot, ev.Slots = ss[0], len(ss)
 	err := e.attempt(ctx, ev, func(ctx context.Context) error {
 		c, err := e.pool.get(addr)
 		if err != nil {
 			return err
 		}
-		cmds := make(rueidis.Commands, len(ss))
+		cmds := make(rueidis.Commands, len(ss), len(ss)+1)
 		for i, s := range ss {
 			cmds[i] = c.B().Arbitrary(cmd(s)...).Build()
 		}
+		if tail != nil {
+			cmds = append(cmds, c.B().Arbitrary(tail...).Build())
+		}
 		var first error
 		for i, r := range c.DoMulti(ctx, cmds...) {
+			if i == len(ss) {
+				m, err := r.ToMessage()
+				if err != nil {
+					if retry.Classify(err).Kind == retry.KindConn || errors.Is(err, rueidis.ErrClosing) {
+						e.pool.drop(addr, c)
+					}
+					if first == nil {
+						first, bad = err, ss[0]
+					}
+				}
+				tailMsg = m
+				continue
+			}
 			m, err := r.ToMessage()
 			if err != nil && tolerate != nil && tolerate(err) {
 				err = nil
@@ -561,7 +589,7 @@ func (e *executor) pipe(ctx context.Context, ev Event, addr string, ss []slots.S
 		}
 		return first
 	}, e.opts.CommandTimeout)
-	return bad, err
+	return bad, tailMsg, err
 }
 
 // notPrimary accepts the refusal of a node that is no longer a primary (a
@@ -649,15 +677,17 @@ func (e *executor) moveRound(ctx context.Context, w *moveWork, base Event, ss []
 	}, nil, nil); err != nil {
 		return e.stepErr(w, s, StepImporting, "", err, "owned by the source; the target may be importing it")
 	}
+	// MIGRATING is single-valued: another run that set it after us has
+	// taken the slot over. The source's CLUSTER NODES, read right after
+	// (same pipeline), says whether it is still ours.
 	ev.Step = StepMigrating
-	if s, err := e.pipe(ctx, ev, src.addr, ss, func(s slots.Slot) []string {
+	s, nodes, err := e.pipeTail(ctx, ev, src.addr, ss, func(s slots.Slot) []string {
 		return []string{"CLUSTER", "SETSLOT", itoa(s), "MIGRATING", dst.id}
-	}, nil, nil); err != nil {
+	}, nil, nil, []string{"CLUSTER", "NODES"})
+	if err != nil {
 		return e.stepErr(w, s, StepMigrating, "", err, "importing on the target; the source may be migrating it")
 	}
-	// MIGRATING is single-valued: another run that set it after us has
-	// taken the slot over.
-	if err := e.checkOurs(ctx, w, base, ss); err != nil {
+	if err := e.checkOursIn(ctx, w, base, ss, nodes); err != nil {
 		return err
 	}
 	if err := e.drainRound(ctx, w, base, ss); err != nil {
@@ -826,13 +856,6 @@ func (e *executor) drain(ctx context.Context, w *moveWork, base Event, s slots.S
 	replace := e.opts.Replace
 	const state = "importing on the target, migrating on the source, some keys moved"
 	for round := 0; round < maxDrainRounds; round++ {
-		if round > 0 {
-			// A batch boundary: is the slot still ours? (The round's
-			// check after MIGRATING covers the first batch.)
-			if err := e.checkOurs(ctx, w, base, []slots.Slot{s}); err != nil {
-				return err
-			}
-		}
 		var keys []string
 		ev := base
 		ev.Kind, ev.Step, ev.Slot, ev.Slots = EventStep, StepGetKeys, s, 1
@@ -849,6 +872,14 @@ func (e *executor) drain(ctx context.Context, w *moveWork, base Event, s slots.S
 		}
 		if len(keys) == 0 {
 			return nil
+		}
+		if round > 0 {
+			// A batch boundary: is the slot still ours? (The round's
+			// check after MIGRATING covers the first batch, the check
+			// before SETSLOT NODE the end.)
+			if err := e.checkOurs(ctx, w, base, []slots.Slot{s}); err != nil {
+				return err
+			}
 		}
 		for {
 			err := e.migrate(ctx, w, base, s, keys, timeout, replace)

@@ -178,10 +178,13 @@ func (e *executor) readState(ctx context.Context) (*clusterState, error) {
 
 // readStateFrom is readState with the given seeds, leaving out the nodes
 // for which skip (when not nil) is true.
+//
+// With no seeds, it asks no seed: it reads the nodes of the first state
+// read (e.nodes) directly, all at once (one round trip).
 func (e *executor) readStateFrom(ctx context.Context, seeds []string, skip func(id string) bool) (*clusterState, error) {
 	var seedView topology.View
 	var seedErr error
-	ok := false
+	ok := len(seeds) == 0 && e.nodes != nil
 	for _, s := range seeds {
 		cctx, cancel := context.WithTimeout(ctx, e.opts.CommandTimeout)
 		v, err := e.pool.clusterNodes(cctx, s)
@@ -196,6 +199,12 @@ func (e *executor) readStateFrom(ctx context.Context, seeds []string, skip func(
 		return nil, fmt.Errorf("%w: no seed answered CLUSTER NODES: %w", ErrUnreachable, seedErr)
 	}
 	cs := &clusterState{nodes: map[string]*nodeState{}}
+	if len(seeds) == 0 {
+		for id, k := range e.nodes {
+			cs.nodes[id] = &nodeState{id: id, addr: k.addr, migrateHost: k.migrateHost, migratePort: k.migratePort,
+				primary: k.primary, failed: k.failed, migrating: map[slots.Slot]string{}, importing: map[slots.Slot]string{}}
+		}
+	}
 	add := func(f *topology.NodeFacts) *nodeState {
 		n := cs.nodes[f.ID]
 		if n == nil {
