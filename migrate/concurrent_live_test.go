@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync"
 	"testing"
@@ -33,8 +34,10 @@ func waitFor(ctx context.Context, ch, other <-chan struct{}) {
 // to B: MIGRATING is single-valued, the last writer wins). P2 sees at its
 // next batch boundary that A migrates the slot to B now: it gives the 5
 // keys it moved to B (which imports the slot), closes the slot on C and
-// fails with ErrConflict naming B. P1 waits before SETSLOT NODE until C no
-// longer imports the slot, drains A once more and finishes. Before this
+// fails with ErrConflict naming B. P1, which reaches its check before
+// SETSLOT NODE while C still imports the slot (P2's hook holds the give
+// back until P1 reports the wait, an EventRetry matching ErrConflict),
+// waits until C no longer imports it, drains A once more and finishes. Before this
 // change (build tag audit3) both ran to the end and keys were lost
 // ("redis nil message") or the nodes disagreed on the owner.
 func TestConcurrentDifferentPlans(t *testing.T) {
@@ -55,8 +58,15 @@ func TestConcurrentDifferentPlans(t *testing.T) {
 	p1Checked := make(chan struct{}) // P1 passed its check before opening
 	p2Moved := make(chan struct{})   // P2 moved its first batch to C
 	p1Migrating := make(chan struct{})
-	var once1, once2, once3, once4 sync.Once
+	p1Waits := make(chan struct{}) // P1 waits for C before SETSLOT NODE
+	var once1, once2, once3, once4, once5, once6 sync.Once
 	o1 := Options{Seeds: c.Addrs()[:1], Mode: ModeKeys, KeysPerBatch: 5, SlotsPerRound: 1}
+	var p1Waited error
+	o1.Observer = func(e Event) {
+		if e.Kind == EventRetry && e.Step == StepCheck && errors.Is(e.Err, ErrConflict) {
+			once5.Do(func() { p1Waited = e.Err; close(p1Waits) })
+		}
+	}
 	o1.beforeStep = func(e Event) {
 		switch e.Step {
 		case StepImporting:
@@ -68,8 +78,13 @@ func TestConcurrentDifferentPlans(t *testing.T) {
 	o2 := Options{Seeds: c.Addrs()[:1], Mode: ModeKeys, KeysPerBatch: 5, SlotsPerRound: 1}
 	var p2Events []Event
 	o2.beforeStep = func(e Event) {
-		if e.Step == StepImporting {
+		switch e.Step {
+		case StepImporting:
 			once3.Do(func() { waitFor(ctx, p1Checked, p1Done) })
+		case StepGiveBack:
+			// C still imports the slot and holds P2's 5 keys: P1 must
+			// see that before SETSLOT NODE and wait.
+			once6.Do(func() { waitFor(ctx, p1Waits, p1Done) })
 		}
 	}
 	o2.Observer = func(e Event) {
@@ -98,6 +113,8 @@ func TestConcurrentDifferentPlans(t *testing.T) {
 		}
 	}
 	require.True(t, gaveBack, "P2 gave its keys back")
+	require.ErrorIs(t, p1Waited, ErrConflict, "P1 waited for C before SETSLOT NODE")
+	require.Contains(t, p1Waited.Error(), short(cc.ID))
 	hctx, hcancel := context.WithTimeout(ctx, 10*time.Second)
 	defer hcancel()
 	require.NoError(t, c.WaitHealthy(hctx), "the nodes must agree on the slot's owner")

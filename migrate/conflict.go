@@ -325,6 +325,10 @@ func (e *executor) awaitExclusive(ctx context.Context, w *moveWork, base Event, 
 				ErrConflict, busySlot, short(w.src.id), short(w.dst.id), short(busy), e.opts.ConflictWait)
 		}
 		waited = true
+		r := base
+		r.Kind, r.Step, r.Slot, r.Slots, r.Attempt = EventRetry, StepCheck, busySlot, 1, poll+1
+		r.Err = fmt.Errorf("%w: slot %d is importing on %s from the source (another run giving its keys back?): waiting", ErrConflict, busySlot, short(busy))
+		e.emit(r)
 		if werr := retry.Wait(ctx, e.opts.Backoff.Delay(min(poll, 8), rand.Uint64)); werr != nil {
 			return waited, stopErr(ctx)
 		}

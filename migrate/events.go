@@ -139,7 +139,10 @@ const (
 	EventPairStart
 	EventPairDone
 	// EventRetry: a step failed with a transient error (Err) and is tried
-	// again (Attempt counts from 1).
+	// again (Attempt counts from 1). The check before SETSLOT NODE
+	// (StepCheck) also reports each wait for another run that still
+	// imports the slot from the source this way, with Err matching
+	// ErrConflict.
 	EventRetry
 	// EventDone: every slot of the plan is at its target.
 	EventDone
