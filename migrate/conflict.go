@@ -54,6 +54,7 @@ func (e *executor) selfView(ctx context.Context, ev Event, addr string) (topolog
 	return v, nil, fmt.Errorf("migrate: %s: CLUSTER NODES has no myself line", addr)
 }
 
+// migratingOf maps the slots f migrates to their target.
 func migratingOf(f *topology.NodeFacts) map[slots.Slot]string {
 	m := map[slots.Slot]string{}
 	for _, x := range f.Migrating {
@@ -77,10 +78,10 @@ func ownerIn(v topology.View, s slots.Slot) string {
 
 // precheck reads the source's and the target's own state before a round
 // is opened (or takes it from the read of the previous round's check
-// before SETSLOT NODE, made after that round was drained): a source migrating a slot to another node, or a target
-// importing it from another node, means another operation moves it
-// (ErrConflict). An earlier run of the same move (same source and target)
-// is not a conflict: it resumes.
+// before SETSLOT NODE, made after that round was drained): a source
+// migrating a slot to another node, or a target importing it from another
+// node, means another operation moves it (ErrConflict). An earlier run of
+// the same move (same source and target) is not a conflict: it resumes.
 func (e *executor) precheck(ctx context.Context, w *moveWork, base Event, ss []slots.Slot) error {
 	ev := base
 	ev.Kind, ev.Step, ev.Slot, ev.Slots = EventStep, StepCheck, ss[0], len(ss)
