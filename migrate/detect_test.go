@@ -109,6 +109,7 @@ func TestOptionsValidation(t *testing.T) {
 		{Options{Seeds: []string{"127.0.0.1:1"}, SlotsPerRound: 20000}, "SlotsPerRound"},
 		{Options{Seeds: []string{"127.0.0.1:1"}, MigrateTimeout: time.Microsecond}, "MigrateTimeout"},
 		{Options{Seeds: []string{"127.0.0.1:1"}, DialTimeout: -1}, "DialTimeout"},
+		{Options{Seeds: []string{"127.0.0.1:1"}, ConflictWait: -1}, "ConflictWait"},
 		{Options{Seeds: []string{"127.0.0.1:1"}, Mode: 9}, "Mode"},
 	} {
 		_, err := Apply(ctx, validPlan(t), tc.o)

@@ -38,6 +38,19 @@ var (
 	// still does not show the plan's final owners (this should not
 	// happen; the error says which slots differ).
 	ErrNotFinished = errors.New("migrate: the cluster does not show the plan as done")
+	// ErrConflict means another operation is moving a slot of the plan:
+	// the slot is open (importing or migrating) between the plan's source
+	// or target and a third node, or another run took it over while this
+	// one was moving it (the source's MIGRATING names another target).
+	// Apply then stops; when it had already moved keys of the slot to its
+	// target, it first gives them back (to the node the source now
+	// migrates the slot to, or to the slot's owner) and closes the slot on
+	// its target. The error names the slot and the other node.
+	ErrConflict = errors.New("migrate: another operation is moving this slot")
+	// ErrSkipped is the Err of an EventOthersFailed for a primary that
+	// already failed earlier in the run and so was not sent SETSLOT NODE
+	// again.
+	ErrSkipped = errors.New("migrate: not sent, the node failed earlier in this run")
 )
 
 // Step is one kind of command the executor sends.
@@ -68,6 +81,15 @@ const (
 	StepAtomic
 	// StepAtomicWait polls until the target owns the slots.
 	StepAtomicWait
+	// StepCheck reads CLUSTER NODES to see that no other operation moves
+	// the slot: before opening it (the source and the target), after
+	// opening it and between MIGRATE batches (the source), and before
+	// SETSLOT NODE (every node). See ErrConflict.
+	StepCheck
+	// StepGiveBack moves the keys our target received for a slot back
+	// out of it after another operation took the slot over (ErrConflict),
+	// and then closes the slot on our target (SETSLOT STABLE).
+	StepGiveBack
 )
 
 var stepNames = [...]string{
@@ -82,6 +104,8 @@ var stepNames = [...]string{
 	StepNodeOthers: "setslot-node-others",
 	StepAtomic:     "atomic-start",
 	StepAtomicWait: "atomic-wait",
+	StepCheck:      "check",
+	StepGiveBack:   "give-back",
 }
 
 // String names the step.
@@ -115,10 +139,24 @@ const (
 	EventPairStart
 	EventPairDone
 	// EventRetry: a step failed with a transient error (Err) and is tried
-	// again (Attempt counts from 1).
+	// again (Attempt counts from 1). The check before SETSLOT NODE
+	// (StepCheck) also reports each wait for another run that still
+	// imports the slot from the source this way, with Err matching
+	// ErrConflict.
 	EventRetry
 	// EventDone: every slot of the plan is at its target.
 	EventDone
+	// EventOthersFailed: SETSLOT NODE (StepNodeOthers) for Slots slots
+	// starting at Slot could not be sent to Node, a primary that is
+	// neither the source nor the target, after the step's attempts (Err:
+	// the last error, matching ErrUnreachable for a frozen or unreachable
+	// node). The slots are moved all the same: the target owns them with a
+	// bumped config epoch, and Node learns that by gossip once it is back;
+	// telling it directly only makes that quicker. The run goes on, and
+	// Node is skipped for the rest of the run (then Err matches
+	// ErrSkipped), so that a frozen node costs its timeouts once, not once
+	// per round. Result.Untold lists such nodes.
+	EventOthersFailed
 )
 
 var eventNames = [...]string{
@@ -130,6 +168,8 @@ var eventNames = [...]string{
 	EventPairDone:  "pair-done",
 	EventRetry:     "retry",
 	EventDone:      "done",
+
+	EventOthersFailed: "others-failed",
 }
 
 // String names the kind.
@@ -162,7 +202,10 @@ type Event struct {
 	Keys int `json:"keys,omitempty"`
 	// Atomic is true when the pair uses atomic slot migration.
 	Atomic bool `json:"atomic,omitempty"`
-	// Attempt and Err describe a retry.
+	// Node is, for EventOthersFailed, the primary that was not told.
+	Node string `json:"node,omitempty"`
+	// Attempt and Err describe a retry (and the failure of
+	// EventOthersFailed).
 	Attempt int   `json:"attempt,omitempty"`
 	Err     error `json:"-"`
 	// Time is when the event happened.
@@ -240,6 +283,11 @@ type Result struct {
 	AtomicSlots int `json:"atomic_slots,omitempty"`
 	// Keys is the number of keys MIGRATE moved.
 	Keys int64 `json:"keys"`
+	// Untold lists, sorted, the primaries other than a move's source and
+	// target that could not be sent SETSLOT NODE (see EventOthersFailed):
+	// the slots moved all the same, and these nodes learn their new
+	// owners by gossip once they are reachable.
+	Untold []string `json:"untold,omitempty"`
 	// Open lists the slots of the plan left open when Apply returned an
 	// error (empty on success).
 	Open []OpenSlot `json:"open,omitempty"`

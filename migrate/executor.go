@@ -43,6 +43,14 @@ type executor struct {
 
 	capMu sync.Mutex
 	caps  map[string]Capability
+
+	// untold holds the other primaries a SETSLOT NODE failed on
+	// (EventOthersFailed); they are skipped for the rest of the run.
+	untoldMu sync.Mutex
+	untold   map[string]bool
+
+	// nodes are the nodes of the first state read (read-only after it).
+	nodes map[string]*nodeState
 }
 
 // moveWork is what is left of one move of the plan.
@@ -54,6 +62,9 @@ type moveWork struct {
 	others  []*nodeState
 	pending []slots.Slot // owned by the source: the whole path
 	finish  []slots.Slot // owned by the target (or nobody, importing on the target): SETSLOT NODE only
+	// last is the state read by the previous round's check before
+	// SETSLOT NODE, for the next round's check before opening.
+	last *clusterState
 }
 
 // Apply executes p against the cluster reachable through opts.Seeds and
@@ -82,12 +93,13 @@ func Apply(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 	if err != nil {
 		return res, err
 	}
-	e := &executor{opts: o, pool: newPool(o), plan: p, caps: map[string]Capability{}}
+	e := &executor{opts: o, pool: newPool(o), plan: p, caps: map[string]Capability{}, untold: map[string]bool{}}
 	defer e.pool.close()
 	err = e.run(ctx, res)
 	res.Slots = int(e.slotsMoved.Load())
 	res.AtomicSlots = int(e.atomicSlots.Load())
 	res.Keys = e.keys.Load()
+	res.Untold = e.untoldNodes()
 	if err != nil {
 		if ctx.Err() != nil && !errors.Is(err, ErrStopped) {
 			err = fmt.Errorf("%w (%w): %w", ErrStopped, ctx.Err(), err)
@@ -152,7 +164,25 @@ func (e *executor) openSlots(ctx context.Context) []OpenSlot {
 	if err != nil {
 		return nil
 	}
-	return cs.open(e.planSlots())
+	// Only the plan's own markers: a slot of the plan opened by another
+	// operation (ErrConflict) is not this plan's to finish.
+	type pair struct{ src, dst string }
+	own := map[slots.Slot]pair{}
+	for _, m := range e.plan.Moves {
+		for _, r := range m.Ranges {
+			for s := r.Start; s <= r.End; s++ {
+				own[s] = pair{m.Source, m.Target}
+			}
+		}
+	}
+	var out []OpenSlot
+	for _, o := range cs.open(e.planSlots()) {
+		m := own[o.Slot]
+		if (o.State == "migrating" && o.Node == m.src && o.Peer == m.dst) || (o.State == "importing" && o.Node == m.dst && o.Peer == m.src) {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // readStateRetry is readState with retries of transient failures.
@@ -174,6 +204,7 @@ func (e *executor) run(ctx context.Context, res *Result) error {
 	if err != nil {
 		return err
 	}
+	e.nodes = cs.nodes
 	works, done, err := e.classify(cs)
 	if err != nil {
 		return err
@@ -319,6 +350,7 @@ func (e *executor) classify(cs *clusterState) ([]*moveWork, int, error) {
 		return short(id)
 	}
 	// Open slots that are not the plan's own.
+	conflict := 0
 	for _, o := range cs.open(nil) {
 		mi := moveOf[o.Slot]
 		if mi < 0 {
@@ -329,6 +361,7 @@ func (e *executor) classify(cs *clusterState) ([]*moveWork, int, error) {
 		ok := (o.State == "migrating" && o.Node == m.Source && o.Peer == m.Target) ||
 			(o.State == "importing" && o.Node == m.Target && o.Peer == m.Source)
 		if !ok {
+			conflict++
 			problem("slot %d is %s on %s (peer %s), not by the plan's move %s -> %s", o.Slot, o.State, name(o.Node), name(o.Peer), name(m.Source), name(m.Target))
 		}
 	}
@@ -405,6 +438,11 @@ func (e *executor) classify(cs *clusterState) ([]*moveWork, int, error) {
 		if nprob > len(problems) {
 			more = fmt.Sprintf("; and %d more", nprob-len(problems))
 		}
+		if conflict > 0 {
+			// A slot the plan moves is open by another operation.
+			return nil, 0, fmt.Errorf("%w (%w: %d slots of the plan are open by another operation) (%d problems; make a new plan, or close the open slots first): %s%s",
+				ErrPlanMismatch, ErrConflict, conflict, nprob, strings.Join(problems, "; "), more)
+		}
 		return nil, 0, fmt.Errorf("%w (%d problems; make a new plan, or close the open slots first): %s%s",
 			ErrPlanMismatch, nprob, strings.Join(problems, "; "), more)
 	}
@@ -419,6 +457,9 @@ func transient(ctx context.Context, err error) bool {
 		return false
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	if errors.Is(err, errNoAnswer) {
 		return true
 	}
 	if errors.Is(err, rueidis.ErrClosing) {
@@ -481,7 +522,7 @@ func (e *executor) attempt(ctx context.Context, ev Event, fn func(context.Contex
 // the node could not be reached: a connection refused or broken, a client
 // closed under the step, or no answer within the step's own deadline.
 func unreachable(err error) bool {
-	return retry.Classify(err).Kind == retry.KindConn || errors.Is(err, rueidis.ErrClosing) ||
+	return retry.Classify(err).Kind == retry.KindConn || errors.Is(err, rueidis.ErrClosing) || errors.Is(err, errNoAnswer) ||
 		errors.Is(err, context.DeadlineExceeded)
 }
 
@@ -490,19 +531,44 @@ func unreachable(err error) bool {
 // sent this way is idempotent). tolerate, when not nil, accepts some error
 // replies. The error of the first failing slot is returned with the slot.
 func (e *executor) pipe(ctx context.Context, ev Event, addr string, ss []slots.Slot, cmd func(slots.Slot) []string, tolerate func(error) bool, out []rueidis.RedisMessage) (slots.Slot, error) {
+	bad, _, err := e.pipeTail(ctx, ev, addr, ss, cmd, tolerate, out, nil)
+	return bad, err
+}
+
+// pipeTail is pipe with one more command, tail (when not nil), sent after
+// the slots' commands in the same pipeline; its reply is returned. A
+// failure of tail fails (or retries) the step like any other.
+func (e *executor) pipeTail(ctx context.Context, ev Event, addr string, ss []slots.Slot, cmd func(slots.Slot) []string, tolerate func(error) bool, out []rueidis.RedisMessage, tail []string) (slots.Slot, rueidis.RedisMessage, error) {
 	var bad slots.Slot
+	var tailMsg rueidis.RedisMessage
 	ev.Slot, ev.Slots = ss[0], len(ss)
 	err := e.attempt(ctx, ev, func(ctx context.Context) error {
 		c, err := e.pool.get(addr)
 		if err != nil {
 			return err
 		}
-		cmds := make(rueidis.Commands, len(ss))
+		cmds := make(rueidis.Commands, len(ss), len(ss)+1)
 		for i, s := range ss {
 			cmds[i] = c.B().Arbitrary(cmd(s)...).Build()
 		}
+		if tail != nil {
+			cmds = append(cmds, c.B().Arbitrary(tail...).Build())
+		}
 		var first error
 		for i, r := range c.DoMulti(ctx, cmds...) {
+			if i == len(ss) {
+				m, err := r.ToMessage()
+				if err != nil {
+					if retry.Classify(err).Kind == retry.KindConn || errors.Is(err, rueidis.ErrClosing) {
+						e.pool.drop(addr, c)
+					}
+					if first == nil {
+						first, bad = err, ss[0]
+					}
+				}
+				tailMsg = m
+				continue
+			}
 			m, err := r.ToMessage()
 			if err != nil && tolerate != nil && tolerate(err) {
 				err = nil
@@ -523,7 +589,7 @@ func (e *executor) pipe(ctx context.Context, ev Event, addr string, ss []slots.S
 		}
 		return first
 	}, e.opts.CommandTimeout)
-	return bad, err
+	return bad, tailMsg, err
 }
 
 // notPrimary accepts the refusal of a node that is no longer a primary (a
@@ -600,6 +666,9 @@ func (e *executor) done(base Event, ss []slots.Slot, atomicPath bool) {
 // target, MIGRATING on the source, the keys, then SETSLOT NODE.
 func (e *executor) moveRound(ctx context.Context, w *moveWork, base Event, ss []slots.Slot) error {
 	src, dst := w.src, w.dst
+	if err := e.precheck(ctx, w, base, ss); err != nil {
+		return err
+	}
 	ev := base
 	ev.Kind = EventStep
 	ev.Step = StepImporting
@@ -608,12 +677,56 @@ func (e *executor) moveRound(ctx context.Context, w *moveWork, base Event, ss []
 	}, nil, nil); err != nil {
 		return e.stepErr(w, s, StepImporting, "", err, "owned by the source; the target may be importing it")
 	}
+	// MIGRATING is single-valued: another run that set it after us has
+	// taken the slot over. The source's CLUSTER NODES, read right after
+	// (same pipeline), says whether it is still ours.
 	ev.Step = StepMigrating
-	if s, err := e.pipe(ctx, ev, src.addr, ss, func(s slots.Slot) []string {
+	s, nodes, err := e.pipeTail(ctx, ev, src.addr, ss, func(s slots.Slot) []string {
 		return []string{"CLUSTER", "SETSLOT", itoa(s), "MIGRATING", dst.id}
-	}, nil, nil); err != nil {
+	}, nil, nil, []string{"CLUSTER", "NODES"})
+	if err != nil {
 		return e.stepErr(w, s, StepMigrating, "", err, "importing on the target; the source may be migrating it")
 	}
+	if err := e.checkOursIn(ctx, w, base, ss, nodes); err != nil {
+		return err
+	}
+	if err := e.drainRound(ctx, w, base, ss); err != nil {
+		return err
+	}
+	// Before SETSLOT NODE: still ours, and no other primary importing the
+	// slot from the source (a run that lost it, giving keys back); after
+	// a wait, drain once more.
+	for pass := 0; ; pass++ {
+		waited, err := e.awaitExclusive(ctx, w, base, ss)
+		if err != nil {
+			return err
+		}
+		if !waited {
+			break
+		}
+		if pass == maxAwaitPasses {
+			return e.stepErr(w, ss[0], StepCheck, "", fmt.Errorf("%w: other nodes kept importing the slots from the source after %d waits", ErrConflict, maxAwaitPasses), "importing on the target, migrating on the source")
+		}
+		if err := e.drainRound(ctx, w, base, ss); err != nil {
+			return err
+		}
+	}
+	if err := e.assign(ctx, w, base, ss); err != nil {
+		return err
+	}
+	e.slotsMoved.Add(int64(len(ss)))
+	e.done(base, ss, false)
+	return nil
+}
+
+// drainRound counts the keys of the slots ss on the source (pipelined),
+// drains the slots that hold keys, and counts them again until all are
+// seen empty after MIGRATING was set. The bound only stops a loop that
+// would not end.
+func (e *executor) drainRound(ctx context.Context, w *moveWork, base Event, ss []slots.Slot) error {
+	src := w.src
+	ev := base
+	ev.Kind = EventStep
 	counts := make([]rueidis.RedisMessage, len(ss))
 	ev.Step = StepCount
 	if s, err := e.pipe(ctx, ev, src.addr, ss, func(s slots.Slot) []string {
@@ -621,9 +734,6 @@ func (e *executor) moveRound(ctx context.Context, w *moveWork, base Event, ss []
 	}, nil, counts); err != nil {
 		return e.stepErr(w, s, StepCount, "", err, "importing on the target, migrating on the source")
 	}
-	// Drain the slots that hold keys, then count them again (pipelined):
-	// SETSLOT NODE goes to the target only for slots seen empty after
-	// MIGRATING was set. The bound only stops a loop that would not end.
 	keyed := ss
 	for pass := 0; ; pass++ {
 		var next []slots.Slot
@@ -640,7 +750,7 @@ func (e *executor) moveRound(ctx context.Context, w *moveWork, base Event, ss []
 			}
 		}
 		if len(next) == 0 {
-			break
+			return nil
 		}
 		if pass == maxCountPasses {
 			return e.stepErr(w, next[0], StepCount, "", fmt.Errorf("keys still appear after %d passes", maxCountPasses), "importing on the target, migrating on the source")
@@ -653,19 +763,14 @@ func (e *executor) moveRound(ctx context.Context, w *moveWork, base Event, ss []
 			return e.stepErr(w, s, StepCount, "", err, "importing on the target, migrating on the source")
 		}
 	}
-	if err := e.assign(ctx, w, base, ss); err != nil {
-		return err
-	}
-	e.slotsMoved.Add(int64(len(ss)))
-	e.done(base, ss, false)
-	return nil
 }
 
 // assign sends SETSLOT NODE target to the target, then the source, then
 // every other primary. The target must be first: once it owns the slot
 // (with a bumped config epoch) the slot always has an owner, whatever
 // happens to the later steps; telling the source first would leave the
-// slot with no owner if the run stopped in between (redis#7116).
+// slot with no owner if the run stopped in between (redis#7116). A
+// failure on another primary does not fail the run (EventOthersFailed).
 func (e *executor) assign(ctx context.Context, w *moveWork, base Event, ss []slots.Slot) error {
 	node := func(s slots.Slot) []string { return []string{"CLUSTER", "SETSLOT", itoa(s), "NODE", w.dst.id} }
 	ev := base
@@ -680,13 +785,55 @@ func (e *executor) assign(ctx context.Context, w *moveWork, base Event, ss []slo
 			return e.stepErr(w, s, StepNodeSource, "", err, "owned by the target; the source may still show it migrating")
 		}
 	}
+	ev.Step = StepNodeOthers
 	for _, o := range w.others {
-		ev.Step = StepNodeOthers
-		if s, err := e.pipe(ctx, ev, o.addr, ss, node, notPrimary, nil); err != nil {
-			return e.stepErr(w, s, StepNodeOthers, "", fmt.Errorf("on %s: %w", short(o.id), err), "owned by the target; other nodes learn it by gossip")
+		if e.isUntold(o.id) {
+			e.othersFailed(base, o.id, ss[0], len(ss), ErrSkipped)
+			continue
+		}
+		if _, err := e.pipe(ctx, ev, o.addr, ss, node, notPrimary, nil); err != nil {
+			if errors.Is(err, ErrStopped) || errors.Is(err, errSiblingFailed) {
+				return err
+			}
+			// The slots are the target's already (bumped epoch): o learns
+			// it by gossip. Not a reason to fail the run.
+			e.markUntold(o.id)
+			e.othersFailed(base, o.id, ss[0], len(ss), fmt.Errorf("SETSLOT NODE on %s: %w", short(o.id), err))
 		}
 	}
 	return nil
+}
+
+// othersFailed reports that SETSLOT NODE for n slots from s could not be
+// sent to the other primary id.
+func (e *executor) othersFailed(base Event, id string, s slots.Slot, n int, err error) {
+	ev := base
+	ev.Kind, ev.Step, ev.Node, ev.Slot, ev.Slots, ev.Err = EventOthersFailed, StepNodeOthers, id, s, n, err
+	e.emit(ev)
+}
+
+func (e *executor) isUntold(id string) bool {
+	e.untoldMu.Lock()
+	defer e.untoldMu.Unlock()
+	return e.untold[id]
+}
+
+func (e *executor) markUntold(id string) {
+	e.untoldMu.Lock()
+	defer e.untoldMu.Unlock()
+	e.untold[id] = true
+}
+
+// untoldNodes lists the other primaries that were not told, sorted.
+func (e *executor) untoldNodes() []string {
+	e.untoldMu.Lock()
+	defer e.untoldMu.Unlock()
+	var out []string
+	for id := range e.untold {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // isMigrateTimeout recognises MIGRATE's "IOERR error or timeout ..." reply.
@@ -725,6 +872,14 @@ func (e *executor) drain(ctx context.Context, w *moveWork, base Event, s slots.S
 		}
 		if len(keys) == 0 {
 			return nil
+		}
+		if round > 0 {
+			// A batch boundary: is the slot still ours? (The round's
+			// check after MIGRATING covers the first batch, the check
+			// before SETSLOT NODE the end.)
+			if err := e.checkOurs(ctx, w, base, []slots.Slot{s}); err != nil {
+				return err
+			}
 		}
 		for {
 			err := e.migrate(ctx, w, base, s, keys, timeout, replace)
@@ -768,19 +923,7 @@ func (e *executor) drain(ctx context.Context, w *moveWork, base Event, s slots.S
 
 // migrate sends one MIGRATE ... KEYS batch.
 func (e *executor) migrate(ctx context.Context, w *moveWork, base Event, s slots.Slot, keys []string, timeout time.Duration, replace bool) error {
-	dst := w.dst
-	args := []string{"MIGRATE", dst.migrateHost, strconv.Itoa(dst.migratePort), "", "0", strconv.FormatInt(timeout.Milliseconds(), 10)}
-	if replace {
-		args = append(args, "REPLACE")
-	}
-	switch {
-	case e.opts.Username != "":
-		args = append(args, "AUTH2", e.opts.Username, e.opts.Password)
-	case e.opts.Password != "":
-		args = append(args, "AUTH", e.opts.Password)
-	}
-	args = append(args, "KEYS")
-	args = append(args, keys...)
+	args := e.migrateArgs(w.dst, timeout, replace, keys)
 	ev := base
 	ev.Kind, ev.Step, ev.Slot, ev.Slots, ev.Keys = EventStep, StepMigrate, s, 1, len(keys)
 	err := e.attempt(ctx, ev, func(ctx context.Context) error {
@@ -794,6 +937,24 @@ func (e *executor) migrate(ctx context.Context, w *moveWork, base Event, s slots
 	ev.Kind, ev.Step = EventKeys, StepMigrate
 	e.emit(ev)
 	return nil
+}
+
+// migrateArgs builds MIGRATE to node to ... KEYS keys.
+func (e *executor) migrateArgs(to *nodeState, timeout time.Duration, replace bool, keys []string) []string {
+	args := []string{"MIGRATE", to.migrateHost, strconv.Itoa(to.migratePort), "", "0", strconv.FormatInt(timeout.Milliseconds(), 10)}
+	if replace {
+		args = append(args, "REPLACE")
+	}
+	switch e.opts.Username {
+	case "":
+		if e.opts.Password != "" {
+			args = append(args, "AUTH", e.opts.Password)
+		}
+	default:
+		args = append(args, "AUTH2", e.opts.Username, e.opts.Password)
+	}
+	args = append(args, "KEYS")
+	return append(args, keys...)
 }
 
 // verify reads the cluster once more: every slot of the plan must be

@@ -21,6 +21,7 @@ const (
 	DefaultDialTimeout       = 5 * time.Second
 	DefaultCommandTimeout    = 30 * time.Second
 	DefaultAtomicTimeout     = 30 * time.Minute
+	DefaultConflictWait      = 2 * time.Minute
 )
 
 // Mode chooses how slots move.
@@ -113,6 +114,13 @@ type Options struct {
 	// (default DefaultAtomicTimeout).
 	AtomicTimeout time.Duration
 
+	// ConflictWait bounds how long, before SETSLOT NODE, Apply waits for
+	// another primary to stop importing a slot of the plan from the
+	// plan's source (another run that lost the slot to this one, giving
+	// its keys back); then it stops with ErrConflict (default
+	// DefaultConflictWait).
+	ConflictWait time.Duration
+
 	// MapAddr maps the address a node announces to the address to dial
 	// (nil: dial as announced).
 	MapAddr func(announced string) string
@@ -152,7 +160,7 @@ func (o Options) withDefaults() (Options, error) {
 	}{
 		{"DialTimeout", o.DialTimeout}, {"CommandTimeout", o.CommandTimeout},
 		{"MigrateTimeout", o.MigrateTimeout}, {"MaxMigrateTimeout", o.MaxMigrateTimeout},
-		{"AtomicTimeout", o.AtomicTimeout},
+		{"AtomicTimeout", o.AtomicTimeout}, {"ConflictWait", o.ConflictWait},
 	} {
 		if err := neg(c.name, c.d); err != nil {
 			return o, err
@@ -197,6 +205,7 @@ func (o Options) withDefaults() (Options, error) {
 	defD(&o.MigrateTimeout, DefaultMigrateTimeout)
 	defD(&o.MaxMigrateTimeout, DefaultMaxMigrateTimeout)
 	defD(&o.AtomicTimeout, DefaultAtomicTimeout)
+	defD(&o.ConflictWait, DefaultConflictWait)
 	o.MaxMigrateTimeout = max(o.MaxMigrateTimeout, o.MigrateTimeout)
 	if o.Backoff.Base <= 0 {
 		o.Backoff.Base = 50 * time.Millisecond

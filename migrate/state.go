@@ -173,10 +173,19 @@ func (p *pool) clusterNodes(ctx context.Context, addr string) (topology.View, er
 // readState reads every node's CLUSTER NODES: first a seed's, to learn
 // the nodes, then each node's own (concurrently).
 func (e *executor) readState(ctx context.Context) (*clusterState, error) {
+	return e.readStateFrom(ctx, e.opts.Seeds, nil)
+}
+
+// readStateFrom is readState with the given seeds, leaving out the nodes
+// for which skip (when not nil) is true.
+//
+// With no seeds, it asks no seed: it reads the nodes of the first state
+// read (e.nodes) directly, all at once (one round trip).
+func (e *executor) readStateFrom(ctx context.Context, seeds []string, skip func(id string) bool) (*clusterState, error) {
 	var seedView topology.View
 	var seedErr error
-	ok := false
-	for _, s := range e.opts.Seeds {
+	ok := len(seeds) == 0 && e.nodes != nil
+	for _, s := range seeds {
 		cctx, cancel := context.WithTimeout(ctx, e.opts.CommandTimeout)
 		v, err := e.pool.clusterNodes(cctx, s)
 		cancel()
@@ -190,6 +199,12 @@ func (e *executor) readState(ctx context.Context) (*clusterState, error) {
 		return nil, fmt.Errorf("%w: no seed answered CLUSTER NODES: %w", ErrUnreachable, seedErr)
 	}
 	cs := &clusterState{nodes: map[string]*nodeState{}}
+	if len(seeds) == 0 {
+		for id, k := range e.nodes {
+			cs.nodes[id] = &nodeState{id: id, addr: k.addr, migrateHost: k.migrateHost, migratePort: k.migratePort,
+				primary: k.primary, failed: k.failed, migrating: map[slots.Slot]string{}, importing: map[slots.Slot]string{}}
+		}
+	}
 	add := func(f *topology.NodeFacts) *nodeState {
 		n := cs.nodes[f.ID]
 		if n == nil {
@@ -237,7 +252,7 @@ func (e *executor) readState(ctx context.Context) (*clusterState, error) {
 	}
 	ids := make([]string, 0, len(cs.nodes))
 	for id, n := range cs.nodes {
-		if n.addr != "" && !n.failed {
+		if n.addr != "" && !n.failed && (skip == nil || !skip(id)) {
 			ids = append(ids, id)
 		}
 	}
@@ -275,7 +290,10 @@ func (e *executor) readState(ctx context.Context) (*clusterState, error) {
 	for _, r := range replies {
 		n := cs.nodes[r.id]
 		if r.err != nil {
-			e.pool.drop(n.addr, nil) // no move runs while the state is read
+			// Dial again next time. A move using this client meanwhile
+			// (the check before SETSLOT NODE reads the state while other
+			// moves run) gets ErrClosing, which it retries.
+			e.pool.drop(n.addr, nil)
 			continue
 		}
 		var self *topology.NodeFacts
