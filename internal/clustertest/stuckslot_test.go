@@ -79,9 +79,11 @@ func TestStressMoveThenFailover(t *testing.T) {
 // TestStressNotClaimedThenFailover sets the mark on r for sure: CLUSTER
 // DELSLOTS s on p, until r received a PONG of p without s, then CLUSTER
 // ADDSLOTS s on p (p's slots, as r knows them, never changed: the mark
-// stays), then p is paused until r is promoted, and resumed.
+// stays), then p is paused until r is promoted, and resumed. With
+// CLUSTERTEST_STUCKSLOT_SCRUB=1 r is restarted after the ADDSLOTS.
 func TestStressNotClaimedThenFailover(t *testing.T) {
 	runs := stuckRuns(t)
+	scrub := os.Getenv("CLUSTERTEST_STUCKSLOT_SCRUB") == "1"
 	stuck := stuckLoop(t, runs, func(ctx context.Context, c *Cluster, p, r *Node) []uint16 {
 		have, err := c.SlotsOf(ctx, p)
 		require.NoError(t, err)
@@ -95,9 +97,13 @@ func TestStressNotClaimedThenFailover(t *testing.T) {
 		_, err = c.Do(ctx, p, "CLUSTER", "ADDSLOTS", strconv.Itoa(int(s)))
 		require.NoError(t, err)
 		require.NoError(t, c.WaitHealthy(ctx))
+		if scrub {
+			require.NoError(t, c.Kill(r))
+			require.NoError(t, c.Restart(ctx, r))
+		}
 		return []uint16{s}
 	})
-	t.Logf("%d of %d runs left the promoted replica without slots", stuck, runs)
+	t.Logf("%d of %d runs left the promoted replica without slots (scrub=%v)", stuck, runs, scrub)
 }
 
 // waitPong waits until viewer has received a PONG from n after since.
