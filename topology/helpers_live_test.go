@@ -297,3 +297,22 @@ func closedAddrs(t testing.TB, n int) []string {
 	}
 	return out
 }
+
+// reshapeCluster starts a private 3-primary cluster, stopped at the end of
+// the test, for a test that moves slots (after clustertest.Need(t,
+// cluster), so it skips like the others without a server). The shared
+// cluster's replicas are promoted by the failover tests: on Redis
+// 7.0.13-7.0.15 a replica of a primary that imported slots may carry a
+// stale "owner not claiming" flag for the last slot imported, and once
+// promoted lose that slot for good when its old primary comes back (see
+// clustertest's TestReshapes).
+func reshapeCluster(t *testing.T) *clustertest.Cluster {
+	t.Helper()
+	clustertest.Need(t, cluster)
+	ctx, cancel := context.WithTimeout(context.Background(), clustertest.StartTimeout)
+	defer cancel()
+	c, err := clustertest.Start(ctx, clustertest.Options{Primaries: 3})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, c.Stop()) })
+	return c
+}

@@ -52,8 +52,10 @@ func TestLiveMatchesEveryNode(t *testing.T) {
 
 // TestLiveMoveSlots moves 1,000 slots behind the refresher's back; a
 // Trigger makes the snapshot follow, and the diff names the moved slots.
+// Like every test that moves slots, it uses a cluster of its own
+// (reshapeCluster).
 func TestLiveMoveSlots(t *testing.T) {
-	c := clustertest.Need(t, cluster)
+	c := reshapeCluster(t)
 	ctx := liveCtx(t, 60*time.Second)
 	rec := &eventRecorder{}
 	r := newLive(ctx, t, c, Options{Period: NoPeriodicRefresh, Observer: rec})
@@ -166,9 +168,10 @@ func TestLiveKillFailoverRestart(t *testing.T) {
 
 // TestLiveNodeJoinsAndLeaves: a new node gets slots, then gives them back
 // and leaves; the snapshot follows both, and the loader closes its
-// connection to the node that left.
+// connection to the node that left (on a cluster of its own,
+// reshapeCluster).
 func TestLiveNodeJoinsAndLeaves(t *testing.T) {
-	c := clustertest.Need(t, cluster)
+	c := reshapeCluster(t)
 	ctx := liveCtx(t, 90*time.Second)
 	r := newLive(ctx, t, c, Options{Period: NoPeriodicRefresh, NodesPerRefresh: 16})
 	ps, err := c.Primaries(ctx)

@@ -99,9 +99,10 @@ func TestLiveTriggerStorm(t *testing.T) {
 
 // TestLivePeriodicDigest: a periodic refresh whose digests did not change
 // skips the rebuild; once the cluster changed behind the refresher's back,
-// the next periodic refresh rebuilds.
+// the next periodic refresh rebuilds (on a cluster of its own,
+// reshapeCluster).
 func TestLivePeriodicDigest(t *testing.T) {
-	c := clustertest.Need(t, cluster)
+	c := reshapeCluster(t)
 	ctx := liveCtx(t, 60*time.Second)
 	rec := &eventRecorder{}
 	r := newLive(ctx, t, c, Options{Period: 200 * time.Millisecond, Observer: rec})

@@ -243,7 +243,7 @@ func (c *Cluster) checkHealthy(ctx context.Context) error {
 			return err
 		}
 		if state != "ok" {
-			return fmt.Errorf("%s: cluster_state:%s", n, state)
+			return fmt.Errorf("%s: cluster_state:%s%s", n, state, c.unassignedInOwnView(ctx, n))
 		}
 		v, err := c.view(ctx, n)
 		if err != nil {
@@ -333,6 +333,32 @@ func (c *Cluster) checkHealthy(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// unassignedInOwnView describes the slots no node owns in n's own CLUSTER
+// NODES, or returns "" if there are none (or n cannot be asked). A node
+// in cluster_state:fail whose view lacks slots every other node gives to
+// a running primary is stuck: Redis never reassigns them by itself (see
+// TestReshapes for the Redis 7.0 sequence that leaves a promoted replica
+// so); CLUSTER ADDSLOTS on the owner repairs it.
+func (c *Cluster) unassignedInOwnView(ctx context.Context, n *Node) string {
+	v, err := c.view(ctx, n)
+	if err != nil {
+		return ""
+	}
+	set := slots.FullSet()
+	for _, l := range v {
+		if !l.master {
+			continue
+		}
+		for _, r := range l.slots {
+			set.RemoveRange(slots.Range{Start: slots.Slot(r[0]), End: slots.Slot(r[1])})
+		}
+	}
+	if set.Empty() {
+		return ""
+	}
+	return ", slots unassigned in its own view: " + slots.FormatRanges(set.Ranges(), " ")
 }
 
 func role(l nodeLine) string {
