@@ -180,6 +180,23 @@
 // Otherwise the key-by-key path is used; ModeAtomic refuses instead
 // (ErrAtomicUnsupported), ModeKeys never asks.
 //
+// # After a run: replicas to restart
+//
+// Redis 7.0.13 to 7.0.15 and 7.2.0 to 7.2.3 have a bug (fixed by
+// redis/redis#12564 in 7.2.4; Valkey never had it): a replica of a
+// primary that imports slots may keep, in memory, a stale mark that the
+// owner of one of them (the last one imported, as a rule) no longer
+// claims it. If that replica is promoted later and its old primary comes
+// back with its old claim, the new primary gives the slot away, deletes
+// its keys, and ends up with the slot unassigned in its own view: its
+// shard answers CLUSTERDOWN (cluster_state:fail) until an operator runs
+// CLUSTER ADDSLOTS there. Nothing shows the mark before; a restart of the
+// replica clears it. So after a run on such a version, Result.Restart
+// names the replicas of the primaries that imported slots (and
+// `slotctl apply` prints them): restart them one at a time. Reproduced
+// here on 7.0.15 in about 1 of 13 to 1 of 70 move-then-failover
+// sequences; redis-cli --cluster reshard is exposed the same way.
+//
 // # Progress
 //
 // Options.Observer receives an Event before each step, after each MIGRATE

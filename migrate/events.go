@@ -288,6 +288,11 @@ type Result struct {
 	// the slots moved all the same, and these nodes learn their new
 	// owners by gossip once they are reachable.
 	Untold []string `json:"untold,omitempty"`
+	// Restart lists the replicas to restart (one at a time) after the
+	// run, on Redis versions whose replicas may lose a slot their primary
+	// imported at a later failover (see Restart). Empty on other
+	// versions, and for primaries without replicas.
+	Restart []Restart `json:"restart,omitempty"`
 	// Open lists the slots of the plan left open when Apply returned an
 	// error (empty on success).
 	Open []OpenSlot `json:"open,omitempty"`

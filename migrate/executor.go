@@ -49,6 +49,10 @@ type executor struct {
 	untoldMu sync.Mutex
 	untold   map[string]bool
 
+	// importers holds the targets SETSLOT NODE was sent to (restarts).
+	importMu  sync.Mutex
+	importers map[string]bool
+
 	// nodes are the nodes of the first state read (read-only after it).
 	nodes map[string]*nodeState
 }
@@ -93,13 +97,14 @@ func Apply(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 	if err != nil {
 		return res, err
 	}
-	e := &executor{opts: o, pool: newPool(o), plan: p, caps: map[string]Capability{}, untold: map[string]bool{}}
+	e := &executor{opts: o, pool: newPool(o), plan: p, caps: map[string]Capability{}, untold: map[string]bool{}, importers: map[string]bool{}}
 	defer e.pool.close()
 	err = e.run(ctx, res)
 	res.Slots = int(e.slotsMoved.Load())
 	res.AtomicSlots = int(e.atomicSlots.Load())
 	res.Keys = e.keys.Load()
 	res.Untold = e.untoldNodes()
+	res.Restart = e.restarts(ctx)
 	if err != nil {
 		if ctx.Err() != nil && !errors.Is(err, ErrStopped) {
 			err = fmt.Errorf("%w (%w): %w", ErrStopped, ctx.Err(), err)
@@ -776,6 +781,7 @@ func (e *executor) assign(ctx context.Context, w *moveWork, base Event, ss []slo
 	ev := base
 	ev.Kind = EventStep
 	ev.Step = StepNodeTarget
+	e.imported(w.dst.id)
 	if s, err := e.pipe(ctx, ev, w.dst.addr, ss, node, nil, nil); err != nil {
 		return e.stepErr(w, s, StepNodeTarget, "", err, "keys moved; importing on the target, migrating on the source")
 	}

@@ -102,6 +102,7 @@ type nodeState struct {
 	migratePort int
 	reached     bool
 	primary     bool
+	primaryOf   string // a replica's primary, as the seed sees it
 	failed      bool
 	epoch       uint64
 	own         slots.Set // slots the node serves by its own account
@@ -202,7 +203,7 @@ func (e *executor) readStateFrom(ctx context.Context, seeds []string, skip func(
 	if len(seeds) == 0 {
 		for id, k := range e.nodes {
 			cs.nodes[id] = &nodeState{id: id, addr: k.addr, migrateHost: k.migrateHost, migratePort: k.migratePort,
-				primary: k.primary, failed: k.failed, migrating: map[slots.Slot]string{}, importing: map[slots.Slot]string{}}
+				primary: k.primary, primaryOf: k.primaryOf, failed: k.failed, migrating: map[slots.Slot]string{}, importing: map[slots.Slot]string{}}
 		}
 	}
 	add := func(f *topology.NodeFacts) *nodeState {
@@ -233,6 +234,7 @@ func (e *executor) readStateFrom(ctx context.Context, seeds []string, skip func(
 		}
 		n := add(f)
 		n.primary = f.Primary
+		n.primaryOf = f.PrimaryID
 		n.failed = f.Fail
 	}
 	// Seed's view of owners, for slots whose owner does not answer.

@@ -108,6 +108,7 @@ func runApply(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	opts.Observer = pr.observe
 	res, err := migrate.Apply(ctx, p, opts)
 	pr.finish(res, err)
+	printAfterApply(stderr, res)
 	if err != nil {
 		msg := d.redact(err.Error())
 		if errors.Is(err, migrate.ErrInvalidOptions) {
@@ -123,6 +124,23 @@ func runApply(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	fmt.Fprintf(stderr, "done: %d slots moved (%d already done), %d keys, in %v\n", res.Slots, res.AlreadyDone, res.Keys, res.Elapsed.Round(time.Millisecond))
 	return 0
+}
+
+// printAfterApply tells what the operator should know after a run
+// besides its outcome: the primaries that were not told the new owners
+// (they learn them by gossip), and the replicas to restart (see
+// migrate.Restart).
+func printAfterApply(w io.Writer, res *migrate.Result) {
+	if len(res.Untold) > 0 {
+		fmt.Fprintf(w, "not told the new owners (unreachable; they learn them by gossip): %s\n", strings.Join(res.Untold, ", "))
+	}
+	if len(res.Restart) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "restart these replicas, one at a time, before the next failover: on Redis %s a replica of a primary that imported slots may lose one of them when it is promoted (redis/redis#12564, fixed in 7.2.4):\n", res.Restart[0].Version)
+	for _, r := range res.Restart {
+		fmt.Fprintf(w, "  %s %s (replica of %s)\n", r.Addr, r.Replica, r.Primary)
+	}
 }
 
 // applyFlagErrors checks the flags that become migrate.Options (as

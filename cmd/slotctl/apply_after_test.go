@@ -1,0 +1,26 @@
+package main
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/slotrouter/slotrouter/migrate"
+)
+
+// TestPrintAfterApply: the nodes not told the new owners, and the
+// replicas to restart, are named after a run; nothing is said when there
+// are none.
+func TestPrintAfterApply(t *testing.T) {
+	var b bytes.Buffer
+	printAfterApply(&b, &migrate.Result{})
+	assert.Empty(t, b.String())
+	printAfterApply(&b, &migrate.Result{
+		Untold:  []string{"c1", "c2"},
+		Restart: []migrate.Restart{{Replica: "r1", Addr: "127.0.0.1:7003", Primary: "b1", Version: "7.0.15"}},
+	})
+	assert.Equal(t, "not told the new owners (unreachable; they learn them by gossip): c1, c2\n"+
+		"restart these replicas, one at a time, before the next failover: on Redis 7.0.15 a replica of a primary that imported slots may lose one of them when it is promoted (redis/redis#12564, fixed in 7.2.4):\n"+
+		"  127.0.0.1:7003 r1 (replica of b1)\n", b.String())
+}

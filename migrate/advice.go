@@ -1,0 +1,96 @@
+package migrate
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Restart names a replica to restart after a run (Result.Restart): on
+// the Redis versions whose replicas may keep a stale "owner not claiming"
+// mark on a slot their primary imported (7.0.13 to 7.0.15 and 7.2.0 to
+// 7.2.3; fixed by redis/redis#12564 in 7.2.4), such a replica, promoted
+// later while its old primary comes back with its old claim, drops that
+// slot and its keys and leaves the cluster failing (cluster_state:fail)
+// until an operator adds the slot back. The mark lives in memory only: a
+// rolling restart of the importing primaries' replicas clears it.
+type Restart struct {
+	// Replica and Addr are the replica's node id and dialable address.
+	Replica string `json:"replica"`
+	Addr    string `json:"addr,omitempty"`
+	// Primary is the id of the primary that imported slots.
+	Primary string `json:"primary"`
+	// Version is the primary's server version.
+	Version string `json:"version"`
+}
+
+// staleNotClaiming reports whether a server of this kind and version has
+// the bug Restart describes.
+func staleNotClaiming(c Capability) bool {
+	if c.Server != "" && c.Server != "redis" {
+		return false // Valkey forked from 7.2.4: fixed
+	}
+	v := strings.Split(c.Version, ".")
+	if len(v) < 3 {
+		return false
+	}
+	var n [3]int
+	for i := range n {
+		x, err := strconv.Atoi(v[i])
+		if err != nil {
+			return false
+		}
+		n[i] = x
+	}
+	switch {
+	case n[0] == 7 && n[1] == 0:
+		return n[2] >= 13
+	case n[0] == 7 && n[1] == 2:
+		return n[2] <= 3
+	}
+	return false
+}
+
+// imported notes that SETSLOT NODE made id import slots (its replicas
+// may keep the mark Restart describes).
+func (e *executor) imported(id string) {
+	e.importMu.Lock()
+	e.importers[id] = true
+	e.importMu.Unlock()
+}
+
+// restarts lists the replicas to restart after the run (see Restart):
+// those of the primaries that imported slots on an affected version. A
+// primary whose version cannot be read within CommandTimeout is left out.
+func (e *executor) restarts(ctx context.Context) []Restart {
+	e.importMu.Lock()
+	ids := make([]string, 0, len(e.importers))
+	for id := range e.importers {
+		ids = append(ids, id)
+	}
+	e.importMu.Unlock()
+	slices.Sort(ids)
+	var out []Restart
+	for _, id := range ids {
+		p := e.nodes[id]
+		if p == nil {
+			continue
+		}
+		// Known already in ModeAuto; else one INFO and COMMAND INFO,
+		// bounded: a node that does not answer now is left out.
+		cctx, cancel := context.WithTimeout(ctx, e.opts.CommandTimeout)
+		c, err := e.capability(cctx, p)
+		cancel()
+		if err != nil || !staleNotClaiming(c) {
+			continue
+		}
+		for _, n := range e.nodes {
+			if n.primaryOf == id && !n.primary {
+				out = append(out, Restart{Replica: n.id, Addr: n.addr, Primary: id, Version: c.Version})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b Restart) int { return strings.Compare(a.Primary+a.Replica, b.Primary+b.Replica) })
+	return out
+}
