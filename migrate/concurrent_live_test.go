@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/slotrouter/slotrouter/internal/clustertest"
+	"github.com/slotrouter/slotrouter/router"
 	"github.com/slotrouter/slotrouter/slots"
 	"github.com/slotrouter/slotrouter/slots/plan"
 )
@@ -41,18 +42,11 @@ func waitFor(ctx context.Context, ch, other <-chan struct{}) {
 // change (build tag audit3) both ran to the end and keys were lost
 // ("redis nil message") or the nodes disagreed on the owner.
 func TestConcurrentDifferentPlans(t *testing.T) {
-	c := startCluster(t, clustertest.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	l := layoutOf(t, ctx, c)
-	a, b, cc := l.Nodes[0], l.Nodes[1], l.Nodes[2]
-	s := a.Slots[0].Start
-	rs := []slots.Range{{Start: s, End: s}}
-	rc := newRouter(t, ctx, c)
-	tags := slotTags()
-	fillSlots(t, ctx, rc, tags, rs, 20, 1)
-	p1 := handPlan(t, l, []plan.Move{{Source: a.ID, Target: b.ID, Ranges: plan.Ranges(rs)}})
-	p2 := handPlan(t, l, []plan.Move{{Source: a.ID, Target: cc.ID, Ranges: plan.Ranges(rs)}})
+	c, l, rc, tags, rs, p1, p2 := twoPlansOnOneSlot(t, ctx)
+	_, b, cc := l.Nodes[0], l.Nodes[1], l.Nodes[2]
+	s := rs[0].Start
 
 	p1Done, p2Done := make(chan struct{}), make(chan struct{})
 	p1Checked := make(chan struct{}) // P1 passed its check before opening
@@ -131,18 +125,11 @@ func TestConcurrentDifferentPlans(t *testing.T) {
 // at the source's MIGRATING), once when it starts after (refused when it
 // reads the cluster, also ErrPlanMismatch). P1 then finishes.
 func TestConcurrentRefused(t *testing.T) {
-	c := startCluster(t, clustertest.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	l := layoutOf(t, ctx, c)
+	c, l, rc, tags, rs, p1, p2 := twoPlansOnOneSlot(t, ctx)
 	a, b, cc := l.Nodes[0], l.Nodes[1], l.Nodes[2]
-	s := a.Slots[0].Start
-	rs := []slots.Range{{Start: s, End: s}}
-	rc := newRouter(t, ctx, c)
-	tags := slotTags()
-	fillSlots(t, ctx, rc, tags, rs, 20, 1)
-	p1 := handPlan(t, l, []plan.Move{{Source: a.ID, Target: b.ID, Ranges: plan.Ranges(rs)}})
-	p2 := handPlan(t, l, []plan.Move{{Source: a.ID, Target: cc.ID, Ranges: plan.Ranges(rs)}})
+	s := rs[0].Start
 
 	p1Done, p2Done := make(chan struct{}), make(chan struct{})
 	p2Read := make(chan struct{})
@@ -202,4 +189,23 @@ func TestConcurrentRefused(t *testing.T) {
 	requireOwners(t, ctx, c, p1.Final())
 	requireNoOpenSlot(t, ctx, c)
 	requireSlots(t, ctx, c, rc, tags, rs, 20, 1)
+}
+
+// twoPlansOnOneSlot starts a 3-primary cluster A, B, C, writes 20 keys
+// into A's first slot s, and returns the cluster, its layout, a router
+// client, the slot tags, s as a range, and two plans moving s: A -> B and
+// A -> C.
+func twoPlansOnOneSlot(t *testing.T, ctx context.Context) (*clustertest.Cluster, *plan.Layout, *router.Client, []string, []slots.Range, *plan.Plan, *plan.Plan) {
+	t.Helper()
+	c := startCluster(t, clustertest.Options{})
+	l := layoutOf(t, ctx, c)
+	a, b, cc := l.Nodes[0], l.Nodes[1], l.Nodes[2]
+	s := a.Slots[0].Start
+	rs := []slots.Range{{Start: s, End: s}}
+	rc := newRouter(t, ctx, c)
+	tags := slotTags()
+	fillSlots(t, ctx, rc, tags, rs, 20, 1)
+	p1 := handPlan(t, l, []plan.Move{{Source: a.ID, Target: b.ID, Ranges: plan.Ranges(rs)}})
+	p2 := handPlan(t, l, []plan.Move{{Source: a.ID, Target: cc.ID, Ranges: plan.Ranges(rs)}})
+	return c, l, rc, tags, rs, p1, p2
 }
