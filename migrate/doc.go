@@ -178,7 +178,8 @@
 // already half-moved by the key-by-key path; it then polls the two nodes'
 // CLUSTER NODES until the target serves the slots and the source does not.
 // Otherwise the key-by-key path is used; ModeAtomic refuses instead
-// (ErrAtomicUnsupported), ModeKeys never asks.
+// (ErrAtomicUnsupported), ModeKeys never asks (it reads the versions of
+// the primaries that imported slots only at the end, for Result.Restart).
 //
 // # After a run: replicas to restart
 //
