@@ -295,8 +295,12 @@ func (e *executor) awaitExclusive(ctx context.Context, w *moveWork, base Event, 
 			// The primaries of the first read, all at once. Nodes that
 			// already failed a SETSLOT NODE of this run (frozen) are left
 			// out, so that they cost their timeout once per run, not once
-			// per round.
-			cs, err = e.readStateFrom(ctx, nil, func(id string) bool { return !e.nodes[id].primary || e.isUntold(id) })
+			// per round; but never this move's source or target, whose
+			// state is the point (a bystander of an earlier move may be
+			// the source of this one).
+			cs, err = e.readStateFrom(ctx, nil, func(id string) bool {
+				return id != w.src.id && id != w.dst.id && (!e.nodes[id].primary || e.isUntold(id))
+			})
 			if err != nil {
 				return err
 			}

@@ -133,7 +133,8 @@
 //     is our target is not a conflict: another run of the same move (the
 //     same plan run twice at once) finished it, and this run goes on.
 //   - Before SETSLOT NODE it reads every primary (those of the read at
-//     the start, less those that failed a SETSLOT NODE of this run): the
+//     the start, less the bystanders that failed a SETSLOT NODE of this
+//     run, but always the move's source and target): the
 //     slot must still be migrating to our target, and no other primary
 //     may be importing it from our source (a run that lost the race and
 //     is still giving its keys back). It waits for that (each wait is an
