@@ -63,6 +63,9 @@ func (e *executor) imported(id string) {
 // restarts lists the replicas to restart after the run (see Restart):
 // those of the primaries that imported slots on an affected version. A
 // primary whose version cannot be read within CommandTimeout is left out.
+// After a stop (ctx done) the versions are still read, as openSlots
+// reads the open slots, within stateReadTimeout in all: the slots
+// imported before the stop left the mark all the same.
 func (e *executor) restarts(ctx context.Context) []Restart {
 	e.importMu.Lock()
 	ids := make([]string, 0, len(e.importers))
@@ -70,7 +73,15 @@ func (e *executor) restarts(ctx context.Context) []Restart {
 		ids = append(ids, id)
 	}
 	e.importMu.Unlock()
+	if len(ids) == 0 {
+		return nil
+	}
 	slices.Sort(ids)
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), stateReadTimeout)
+		defer cancel()
+	}
 	var out []Restart
 	for _, id := range ids {
 		p := e.nodes[id]

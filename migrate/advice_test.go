@@ -56,3 +56,42 @@ func TestApplyNamesReplicasToRestart(t *testing.T) {
 	}
 	assert.Equal(t, []Restart{{Replica: reps[0].ID, Addr: reps[0].Addr, Primary: b.ID, Version: version}}, res.Restart)
 }
+
+// TestStoppedRunNamesReplicasToRestart: a run stopped (ctx cancelled)
+// after its target imported a slot still names the target's replica to
+// restart, as it still lists the open slots: the mark is there all the
+// same. ModeKeys, so that the server's version was not read during the
+// run.
+func TestStoppedRunNamesReplicasToRestart(t *testing.T) {
+	c := startCluster(t, clustertest.Options{Primaries: 2, Replicas: 1})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	l := layoutOf(t, ctx, c)
+	a, b := l.Nodes[0], l.Nodes[1]
+	s := a.Slots[0].Start
+	p := handPlan(t, l, []plan.Move{{Source: a.ID, Target: b.ID, Ranges: plan.Ranges([]slots.Range{{Start: s, End: s + 2}})}})
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	res, err := Apply(rctx, p, Options{Seeds: c.Addrs()[:1], Mode: ModeKeys, SlotsPerRound: 1, Observer: func(e Event) {
+		if e.Kind == EventSlotsDone {
+			stop()
+		}
+	}})
+	require.ErrorIs(t, err, ErrStopped)
+	require.Positive(t, res.Slots, "the target imported a slot before the stop")
+
+	target := c.NodeByAddr(b.Addr)
+	require.NotNil(t, target)
+	m, err := c.Do(ctx, target, "INFO", "server")
+	require.NoError(t, err)
+	info, err := m.ToString()
+	require.NoError(t, err)
+	server, version := parseInfoServer(info)
+	if !staleNotClaiming(Capability{Server: server, Version: version}) {
+		t.Skipf("%s %s does not have the bug", server, version)
+	}
+	reps, err := c.ReplicasOf(ctx, target)
+	require.NoError(t, err)
+	require.Len(t, reps, 1)
+	assert.Equal(t, []Restart{{Replica: reps[0].ID, Addr: reps[0].Addr, Primary: b.ID, Version: version}}, res.Restart)
+}

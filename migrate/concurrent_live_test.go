@@ -209,3 +209,37 @@ func twoPlansOnOneSlot(t *testing.T, ctx context.Context) (*clustertest.Cluster,
 	p2 := handPlan(t, l, []plan.Move{{Source: a.ID, Target: cc.ID, Ranges: plan.Ranges(rs)}})
 	return c, l, rc, tags, rs, p1, p2
 }
+
+// TestConcurrentSameMove: two Applys of the same plan (A -> B, 20 keys,
+// batches of 5), as when an operator runs it again while the first run
+// is still going. X moves a first batch; then (its hook, no sleep) Y runs
+// the same plan from start to end: it resumes X's open slot, drains the
+// rest and assigns it to B. X, at its next batch boundary, finds the
+// source no longer migrating the slot and B its owner: the move it was
+// making is done, not taken over by another move. X must not fail with
+// ErrConflict (there is nobody to give keys back to: B is our target);
+// it finishes (SETSLOT NODE is idempotent) and every key is on B.
+func TestConcurrentSameMove(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, _, rc, tags, rs, p1, _ := twoPlansOnOneSlot(t, ctx)
+
+	var once sync.Once
+	var errY error
+	oX := Options{Seeds: c.Addrs()[:1], Mode: ModeKeys, KeysPerBatch: 5, SlotsPerRound: 1}
+	oX.Observer = func(e Event) {
+		if e.Kind == EventKeys {
+			once.Do(func() {
+				_, errY = Apply(ctx, p1, Options{Seeds: c.Addrs()[:1], Mode: ModeKeys, KeysPerBatch: 5, SlotsPerRound: 1})
+			})
+		}
+	}
+	_, errX := Apply(ctx, p1, oX)
+	t.Logf("Y (run inside X): %v", errY)
+	t.Logf("X: %v", errX)
+	require.NoError(t, errY)
+	require.NoError(t, errX, "the same move finished by another run is done, not a conflict")
+	requireOwners(t, ctx, c, p1.Final())
+	requireNoOpenSlot(t, ctx, c)
+	requireSlots(t, ctx, c, rc, tags, rs, 20, 1)
+}

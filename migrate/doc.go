@@ -129,9 +129,12 @@
 //     slot; the source itself would answer ASK for keys it does not hold),
 //     or to the slot's owner when nobody migrates it any more, close the
 //     slot on our target only (SETSLOT STABLE), and fail with ErrConflict
-//     naming the other node.
+//     naming the other node. A slot nobody migrates any more whose owner
+//     is our target is not a conflict: another run of the same move (the
+//     same plan run twice at once) finished it, and this run goes on.
 //   - Before SETSLOT NODE it reads every primary (those of the read at
-//     the start, less those that failed a SETSLOT NODE of this run): the
+//     the start, less the bystanders that failed a SETSLOT NODE of this
+//     run, but always the move's source and target): the
 //     slot must still be migrating to our target, and no other primary
 //     may be importing it from our source (a run that lost the race and
 //     is still giving its keys back). It waits for that (each wait is an

@@ -191,6 +191,7 @@ type applyLine struct {
 	Slot      int      `json:"slot"`
 	Slots     int      `json:"slots,omitempty"`
 	Atomic    bool     `json:"atomic,omitempty"`
+	Node      string   `json:"node,omitempty"` // others-failed: the primary not told
 	Attempt   int      `json:"attempt,omitempty"`
 	Error     string   `json:"error,omitempty"`
 	DoneSlots int      `json:"done_slots"`
@@ -237,7 +238,7 @@ func (p *applyProgress) observe(e migrate.Event) {
 		}
 		sps, kps, eta := p.rates()
 		l := applyLine{Event: e.Kind.String(), Batch: e.Batch, Source: e.Source, Target: e.Target,
-			Slot: int(e.Slot), Slots: e.Slots, Atomic: e.Atomic, Attempt: e.Attempt,
+			Slot: int(e.Slot), Slots: e.Slots, Atomic: e.Atomic, Node: e.Node, Attempt: e.Attempt,
 			DoneSlots: p.done, Total: p.total, Keys: p.keys, SlotsPerS: applyRound1(sps), KeysPerS: applyRound1(kps), ETASec: eta,
 			Time: e.Time.UTC().Format(time.RFC3339Nano)}
 		if e.Step != migrate.StepNone {

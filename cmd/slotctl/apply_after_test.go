@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/slotrouter/slotrouter/migrate"
 )
@@ -23,4 +25,17 @@ func TestPrintAfterApply(t *testing.T) {
 	assert.Equal(t, "not told the new owners (unreachable; they learn them by gossip): c1, c2\n"+
 		"restart these replicas, one at a time, before the next failover: on Redis 7.0.15 a replica of a primary that imported slots may lose one of them when it is promoted (redis/redis#12564, fixed in 7.2.4):\n"+
 		"  127.0.0.1:7003 r1 (replica of b1)\n", b.String())
+}
+
+// TestProgressNamesUntoldNode: the JSON progress line of an
+// EventOthersFailed names the primary that was not told (Event.Node): its
+// error alone does not when the node was skipped (migrate.ErrSkipped).
+func TestProgressNamesUntoldNode(t *testing.T) {
+	var b bytes.Buffer
+	pr := &applyProgress{w: &b, json: true, redact: func(s string) string { return s }, pairs: map[string]bool{}}
+	pr.observe(migrate.Event{Kind: migrate.EventOthersFailed, Step: migrate.StepNodeOthers, Node: "c1", Slot: 7, Slots: 1, Err: migrate.ErrSkipped})
+	var l map[string]any
+	require.NoError(t, json.Unmarshal(b.Bytes(), &l), b.String())
+	assert.Equal(t, "others-failed", l["event"])
+	assert.Equal(t, "c1", l["node"], b.String())
 }

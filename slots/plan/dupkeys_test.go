@@ -46,3 +46,37 @@ func TestParseDuplicateKeys(t *testing.T) {
 	_, err = ParseLayout([]byte(`{"nodes":[],"nodes":[{"id":"a","slots":["0-16383"]}]}`))
 	assert.ErrorContains(t, err, `duplicate key "nodes" in $`)
 }
+
+const dupOK = `{"version":2,"kind":"reshard","before":{"a":["0-16383"],"b":[]},` +
+	`"moves":[{"source":"a","target":"b","ranges":["0-9"],"slots":10}],"batches":[[0]],` +
+	`"final":{"a":["10-16383"],"b":["0-9"]},"summary":{"slots_moved":10,"moves":1,"batches":1}}`
+
+// TestParseDuplicateKeysFold: a field's name spelt with a rune that
+// encoding/json folds to the same name (U+017F, the long s, folds to
+// "s") is the same field, so a repeat is refused.
+func TestParseDuplicateKeysFold(t *testing.T) {
+	in := strings.Replace(dupOK, `"source":"a"`, `"source":"b","\u017fource":"a"`, 1)
+	p, err := ParsePlan([]byte(in))
+	require.ErrorIs(t, err, ErrInvalidPlan, "decoded as %+v", p)
+	assert.ErrorContains(t, err, "duplicate key \"\u017fource\" in $.moves[0]")
+
+	const layout = `{"nodes":[{"id":"a","slots":["0-16383"]},{"id":"b","\u017flots":[]}]}`
+	_, err = ParseLayout([]byte(layout))
+	require.NoError(t, err)
+	_, err = ParseLayout([]byte(strings.Replace(layout, `"\u017flots":[]`, `"slots":[],"\u017flots":[]`, 1)))
+	require.ErrorIs(t, err, ErrInvalidLayout)
+	assert.ErrorContains(t, err, "duplicate key \"\u017flots\" in $.nodes[1]")
+}
+
+// TestParseNodeIDsLikeFields: node ids that happen to be a field's name
+// in two cases are map keys, not fields: a plan with them, as Marshal
+// writes it, is accepted.
+func TestParseNodeIDsLikeFields(t *testing.T) {
+	in := strings.ReplaceAll(strings.ReplaceAll(dupOK, `"a"`, `"Slots"`), `"b"`, `"slots"`)
+	p, err := ParsePlan([]byte(in))
+	require.NoError(t, err)
+	out, err := p.Marshal()
+	require.NoError(t, err)
+	_, err = ParsePlan(out)
+	require.NoError(t, err, "a plan written by Marshal")
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -202,7 +203,7 @@ func ParseLayout(data []byte) (*Layout, error) {
 	if err := dec.Decode(&l); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidLayout, err)
 	}
-	if err := duplicateKey(data, jsonFields(l)); err != nil {
+	if err := duplicateKey(data, reflect.TypeOf(l)); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidLayout, err)
 	}
 	if l == nil {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -513,7 +514,7 @@ func ParsePlan(data []byte) (*Plan, error) {
 		}
 		return nil, fmt.Errorf("%w: %v", ErrInvalidPlan, err)
 	}
-	if err := duplicateKey(data, jsonFields(docp)); err != nil {
+	if err := duplicateKey(data, reflect.TypeOf(docp)); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidPlan, err)
 	}
 	if docp == nil {
