@@ -137,9 +137,9 @@ func printAfterApply(w io.Writer, res *migrate.Result) {
 	if len(res.Restart) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "restart these replicas, one at a time, before the next failover: on Redis %s a replica of a primary that imported slots may lose one of them when it is promoted (redis/redis#12564, fixed in 7.2.4):\n", res.Restart[0].Version)
+	fmt.Fprintf(w, "restart these replicas, one at a time, before the next failover: on Redis 7.0.13-7.0.15 and 7.2.0-7.2.3 a replica of a primary that imported slots may lose one of them when it is promoted (redis/redis#12564, fixed in 7.2.4):\n")
 	for _, r := range res.Restart {
-		fmt.Fprintf(w, "  %s %s (replica of %s)\n", r.Addr, r.Replica, r.Primary)
+		fmt.Fprintf(w, "  %s %s (replica of %s, Redis %s)\n", r.Addr, r.Replica, r.Primary, r.Version)
 	}
 }
 

@@ -20,11 +20,15 @@ func TestPrintAfterApply(t *testing.T) {
 	assert.Empty(t, b.String())
 	printAfterApply(&b, &migrate.Result{
 		Untold:  []string{"c1", "c2"},
-		Restart: []migrate.Restart{{Replica: "r1", Addr: "127.0.0.1:7003", Primary: "b1", Version: "7.0.15"}},
+		Restart: []migrate.Restart{
+			{Replica: "r1", Addr: "127.0.0.1:7003", Primary: "b1", Version: "7.0.15"},
+			{Replica: "r2", Addr: "127.0.0.1:7004", Primary: "b2", Version: "7.2.3"},
+		},
 	})
 	assert.Equal(t, "not told the new owners (unreachable; they learn them by gossip): c1, c2\n"+
-		"restart these replicas, one at a time, before the next failover: on Redis 7.0.15 a replica of a primary that imported slots may lose one of them when it is promoted (redis/redis#12564, fixed in 7.2.4):\n"+
-		"  127.0.0.1:7003 r1 (replica of b1)\n", b.String())
+		"restart these replicas, one at a time, before the next failover: on Redis 7.0.13-7.0.15 and 7.2.0-7.2.3 a replica of a primary that imported slots may lose one of them when it is promoted (redis/redis#12564, fixed in 7.2.4):\n"+
+		"  127.0.0.1:7003 r1 (replica of b1, Redis 7.0.15)\n"+
+		"  127.0.0.1:7004 r2 (replica of b2, Redis 7.2.3)\n", b.String())
 }
 
 // TestProgressNamesUntoldNode: the JSON progress line of an
