@@ -19,7 +19,7 @@ func TestPrintAfterApply(t *testing.T) {
 	printAfterApply(&b, &migrate.Result{})
 	assert.Empty(t, b.String())
 	printAfterApply(&b, &migrate.Result{
-		Untold:  []string{"c1", "c2"},
+		Untold: []string{"c1", "c2"},
 		Restart: []migrate.Restart{
 			{Replica: "r1", Addr: "127.0.0.1:7003", Primary: "b1", Version: "7.0.15"},
 			{Replica: "r2", Addr: "127.0.0.1:7004", Primary: "b2", Version: "7.2.3"},
