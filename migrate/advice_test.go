@@ -30,31 +30,15 @@ func TestStaleNotClaimingVersions(t *testing.T) {
 // mark, the Result names that replica (and only it: the source's replica
 // imported nothing).
 func TestApplyNamesReplicasToRestart(t *testing.T) {
-	c := startCluster(t, clustertest.Options{Primaries: 2, Replicas: 1})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	l := layoutOf(t, ctx, c)
-	a, b := l.Nodes[0], l.Nodes[1]
-	s := a.Slots[0].Start
-	p := handPlan(t, l, []plan.Move{{Source: a.ID, Target: b.ID, Ranges: plan.Ranges([]slots.Range{{Start: s, End: s + 2}})}})
+	ctx, c, b, p := restartCase(t)
 	res, err := Apply(ctx, p, Options{Seeds: c.Addrs()[:1]})
 	require.NoError(t, err)
-
-	target := c.NodeByAddr(b.Addr)
-	require.NotNil(t, target)
-	reps, err := c.ReplicasOf(ctx, target)
-	require.NoError(t, err)
-	require.Len(t, reps, 1)
-	m, err := c.Do(ctx, target, "INFO", "server")
-	require.NoError(t, err)
-	info, err := m.ToString()
-	require.NoError(t, err)
-	server, version := parseInfoServer(info)
-	if !staleNotClaiming(Capability{Server: server, Version: version}) {
-		assert.Empty(t, res.Restart, "%s %s", server, version)
+	want, affected := wantRestart(t, ctx, c, b)
+	if !affected {
+		assert.Empty(t, res.Restart)
 		return
 	}
-	assert.Equal(t, []Restart{{Replica: reps[0].ID, Addr: reps[0].Addr, Primary: b.ID, Version: version}}, res.Restart)
+	assert.Equal(t, want, res.Restart)
 }
 
 // TestStoppedRunNamesReplicasToRestart: a run stopped (ctx cancelled)
@@ -63,13 +47,7 @@ func TestApplyNamesReplicasToRestart(t *testing.T) {
 // same. ModeKeys, so that the server's version was not read during the
 // run.
 func TestStoppedRunNamesReplicasToRestart(t *testing.T) {
-	c := startCluster(t, clustertest.Options{Primaries: 2, Replicas: 1})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	l := layoutOf(t, ctx, c)
-	a, b := l.Nodes[0], l.Nodes[1]
-	s := a.Slots[0].Start
-	p := handPlan(t, l, []plan.Move{{Source: a.ID, Target: b.ID, Ranges: plan.Ranges([]slots.Range{{Start: s, End: s + 2}})}})
+	ctx, c, b, p := restartCase(t)
 	rctx, stop := context.WithCancel(ctx)
 	defer stop()
 	res, err := Apply(rctx, p, Options{Seeds: c.Addrs()[:1], Mode: ModeKeys, SlotsPerRound: 1, Observer: func(e Event) {
@@ -79,19 +57,41 @@ func TestStoppedRunNamesReplicasToRestart(t *testing.T) {
 	}})
 	require.ErrorIs(t, err, ErrStopped)
 	require.Positive(t, res.Slots, "the target imported a slot before the stop")
+	want, affected := wantRestart(t, ctx, c, b)
+	if !affected {
+		t.Skip("this server does not have the bug")
+	}
+	assert.Equal(t, want, res.Restart)
+}
 
+// restartCase starts a 2x1 cluster and returns a plan moving 3 slots of
+// its first primary to the second, b.
+func restartCase(t *testing.T) (context.Context, *clustertest.Cluster, plan.Node, *plan.Plan) {
+	t.Helper()
+	c := startCluster(t, clustertest.Options{Primaries: 2, Replicas: 1})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	l := layoutOf(t, ctx, c)
+	a, b := l.Nodes[0], l.Nodes[1]
+	s := a.Slots[0].Start
+	p := handPlan(t, l, []plan.Move{{Source: a.ID, Target: b.ID, Ranges: plan.Ranges([]slots.Range{{Start: s, End: s + 2}})}})
+	return ctx, c, b, p
+}
+
+// wantRestart is the Result.Restart a run that moved slots into b should
+// report, and whether b's server has the bug at all.
+func wantRestart(t *testing.T, ctx context.Context, c *clustertest.Cluster, b plan.Node) ([]Restart, bool) {
+	t.Helper()
 	target := c.NodeByAddr(b.Addr)
 	require.NotNil(t, target)
+	reps, err := c.ReplicasOf(ctx, target)
+	require.NoError(t, err)
+	require.Len(t, reps, 1)
 	m, err := c.Do(ctx, target, "INFO", "server")
 	require.NoError(t, err)
 	info, err := m.ToString()
 	require.NoError(t, err)
 	server, version := parseInfoServer(info)
-	if !staleNotClaiming(Capability{Server: server, Version: version}) {
-		t.Skipf("%s %s does not have the bug", server, version)
-	}
-	reps, err := c.ReplicasOf(ctx, target)
-	require.NoError(t, err)
-	require.Len(t, reps, 1)
-	assert.Equal(t, []Restart{{Replica: reps[0].ID, Addr: reps[0].Addr, Primary: b.ID, Version: version}}, res.Restart)
+	want := []Restart{{Replica: reps[0].ID, Addr: reps[0].Addr, Primary: b.ID, Version: version}}
+	return want, staleNotClaiming(Capability{Server: server, Version: version})
 }
