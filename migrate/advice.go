@@ -52,14 +52,6 @@ func staleNotClaiming(c Capability) bool {
 	return false
 }
 
-// imported notes that SETSLOT NODE made id import slots (its replicas
-// may keep the mark Restart describes).
-func (e *executor) imported(id string) {
-	e.importMu.Lock()
-	e.importers[id] = true
-	e.importMu.Unlock()
-}
-
 // restarts lists the replicas to restart after the run (see Restart):
 // those of the primaries that imported slots on an affected version. A
 // primary whose version cannot be read within CommandTimeout is left out.
@@ -67,16 +59,10 @@ func (e *executor) imported(id string) {
 // reads the open slots, within stateReadTimeout in all: the slots
 // imported before the stop left the mark all the same.
 func (e *executor) restarts(ctx context.Context) []Restart {
-	e.importMu.Lock()
-	ids := make([]string, 0, len(e.importers))
-	for id := range e.importers {
-		ids = append(ids, id)
-	}
-	e.importMu.Unlock()
+	ids := e.importers.sorted()
 	if len(ids) == 0 {
 		return nil
 	}
-	slices.Sort(ids)
 	if ctx.Err() != nil {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), stateReadTimeout)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -46,10 +45,8 @@ func (e *executor) selfView(ctx context.Context, ev Event, addr string) (topolog
 	if err != nil {
 		return v, nil, err
 	}
-	for i := range v.Facts {
-		if v.Facts[i].Myself {
-			return v, &v.Facts[i], nil
-		}
+	if sf := myself(&v); sf != nil {
+		return v, sf, nil
 	}
 	return v, nil, fmt.Errorf("migrate: %s: CLUSTER NODES has no myself line", addr)
 }
@@ -153,17 +150,11 @@ func (e *executor) checkOursIn(ctx context.Context, w *moveWork, base Event, ss 
 	if err == nil {
 		v, err = topology.ParseNodes(text, w.src.addr)
 	}
-	var sf *topology.NodeFacts
-	for i := range v.Facts {
-		if v.Facts[i].Myself {
-			sf = &v.Facts[i]
-		}
-	}
-	if err != nil || sf == nil {
+	if err != nil || myself(&v) == nil {
 		// Unreadable: ask again, as a step of its own.
 		return e.checkOurs(ctx, w, base, ss)
 	}
-	return e.checkView(ctx, w, base, ss, v, sf)
+	return e.checkView(ctx, w, base, ss, v, myself(&v))
 }
 
 // checkView is the decision of checkOurs on the source's view v (sf its
@@ -224,15 +215,7 @@ func (e *executor) giveBack(ctx context.Context, w *moveWork, base Event, s slot
 	from := w.dst.addr
 	for pass := 0; pass < maxGiveBackPasses; pass++ {
 		for round := 0; round < maxDrainRounds; round++ {
-			var keys []string
-			err := e.attempt(ctx, ev, func(ctx context.Context) error {
-				m, err := e.pool.do(ctx, from, "CLUSTER", "GETKEYSINSLOT", itoa(s), strconv.Itoa(e.opts.KeysPerBatch))
-				if err != nil {
-					return err
-				}
-				keys, err = m.AsStrSlice()
-				return err
-			}, e.opts.CommandTimeout)
+			keys, err := e.keysIn(ctx, ev, from, s)
 			if err != nil {
 				return err
 			}
@@ -256,9 +239,7 @@ func (e *executor) giveBack(ctx context.Context, w *moveWork, base Event, s slot
 			return err
 		}
 		counts := make([]rueidis.RedisMessage, 1)
-		if _, err := e.pipe(ctx, ev, from, []slots.Slot{s}, func(s slots.Slot) []string {
-			return []string{"CLUSTER", "COUNTKEYSINSLOT", itoa(s)}
-		}, nil, counts); err != nil {
+		if _, err := e.pipe(ctx, ev, from, []slots.Slot{s}, countKeys, nil, counts); err != nil {
 			return err
 		}
 		n, err := counts[0].AsInt64()

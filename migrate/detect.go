@@ -252,11 +252,9 @@ func (e *executor) atomicDone(ctx context.Context, w *moveWork, ss []slots.Slot)
 			return slots.Set{}, err
 		}
 		var set slots.Set
-		for i := range v.Facts {
-			if v.Facts[i].Myself {
-				for _, r := range v.Facts[i].Ranges {
-					set.AddRange(r)
-				}
+		if self := myself(&v); self != nil {
+			for _, r := range self.Ranges {
+				set.AddRange(r)
 			}
 		}
 		return set, nil

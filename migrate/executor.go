@@ -46,12 +46,9 @@ type executor struct {
 
 	// untold holds the other primaries a SETSLOT NODE failed on
 	// (EventOthersFailed); they are skipped for the rest of the run.
-	untoldMu sync.Mutex
-	untold   map[string]bool
-
+	untold idSet
 	// importers holds the targets SETSLOT NODE was sent to (restarts).
-	importMu  sync.Mutex
-	importers map[string]bool
+	importers idSet
 
 	// nodes are the nodes of the first state read (read-only after it).
 	nodes map[string]*nodeState
@@ -97,13 +94,13 @@ func Apply(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 	if err != nil {
 		return res, err
 	}
-	e := &executor{opts: o, pool: newPool(o), plan: p, caps: map[string]Capability{}, untold: map[string]bool{}, importers: map[string]bool{}}
+	e := &executor{opts: o, pool: newPool(o), plan: p, caps: map[string]Capability{}}
 	defer e.pool.close()
 	err = e.run(ctx, res)
 	res.Slots = int(e.slotsMoved.Load())
 	res.AtomicSlots = int(e.atomicSlots.Load())
 	res.Keys = e.keys.Load()
-	res.Untold = e.untoldNodes()
+	res.Untold = e.untold.sorted()
 	res.Restart = e.restarts(ctx)
 	if err != nil {
 		if ctx.Err() != nil && !errors.Is(err, ErrStopped) {
@@ -561,21 +558,12 @@ func (e *executor) pipeTail(ctx context.Context, ev Event, addr string, ss []slo
 		}
 		var first error
 		for i, r := range c.DoMulti(ctx, cmds...) {
-			if i == len(ss) {
-				m, err := r.ToMessage()
-				if err != nil {
-					if retry.Classify(err).Kind == retry.KindConn || errors.Is(err, rueidis.ErrClosing) {
-						e.pool.drop(addr, c)
-					}
-					if first == nil {
-						first, bad = err, ss[0]
-					}
-				}
-				tailMsg = m
-				continue
+			isTail, at := i == len(ss), ss[0] // the tail's failure is the step's
+			if !isTail {
+				at = ss[i]
 			}
 			m, err := r.ToMessage()
-			if err != nil && tolerate != nil && tolerate(err) {
+			if err != nil && !isTail && tolerate != nil && tolerate(err) {
 				err = nil
 			}
 			if err != nil {
@@ -584,11 +572,14 @@ func (e *executor) pipeTail(ctx context.Context, ev Event, addr string, ss []slo
 				}
 				if first == nil || (!transient(ctx, err) && transient(ctx, first)) {
 					// A lasting error wins: retrying will not help.
-					first, bad = err, ss[i]
+					first, bad = err, at
 				}
 				continue
 			}
-			if out != nil {
+			switch {
+			case isTail:
+				tailMsg = m
+			case out != nil:
 				out[i] = m
 			}
 		}
@@ -734,9 +725,7 @@ func (e *executor) drainRound(ctx context.Context, w *moveWork, base Event, ss [
 	ev.Kind = EventStep
 	counts := make([]rueidis.RedisMessage, len(ss))
 	ev.Step = StepCount
-	if s, err := e.pipe(ctx, ev, src.addr, ss, func(s slots.Slot) []string {
-		return []string{"CLUSTER", "COUNTKEYSINSLOT", itoa(s)}
-	}, nil, counts); err != nil {
+	if s, err := e.pipe(ctx, ev, src.addr, ss, countKeys, nil, counts); err != nil {
 		return e.stepErr(w, s, StepCount, "", err, "importing on the target, migrating on the source")
 	}
 	keyed := ss
@@ -762,9 +751,7 @@ func (e *executor) drainRound(ctx context.Context, w *moveWork, base Event, ss [
 		}
 		keyed = next
 		counts = counts[:len(keyed)]
-		if s, err := e.pipe(ctx, ev, src.addr, keyed, func(s slots.Slot) []string {
-			return []string{"CLUSTER", "COUNTKEYSINSLOT", itoa(s)}
-		}, nil, counts); err != nil {
+		if s, err := e.pipe(ctx, ev, src.addr, keyed, countKeys, nil, counts); err != nil {
 			return e.stepErr(w, s, StepCount, "", err, "importing on the target, migrating on the source")
 		}
 	}
@@ -781,7 +768,7 @@ func (e *executor) assign(ctx context.Context, w *moveWork, base Event, ss []slo
 	ev := base
 	ev.Kind = EventStep
 	ev.Step = StepNodeTarget
-	e.imported(w.dst.id)
+	e.importers.add(w.dst.id) // its replicas may keep the mark Restart describes
 	if s, err := e.pipe(ctx, ev, w.dst.addr, ss, node, nil, nil); err != nil {
 		return e.stepErr(w, s, StepNodeTarget, "", err, "keys moved; importing on the target, migrating on the source")
 	}
@@ -803,7 +790,7 @@ func (e *executor) assign(ctx context.Context, w *moveWork, base Event, ss []slo
 			}
 			// The slots are the target's already (bumped epoch): o learns
 			// it by gossip. Not a reason to fail the run.
-			e.markUntold(o.id)
+			e.untold.add(o.id)
 			e.othersFailed(base, o.id, ss[0], len(ss), fmt.Errorf("SETSLOT NODE on %s: %w", short(o.id), err))
 		}
 	}
@@ -818,24 +805,36 @@ func (e *executor) othersFailed(base Event, id string, s slots.Slot, n int, err 
 	e.emit(ev)
 }
 
-func (e *executor) isUntold(id string) bool {
-	e.untoldMu.Lock()
-	defer e.untoldMu.Unlock()
-	return e.untold[id]
+func (e *executor) isUntold(id string) bool { return e.untold.has(id) }
+
+// idSet is a set of node ids, safe for concurrent use (the pairs of a
+// batch run at once). The zero value is empty.
+type idSet struct {
+	mu  sync.Mutex
+	ids map[string]bool
 }
 
-func (e *executor) markUntold(id string) {
-	e.untoldMu.Lock()
-	defer e.untoldMu.Unlock()
-	e.untold[id] = true
+func (s *idSet) add(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ids == nil {
+		s.ids = map[string]bool{}
+	}
+	s.ids[id] = true
 }
 
-// untoldNodes lists the other primaries that were not told, sorted.
-func (e *executor) untoldNodes() []string {
-	e.untoldMu.Lock()
-	defer e.untoldMu.Unlock()
+func (s *idSet) has(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ids[id]
+}
+
+// sorted returns the ids in order (nil when there are none).
+func (s *idSet) sorted() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var out []string
-	for id := range e.untold {
+	for id := range s.ids {
 		out = append(out, id)
 	}
 	slices.Sort(out)
@@ -862,17 +861,9 @@ func (e *executor) drain(ctx context.Context, w *moveWork, base Event, s slots.S
 	replace := e.opts.Replace
 	const state = "importing on the target, migrating on the source, some keys moved"
 	for round := 0; round < maxDrainRounds; round++ {
-		var keys []string
 		ev := base
 		ev.Kind, ev.Step, ev.Slot, ev.Slots = EventStep, StepGetKeys, s, 1
-		err := e.attempt(ctx, ev, func(ctx context.Context) error {
-			m, err := e.pool.do(ctx, src.addr, "CLUSTER", "GETKEYSINSLOT", itoa(s), strconv.Itoa(e.opts.KeysPerBatch))
-			if err != nil {
-				return err
-			}
-			keys, err = m.AsStrSlice()
-			return err
-		}, e.opts.CommandTimeout)
+		keys, err := e.keysIn(ctx, ev, src.addr, s)
 		if err != nil {
 			return e.stepErr(w, s, StepGetKeys, "", err, state)
 		}
@@ -926,6 +917,24 @@ func (e *executor) drain(ctx context.Context, w *moveWork, base Event, s slots.S
 	}
 	return e.stepErr(w, s, StepMigrate, "", fmt.Errorf("slot still has keys after %d MIGRATE rounds", maxDrainRounds), state)
 }
+
+// keysIn asks addr for up to KeysPerBatch keys of slot s (GETKEYSINSLOT,
+// one step, retried).
+func (e *executor) keysIn(ctx context.Context, ev Event, addr string, s slots.Slot) ([]string, error) {
+	var keys []string
+	err := e.attempt(ctx, ev, func(ctx context.Context) error {
+		m, err := e.pool.do(ctx, addr, "CLUSTER", "GETKEYSINSLOT", itoa(s), strconv.Itoa(e.opts.KeysPerBatch))
+		if err != nil {
+			return err
+		}
+		keys, err = m.AsStrSlice()
+		return err
+	}, e.opts.CommandTimeout)
+	return keys, err
+}
+
+// countKeys is the command that counts the keys of slot s on a node.
+func countKeys(s slots.Slot) []string { return []string{"CLUSTER", "COUNTKEYSINSLOT", itoa(s)} }
 
 // migrate sends one MIGRATE ... KEYS batch.
 func (e *executor) migrate(ctx context.Context, w *moveWork, base Event, s slots.Slot, keys []string, timeout time.Duration, replace bool) error {

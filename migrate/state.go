@@ -158,6 +158,17 @@ func (cs *clusterState) open(only func(slots.Slot) bool) []OpenSlot {
 	return out
 }
 
+// myself returns v's "myself" line: the answering node's own (nil when
+// there is none).
+func myself(v *topology.View) *topology.NodeFacts {
+	for i := range v.Facts {
+		if v.Facts[i].Myself {
+			return &v.Facts[i]
+		}
+	}
+	return nil
+}
+
 // clusterNodes asks addr for CLUSTER NODES and parses it.
 func (p *pool) clusterNodes(ctx context.Context, addr string) (topology.View, error) {
 	m, err := p.do(ctx, addr, "CLUSTER", "NODES")
@@ -298,12 +309,7 @@ func (e *executor) readStateFrom(ctx context.Context, seeds []string, skip func(
 			e.pool.drop(n.addr, nil)
 			continue
 		}
-		var self *topology.NodeFacts
-		for i := range r.view.Facts {
-			if r.view.Facts[i].Myself {
-				self = &r.view.Facts[i]
-			}
-		}
+		self := myself(&r.view)
 		if self == nil || self.ID != n.id {
 			// Another node answers at that address now; leave it out.
 			continue
