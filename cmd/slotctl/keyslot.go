@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -130,41 +131,20 @@ func runKeyslot(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	return 0
 }
 
-// keyslotLines reads keys, one per line, from r and gives up when ctx
-// ends (a terminal or a pipe can block a read for ever): like
-// readInputContext, the read goes on in a goroutine, which stops at its
-// next line.
+// keyslotLines reads keys, one per line, from r, giving up when ctx ends
+// (readInputContext: a terminal or a pipe can block a read for ever).
 func keyslotLines(ctx context.Context, r io.Reader) ([]keyslotRow, error) {
-	type result struct {
-		rows []keyslotRow
-		err  error
+	data, err := readInputContext(ctx, "-", r)
+	if err != nil {
+		return nil, err
 	}
-	done := make(chan result, 1)
-	go func() {
-		var res result
-		defer func() {
-			if p := recover(); p != nil {
-				res = result{err: fmt.Errorf("panic: %v", p)}
-			}
-			done <- res
-		}()
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 0, 64<<10), 512<<20)
-		for sc.Scan() {
-			if err := ctx.Err(); err != nil {
-				res.err = err
-				return
-			}
-			res.rows = append(res.rows, keyslotOf(sc.Text()))
-		}
-		res.err = sc.Err()
-	}()
-	select {
-	case res := <-done:
-		return res.rows, res.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	var rows []keyslotRow
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 64<<10), 512<<20)
+	for sc.Scan() {
+		rows = append(rows, keyslotOf(sc.Text()))
 	}
+	return rows, sc.Err()
 }
 
 func keyslotOf(key string) keyslotRow {
