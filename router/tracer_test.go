@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/slotrouter/slotrouter/internal/syncbuf"
 	"github.com/slotrouter/slotrouter/retry"
 	"github.com/slotrouter/slotrouter/router"
 	"github.com/slotrouter/slotrouter/slots"
@@ -155,29 +156,11 @@ func TestTracerUnknownOutcome(t *testing.T) {
 	assert.ErrorIs(t, tr.ends[0].Err, router.ErrUnknownOutcome)
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestLoggerWarnsOfBreakersAndWaits(t *testing.T) {
 	g := newFakeGroup(t, 2)
 	a := g.nodes[0]
 	ka := keyOn(t, g, a)
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	log := slog.New(slog.NewTextHandler(&buf, nil))
 	c := newFakeClient(t, g, router.Options{
 		Logger:       log,

@@ -8,33 +8,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/slotrouter/slotrouter/internal/syncbuf"
 )
-
-// syncBuffer is a bytes.Buffer safe for a process writing and a test
-// reading.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // waitFor polls until cond holds or d passes.
 func waitFor(d time.Duration, cond func() bool) bool {
@@ -72,7 +54,7 @@ func TestApplySecondSignal(t *testing.T) {
 	require.NoError(t, err)
 	cmd := exec.Command(exe, "apply", "-addr", to.Addr, "-json", pf)
 	cmd.Env = append(os.Environ(), mainEnv+"=1")
-	var stderr syncBuffer
+	var stderr syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &bytes.Buffer{}, &stderr
 	require.NoError(t, cmd.Start())
 	waited := make(chan error, 1)

@@ -1,7 +1,6 @@
 package loadgen
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"strconv"
@@ -15,6 +14,8 @@ import (
 	"github.com/redis/rueidis/mock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/slotrouter/slotrouter/internal/syncbuf"
 )
 
 // fake is an in-memory server behind the three client interfaces.
@@ -329,31 +330,13 @@ func TestRunForDuration(t *testing.T) {
 	assert.GreaterOrEqual(t, s.Elapsed, 20*time.Millisecond)
 }
 
-// syncBuffer is a bytes.Buffer safe for one writer and a polling reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestLive checks that Live writes overwriting lines while the load runs
 // and clears the line when it ends.
 func TestLive(t *testing.T) {
 	ctx := testCtx(t)
 	l, err := Start(ctx, newFake(), Options{Workers: 1, Keys: 10})
 	require.NoError(t, err)
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	done := make(chan error, 1)
 	go func() { done <- l.Live(ctx, &buf, time.Millisecond) }()
 	require.Eventually(t, func() bool { return strings.Count(buf.String(), "ops/s") >= 2 }, 20*time.Second, time.Millisecond)
