@@ -11,12 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/rueidis"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/slotrouter/slotrouter/internal/clustertest"
+	"github.com/slotrouter/slotrouter/internal/livelayout"
 	"github.com/slotrouter/slotrouter/migrate"
-	"github.com/slotrouter/slotrouter/slots"
 	"github.com/slotrouter/slotrouter/slots/plan"
 )
 
@@ -153,21 +154,12 @@ func moveSlots(ctx context.Context, cl *clustertest.Cluster, from, to *clusterte
 	default:
 		return nil, fmt.Errorf("%s=%q: want clustertest or migrate", reshardToolEnv, tool)
 	}
-	ps, err := cl.Primaries(ctx)
+	// The live layout as `slotctl plan -addr` reads it.
+	l, err := livelayout.Read(ctx, from.Addr, func(a string) (rueidis.Client, error) {
+		return rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{a}, ForceSingleClient: true, DisableCache: true})
+	})
 	if err != nil {
 		return nil, err
-	}
-	l := &plan.Layout{Version: 1}
-	for _, p := range ps {
-		ss, err := cl.SlotsOf(ctx, p)
-		if err != nil {
-			return nil, err
-		}
-		var set slots.Set
-		for _, s := range ss {
-			set.Add(slots.Slot(s))
-		}
-		l.Nodes = append(l.Nodes, plan.Node{ID: p.ID, Addr: p.Addr, Slots: plan.Ranges(set.Ranges())})
 	}
 	p, err := plan.Reshard(l, plan.ReshardRequest{Target: to.ID, Sources: []string{from.ID}, Slots: n})
 	if err != nil {
