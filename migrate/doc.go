@@ -161,10 +161,11 @@
 // serves as the next round's check before opening; the first round reads
 // the source and the target at once), and one CLUSTER NODES on the source
 // per MIGRATE batch after the first of a slot. Measured with
-// BenchmarkApply (1,000 slots, local 4-primary cluster, a shared 2-core
-// machine), the cost on empty slots was between nothing significant and
-// about a fifth of the speed depending on the run, and nothing
-// significant on slots that hold keys.
+// BenchmarkApply (1,000 slots, local 4-primary cluster, a 2-core
+// machine; 8 alternated runs of the test binaries without and with the
+// checks, testdata/bench/conflict-checks-{old,new}.txt): no significant
+// difference, empty slots 5,536 → 5,122 slots/s (p=0.23), slots holding
+// 100,000 keys 853 → 879 slots/s (p=0.28).
 //
 // When the context is cancelled (Ctrl-C), Apply stops between steps: a step
 // already sent is allowed to finish (it runs under its own timeout), the
