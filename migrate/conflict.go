@@ -280,7 +280,7 @@ func (e *executor) awaitExclusive(ctx context.Context, w *moveWork, base Event, 
 			// state is the point (a bystander of an earlier move may be
 			// the source of this one).
 			cs, err = e.readStateFrom(ctx, nil, func(id string) bool {
-				return id != w.src.id && id != w.dst.id && (!e.nodes[id].primary || e.isUntold(id))
+				return id != w.src.id && id != w.dst.id && (!e.nodes[id].primary || e.untold.has(id))
 			})
 			if err != nil {
 				return err

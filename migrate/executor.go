@@ -780,7 +780,7 @@ func (e *executor) assign(ctx context.Context, w *moveWork, base Event, ss []slo
 	}
 	ev.Step = StepNodeOthers
 	for _, o := range w.others {
-		if e.isUntold(o.id) {
+		if e.untold.has(o.id) {
 			e.othersFailed(base, o.id, ss[0], len(ss), ErrSkipped)
 			continue
 		}
@@ -804,8 +804,6 @@ func (e *executor) othersFailed(base Event, id string, s slots.Slot, n int, err 
 	ev.Kind, ev.Step, ev.Node, ev.Slot, ev.Slots, ev.Err = EventOthersFailed, StepNodeOthers, id, s, n, err
 	e.emit(ev)
 }
-
-func (e *executor) isUntold(id string) bool { return e.untold.has(id) }
 
 // idSet is a set of node ids, safe for concurrent use (the pairs of a
 // batch run at once). The zero value is empty.
