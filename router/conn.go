@@ -36,6 +36,24 @@ type nodeConn struct {
 	// when the client is closed may have been executed: rueidis's
 	// ErrClosing then counts as a connection error.
 	closing atomic.Bool
+	// ns is the node state whose conn mirrors nc (see nodeState.conn).
+	ns *nodeState
+}
+
+// modeIndex is the index of a connection's mode in nodeState.conn.
+func modeIndex(readonly bool) int {
+	if readonly {
+		return 1
+	}
+	return 0
+}
+
+// unmirror clears nc from its node state's mirror (under pool.mu, as nc
+// leaves the pool's map).
+func (nc *nodeConn) unmirror() {
+	if nc.ns != nil {
+		nc.ns.conn[modeIndex(nc.key.readonly)].CompareAndSwap(nc, nil)
+	}
 }
 
 // shut marks nc closing and closes its client.
@@ -74,6 +92,15 @@ type nodeState struct {
 
 	cmu   sync.Mutex
 	conns []net.Conn // the node's open connections (closed ones pruned on add)
+
+	// conn mirrors the pool's map of clients for this node's address:
+	// [0] the client in primary mode, [1] the READONLY one (nil: ask the
+	// map). Written under pool.mu with the map, so a caller that holds
+	// the node state reaches its client without hashing the address
+	// (pool.getFor). A state the pool has replaced (pruned, then created
+	// again) keeps nil or a client that is still the map's, or one being
+	// closed, which a caller sees (nodeConn.closing) as in the map's case.
+	conn [2]atomic.Pointer[nodeConn]
 }
 
 // track records a new connection of the node.
@@ -226,6 +253,17 @@ func guardInvalidations(addr string, fn func([]rueidis.RedisMessage), report fun
 // lookup returns the state of addr, or nil when the pool has none.
 func (p *pool) lookup(addr string) *nodeState { return (*p.nodes.Load())[addr] }
 
+// getFor is get for a caller that holds the node state ns of addr (nil:
+// none): its mirror first, then the map.
+func (p *pool) getFor(ctx context.Context, ns *nodeState, addr string, readonly bool) (*nodeConn, error) {
+	if ns != nil {
+		if nc := ns.conn[modeIndex(readonly)].Load(); nc != nil {
+			return nc, nil
+		}
+	}
+	return p.get(ctx, addr, readonly)
+}
+
 // get returns the client for addr, dialing it when needed. A dial is
 // shared by concurrent callers; ctx bounds the wait (the dial itself is
 // bounded by the dial timeout and finishes in the background).
@@ -315,7 +353,7 @@ func (p *pool) connect(key connKey, d *dialing) {
 			client.Close()
 			client, err = nil, ErrClosed
 		} else {
-			d.nc = &nodeConn{key: key, client: client}
+			d.nc = &nodeConn{key: key, client: client, ns: ns}
 			old := *p.conns.Load()
 			m := make(map[connKey]*nodeConn, len(old)+1)
 			for k, v := range old {
@@ -323,6 +361,7 @@ func (p *pool) connect(key connKey, d *dialing) {
 			}
 			m[key] = d.nc
 			p.conns.Store(&m)
+			ns.conn[modeIndex(key.readonly)].Store(d.nc)
 		}
 	}
 	d.err = err
@@ -346,6 +385,7 @@ func (p *pool) drop(nc *nodeConn) {
 		}
 	}
 	p.conns.Store(&m)
+	nc.unmirror()
 	p.mu.Unlock()
 	nc.shut()
 }
@@ -366,6 +406,9 @@ func (p *pool) prune(keep func(addr string) bool) {
 	}
 	if len(gone) > 0 {
 		p.conns.Store(&m)
+		for _, nc := range gone {
+			nc.unmirror()
+		}
 	}
 	oldN := *p.nodes.Load()
 	mn := make(map[string]*nodeState, len(oldN))
@@ -400,6 +443,9 @@ func (p *pool) close() {
 	old := *p.conns.Load()
 	empty := map[connKey]*nodeConn{}
 	p.conns.Store(&empty)
+	for _, nc := range old {
+		nc.unmirror()
+	}
 	p.mu.Unlock()
 	for _, nc := range old {
 		nc.shut()

@@ -276,11 +276,11 @@ func (c *Client) loop(ctx context.Context, args []string, st *state) (rueidis.Re
 // waits for a failover, a dial cannot outlast FailoverWait.
 func (c *Client) getConn(ctx context.Context, st *state, addr string, ro bool) (*nodeConn, error) {
 	if st.waitStart.IsZero() {
-		return c.pool.get(ctx, addr, ro)
+		return c.pool.getFor(ctx, st.ns, addr, ro)
 	}
 	wctx, cancel := context.WithDeadline(ctx, st.waitStart.Add(c.failoverWait))
 	defer cancel()
-	return c.pool.get(wctx, addr, ro)
+	return c.pool.getFor(wctx, st.ns, addr, ro)
 }
 
 // send sends the attempt of st (args) on nc, after ASKING when st says
@@ -445,13 +445,13 @@ func (c *Client) pick(st *state) (addr string, ro bool, err error) {
 			return n.Addr != st.avoid && !c.pool.breakerOpen(n.Addr)
 		}
 		if p := preferred(s, st.d, ok); p != nil {
-			return p.Addr, false, c.allow(st, p.Addr)
+			return p.Addr, false, c.allowState(st, p.Addr, c.stateOf(s, p))
 		}
 		p, err := anyPrimary(s, ok)
 		if err != nil {
 			return "", false, err
 		}
-		return p.Addr, false, c.allow(st, p.Addr)
+		return p.Addr, false, c.allowState(st, p.Addr, c.stateOf(s, p))
 	}
 	sh, ok := lookupShard(s, st.d.slot)
 	if !ok || sh.Primary == nil || sh.Primary.Addr == "" {
@@ -479,13 +479,17 @@ func (c *Client) pick(st *state) (addr string, ro bool, err error) {
 	}
 	// The primary (always under ReadPrimary: never a replica, whatever
 	// the primary's state; its breaker's error says why it fails).
-	return p.Addr, false, c.allow(st, p.Addr)
+	return p.Addr, false, c.allowState(st, p.Addr, c.stateOf(s, p))
 }
 
 // allow takes a pass from addr's breaker for an attempt of st, and keeps
 // the node's state in st for the attempt (one lookup per command).
 func (c *Client) allow(st *state, addr string) error {
-	ns := c.pool.node(addr)
+	return c.allowState(st, addr, c.pool.node(addr))
+}
+
+// allowState is allow for a caller that has addr's state ns.
+func (c *Client) allowState(st *state, addr string, ns *nodeState) error {
 	pass := ns.br.Allow
 	if st.peek {
 		pass = ns.br.Peek

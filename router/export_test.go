@@ -1,5 +1,7 @@
 package router
 
+import "context"
+
 // SetAfterGetHook makes f run after each command took its connection
 // from the pool and before it is sent; drop closes that connection as
 // the pool does when a node leaves the topology.
@@ -25,4 +27,38 @@ func LeanPlan(c *Client, cmds ...Cmd) bool {
 	sc := c.scratch.get()
 	defer c.scratch.put(sc)
 	return c.leanPlan(sc, cmds, nil, nil)
+}
+
+// PickConn runs what the first attempt of the command args does before
+// sending it: the table's decision, the node and breaker pick, the
+// connection lookup (for BenchmarkPickConn).
+func PickConn(ctx context.Context, c *Client, args ...string) error {
+	d, err := decideLazy(c.table, args)
+	if err != nil {
+		return err
+	}
+	st := state{d: d, ctr: c.limits.Counter()}
+	addr, ro, err := c.pick(&st)
+	if err != nil {
+		return err
+	}
+	_, err = c.getConn(ctx, &st, addr, ro)
+	return err
+}
+
+// HandlesCurrent reports whether c's node table (handles.go) is the
+// current snapshot's and maps every primary to the pool's state of its
+// address.
+func HandlesCurrent(c *Client) bool {
+	h, s := c.handles.Load(), c.topo.Current()
+	if h == nil || h.snap != s {
+		return false
+	}
+	for _, sh := range shardsOf(s) {
+		ns, ok := h.get(sh.Primary)
+		if !ok || ns == nil || ns != c.pool.lookup(sh.Primary.Addr) {
+			return false
+		}
+	}
+	return true
 }

@@ -175,7 +175,7 @@ func (c *Client) leanPlan(sc *multiScratch, cmds []Cmd, user []rueidis.Completed
 			if len(groups) == maxLeanGroups {
 				return false
 			}
-			ns := c.pool.node(sh.Primary.Addr)
+			ns := c.stateOf(s, sh.Primary)
 			if ns.br.State() != retry.Closed {
 				return false // its passes (a half-open probe) are pick's
 			}
@@ -217,7 +217,7 @@ func (c *Client) safeLeanPipeline(ctx context.Context, cmds []Cmd, user []rueidi
 // leanPipeline sends the commands idx of cmds (user's own, when not nil)
 // to g's primary in one DoMulti, as pipeline does for units.
 func (c *Client) leanPipeline(ctx context.Context, cmds []Cmd, user []rueidis.Completed, g *leanGroup, idx []int32) {
-	nc, err := c.pool.get(ctx, g.node.Addr, false)
+	nc, err := c.pool.getFor(ctx, g.ns, g.node.Addr, false)
 	if err == nil && nc.closing.Load() {
 		err = errNodeClosing // closed before anything was sent
 	}

@@ -29,8 +29,11 @@ const DefaultBreakerWindow = 100 * time.Millisecond
 // what is safe to retry, and keeps the topology up to date. Create it
 // with New, Close it when done. A Client is safe for concurrent use.
 type Client struct {
-	topo    *topology.Refresher
-	pool    *pool
+	topo *topology.Refresher
+	pool *pool
+	// handles: the current snapshot's nodes to their pool state
+	// (handles.go); nil until the first call.
+	handles atomic.Pointer[nodeHandles]
 	table   *command.Table
 	policy  ReadPolicy
 	limits  retry.Limits

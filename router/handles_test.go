@@ -1,0 +1,145 @@
+package router
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/slotrouter/slotrouter/slots"
+	"github.com/slotrouter/slotrouter/topology"
+)
+
+// handlesSnapshot is a snapshot of shards primaries with replicas each.
+func handlesSnapshot(t *testing.T, shards, replicas int) *topology.Snapshot {
+	t.Helper()
+	var in []topology.Shard
+	per := slots.Count / shards
+	for i := range shards {
+		end := (i+1)*per - 1
+		if i == shards-1 {
+			end = slots.Count - 1
+		}
+		sh := topology.Shard{
+			Primary: &topology.Node{ID: fmt.Sprintf("p%039d", i), Addr: fmt.Sprintf("127.0.0.1:%d", 10000+i), Role: topology.RolePrimary},
+			Ranges:  []slots.Range{{Start: slots.Slot(i * per), End: slots.Slot(end)}},
+		}
+		for r := range replicas {
+			sh.Replicas = append(sh.Replicas, &topology.Node{ID: fmt.Sprintf("r%019d%020d", i, r), Addr: fmt.Sprintf("127.0.0.1:%d", 20000+100*i+r), Role: topology.RoleReplica})
+		}
+		in = append(in, sh)
+	}
+	s, err := topology.NewSnapshot(in, topology.SnapshotOptions{})
+	require.NoError(t, err)
+	return s
+}
+
+// TestNodeHandles checks the table of a snapshot's nodes: every node of
+// the snapshot (its own pointer) finds the pool's state of its address,
+// or nil while the pool has none; a copy of a node is not a node of the
+// table.
+func TestNodeHandles(t *testing.T) {
+	for _, c := range []struct{ shards, replicas int }{{1, 0}, {3, 0}, {3, 1}, {5, 2}, {16, 3}, {100, 1}} {
+		t.Run(fmt.Sprintf("%dx%d", c.shards, c.replicas), func(t *testing.T) {
+			s := handlesSnapshot(t, c.shards, c.replicas)
+			p := newPool(rueidis.ClientOption{}, retryBreakerDefaults())
+			// States for the primaries only.
+			for _, sh := range shardsOf(s) {
+				p.node(sh.Primary.Addr)
+			}
+			h := newNodeHandles(s, p)
+			assert.Same(t, s, h.snap)
+			assert.LessOrEqual(t, 2*c.shards*(1+c.replicas), len(h.keys), "at most half full")
+			for _, sh := range shardsOf(s) {
+				ns, ok := h.get(sh.Primary)
+				assert.True(t, ok)
+				assert.Same(t, p.lookup(sh.Primary.Addr), ns)
+				require.NotNil(t, ns)
+				for _, r := range sh.Replicas {
+					ns, ok := h.get(r)
+					assert.True(t, ok, "a replica is a node of the table")
+					assert.Nil(t, ns, "no state yet")
+				}
+				cp := *sh.Primary
+				ns, ok = h.get(&cp)
+				assert.False(t, ok, "a copy is not the snapshot's node")
+				assert.Nil(t, ns)
+			}
+		})
+	}
+}
+
+// TestPoolMirrorFollowsTheMap checks that a node state's mirror of its
+// clients (nodeState.conn) follows the pool's map through dials, prune,
+// drop and close, and that getFor takes the client from it.
+func TestPoolMirrorFollowsTheMap(t *testing.T) {
+	var accepted [2]atomicCounter
+	var addrs [2]string
+	for i := range 2 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		addrs[i] = ln.Addr().String()
+		go serveOK(ln, &accepted[i])
+		t.Cleanup(func() { ln.Close() })
+	}
+	opt := (&Options{}).clientOption()
+	opt.ClientSetInfo = rueidis.DisableClientSetInfo
+	p := newPool(opt, retryBreakerDefaults())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	first, err := p.get(ctx, addrs[0], false)
+	require.NoError(t, err)
+	ns0 := p.lookup(addrs[0])
+	require.NotNil(t, ns0)
+	assert.Same(t, first, ns0.conn[0].Load(), "mirrored when published")
+	assert.Nil(t, ns0.conn[1].Load())
+	got, err := p.getFor(ctx, ns0, addrs[0], false)
+	require.NoError(t, err)
+	assert.Same(t, first, got)
+
+	ro, err := p.getFor(ctx, p.node(addrs[1]), addrs[1], true)
+	require.NoError(t, err)
+	ns1 := p.lookup(addrs[1])
+	assert.Same(t, ro, ns1.conn[1].Load())
+	assert.Nil(t, ns1.conn[0].Load())
+
+	// prune: the clients of addresses that left leave the mirror too.
+	p.prune(func(a string) bool { return a == addrs[0] })
+	assert.Nil(t, ns1.conn[1].Load())
+	assert.Same(t, first, ns0.conn[0].Load(), "kept")
+
+	// drop: the next getFor dials again and mirrors the new client.
+	p.drop(first)
+	assert.Nil(t, ns0.conn[0].Load())
+	second, err := p.getFor(ctx, ns0, addrs[0], false)
+	require.NoError(t, err)
+	assert.NotSame(t, first, second)
+	assert.Same(t, second, ns0.conn[0].Load())
+
+	// A state the pool replaced (pruned, then created again) keeps no
+	// client of its own: getFor asks the map.
+	p.prune(func(string) bool { return false })
+	assert.Nil(t, ns0.conn[0].Load())
+	third, err := p.get(ctx, addrs[0], false)
+	require.NoError(t, err)
+	assert.NotSame(t, ns0, p.lookup(addrs[0]), "a new state")
+	assert.Nil(t, ns0.conn[0].Load(), "the old state stays empty")
+	viaOld, err := p.getFor(ctx, ns0, addrs[0], false)
+	require.NoError(t, err)
+	assert.Same(t, third, viaOld, "the map's client")
+
+	// close: every mirror emptied.
+	ns := p.lookup(addrs[0])
+	assert.Same(t, third, ns.conn[0].Load())
+	p.close()
+	assert.Nil(t, ns.conn[0].Load())
+	assert.True(t, third.closing.Load())
+	_, err = p.getFor(ctx, ns, addrs[0], false)
+	assert.ErrorIs(t, err, ErrClosed)
+}
