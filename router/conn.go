@@ -101,6 +101,11 @@ type nodeState struct {
 	// again) keeps nil or a client that is still the map's, or one being
 	// closed, which a caller sees (nodeConn.closing) as in the map's case.
 	conn [2]atomic.Pointer[nodeConn]
+
+	// pruned: the pool forgot this state (prune); a holder of it (the
+	// node table of a snapshot newer than the prune's) asks the pool for
+	// the address's state instead, whose breaker is the one that counts.
+	pruned atomic.Bool
 }
 
 // track records a new connection of the node.
@@ -415,6 +420,8 @@ func (p *pool) prune(keep func(addr string) bool) {
 	for k, v := range oldN {
 		if keep(k) {
 			mn[k] = v
+		} else {
+			v.pruned.Store(true)
 		}
 	}
 	if len(mn) != len(oldN) {

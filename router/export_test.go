@@ -62,3 +62,9 @@ func HandlesCurrent(c *Client) bool {
 	}
 	return true
 }
+
+// PruneAddr prunes addr from c's pool as the prune loop does when the
+// snapshot it read lacked addr (a snapshot older than the current one).
+func PruneAddr(c *Client, addr string) {
+	c.pool.prune(func(a string) bool { return a != addr })
+}

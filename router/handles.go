@@ -87,13 +87,14 @@ func (c *Client) stateOf(s *topology.Snapshot, n *topology.Node) *nodeState {
 		c.handles.Store(h)
 	}
 	ns, ok := h.get(n)
-	if ns != nil {
+	if ns != nil && !ns.pruned.Load() {
 		return ns
 	}
 	ns = c.pool.node(n.Addr)
 	if ok && n.Addr != "" && s == c.topo.Current() {
-		// A node the table had no state for (no call yet): the next
-		// call finds the state in a table built again.
+		// A node the table had no state for (no call yet), or a state
+		// the pool pruned (by an older snapshot) and created again: the
+		// next call finds the pool's state in a table built again.
 		c.handles.Store(newNodeHandles(s, c.pool))
 	}
 	return ns

@@ -1,0 +1,40 @@
+package router_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/slotrouter/slotrouter/retry"
+	"github.com/slotrouter/slotrouter/router"
+)
+
+// TestHandlesSkipPrunedState: the prune loop prunes by the snapshot it
+// read at its tick, which can be older than the current one (a node that
+// came back, or joined, in between): a node of the current snapshot then
+// loses its pool state while the node table of the current snapshot
+// still holds it. The breaker that counts (the pool's, which failures,
+// Trip and the refresher's health feed) must be the one pick consults.
+func TestHandlesSkipPrunedState(t *testing.T) {
+	g := newFakeGroup(t, 2)
+	f := g.nodes[0]
+	k := keyOn(t, g, f)
+	c := newFakeClient(t, g, router.Options{FailoverWait: -1})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	for _, n := range g.nodes { // a state for every primary
+		_, err := c.Do(ctx, "SET", keyOn(t, g, n), "v")
+		require.NoError(t, err)
+	}
+	require.True(t, router.HandlesCurrent(c), "the table holds the node's state")
+
+	router.PruneAddr(c, f.addr) // a prune by an older snapshot
+	router.TripBreaker(c, f.addr)
+	_, err := c.Do(ctx, "SET", k, "v")
+	assert.ErrorIs(t, err, retry.ErrOpen, "pick consults the pool's breaker of the node, not a pruned one")
+	assert.True(t, router.HandlesCurrent(c), "the table follows the pool's states again")
+}
