@@ -99,18 +99,7 @@ func TestClientOptionForcesSingleNode(t *testing.T) {
 // one dial, prune closes the clients of addresses that left, close waits
 // for everything.
 func TestPoolDialsOncePrunesAndCloses(t *testing.T) {
-	var accepted [2]atomicCounter
-	var addrs [2]string
-	for i := range 2 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		addrs[i] = ln.Addr().String()
-		go serveOK(ln, &accepted[i])
-		t.Cleanup(func() { ln.Close() })
-	}
-	opt := (&Options{}).clientOption()
-	opt.ClientSetInfo = rueidis.DisableClientSetInfo
-	p := newPool(opt, retryBreakerDefaults())
+	p, addrs := newOKPool(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	done := make(chan *nodeConn, 8)
@@ -143,6 +132,22 @@ func TestPoolDialsOncePrunesAndCloses(t *testing.T) {
 	p.close()
 	_, err = p.get(ctx, addrs[0], false)
 	assert.ErrorIs(t, err, ErrClosed)
+}
+
+// newOKPool returns a pool and the addresses of two loopback servers
+// that answer every command with +OK (serveOK).
+func newOKPool(t *testing.T) (*pool, [2]string) {
+	var addrs [2]string
+	for i := range 2 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		addrs[i] = ln.Addr().String()
+		go serveOK(ln, new(atomicCounter))
+		t.Cleanup(func() { ln.Close() })
+	}
+	opt := (&Options{}).clientOption()
+	opt.ClientSetInfo = rueidis.DisableClientSetInfo
+	return newPool(opt, retryBreakerDefaults()), addrs
 }
 
 type atomicCounter struct{ n atomic.Int64 }

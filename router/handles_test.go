@@ -3,7 +3,6 @@ package router
 import (
 	"context"
 	"fmt"
-	"net"
 	"testing"
 	"time"
 
@@ -78,18 +77,7 @@ func TestNodeHandles(t *testing.T) {
 // clients (nodeState.conn) follows the pool's map through dials, prune,
 // drop and close, and that getFor takes the client from it.
 func TestPoolMirrorFollowsTheMap(t *testing.T) {
-	var accepted [2]atomicCounter
-	var addrs [2]string
-	for i := range 2 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		addrs[i] = ln.Addr().String()
-		go serveOK(ln, &accepted[i])
-		t.Cleanup(func() { ln.Close() })
-	}
-	opt := (&Options{}).clientOption()
-	opt.ClientSetInfo = rueidis.DisableClientSetInfo
-	p := newPool(opt, retryBreakerDefaults())
+	p, addrs := newOKPool(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
