@@ -43,8 +43,9 @@ func (h *nodeHandles) get(n *topology.Node) (*nodeState, bool) {
 // their addresses (none is created).
 func newNodeHandles(s *topology.Snapshot, p *pool) *nodeHandles {
 	var nodes []*topology.Node
-	for i := range shardsOf(s) {
-		sh := &shardsOf(s)[i]
+	shards := shardsOf(s)
+	for i := range shards {
+		sh := &shards[i]
 		if sh.Primary != nil {
 			nodes = append(nodes, sh.Primary)
 		}
