@@ -49,7 +49,7 @@ var clientNames = []string{"slotrouter", "go-redis", "rueidis"}
 // caller's deadline off the shared connection) and "slotrouter-face"
 // (slotrouter through its rueidis face, Client.Rueidis, driven by the
 // same code as rueidis's client).
-var extraClientNames = []string{"slotrouter-pipelined", "slotrouter-face"}
+var extraClientNames = []string{"slotrouter-pipelined", "slotrouter-face", "rueidis-nodes", "rueidis-nodes-sr"}
 
 // benchClients are the clients the benchmarks compare: clientNames, or the
 // comma-separated list in $SLOTROUTER_BENCH_CLIENTS, which may also name
@@ -100,6 +100,8 @@ func newClient(ctx context.Context, name string, seeds []string) (client, error)
 			return nil, err
 		}
 		return grClient{c}, nil
+	case "rueidis-nodes", "rueidis-nodes-sr":
+		return newNodesClient(ctx, seeds, name == "rueidis-nodes-sr")
 	case "rueidis":
 		c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: seeds})
 		if err != nil {
