@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"strconv"
 	"strings"
@@ -75,23 +76,12 @@ type dialing struct {
 // open connections (so that a node that was replaced while frozen can
 // have them cut).
 type nodeState struct {
-	br       *retry.Breaker
-	inflight atomic.Int64 // non-blocking calls sent and not answered
+	// Read on every call, written seldom.
+	br *retry.Breaker
 	// busy: a call found another in flight since the watch's last tick
 	// (concurrent callers: the node's shared pipeline batches them, and
 	// rueidis runs it in its background mode anyway).
 	busy atomic.Bool
-	// ownReads counts reads sent on a connection of their own (lone
-	// reads with a deadline; for tests).
-	ownReads atomic.Int64
-	done     atomic.Int64 // calls answered
-	ewma     atomic.Int64 // ns; 0: unknown
-
-	lastDone int64        // owned by the watch goroutine
-	stalled  atomic.Int64 // ns without a reply while calls were in flight
-
-	cmu   sync.Mutex
-	conns []net.Conn // the node's open connections (closed ones pruned on add)
 
 	// conn mirrors the pool's map of clients for this node's address:
 	// [0] the client in primary mode, [1] the READONLY one (nil: ask the
@@ -106,6 +96,90 @@ type nodeState struct {
 	// node table of a snapshot newer than the prune's) asks the pool for
 	// the address's state instead, whose breaker is the one that counts.
 	pruned atomic.Bool
+
+	// Written on every call, by every caller of the node: cache lines of
+	// their own (hotPad around them), so that the fields above stay in
+	// every core's cache.
+	_ hotPad
+	// calls counts the node's calls, spread over stripes: a caller
+	// counts its call in one stripe (drawn at random while the node is
+	// busy) and ends it in the same, so that concurrent callers on
+	// different cores seldom write the same cache line at once.
+	calls [callStripes]callStripe
+	ewma  atomic.Int64 // ns; 0: unknown
+	_     hotPad
+
+	// ownReads counts reads sent on a connection of their own (lone
+	// reads with a deadline; for tests).
+	ownReads atomic.Int64
+
+	lastDone uint32       // owned by the watch goroutine
+	stalled  atomic.Int64 // ns without a reply while calls were in flight
+
+	cmu   sync.Mutex
+	conns []net.Conn // the node's open connections (closed ones pruned on add)
+}
+
+// hotPad keeps a nodeState's per-call counters off the cache lines of
+// its other fields (64-byte lines).
+type hotPad [64]byte
+
+// callStripes is the number of stripes of nodeState.calls.
+const callStripes = 8
+
+// callStripe is one stripe of a node's call counts: its non-blocking
+// calls in flight (low 32 bits) and its calls answered (high 32 bits,
+// modulo 2^32), in one word so that a call ends with one atomic add; a
+// cache line of its own.
+type callStripe struct {
+	n atomic.Uint64
+	_ [56]byte
+}
+
+// Units of callStripe.n.
+const (
+	callInflight = 1       // one call in flight
+	callDone     = 1 << 32 // one call answered
+)
+
+// callStarted counts a non-blocking call in flight and returns the
+// stripe that counts it, for callEnded. Concurrent callers (busy: the
+// node saw concurrency lately) draw a stripe at random; a caller alone
+// takes the first, sparing the draw.
+func (n *nodeState) callStarted(busy bool) int {
+	k := 0
+	if busy {
+		k = int(rand.Uint32() % callStripes)
+	}
+	n.calls[k].n.Add(callInflight)
+	return k
+}
+
+// callEnded ends a call in stripe k: no longer in flight when it was
+// non-blocking (counted by callStarted in stripe k), answered when the
+// node replied.
+func (n *nodeState) callEnded(k int, blocking, answered bool) {
+	var d uint64
+	if answered {
+		d = callDone
+	}
+	if !blocking {
+		d -= callInflight // (modular: stripe k counts this call)
+	}
+	if d != 0 {
+		n.calls[k].n.Add(d)
+	}
+}
+
+// callCounts returns the node's calls in flight and answered (modulo
+// 2^32), summed over the stripes (each read at its own moment).
+func (n *nodeState) callCounts() (inflight, done uint32) {
+	for i := range n.calls {
+		v := n.calls[i].n.Load()
+		inflight += uint32(v)
+		done += uint32(v >> 32)
+	}
+	return inflight, done
 }
 
 // track records a new connection of the node.

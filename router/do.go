@@ -206,29 +206,30 @@ func (c *Client) loop(ctx context.Context, args []string, st *state) (rueidis.Re
 				if c.policy == Nearest {
 					start = time.Now()
 				}
-				lone := false
+				lone, k := false, 0
 				if !d.blocking {
-					n := ns.inflight.Add(1)
 					busy := ns.busy.Load()
-					if n > 1 && !busy {
-						ns.busy.Store(true)
-					}
+					k = ns.callStarted(busy)
 					// Alone now, and no concurrency seen lately: with
 					// concurrent callers, a read on a connection of its own
 					// would cost a write and a read of its own instead of
-					// joining the shared pipeline's next batch.
-					lone = n == 1 && !busy
+					// joining the shared pipeline's next batch. (Of two
+					// calls that start together, at most one finds itself
+					// alone: each counts itself before it sums.)
+					if !busy {
+						if n, _ := ns.callCounts(); n > 1 {
+							ns.busy.Store(true)
+						} else {
+							lone = true
+						}
+					}
 				}
 				res = c.send(ctx, nc, args, st, lone)
-				if !d.blocking {
-					ns.inflight.Add(-1)
-				}
 				err = res.Error()
-				if err == nil || rueidis.IsRedisNil(err) || isReply(err) {
-					ns.done.Add(1)
-					if !start.IsZero() {
-						ns.observe(time.Since(start))
-					}
+				answered := err == nil || rueidis.IsRedisNil(err) || isReply(err)
+				ns.callEnded(k, d.blocking, answered)
+				if answered && !start.IsZero() {
+					ns.observe(time.Since(start))
 				}
 				if err == nil || rueidis.IsRedisNil(err) {
 					ns.br.Success()

@@ -1,6 +1,10 @@
 package router
 
-import "context"
+import (
+	"context"
+
+	"github.com/redis/rueidis"
+)
 
 // SetAfterGetHook makes f run after each command took its connection
 // from the pool and before it is sent; drop closes that connection as
@@ -67,4 +71,41 @@ func HandlesCurrent(c *Client) bool {
 // snapshot it read lacked addr (a snapshot older than the current one).
 func PruneAddr(c *Client, addr string) {
 	c.pool.prune(func(a string) bool { return a != addr })
+}
+
+// instantClient is a node's rueidis client that answers every Do at once
+// with reply, sending nothing (BenchmarkDoOverhead: the router's own
+// cost per command, without the transport's).
+type instantClient struct {
+	rueidis.Client
+	reply rueidis.RedisResult
+}
+
+func (i instantClient) Do(context.Context, rueidis.Completed) rueidis.RedisResult { return i.reply }
+
+// SetInstant makes every connection c has open answer each command at
+// once with reply (instantClient). Call it with no command in flight.
+func SetInstant(c *Client, reply rueidis.RedisResult) {
+	for _, nc := range *c.pool.conns.Load() {
+		nc.client = instantClient{Client: nc.client, reply: reply}
+	}
+}
+
+// NodeClient returns the rueidis client of the connection the first
+// attempt of args would be sent on (nil on an error).
+func NodeClient(c *Client, args ...string) rueidis.Client {
+	d, err := decideLazy(c.table, args)
+	if err != nil {
+		return nil
+	}
+	st := state{d: d, ctr: c.limits.Counter()}
+	addr, ro, err := c.pick(&st)
+	if err != nil {
+		return nil
+	}
+	nc, err := c.getConn(context.Background(), &st, addr, ro)
+	if err != nil {
+		return nil
+	}
+	return nc.client
 }

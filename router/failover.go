@@ -234,8 +234,8 @@ func (c *Client) watchTick() {
 		return
 	}
 	for addr, n := range *c.pool.nodes.Load() {
-		in, done := n.inflight.Load(), n.done.Load()
-		if in <= 0 || done != n.lastDone {
+		in, done := n.callCounts()
+		if in == 0 || done != n.lastDone {
 			n.lastDone = done
 			n.stalled.Store(0)
 			continue

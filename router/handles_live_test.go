@@ -7,11 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/rueidis"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/slotrouter/slotrouter/internal/clustertest"
 	"github.com/slotrouter/slotrouter/router"
+	"github.com/slotrouter/slotrouter/slots"
 )
 
 // TestHandlesFollowCalls checks that after calls to every primary the
@@ -72,6 +74,93 @@ func BenchmarkPickConn(b *testing.B) {
 				}
 				i += 7
 			}
+		})
+	})
+}
+
+// BenchmarkDoOverhead is what Client.Do costs of its own for a GET with a
+// deadline (each goroutine's context has one, made once): every connection
+// answers at once without sending (router.SetInstant), so the transport's
+// cost is left out. "minimal" is the least a router on rueidis's
+// single-node clients does for the same call (the slot, a table of
+// clients by slot, the command built, Do), on the same instant clients.
+func BenchmarkDoOverhead(b *testing.B) {
+	cl := clustertest.Need(b, cluster)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := router.New(ctx, router.Options{Seeds: cl.Addrs()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	keys := make([]string, 1024)
+	var by [slots.Count]rueidis.Client
+	for i := range keys {
+		keys[i] = fmt.Sprintf("bench:pick:%d", i)
+		if _, err := c.Do(ctx, "GET", keys[i]); err != nil && !rueidis.IsRedisNil(err) { // dials every primary
+			b.Fatal(err)
+		}
+	}
+	if err := c.Rueidis().Do(ctx, c.Rueidis().B().Set().Key(keys[0]).Value("value-0123456789").Build()).Error(); err != nil {
+		b.Fatal(err)
+	}
+	reply := c.Rueidis().Do(ctx, c.Rueidis().B().Get().Key(keys[0]).Build())
+	if err := reply.Error(); err != nil {
+		b.Fatal(err)
+	}
+	router.SetInstant(c, reply)
+	for _, k := range keys {
+		sl, _, err := c.Route("GET", k)
+		if err != nil {
+			b.Fatal(err)
+		}
+		by[sl] = router.NodeClient(c, "GET", k)
+	}
+	run := func(b *testing.B, do func(ctx context.Context, key string) error) {
+		b.Run("goroutines=1", func(b *testing.B) {
+			b.ReportAllocs()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+			defer cancel()
+			i := 0
+			for b.Loop() {
+				if err := do(ctx, keys[i%len(keys)]); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+		b.Run("goroutines=64", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
+			b.RunParallel(func(pb *testing.PB) {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+				defer cancel()
+				i := 0
+				for pb.Next() {
+					if err := do(ctx, keys[i%len(keys)]); err != nil {
+						b.Error(err)
+						return
+					}
+					i += 7
+				}
+			})
+		})
+	}
+	b.Run("client=slotrouter", func(b *testing.B) {
+		run(b, func(ctx context.Context, key string) error {
+			m, err := c.Do(ctx, "GET", key)
+			if err != nil {
+				return err
+			}
+			_, err = m.ToString()
+			return err
+		})
+	})
+	b.Run("client=minimal", func(b *testing.B) {
+		run(b, func(ctx context.Context, key string) error {
+			nc := by[slots.Of(key)]
+			_, err := nc.Do(ctx, nc.B().Arbitrary("GET", key).Build()).ToString()
+			return err
 		})
 	})
 }
