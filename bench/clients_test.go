@@ -48,7 +48,10 @@ var clientNames = []string{"slotrouter", "go-redis", "rueidis"}
 // rueidis's AlwaysPipelining, to compare the two ways of keeping one
 // caller's deadline off the shared connection) and "slotrouter-face"
 // (slotrouter through its rueidis face, Client.Rueidis, driven by the
-// same code as rueidis's client).
+// same code as rueidis's client); and two diagnostic clients that only
+// Get and Set (diag_clients_test.go): "rueidis-nodes" (one rueidis
+// single-node client per primary behind a fixed slot table) and
+// "rueidis-nodes-sr" (the same with slotrouter's ClientOption for a node).
 var extraClientNames = []string{"slotrouter-pipelined", "slotrouter-face", "rueidis-nodes", "rueidis-nodes-sr"}
 
 // benchClients are the clients the benchmarks compare: clientNames, or the

@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/redis/rueidis"
+
+	"github.com/slotrouter/slotrouter/topology"
 )
 
 // SetAfterGetHook makes f run after each command took its connection
@@ -108,4 +110,22 @@ func NodeClient(c *Client, args ...string) rueidis.Client {
 		return nil
 	}
 	return nc.client
+}
+
+// PruneTickWithout runs what the prune loop runs after it read, at its
+// tick, a snapshot that lacks the shard whose primary is addr (one older
+// than the current one, from before that node came back).
+func PruneTickWithout(c *Client, addr string) error {
+	var shards []topology.Shard
+	for _, sh := range shardsOf(c.topo.Current()) {
+		if sh.Primary.Addr != addr {
+			shards = append(shards, sh) // (NewSnapshot copies the nodes)
+		}
+	}
+	s, err := topology.NewSnapshot(shards, topology.SnapshotOptions{})
+	if err != nil {
+		return err
+	}
+	c.pruneTick(s)
+	return nil
 }

@@ -38,3 +38,27 @@ func TestHandlesSkipPrunedState(t *testing.T) {
 	assert.ErrorIs(t, err, retry.ErrOpen, "pick consults the pool's breaker of the node, not a pruned one")
 	assert.True(t, router.HandlesCurrent(c), "the table follows the pool's states again")
 }
+
+// TestPruneKeepsNodesOfTheCurrentSnapshot: the prune loop reads the
+// snapshot at its tick and prunes after that; a node that the snapshot
+// it read lacks but the current one has (it came back in between) keeps
+// its pool state: its breaker's history, here a tripped breaker.
+func TestPruneKeepsNodesOfTheCurrentSnapshot(t *testing.T) {
+	g := newFakeGroup(t, 2)
+	f := g.nodes[0]
+	k := keyOn(t, g, f)
+	c := newFakeClient(t, g, router.Options{FailoverWait: -1})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	for _, n := range g.nodes { // a state for every primary
+		_, err := c.Do(ctx, "SET", keyOn(t, g, n), "v")
+		require.NoError(t, err)
+	}
+	router.TripBreaker(c, f.addr)
+	require.NoError(t, router.PruneTickWithout(c, f.addr))
+	_, err := c.Do(ctx, "SET", k, "v")
+	assert.ErrorIs(t, err, retry.ErrOpen, "the node's state, and its tripped breaker, survived the prune")
+	_, err = c.Do(ctx, "SET", keyOn(t, g, g.nodes[1]), "v")
+	assert.NoError(t, err, "the other node is untouched")
+}

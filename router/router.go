@@ -208,15 +208,26 @@ func (c *Client) pruneLoop() {
 			continue
 		}
 		seen = s.Version()
-		if err := safe.Call("pool prune", func() {
-			c.pool.prune(func(addr string) bool {
-				_, ok := s.NodeByAddr(addr)
-				return ok
-			})
-		}); err != nil {
+		if err := safe.Call("pool prune", func() { c.pruneTick(s) }); err != nil {
 			c.panicked("", err)
 		}
 	}
+}
+
+// pruneTick prunes the pool after the prune loop read s at its tick: the
+// nodes that neither s nor the current snapshot, read under the pool's
+// lock, has. s alone may be older by then (a node came back, or was
+// added, since), and pruning by it would drop such a node's state (its
+// breaker's history) and close its client while callers route to it. (A
+// node that s has and the current snapshot lacks goes at the next tick.)
+func (c *Client) pruneTick(s *topology.Snapshot) {
+	c.pool.prune(func(addr string) bool {
+		if _, ok := s.NodeByAddr(addr); ok {
+			return true
+		}
+		_, ok := c.topo.Current().NodeByAddr(addr)
+		return ok
+	})
 }
 
 // Close closes every connection and stops every goroutine of the client.
