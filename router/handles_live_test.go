@@ -81,7 +81,8 @@ func BenchmarkPickConn(b *testing.B) {
 // BenchmarkDoOverhead is what Client.Do costs of its own for a GET with a
 // deadline (each goroutine's context has one, made once): every connection
 // answers at once without sending (router.SetInstant), so the transport's
-// cost is left out. "minimal" is the least a router on rueidis's
+// cost is left out; "slotrouter-face" is the same GET through the rueidis
+// face (Client.Rueidis). "minimal" is the least a router on rueidis's
 // single-node clients does for the same call (the slot, a table of
 // clients by slot, the command built, Do), on the same instant clients.
 func BenchmarkDoOverhead(b *testing.B) {
@@ -153,6 +154,13 @@ func BenchmarkDoOverhead(b *testing.B) {
 				return err
 			}
 			_, err = m.ToString()
+			return err
+		})
+	})
+	face := c.Rueidis()
+	b.Run("client=slotrouter-face", func(b *testing.B) {
+		run(b, func(ctx context.Context, key string) error {
+			_, err := face.Do(ctx, face.B().Get().Key(key).Build()).ToString()
 			return err
 		})
 	})
