@@ -135,6 +135,15 @@ func (c *Client) doUser(ctx context.Context, args []string, idem bool, user *rue
 			return msg, err
 		}
 	}
+	c.budget.Deposit()
+	var first *sentAttempt
+	if c.tracer == nil && c.afterGet == nil {
+		failed, msg, done, err := c.doFast(ctx, args, &d, user)
+		if done {
+			return msg, err
+		}
+		first = failed
+	}
 	st := state{d: d, idem: idem, ctr: c.limits.Counter()}
 	if user != nil {
 		st.user, st.hasUser = *user, true
@@ -147,12 +156,14 @@ func (c *Client) doUser(ctx context.Context, args []string, idem bool, user *rue
 			st.hasUser = false
 		}
 	}
-	c.budget.Deposit()
+	if first != nil {
+		st.ns, st.hasUser = first.ns, false
+	}
 	if c.tracer != nil {
 		st.tname = c.traceName(args[0])
 		st.tctx, st.tstart = c.traceStart(ctx, st.tname, d.slotOrNone(), 1)
 	}
-	msg, err := c.loop(ctx, args, &st)
+	msg, err := c.loop(ctx, args, &st, first)
 	if !st.waitStart.IsZero() {
 		c.waitEnded(&st, err)
 	}
@@ -164,24 +175,35 @@ func (c *Client) doUser(ctx context.Context, args []string, idem bool, user *rue
 	return msg, err
 }
 
-// loop runs the attempts of one command.
-func (c *Client) loop(ctx context.Context, args []string, st *state) (rueidis.RedisMessage, error) {
+// loop runs the attempts of one command; first, when not nil, is the
+// outcome of its first attempt, sent and failed in doFast.
+func (c *Client) loop(ctx context.Context, args []string, st *state, first *sentAttempt) (rueidis.RedisMessage, error) {
 	d := st.d
 	for {
+		var (
+			astart time.Time
+			addr   string
+			ro     bool
+			err    error
+			res    rueidis.RedisResult
+			unsent bool
+		)
+		if first != nil {
+			addr, err = first.addr, first.err
+			first = nil
+			goto failed
+		}
 		if err := ctx.Err(); err != nil {
 			return rueidis.RedisMessage{}, c.endErr(err, st)
 		}
 		if c.closed.Load() {
 			return rueidis.RedisMessage{}, ErrClosed
 		}
-		var astart time.Time
 		if c.tracer != nil {
 			astart = time.Now()
 		}
-		addr, ro, err := c.pick(st)
+		addr, ro, err = c.pick(st)
 		st.ro = ro
-		var res rueidis.RedisResult
-		var unsent bool
 		if err == nil {
 			var nc *nodeConn
 			nc, err = c.getConn(ctx, st, addr, ro)
@@ -342,16 +364,9 @@ func (c *Client) send(ctx context.Context, nc *nodeConn, args []string, st *stat
 		// BLPOP k 0 cancelled early would go on to its deadline; this way
 		// rueidis watches Done, ends the call and closes the connection
 		// (the server drops the blocked client).
-		if _, ok := ctx.Deadline(); ok {
-			if isStdCancelCtx(ctx) {
-				// sharedConnContext without its allocation: nothing keeps
-				// nd after Do returns (see isStdCancelCtx).
-				nd := c.noDeadlines.get(ctx)
-				defer c.noDeadlines.put(nd)
-				ctx = nd
-			} else {
-				ctx = noDeadline{ctx}
-			}
+		var nd *noDeadline
+		if ctx, nd = c.withoutDeadline(ctx); nd != nil {
+			defer c.noDeadlines.put(nd)
 		}
 	}
 	if !st.asking {
@@ -359,6 +374,99 @@ func (c *Client) send(ctx context.Context, nc *nodeConn, args []string, st *stat
 	}
 	rs := cl.DoMulti(ctx, cl.B().Asking().Build(), cmd)
 	return rs[1]
+}
+
+// withoutDeadline returns ctx without its deadline (sharedConnContext),
+// and the pooled noDeadline it is, which the caller puts back
+// (c.noDeadlines.put) once Do has returned; nil when none was taken.
+func (c *Client) withoutDeadline(ctx context.Context) (context.Context, *noDeadline) {
+	if _, ok := ctx.Deadline(); !ok {
+		return ctx, nil
+	}
+	if !isStdCancelCtx(ctx) {
+		return noDeadline{ctx}, nil
+	}
+	// sharedConnContext without its allocation: nothing keeps nd after Do
+	// returns (see isStdCancelCtx).
+	nd := c.noDeadlines.get(ctx)
+	return nd, nd
+}
+
+// sentAttempt is the outcome of a first attempt that doFast sent and
+// that failed, for loop to handle as its own.
+type sentAttempt struct {
+	addr string     // the slot's primary
+	ns   *nodeState // its state
+	err  error
+}
+
+// doFast makes the first attempt of the command args (decided d; user:
+// the caller's rueidis command, or nil) when nothing about it is
+// unusual, with less bookkeeping than loop: a keyed, non-blocking
+// command for its slot's primary (a write, or any command under
+// ReadPrimary; not under Nearest) in the current snapshot, whose node state the snapshot's
+// node table has, with its breaker closed, its client open and other
+// calls in flight lately (busy: not a lone caller), the client open and
+// the context live. It is then what loop's first attempt would be.
+// done: the command succeeded (msg, err: its reply, or a nil reply).
+// Else, failed is the attempt sent and failed, for loop to handle, or
+// nil when nothing was done (one of the conditions did not hold): loop
+// makes the first attempt.
+func (c *Client) doFast(ctx context.Context, args []string, d *decision, user *rueidis.Completed) (failed *sentAttempt, msg rueidis.RedisMessage, done bool, err error) {
+	if !d.hasKeys || d.blocking || d.prefer || user != nil && user.IsBlock() {
+		return
+	}
+	if c.policy == Nearest || c.policy != ReadPrimary && (d.readOnly || user != nil && user.IsReadOnly()) {
+		return // (Nearest times every call: loop)
+	}
+	if ctx.Err() != nil || c.closed.Load() {
+		return
+	}
+	s := c.topo.Current()
+	h := c.handles.Load()
+	if h == nil || h.snap != s {
+		return
+	}
+	sh, ok := lookupShard(s, d.slot)
+	if !ok || sh.Primary == nil || sh.Primary.Addr == "" {
+		return
+	}
+	ns, _ := h.get(sh.Primary)
+	if ns == nil || ns.pruned.Load() || !ns.busy.Load() || ns.br.State() != retry.Closed {
+		return
+	}
+	nc := ns.conn[0].Load()
+	if nc == nil || nc.closing.Load() {
+		return
+	}
+	cl := nc.client
+	var cmd rueidis.Completed
+	if user != nil {
+		cmd = *user
+	} else {
+		cmd = cl.B().Arbitrary(args...).Build()
+		if c.pool.spread {
+			cmd = cmd.SetSlot(spreadKey)
+		}
+	}
+	if c.onFast != nil {
+		c.onFast()
+	}
+	k := ns.callStarted(true)
+	sctx, nd := c.withoutDeadline(ctx)
+	res := cl.Do(sctx, cmd)
+	if nd != nil {
+		c.noDeadlines.put(nd)
+	}
+	err = res.Error()
+	answered := err == nil || rueidis.IsRedisNil(err) || isReply(err)
+	ns.callEnded(k, false, answered)
+	if err == nil || rueidis.IsRedisNil(err) {
+		ns.br.Success()
+		msg, err = res.ToMessage()
+		return nil, msg, true, err
+	}
+	return &sentAttempt{addr: sh.Primary.Addr, ns: ns, err: err}, rueidis.RedisMessage{}, false, nil
 }
 
 // spreadKey is the key a command built from args is given (SetSlot):

@@ -129,3 +129,16 @@ func PruneTickWithout(c *Client, addr string) error {
 	c.pruneTick(s)
 	return nil
 }
+
+// SetFastHook makes f run each time the fast first attempt (doFast)
+// sends a command.
+func SetFastHook(c *Client, f func()) { c.onFast = f }
+
+// MarkBusy marks addr's node as having seen concurrent calls (as the
+// watch's tick clears it, a call made at once finds it set but for a
+// tick in between).
+func MarkBusy(c *Client, addr string) {
+	if ns := c.pool.lookup(addr); ns != nil {
+		ns.busy.Store(true)
+	}
+}

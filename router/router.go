@@ -65,6 +65,8 @@ type Client struct {
 	// afterGet, set by tests only, runs after a command's connection was
 	// taken from the pool and before the command is sent on it.
 	afterGet func(nc *nodeConn)
+	// onFast, set by tests only, runs when doFast sends an attempt.
+	onFast func()
 
 	closed    atomic.Bool
 	closeOnce sync.Once
