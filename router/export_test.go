@@ -39,17 +39,22 @@ func LeanPlan(c *Client, cmds ...Cmd) bool {
 // sending it: the table's decision, the node and breaker pick, the
 // connection lookup (for BenchmarkPickConn).
 func PickConn(ctx context.Context, c *Client, args ...string) error {
+	_, err := firstConn(ctx, c, args)
+	return err
+}
+
+// firstConn is PickConn, returning the connection.
+func firstConn(ctx context.Context, c *Client, args []string) (*nodeConn, error) {
 	d, err := decideLazy(c.table, args)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	st := state{d: d, ctr: c.limits.Counter()}
 	addr, ro, err := c.pick(&st)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = c.getConn(ctx, &st, addr, ro)
-	return err
+	return c.getConn(ctx, &st, addr, ro)
 }
 
 // HandlesCurrent reports whether c's node table (handles.go) is the
@@ -96,16 +101,7 @@ func SetInstant(c *Client, reply rueidis.RedisResult) {
 // NodeClient returns the rueidis client of the connection the first
 // attempt of args would be sent on (nil on an error).
 func NodeClient(c *Client, args ...string) rueidis.Client {
-	d, err := decideLazy(c.table, args)
-	if err != nil {
-		return nil
-	}
-	st := state{d: d, ctr: c.limits.Counter()}
-	addr, ro, err := c.pick(&st)
-	if err != nil {
-		return nil
-	}
-	nc, err := c.getConn(context.Background(), &st, addr, ro)
+	nc, err := firstConn(context.Background(), c, args)
 	if err != nil {
 		return nil
 	}

@@ -33,18 +33,18 @@ func TestHandlesFollowCalls(t *testing.T) {
 	assert.True(t, router.HandlesCurrent(c))
 }
 
-// BenchmarkPickConn measures what a GET's first attempt does before it
-// is sent (the table's decision, the node and breaker pick, the
-// connection lookup), from one goroutine and from 64.
-func BenchmarkPickConn(b *testing.B) {
+// benchClient returns a client of the shared cluster, closed when b
+// ends, with a connection to every primary, the keys the benchmarks
+// use, and a context for their setup.
+func benchClient(b *testing.B) (context.Context, *router.Client, []string) {
 	cl := clustertest.Need(b, cluster)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	b.Cleanup(cancel)
 	c, err := router.New(ctx, router.Options{Seeds: cl.Addrs()})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer c.Close()
+	b.Cleanup(c.Close)
 	keys := make([]string, 1024)
 	for i := range keys {
 		keys[i] = fmt.Sprintf("bench:pick:%d", i)
@@ -52,6 +52,14 @@ func BenchmarkPickConn(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	return ctx, c, keys
+}
+
+// BenchmarkPickConn measures what a GET's first attempt does before it
+// is sent (the table's decision, the node and breaker pick, the
+// connection lookup), from one goroutine and from 64.
+func BenchmarkPickConn(b *testing.B) {
+	ctx, c, keys := benchClient(b)
 	b.Run("goroutines=1", func(b *testing.B) {
 		b.ReportAllocs()
 		i := 0
@@ -86,22 +94,8 @@ func BenchmarkPickConn(b *testing.B) {
 // single-node clients does for the same call (the slot, a table of
 // clients by slot, the command built, Do), on the same instant clients.
 func BenchmarkDoOverhead(b *testing.B) {
-	cl := clustertest.Need(b, cluster)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	c, err := router.New(ctx, router.Options{Seeds: cl.Addrs()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	keys := make([]string, 1024)
+	ctx, c, keys := benchClient(b)
 	var by [slots.Count]rueidis.Client
-	for i := range keys {
-		keys[i] = fmt.Sprintf("bench:pick:%d", i)
-		if _, err := c.Do(ctx, "GET", keys[i]); err != nil && !rueidis.IsRedisNil(err) { // dials every primary
-			b.Fatal(err)
-		}
-	}
 	if err := c.Rueidis().Do(ctx, c.Rueidis().B().Set().Key(keys[0]).Value("value-0123456789").Build()).Error(); err != nil {
 		b.Fatal(err)
 	}

@@ -42,6 +42,10 @@ go test -race -count=1 -p 1 -timeout 20m "$@" ./...
 # items under the race detector).
 go test -count=1 -timeout 5m -run 'TestDoAllocations|TestRouteDoesNotAllocate' ./router
 (cd bench && go test -count=1 -timeout 5m -run 'TestAllocationsNotAboveRueidis' .)
+# The component benchmarks and the diagnostic clients, once each, so that
+# they keep working (their figures come from longer runs: bench/README.md).
+go test -count=1 -timeout 5m -run '^$' -bench 'BenchmarkDoOverhead|BenchmarkPickConn' -benchtime 1x ./router
+(cd bench && SLOTROUTER_BENCH_CLIENTS=rueidis-nodes,rueidis-nodes-sr go test -count=1 -timeout 5m -run '^$' -bench 'BenchmarkGet$|BenchmarkMixed' -benchtime 1x .)
 # The peer comparisons (a nested module, so peers stay out of go.mod).
 (cd bench && go test -race -count=1 -timeout 10m "$@" ./...)
 # The OpenTelemetry integration (a nested module, so OTel stays out of go.mod).
