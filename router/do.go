@@ -404,10 +404,11 @@ type sentAttempt struct {
 // the caller's rueidis command, or nil) when nothing about it is
 // unusual, with less bookkeeping than loop: a keyed, non-blocking
 // command for its slot's primary (a write, or any command under
-// ReadPrimary; not under Nearest) in the current snapshot, whose node state the snapshot's
-// node table has, with its breaker closed, its client open and other
-// calls in flight lately (busy: not a lone caller), the client open and
-// the context live. It is then what loop's first attempt would be.
+// ReadPrimary; never under Nearest) in the current snapshot, whose node
+// state the snapshot's node table has, with its breaker closed, its
+// connection open and other calls in flight lately (busy: not a lone
+// caller), c not closed and ctx live. It is then what loop's first
+// attempt would be.
 // done: the command succeeded (msg, err: its reply, or a nil reply).
 // Else, failed is the attempt sent and failed, for loop to handle, or
 // nil when nothing was done (one of the conditions did not hold): loop
