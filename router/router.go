@@ -223,11 +223,15 @@ func (c *Client) pruneLoop() {
 // breaker's history) and close its client while callers route to it. (A
 // node that s has and the current snapshot lacks goes at the next tick.)
 func (c *Client) pruneTick(s *topology.Snapshot) {
+	var cur *topology.Snapshot // read once: both of prune's passes (clients, states) see the same
 	c.pool.prune(func(addr string) bool {
 		if _, ok := s.NodeByAddr(addr); ok {
 			return true
 		}
-		_, ok := c.topo.Current().NodeByAddr(addr)
+		if cur == nil {
+			cur = c.topo.Current()
+		}
+		_, ok := cur.NodeByAddr(addr)
 		return ok
 	})
 }
