@@ -3,6 +3,7 @@ package router_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -105,4 +106,148 @@ func TestFastPathHandsOverItsFailedAttempt(t *testing.T) {
 			})
 		})
 	})
+}
+
+// TestFastPathFaceMoved: the rueidis face's own command, sent by the
+// fast path and answered MOVED, is followed with a command rebuilt from
+// the args (rueidis recycled the caller's).
+func TestFastPathFaceMoved(t *testing.T) {
+	fastTry(t, func(t *testing.T, g *fakeGroup, c *router.Client, k string, call func(func())) {
+		var moved atomic.Bool
+		g.nodes[0].setHandle(func(_ *fakeConn, args []string) string {
+			if args[0] == "SET" && args[1] == k && moved.CompareAndSwap(false, true) {
+				return fmt.Sprintf("-MOVED %d %s\r\n", slots.Of(k), g.nodes[1].addr)
+			}
+			return "+OK\r\n"
+		})
+		g.nodes[1].setHandle(func(_ *fakeConn, args []string) string {
+			if args[0] == "SET" && (len(args) != 3 || args[1] != k || args[2] != "v") {
+				return "-ERR bad args\r\n"
+			}
+			return "+OK\r\n"
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		before := g.nodes[1].count("SET")
+		f := c.Rueidis()
+		call(func() {
+			require.NoError(t, f.Do(ctx, f.B().Set().Key(k).Value("v").Build()).Error())
+		})
+		assert.Equal(t, before+1, g.nodes[1].count("SET"))
+	})
+}
+
+// TestFastPathAsk: an ASK answering the fast path's attempt sends ASKING
+// and the command to the target, once.
+func TestFastPathAsk(t *testing.T) {
+	fastTry(t, func(t *testing.T, g *fakeGroup, c *router.Client, k string, call func(func())) {
+		g.nodes[0].setHandle(func(_ *fakeConn, args []string) string {
+			if args[0] == "INCR" {
+				return fmt.Sprintf("-ASK %d %s\r\n", slots.Of(k), g.nodes[1].addr)
+			}
+			return "+OK\r\n"
+		})
+		g.nodes[1].setHandle(func(fc *fakeConn, args []string) string {
+			if args[0] == "INCR" && !fc.asking {
+				return fmt.Sprintf("-MOVED %d %s\r\n", slots.Of(k), g.nodes[0].addr)
+			}
+			return ":1\r\n"
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		b0, b1 := g.nodes[0].count("INCR"), g.nodes[1].count("INCR")
+		call(func() {
+			v, err := c.Do(ctx, "INCR", k)
+			require.NoError(t, err)
+			n, _ := v.AsInt64()
+			assert.Equal(t, int64(1), n)
+		})
+		assert.Equal(t, b0+1, g.nodes[0].count("INCR"))
+		assert.Equal(t, b1+1, g.nodes[1].count("INCR"))
+	})
+}
+
+// TestFastPathDeadlineInFlight: a write sent by the fast path whose
+// context ends before its reply has an unknown outcome and is not sent
+// again.
+func TestFastPathDeadlineInFlight(t *testing.T) {
+	fastTry(t, func(t *testing.T, g *fakeGroup, c *router.Client, k string, call func(func())) {
+		got, release := make(chan struct{}, 1), make(chan struct{})
+		defer close(release)
+		g.nodes[0].setHandle(func(_ *fakeConn, args []string) string {
+			if args[0] == "INCR" {
+				got <- struct{}{}
+				<-release // no reply before the call has ended
+				return ":1\r\n"
+			}
+			return "+OK\r\n"
+		})
+		before := g.nodes[0].count("INCR")
+		call(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			_, err := c.Do(ctx, "INCR", k)
+			require.ErrorIs(t, err, router.ErrUnknownOutcome)
+			require.ErrorIs(t, err, context.DeadlineExceeded)
+		})
+		<-got // the node has it (Do has returned: nothing more is sent)
+		assert.Equal(t, before+1, g.nodes[0].count("INCR"))
+	})
+}
+
+// TestFastPathConcurrentCuts: many callers on one busy node, its
+// connection cut now and then: a write is never sent twice (the node
+// counts at most one INCR per call), and once the calls have ended the
+// stall detector reports no stall (the call counts add up).
+func TestFastPathConcurrentCuts(t *testing.T) {
+	g := newFakeGroup(t, 2)
+	var stalls atomic.Int64
+	c := newFakeClient(t, g, router.Options{StallTimeout: 300 * time.Millisecond, Observer: &stallObs{n: &stalls}})
+	k := keyOn(t, g, g.nodes[0])
+	var fast atomic.Int64
+	router.SetFastHook(c, func() { fast.Add(1) })
+	var n atomic.Int64
+	g.nodes[0].setHandle(func(_ *fakeConn, args []string) string {
+		if args[0] == "INCR" {
+			if n.Add(1)%97 == 0 {
+				return ""
+			}
+			return ":1\r\n"
+		}
+		return "+OK\r\n"
+	})
+	var calls atomic.Int64
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 300 {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				_, err := c.Do(ctx, "INCR", k)
+				cancel()
+				calls.Add(1)
+				if err != nil && !assert.ErrorIs(t, err, router.ErrUnknownOutcome) {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("fast sends %d, calls %d, INCR received %d", fast.Load(), calls.Load(), g.nodes[0].count("INCR"))
+	assert.Positive(t, fast.Load(), "the fast path took calls")
+	assert.LessOrEqual(t, g.nodes[0].count("INCR"), calls.Load())
+	time.Sleep(time.Second)
+	assert.Zero(t, stalls.Load(), "no stall after the calls ended")
+}
+
+type stallObs struct {
+	router.Counters
+	n *atomic.Int64
+}
+
+func (o *stallObs) OnEvent(e router.Event) {
+	if e.Kind == router.EventStall {
+		o.n.Add(1)
+	}
 }
