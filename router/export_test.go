@@ -138,3 +138,13 @@ func MarkBusy(c *Client, addr string) {
 		ns.busy.Store(true)
 	}
 }
+
+// CallsInFlight returns the non-blocking calls in flight on addr, as
+// the stall detector counts them.
+func CallsInFlight(c *Client, addr string) uint32 {
+	if ns := c.pool.lookup(addr); ns != nil {
+		in, _ := ns.callCounts()
+		return in
+	}
+	return 0
+}
