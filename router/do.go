@@ -405,10 +405,11 @@ type sentAttempt struct {
 // unusual, with less bookkeeping than loop: a keyed, non-blocking
 // command for its slot's primary (a write, or any command under
 // ReadPrimary; never under Nearest) in the current snapshot, whose node
-// state the snapshot's node table has, with its breaker closed, its
-// connection open and other calls in flight lately (busy: not a lone
-// caller), c not closed and ctx live. It is then what loop's first
-// attempt would be.
+// state the snapshot's node table has, with its breaker closed and its
+// connection open, c not closed and ctx live; and not a read with a
+// deadline while the node has had no concurrent calls lately (a lone
+// read may get a connection of its own: send). It is then what loop's
+// first attempt would be, and it marks the node busy as loop does.
 // done: the command succeeded (msg, err: its reply, or a nil reply).
 // Else, failed is the attempt sent and failed, for loop to handle, or
 // nil when nothing was done (one of the conditions did not hold): loop
@@ -433,8 +434,14 @@ func (c *Client) doFast(ctx context.Context, args []string, d *decision, user *r
 		return
 	}
 	ns, _ := h.get(sh.Primary)
-	if ns == nil || ns.pruned.Load() || !ns.busy.Load() || ns.br.State() != retry.Closed {
+	if ns == nil || ns.pruned.Load() || ns.br.State() != retry.Closed {
 		return
+	}
+	busy := ns.busy.Load()
+	if !busy && (d.readOnly || user != nil && user.IsReadOnly()) {
+		if _, ok := ctx.Deadline(); ok {
+			return // perhaps a lone read with a deadline: loop (send)
+		}
 	}
 	nc := ns.conn[0].Load()
 	if nc == nil || nc.closing.Load() {
@@ -453,7 +460,12 @@ func (c *Client) doFast(ctx context.Context, args []string, d *decision, user *r
 	if c.onFast != nil {
 		c.onFast()
 	}
-	k := ns.callStarted(true)
+	k := ns.callStarted(busy)
+	if !busy {
+		if n, _ := ns.callCounts(); n > 1 {
+			ns.busy.Store(true) // as loop: concurrent callers
+		}
+	}
 	sctx, nd := c.withoutDeadline(ctx)
 	res := cl.Do(sctx, cmd)
 	if nd != nil {

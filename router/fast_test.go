@@ -255,3 +255,53 @@ func (o *stallObs) OnEvent(e router.Event) {
 		o.n.Add(1)
 	}
 }
+
+// TestFastPathLoneCalls: a caller alone on its node (no concurrent call
+// lately, so the node is not busy) has its write, and its read without
+// a deadline, sent by the fast path as they would be by the loop (on the
+// shared pipeline); its read with a deadline is left to the loop, which
+// sends it on a connection of its own.
+func TestFastPathLoneCalls(t *testing.T) {
+	g := newFakeGroup(t, 1)
+	c := newFakeClient(t, g, router.Options{})
+	g.nodes[0].setHandle(func(_ *fakeConn, args []string) string {
+		if args[0] == "GET" {
+			return bulk("v")
+		}
+		return "+OK\r\n"
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	k := keyOn(t, g, g.nodes[0])
+	_, err := c.Do(ctx, "SET", k, "v") // the node's state and client
+	require.NoError(t, err)
+	var fast atomic.Int64
+	router.SetFastHook(c, func() { fast.Add(1) })
+	// Until the fast path takes it: a snapshot published between two
+	// calls leaves the node table behind until the loop's next pick.
+	takes := func(ctx context.Context, args ...string) {
+		t.Helper()
+		for try := 0; try < 20; try++ {
+			before := fast.Load()
+			_, err := c.Do(ctx, args...)
+			require.NoError(t, err)
+			if fast.Load() > before {
+				return
+			}
+		}
+		t.Fatalf("%v: the fast path never took it", args)
+	}
+	takes(ctx, "SET", k, "v")
+	takes(context.Background(), "GET", k)
+	assert.Zero(t, router.CallsInFlight(c, g.nodes[0].addr))
+
+	own := router.OwnReads(c, g.nodes[0].addr)
+	before := fast.Load()
+	m, err := c.Do(ctx, "GET", k)
+	require.NoError(t, err)
+	v, err := m.ToString()
+	require.NoError(t, err)
+	assert.Equal(t, "v", v)
+	assert.Equal(t, before, fast.Load(), "a lone read with a deadline is the loop's")
+	assert.Equal(t, own+1, router.OwnReads(c, g.nodes[0].addr), "on a connection of its own")
+}

@@ -87,7 +87,9 @@ func BenchmarkPickConn(b *testing.B) {
 }
 
 // BenchmarkDoOverhead is what Client.Do costs of its own for a GET with a
-// deadline (each goroutine's context has one, made once): every connection
+// deadline (each goroutine's context has one, made once), and from one
+// goroutine without one (no-deadline: a lone read with a deadline takes
+// another path, a connection of its own): every connection
 // answers at once without sending (router.SetInstant), so the transport's
 // cost is left out; "slotrouter-face" is the same GET through the rueidis
 // face (Client.Rueidis). "minimal" is the least a router on rueidis's
@@ -116,6 +118,17 @@ func BenchmarkDoOverhead(b *testing.B) {
 			b.ReportAllocs()
 			ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 			defer cancel()
+			i := 0
+			for b.Loop() {
+				if err := do(ctx, keys[i%len(keys)]); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+		b.Run("goroutines=1/no-deadline", func(b *testing.B) {
+			b.ReportAllocs()
+			ctx := context.Background()
 			i := 0
 			for b.Loop() {
 				if err := do(ctx, keys[i%len(keys)]); err != nil {
