@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -86,22 +89,35 @@ func seed(b testing.TB, cl *clustertest.Cluster) {
 func eachClient(b *testing.B, fn func(b *testing.B, c client)) {
 	cl := clustertest.Need(b, cluster)
 	seed(b, cl)
+	forEachClient(b, benchClients(b), func(ctx context.Context, name string) (client, func(), error) {
+		c, err := newClient(ctx, name, cl.Addrs())
+		if err != nil {
+			return nil, nil, err
+		}
+		return c, c.Close, nil
+	}, fn)
+}
+
+// forEachClient runs fn as a sub-benchmark per client named in names, in
+// a random order, each connected by connect (which returns the client
+// and what ends it) and warmed up first.
+func forEachClient(b *testing.B, names []string, connect func(ctx context.Context, name string) (client, func(), error), fn func(b *testing.B, c client)) {
 	// In a random order: a round's first client may run on a machine
 	// other than its last's (caches, the servers' state), and -count N
 	// runs each client's N rounds back to back anyway; interleave.sh runs
 	// the clients alternately, one process per round.
-	names := slices.Clone(benchClients(b))
+	names = slices.Clone(names)
 	rand.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
 	for _, name := range names {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		c, err := newClient(ctx, name, cl.Addrs())
+		c, end, err := connect(ctx, name)
 		if err != nil {
 			cancel()
 			b.Fatalf("%s: connect: %v", name, err)
 		}
 		for i := range 64 {
 			if _, err := c.Get(ctx, benchKeys[i*(numKeys/64)]); err != nil {
-				c.Close()
+				end()
 				cancel()
 				b.Fatalf("%s: warm-up: %v", name, err)
 			}
@@ -110,26 +126,36 @@ func eachClient(b *testing.B, fn func(b *testing.B, c client)) {
 		b.Run("client="+name, func(b *testing.B) {
 			b.ReportAllocs()
 			start := processCPU(b)
+			r0, w0, io := processSyscalls()
 			fn(b, c)
 			b.ReportMetric(float64(processCPU(b)-start)/float64(b.N), "cpu-ns/op")
+			if r1, w1, ok := processSyscalls(); ok && io {
+				// How well the client batches: read and write system
+				// calls per operation (fewer: more commands per write).
+				b.ReportMetric(float64(r1-r0)/float64(b.N), "reads/op")
+				b.ReportMetric(float64(w1-w0)/float64(b.N), "writes/op")
+			}
 		})
-		c.Close()
+		end()
 	}
 }
 
 // BenchmarkGet is one GET of an existing key per iteration, from one
 // goroutine: the round trip plus the client's routing cost.
 func BenchmarkGet(b *testing.B) {
-	eachClient(b, func(b *testing.B, c client) {
-		ctx := context.Background()
-		i := 0
-		for b.Loop() {
-			if _, err := c.Get(ctx, benchKeys[i%numKeys]); err != nil {
-				b.Fatal(err)
-			}
-			i++
+	eachClient(b, getLoop)
+}
+
+// getLoop is one GET per iteration, from one goroutine.
+func getLoop(b *testing.B, c client) {
+	ctx := context.Background()
+	i := 0
+	for b.Loop() {
+		if _, err := c.Get(ctx, benchKeys[i%numKeys]); err != nil {
+			b.Fatal(err)
 		}
-	})
+		i++
+	}
 }
 
 // BenchmarkGetDeadline is BenchmarkGet with a deadline on every call
@@ -198,29 +224,33 @@ func BenchmarkGetParallel(b *testing.B) {
 func BenchmarkMixed(b *testing.B) {
 	for _, g := range []int{16, 64} {
 		b.Run(fmt.Sprintf("goroutines=%d", g), func(b *testing.B) {
-			eachClient(b, func(b *testing.B, c client) {
-				b.SetParallelism(max(1, g/runtime.GOMAXPROCS(0)))
-				b.RunParallel(func(pb *testing.PB) {
-					i := rand.IntN(numKeys)
-					for pb.Next() {
-						ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-						var err error
-						if i%5 == 4 {
-							err = c.Set(ctx, benchKeys[i%numKeys], value)
-						} else {
-							_, err = c.Get(ctx, benchKeys[i%numKeys])
-						}
-						cancel()
-						if err != nil {
-							b.Error(err)
-							return
-						}
-						i++
-					}
-				})
-			})
+			eachClient(b, func(b *testing.B, c client) { mixed(b, c, g) })
 		})
 	}
+}
+
+// mixed is the 80/20 GET/SET load from g goroutines, each call with a
+// 1 s timeout.
+func mixed(b *testing.B, c client, g int) {
+	b.SetParallelism(max(1, g/runtime.GOMAXPROCS(0)))
+	b.RunParallel(func(pb *testing.PB) {
+		i := rand.IntN(numKeys)
+		for pb.Next() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			var err error
+			if i%5 == 4 {
+				err = c.Set(ctx, benchKeys[i%numKeys], value)
+			} else {
+				_, err = c.Get(ctx, benchKeys[i%numKeys])
+			}
+			cancel()
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			i++
+		}
+	})
 }
 
 // BenchmarkSet is one SET of a 16-byte value per iteration, from one
@@ -297,6 +327,34 @@ func BenchmarkPipeline100(b *testing.B) {
 // far: the client's own cost, without the redis-server processes, which
 // share the machine's cores. Reported per operation as cpu-ns/op, it
 // varies less than the time per operation when other work runs.
+// processSyscalls returns the process's read and write system calls so
+// far (Linux's /proc/self/io: syscr, syscw); ok is false where that
+// file is missing.
+func processSyscalls() (reads, writes int64, ok bool) {
+	raw, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0, 0, false
+	}
+	var nr, nw int
+	for line := range strings.Lines(string(raw)) {
+		name, val, found := strings.Cut(strings.TrimSpace(line), ": ")
+		if !found {
+			continue
+		}
+		n, err := strconv.ParseInt(val, 10, 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "syscr":
+			reads, nr = n, nr+1
+		case "syscw":
+			writes, nw = n, nw+1
+		}
+	}
+	return reads, writes, nr == 1 && nw == 1
+}
+
 func processCPU(b *testing.B) time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {

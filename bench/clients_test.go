@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"slices"
 	"strings"
@@ -79,17 +80,27 @@ func benchClientsOr(tb testing.TB, def []string) []string {
 // newClient connects the client named name to the cluster reachable
 // through seeds. Every client runs with its defaults.
 func newClient(ctx context.Context, name string, seeds []string) (client, error) {
+	return newClientDial(ctx, name, seeds, nil, nil)
+}
+
+// newClientDial is newClient with the clients' dial functions replaced
+// (rueidis's ClientOption.DialCtxFn for rueidis and slotrouter, dialNet
+// for go-redis; nil: their own), as for a memCluster.
+func newClientDial(ctx context.Context, name string, seeds []string, dial memDial, dialNet func(ctx context.Context, network, addr string) (net.Conn, error)) (client, error) {
 	switch name {
 	case "slotrouter", "slotrouter-pipelined":
 		o := router.Options{Seeds: seeds}
 		o.ClientOption.AlwaysPipelining = name == "slotrouter-pipelined"
+		o.ClientOption.DialCtxFn = dial
 		c, err := router.New(ctx, o)
 		if err != nil {
 			return nil, err
 		}
 		return srClient{c: c}, nil
 	case "slotrouter-face":
-		c, err := router.New(ctx, router.Options{Seeds: seeds})
+		o := router.Options{Seeds: seeds}
+		o.ClientOption.DialCtxFn = dial
+		c, err := router.New(ctx, o)
 		if err != nil {
 			return nil, err
 		}
@@ -97,16 +108,16 @@ func newClient(ctx context.Context, name string, seeds []string) (client, error)
 		// the face; its Close closes c.
 		return rdClient{c: c.Rueidis(), face: true}, nil
 	case "go-redis":
-		c := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: seeds})
+		c := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: seeds, Dialer: dialNet})
 		if err := c.Ping(ctx).Err(); err != nil {
 			_ = c.Close()
 			return nil, err
 		}
 		return grClient{c}, nil
 	case "rueidis-nodes", "rueidis-nodes-sr":
-		return newNodesClient(ctx, seeds, name == "rueidis-nodes-sr")
+		return newNodesClient(ctx, seeds, name == "rueidis-nodes-sr", dial)
 	case "rueidis":
-		c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: seeds})
+		c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: seeds, DialCtxFn: dial})
 		if err != nil {
 			return nil, err
 		}

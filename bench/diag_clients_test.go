@@ -25,8 +25,10 @@ type nodesClient struct {
 	clients []rueidis.Client
 }
 
-func newNodesClient(ctx context.Context, seeds []string, srOptions bool) (*nodesClient, error) {
-	rc, err := router.New(ctx, router.Options{Seeds: seeds})
+func newNodesClient(ctx context.Context, seeds []string, srOptions bool, dial memDial) (*nodesClient, error) {
+	o := router.Options{Seeds: seeds}
+	o.ClientOption.DialCtxFn = dial
+	rc, err := router.New(ctx, o)
 	if err != nil {
 		return nil, err
 	}
@@ -42,10 +44,10 @@ func newNodesClient(ctx context.Context, seeds []string, srOptions bool) (*nodes
 		}
 		cl := made[p.Addr()]
 		if cl == nil {
-			o := rueidis.ClientOption{InitAddress: []string{p.Addr()}, ForceSingleClient: true, PipelineMultiplex: -1}
+			o := rueidis.ClientOption{InitAddress: []string{p.Addr()}, ForceSingleClient: true, PipelineMultiplex: -1, DialCtxFn: dial}
 			if srOptions {
 				o.Dialer.Timeout = router.DefaultDialTimeout
-				o.DialCtxFn = wire.Dialer(nil, topology.ReplyLimits{})
+				o.DialCtxFn = wire.Dialer(dial, topology.ReplyLimits{})
 				o.DisableCache = true
 				o.DisableRetry = true
 			}

@@ -46,6 +46,7 @@ go test -count=1 -timeout 5m -run 'TestDoAllocations|TestRouteDoesNotAllocate' .
 # they keep working (their figures come from longer runs: bench/README.md).
 go test -count=1 -timeout 5m -run '^$' -bench 'BenchmarkDoOverhead|BenchmarkPickConn' -benchtime 1x ./router
 (cd bench && SLOTROUTER_BENCH_CLIENTS=rueidis-nodes,rueidis-nodes-sr go test -count=1 -timeout 5m -run '^$' -bench 'BenchmarkGet$|BenchmarkMixed' -benchtime 1x .)
+(cd bench && SLOTROUTER_BENCH_CLIENTS=rueidis,slotrouter,slotrouter-face,rueidis-nodes-sr go test -count=1 -timeout 5m -run '^$' -bench 'BenchmarkMem' -benchtime 1x .)
 # The peer comparisons (a nested module, so peers stay out of go.mod).
 (cd bench && go test -race -count=1 -timeout 10m "$@" ./...)
 # The OpenTelemetry integration (a nested module, so OTel stays out of go.mod).
