@@ -11,13 +11,18 @@ import (
 // TestCallCounts checks a node's striped call counts: calls in flight
 // and answered, summed over the stripes, whatever stripes the calls
 // drew; a blocking call is counted answered without having been in
-// flight.
+// flight; and startCall's verdict (alone, or the node marked busy).
 func TestCallCounts(t *testing.T) {
 	var n nodeState
-	a := n.callStarted(false)
-	assert.Equal(t, 0, a, "a caller alone takes the first stripe")
-	b := n.callStarted(true)
-	c := n.callStarted(true)
+	a, lone := n.startCall(false)
+	assert.Equal(t, 0, a, "a caller on a node not busy takes the first stripe")
+	assert.True(t, lone, "nothing else in flight: alone")
+	assert.False(t, n.busy.Load())
+	b, lone := n.startCall(false)
+	assert.False(t, lone, "another call in flight: not alone")
+	assert.True(t, n.busy.Load(), "and the node is marked busy")
+	c, lone := n.startCall(true)
+	assert.False(t, lone, "a busy node's caller is never alone")
 	in, done := n.callCounts()
 	assert.Equal(t, uint32(3), in)
 	assert.Equal(t, uint32(0), done)
@@ -41,7 +46,7 @@ func TestCallCounts(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range calls {
-				k := n.callStarted(i%3 != 0)
+				k, _ := n.startCall(i%3 != 0)
 				if in, _ := n.callCounts(); in == 0 {
 					t.Error("a call in flight is not counted")
 					return

@@ -142,21 +142,30 @@ const (
 	callDone     = 1 << 32 // one call answered
 )
 
-// callStarted counts a non-blocking call in flight and returns the
-// stripe that counts it, for callEnded. Concurrent callers (busy: the
-// node saw concurrency lately) draw a stripe at random; a caller alone
-// takes the first, sparing the draw.
-func (n *nodeState) callStarted(busy bool) int {
-	k := 0
+// startCall counts a non-blocking call in flight and returns the stripe
+// that counts it, for callEnded. busy is the node's busy flag as the
+// caller read it: concurrent callers draw a stripe at random; a caller
+// on a node not busy takes the first, sparing the draw, and sums the
+// counts: with another call in flight it marks the node busy, else the
+// call is alone (lone). (Of two calls that start together, at most one
+// finds itself alone: each counts itself before it sums.)
+func (n *nodeState) startCall(busy bool) (k int, lone bool) {
 	if busy {
 		k = int(rand.Uint32() % callStripes)
 	}
 	n.calls[k].n.Add(callInflight)
-	return k
+	if !busy {
+		if in, _ := n.callCounts(); in > 1 {
+			n.busy.Store(true)
+		} else {
+			lone = true
+		}
+	}
+	return k, lone
 }
 
 // callEnded ends a call in stripe k: no longer in flight when it was
-// non-blocking (counted by callStarted in stripe k), answered when the
+// non-blocking (counted by startCall in stripe k), answered when the
 // node replied.
 func (n *nodeState) callEnded(k int, blocking, answered bool) {
 	var d uint64

@@ -230,21 +230,11 @@ func (c *Client) loop(ctx context.Context, args []string, st *state, first *sent
 				}
 				lone, k := false, 0
 				if !d.blocking {
-					busy := ns.busy.Load()
-					k = ns.callStarted(busy)
 					// Alone now, and no concurrency seen lately: with
 					// concurrent callers, a read on a connection of its own
 					// would cost a write and a read of its own instead of
-					// joining the shared pipeline's next batch. (Of two
-					// calls that start together, at most one finds itself
-					// alone: each counts itself before it sums.)
-					if !busy {
-						if n, _ := ns.callCounts(); n > 1 {
-							ns.busy.Store(true)
-						} else {
-							lone = true
-						}
-					}
+					// joining the shared pipeline's next batch.
+					k, lone = ns.startCall(ns.busy.Load())
 				}
 				res = c.send(ctx, nc, args, st, lone)
 				err = res.Error()
@@ -418,7 +408,8 @@ func (c *Client) doFast(ctx context.Context, args []string, d *decision, user *r
 	if !d.hasKeys || d.blocking || d.prefer || user != nil && user.IsBlock() {
 		return
 	}
-	if c.policy == Nearest || c.policy != ReadPrimary && (d.readOnly || user != nil && user.IsReadOnly()) {
+	read := d.readOnly || user != nil && user.IsReadOnly()
+	if c.policy == Nearest || c.policy != ReadPrimary && read {
 		return // (Nearest times every call: loop)
 	}
 	if ctx.Err() != nil || c.closed.Load() {
@@ -438,7 +429,7 @@ func (c *Client) doFast(ctx context.Context, args []string, d *decision, user *r
 		return
 	}
 	busy := ns.busy.Load()
-	if !busy && (d.readOnly || user != nil && user.IsReadOnly()) {
+	if !busy && read {
 		if _, ok := ctx.Deadline(); ok {
 			return // perhaps a lone read with a deadline: loop (send)
 		}
@@ -460,12 +451,7 @@ func (c *Client) doFast(ctx context.Context, args []string, d *decision, user *r
 	if c.onFast != nil {
 		c.onFast()
 	}
-	k := ns.callStarted(busy)
-	if !busy {
-		if n, _ := ns.callCounts(); n > 1 {
-			ns.busy.Store(true) // as loop: concurrent callers
-		}
-	}
+	k, _ := ns.startCall(busy)
 	sctx, nd := c.withoutDeadline(ctx)
 	res := cl.Do(sctx, cmd)
 	if nd != nil {

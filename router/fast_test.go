@@ -47,6 +47,18 @@ func fastTry(t *testing.T, scenario func(t *testing.T, g *fakeGroup, c *router.C
 	t.Fatal("the fast path never took the call")
 }
 
+// movedOnce is a handler that answers the first SET of k with a MOVED to
+// g's second node, and every other command with OK.
+func movedOnce(g *fakeGroup, k string) func(*fakeConn, []string) string {
+	var moved atomic.Bool
+	return func(_ *fakeConn, args []string) string {
+		if args[0] == "SET" && args[1] == k && moved.CompareAndSwap(false, true) {
+			return fmt.Sprintf("-MOVED %d %s\r\n", slots.Of(k), g.nodes[1].addr)
+		}
+		return "+OK\r\n"
+	}
+}
+
 // TestFastPathHandsOverItsFailedAttempt: a first attempt sent by the
 // fast path and failed is handled as the loop's own: a MOVED is
 // followed, a write whose connection broke after it was sent is not sent
@@ -54,13 +66,7 @@ func fastTry(t *testing.T, scenario func(t *testing.T, g *fakeGroup, c *router.C
 func TestFastPathHandsOverItsFailedAttempt(t *testing.T) {
 	t.Run("MOVED", func(t *testing.T) {
 		fastTry(t, func(t *testing.T, g *fakeGroup, c *router.Client, k string, call func(func())) {
-			var moved atomic.Bool
-			g.nodes[0].setHandle(func(_ *fakeConn, args []string) string {
-				if args[0] == "SET" && args[1] == k && moved.CompareAndSwap(false, true) {
-					return fmt.Sprintf("-MOVED %d %s\r\n", slots.Of(k), g.nodes[1].addr)
-				}
-				return "+OK\r\n"
-			})
+			g.nodes[0].setHandle(movedOnce(g, k))
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			before := g.nodes[1].count("SET")
@@ -115,13 +121,7 @@ func TestFastPathHandsOverItsFailedAttempt(t *testing.T) {
 // the args (rueidis recycled the caller's).
 func TestFastPathFaceMoved(t *testing.T) {
 	fastTry(t, func(t *testing.T, g *fakeGroup, c *router.Client, k string, call func(func())) {
-		var moved atomic.Bool
-		g.nodes[0].setHandle(func(_ *fakeConn, args []string) string {
-			if args[0] == "SET" && args[1] == k && moved.CompareAndSwap(false, true) {
-				return fmt.Sprintf("-MOVED %d %s\r\n", slots.Of(k), g.nodes[1].addr)
-			}
-			return "+OK\r\n"
-		})
+		g.nodes[0].setHandle(movedOnce(g, k))
 		g.nodes[1].setHandle(func(_ *fakeConn, args []string) string {
 			if args[0] == "SET" && (len(args) != 3 || args[1] != k || args[2] != "v") {
 				return "-ERR bad args\r\n"

@@ -114,29 +114,22 @@ func BenchmarkDoOverhead(b *testing.B) {
 		by[sl] = router.NodeClient(c, "GET", k)
 	}
 	run := func(b *testing.B, do func(ctx context.Context, key string) error) {
-		b.Run("goroutines=1", func(b *testing.B) {
+		serial := func(b *testing.B, ctx context.Context) {
 			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if err := do(ctx, keys[i%len(keys)]); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		}
+		b.Run("goroutines=1", func(b *testing.B) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 			defer cancel()
-			i := 0
-			for b.Loop() {
-				if err := do(ctx, keys[i%len(keys)]); err != nil {
-					b.Fatal(err)
-				}
-				i++
-			}
+			serial(b, ctx)
 		})
-		b.Run("goroutines=1/no-deadline", func(b *testing.B) {
-			b.ReportAllocs()
-			ctx := context.Background()
-			i := 0
-			for b.Loop() {
-				if err := do(ctx, keys[i%len(keys)]); err != nil {
-					b.Fatal(err)
-				}
-				i++
-			}
-		})
+		b.Run("goroutines=1/no-deadline", func(b *testing.B) { serial(b, context.Background()) })
 		b.Run("goroutines=64", func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
