@@ -126,10 +126,10 @@ func forEachClient(b *testing.B, names []string, connect func(ctx context.Contex
 		b.Run("client="+name, func(b *testing.B) {
 			b.ReportAllocs()
 			start := processCPU(b)
-			r0, w0, io := processSyscalls()
+			r0, w0, counted := processSyscalls()
 			fn(b, c)
 			b.ReportMetric(float64(processCPU(b)-start)/float64(b.N), "cpu-ns/op")
-			if r1, w1, ok := processSyscalls(); ok && io {
+			if r1, w1, ok := processSyscalls(); ok && counted {
 				// How well the client batches: read and write system
 				// calls per operation (fewer: more commands per write).
 				b.ReportMetric(float64(r1-r0)/float64(b.N), "reads/op")

@@ -130,7 +130,8 @@ func (m *memCluster) serve(node int, c net.Conn) {
 			w.Flush() // the replies to the commands before, then hang up
 			return
 		}
-		switch string(bytes.ToUpper(name)) {
+		upperASCII(name)
+		switch string(name) { // (no allocation: the switch compares in place)
 		case "GET":
 			w.Write(memValue)
 		case "SET", "CLIENT", "AUTH", "SELECT", "READONLY", "READWRITE", "ASKING":
@@ -140,7 +141,8 @@ func (m *memCluster) serve(node int, c net.Conn) {
 		case "HELLO":
 			w.WriteString(memHello)
 		case "CLUSTER":
-			w.WriteString(m.clusterReply(node, string(bytes.ToUpper(sub))))
+			upperASCII(sub)
+			w.WriteString(m.clusterReply(node, string(sub)))
 		default:
 			fmt.Fprintf(w, "-ERR unknown command '%s' (%d args)\r\n", name, n)
 		}
@@ -208,7 +210,10 @@ func readArgs(r *bufio.Reader, name, sub *[]byte) (int, error) {
 			if i == 1 {
 				dst = sub
 			}
-			*dst = append(*dst, make([]byte, l+2)...)
+			if cap(*dst) < l+2 {
+				*dst = make([]byte, l+2)
+			}
+			*dst = (*dst)[:l+2]
 			if _, err := io.ReadFull(r, *dst); err != nil {
 				return 0, err
 			}
@@ -220,6 +225,16 @@ func readArgs(r *bufio.Reader, name, sub *[]byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// upperASCII upper-cases b's ASCII letters in place (a node's commands
+// are read without allocating).
+func upperASCII(b []byte) {
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - ('a' - 'A')
+		}
+	}
 }
 
 // readHeader reads a line "<kind><integer>\r\n".
