@@ -135,9 +135,10 @@ func noSlotBuilder() (rueidis.Builder, error) {
 // them per slot when their command tips allow).
 func (a *rueidisClient) B() rueidis.Builder { return a.b }
 
-// argsBuf is a pooled copy of a command's args: rueidis recycles a
-// command (and reuses its args) once it has a reply, and a redirected or
-// retried command is rebuilt from the copy.
+// argsBuf is a pooled copy of a long command's args (Do copies a short
+// one's on the stack): rueidis recycles a command (and reuses its args)
+// once it has a reply, and a redirected or retried command is rebuilt
+// from the copy.
 type argsBuf struct{ s []string }
 
 // argsPool keeps argsBufs.
@@ -166,14 +167,32 @@ func (a *rueidisClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.R
 	if cmd.IsEmpty() {
 		return rueidis.NewResult(rueidis.RedisMessage{}, errEmptyCommand)
 	}
-	b := a.c.args.get(cmd.Commands())
-	msg, err := a.c.doUser(ctx, b.s, false, &cmd)
-	if err == errSubscribe { // not sent: (S|P)UNSUBSCRIBE goes where Receive subscribes
-		msg, err = a.unsubscribe(ctx, b.s, cmd)
+	// The args copied (see argsBuf): a short command's on the stack
+	// (nothing keeps args after doUser returns), a long one's pooled.
+	var (
+		short [shortArgs]string
+		b     *argsBuf
+	)
+	args := cmd.Commands()
+	if len(args) <= len(short) {
+		args = short[:copy(short[:], args)]
+	} else {
+		b = a.c.args.get(args)
+		args = b.s
 	}
-	a.c.args.put(b)
+	msg, err := a.c.doUser(ctx, args, false, &cmd)
+	if err == errSubscribe { // not sent: (S|P)UNSUBSCRIBE goes where Receive subscribes
+		msg, err = a.unsubscribe(ctx, args, cmd)
+	}
+	if b != nil {
+		a.c.args.put(b)
+	}
 	return rueidis.NewResult(msg, err)
 }
+
+// shortArgs is the most args of a command whose copy Do keeps on the
+// stack (SET k v EX 60 NX: 6).
+const shortArgs = 8
 
 // DoMulti sends multi and returns their results in the same order, as
 // Client.DoMulti does: one pipeline per node, each command following its

@@ -169,7 +169,7 @@ func TestRueidisFaceBadInput(t *testing.T) {
 
 // TestDoAllocations: a GET allocates only its reply, on both faces (the
 // string Do's variadic args stay on the caller's stack; the face's
-// command is recycled by rueidis and its args copy is pooled). A change
+// command is recycled by rueidis and its args copy is on the stack). A change
 // that makes the args escape (a goroutine or a stored slice on any path
 // of Do) shows here.
 //

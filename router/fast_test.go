@@ -3,6 +3,7 @@ package router_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -118,25 +119,32 @@ func TestFastPathHandsOverItsFailedAttempt(t *testing.T) {
 
 // TestFastPathFaceMoved: the rueidis face's own command, sent by the
 // fast path and answered MOVED, is followed with a command rebuilt from
-// the args (rueidis recycled the caller's).
+// the args (rueidis recycled the caller's): a short command's args
+// copied on the stack, a long one's in a pooled buffer.
 func TestFastPathFaceMoved(t *testing.T) {
-	fastTry(t, func(t *testing.T, g *fakeGroup, c *router.Client, k string, call func(func())) {
-		g.nodes[0].setHandle(movedOnce(g, k))
-		g.nodes[1].setHandle(func(_ *fakeConn, args []string) string {
-			if args[0] == "SET" && (len(args) != 3 || args[1] != k || args[2] != "v") {
-				return "-ERR bad args\r\n"
-			}
-			return "+OK\r\n"
+	long := []string{"v", "a", "b", "c", "d", "e", "f", "g"} // SET k + 8: past the stack copy
+	for _, vals := range [][]string{{"v"}, long} {
+		t.Run(fmt.Sprintf("args=%d", 2+len(vals)), func(t *testing.T) {
+			fastTry(t, func(t *testing.T, g *fakeGroup, c *router.Client, k string, call func(func())) {
+				g.nodes[0].setHandle(movedOnce(g, k))
+				want := append([]string{"SET", k}, vals...)
+				g.nodes[1].setHandle(func(_ *fakeConn, args []string) string {
+					if args[0] == "SET" && !slices.Equal(args, want) {
+						return "-ERR bad args\r\n"
+					}
+					return "+OK\r\n"
+				})
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				before := g.nodes[1].count("SET")
+				f := c.Rueidis()
+				call(func() {
+					require.NoError(t, f.Do(ctx, f.B().Arbitrary("SET").Keys(k).Args(vals...).Build()).Error())
+				})
+				assert.Equal(t, before+1, g.nodes[1].count("SET"))
+			})
 		})
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		before := g.nodes[1].count("SET")
-		f := c.Rueidis()
-		call(func() {
-			require.NoError(t, f.Do(ctx, f.B().Set().Key(k).Value("v").Build()).Error())
-		})
-		assert.Equal(t, before+1, g.nodes[1].count("SET"))
-	})
+	}
 }
 
 // TestFastPathAsk: an ASK answering the fast path's attempt sends ASKING
