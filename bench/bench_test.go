@@ -327,9 +327,17 @@ func BenchmarkPipeline100(b *testing.B) {
 // far: the client's own cost, without the redis-server processes, which
 // share the machine's cores. Reported per operation as cpu-ns/op, it
 // varies less than the time per operation when other work runs.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatalf("getrusage: %v", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // processSyscalls returns the process's read and write system calls so
 // far (Linux's /proc/self/io: syscr, syscw); ok is false where that
-// file is missing.
+// file is missing or does not give each once.
 func processSyscalls() (reads, writes int64, ok bool) {
 	raw, err := os.ReadFile("/proc/self/io")
 	if err != nil {
@@ -353,12 +361,4 @@ func processSyscalls() (reads, writes int64, ok bool) {
 		}
 	}
 	return reads, writes, nr == 1 && nw == 1
-}
-
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatalf("getrusage: %v", err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"slices"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/rueidis"
 
+	"github.com/slotrouter/slotrouter/internal/wire"
 	"github.com/slotrouter/slotrouter/router"
 	"github.com/slotrouter/slotrouter/slots"
 )
@@ -80,13 +80,13 @@ func benchClientsOr(tb testing.TB, def []string) []string {
 // newClient connects the client named name to the cluster reachable
 // through seeds. Every client runs with its defaults.
 func newClient(ctx context.Context, name string, seeds []string) (client, error) {
-	return newClientDial(ctx, name, seeds, nil, nil)
+	return newClientDial(ctx, name, seeds, nil)
 }
 
-// newClientDial is newClient with the clients' dial functions replaced
-// (rueidis's ClientOption.DialCtxFn for rueidis and slotrouter, dialNet
-// for go-redis; nil: their own), as for a memCluster.
-func newClientDial(ctx context.Context, name string, seeds []string, dial memDial, dialNet func(ctx context.Context, network, addr string) (net.Conn, error)) (client, error) {
+// newClientDial is newClient with the dial function of the clients
+// built on rueidis replaced (ClientOption.DialCtxFn; nil: their own), as
+// for a memCluster. go-redis dials on its own.
+func newClientDial(ctx context.Context, name string, seeds []string, dial wire.DialFunc) (client, error) {
 	switch name {
 	case "slotrouter", "slotrouter-pipelined":
 		o := router.Options{Seeds: seeds}
@@ -108,7 +108,7 @@ func newClientDial(ctx context.Context, name string, seeds []string, dial memDia
 		// the face; its Close closes c.
 		return rdClient{c: c.Rueidis(), face: true}, nil
 	case "go-redis":
-		c := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: seeds, Dialer: dialNet})
+		c := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: seeds})
 		if err := c.Ping(ctx).Err(); err != nil {
 			_ = c.Close()
 			return nil, err

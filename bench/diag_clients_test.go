@@ -25,7 +25,7 @@ type nodesClient struct {
 	clients []rueidis.Client
 }
 
-func newNodesClient(ctx context.Context, seeds []string, srOptions bool, dial memDial) (*nodesClient, error) {
+func newNodesClient(ctx context.Context, seeds []string, srOptions bool, dial wire.DialFunc) (*nodesClient, error) {
 	o := router.Options{Seeds: seeds}
 	o.ClientOption.DialCtxFn = dial
 	rc, err := router.New(ctx, o)

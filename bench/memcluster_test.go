@@ -23,7 +23,7 @@ import (
 // for measuring what the clients themselves cost: its nodes live in the
 // benchmark's process and are reached over in-memory connections
 // (net.Pipe), handed to every client through its dial function
-// (rueidis's ClientOption.DialCtxFn, go-redis's Dialer), so no system
+// (rueidis's ClientOption.DialCtxFn), so no system
 // call, no TCP stack and no redis-server shares the CPU with the client
 // measured. A node answers the handshake (HELLO 3: RESP3, as Redis 6.2,
 // so that the clients ask CLUSTER SLOTS), CLUSTER SLOTS and NODES, PING,
@@ -42,9 +42,6 @@ type memCluster struct {
 	closed bool
 	wg     sync.WaitGroup
 }
-
-// memDial is the dial function of the clients (rueidis's DialCtxFn).
-type memDial = func(ctx context.Context, dst string, d *net.Dialer, tc *tls.Config) (net.Conn, error)
 
 // newMemCluster returns a memCluster of three primaries that split the
 // slots evenly; close ends its connections and their goroutines.
@@ -65,12 +62,7 @@ func newMemCluster() *memCluster {
 
 // dial connects to the node at dst over a new in-memory connection.
 func (m *memCluster) dial(_ context.Context, dst string, _ *net.Dialer, _ *tls.Config) (net.Conn, error) {
-	node := -1
-	for i, a := range m.addrs {
-		if a == dst {
-			node = i
-		}
-	}
+	node := slices.Index(m.addrs, dst)
 	if node < 0 {
 		return nil, fmt.Errorf("memcluster: no node at %s", dst)
 	}
@@ -263,7 +255,7 @@ func eachMemClient(b *testing.B, fn func(b *testing.B, c client)) {
 	}
 	forEachClient(b, names, func(ctx context.Context, name string) (client, func(), error) {
 		m := newMemCluster()
-		c, err := newClientDial(ctx, name, m.addrs, m.dial, nil)
+		c, err := newClientDial(ctx, name, m.addrs, m.dial)
 		if err != nil {
 			m.close()
 			return nil, nil, err
@@ -299,7 +291,7 @@ func TestMemCluster(t *testing.T) {
 			defer m.close()
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			c, err := newClientDial(ctx, name, m.addrs, m.dial, nil)
+			c, err := newClientDial(ctx, name, m.addrs, m.dial)
 			require.NoError(t, err)
 			defer c.Close()
 			for _, k := range benchKeys[:64] { // over every node
