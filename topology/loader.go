@@ -43,6 +43,18 @@ const (
 	DefaultDialTimeout = 2 * time.Second
 )
 
+// The sizes of a topology connection's buffers and ring (see
+// wire.SmallConn): a connection carries a few small commands per
+// refresh, one or two at a time; the replies (CLUSTER SHARDS, SLOTS,
+// NODES) are read through the buffer whatever their size. With
+// rueidis's defaults the topology's connections, one per node, would
+// hold as much memory again as the data connections.
+const (
+	loaderReadBuffer  = 64 << 10
+	loaderWriteBuffer = 4 << 10
+	loaderRingScale   = 4 // 16 commands
+)
+
 // AnswerGrace is how long a fetch (Fetch, Probe, and so Load, LoadViews
 // and every refresh) still waits for the other nodes it asked once one of
 // them has given a usable answer. The nodes that have not answered by then
@@ -134,6 +146,7 @@ func NewLoader(opts Options) *Loader {
 	}
 	tpl.DialCtxFn = wire.Dialer(tpl.DialCtxFn, o.ReplyLimits)
 	tpl.AlwaysPipelining = true
+	wire.SmallConn(&tpl, loaderReadBuffer, loaderWriteBuffer, loaderRingScale)
 	return &Loader{
 		seeds:    slices.Clone(o.Seeds),
 		lookup:   o.LookupHost,

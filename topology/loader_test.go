@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -29,9 +30,11 @@ type fakeRedis struct {
 	legacy bool
 	// payload, when set, answers CLUSTER REPLY (decodeReply).
 	payload []byte
-	calls   map[string]int
-	conns   map[net.Conn]bool
-	closed  bool
+	// shards, when set, answers CLUSTER SHARDS.
+	shards []byte
+	calls  map[string]int
+	conns  map[net.Conn]bool
+	closed bool
 }
 
 func startFakeRedis(t testing.TB, shape string) *fakeRedis {
@@ -103,7 +106,7 @@ func (f *fakeRedis) serve(c net.Conn) {
 		name := strings.ToUpper(strings.Join(args[:min(2, len(args))], " "))
 		f.mu.Lock()
 		f.calls[name]++
-		shape, legacy, payload := f.shape, f.legacy, f.payload
+		shape, legacy, payload, shards := f.shape, f.legacy, f.payload, f.shards
 		f.mu.Unlock()
 		var reply []byte
 		switch {
@@ -115,6 +118,8 @@ func (f *fakeRedis) serve(c net.Conn) {
 			reply = []byte("+OK\r\n")
 		case name == "CLUSTER REPLY" && payload != nil:
 			reply = payload
+		case name == "CLUSTER SHARDS" && shards != nil:
+			reply = shards
 		case name == "CLUSTER SHARDS" && legacy:
 			reply = []byte("-ERR unknown subcommand 'SHARDS'. Try CLUSTER HELP.\r\n")
 		case name == "CLUSTER SHARDS", name == "CLUSTER SLOTS", name == "CLUSTER NODES":
@@ -157,6 +162,71 @@ func TestLoaderFallsBackToClusterSlots(t *testing.T) {
 	assert.Equal(t, []string{f.addr()}, l.Conns())
 	l.Prune(func(string) bool { return false })
 	assert.Empty(t, l.Conns())
+}
+
+// TestLoaderConnectionSizes: the topology's connections get small
+// buffers and a small ring (wire.SmallConn covers the other cases).
+func TestLoaderConnectionSizes(t *testing.T) {
+	l := NewLoader(Options{Seeds: []string{"127.0.0.1:1"}, ClientOption: rueidis.ClientOption{ReadBufferEachConn: 1 << 20}})
+	defer l.Close()
+	assert.Equal(t, loaderReadBuffer, l.template.ReadBufferEachConn)
+	assert.Equal(t, loaderWriteBuffer, l.template.WriteBufferEachConn)
+	assert.Equal(t, loaderRingScale, l.template.RingScaleEachConn)
+}
+
+// manyShardsReply is a RESP3 CLUSTER SHARDS reply of n shards, each a
+// primary alone (127.0.0.1, ports from 30000) with 16384/n slots.
+func manyShardsReply(n int) []byte {
+	var b strings.Builder
+	bulk := func(s string) { fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(s), s) }
+	fmt.Fprintf(&b, "*%d\r\n", n)
+	per := slots.Count / n
+	for i := range n {
+		last := (i+1)*per - 1
+		if i == n-1 {
+			last = slots.Count - 1
+		}
+		b.WriteString("%2\r\n")
+		bulk("slots")
+		fmt.Fprintf(&b, "*2\r\n:%d\r\n:%d\r\n", i*per, last)
+		bulk("nodes")
+		b.WriteString("*1\r\n%7\r\n")
+		bulk("id")
+		bulk(fmt.Sprintf("%040x", i+1))
+		bulk("port")
+		fmt.Fprintf(&b, ":%d\r\n", 30000+i)
+		bulk("ip")
+		bulk("127.0.0.1")
+		bulk("endpoint")
+		bulk("127.0.0.1")
+		bulk("role")
+		bulk("master")
+		bulk("replication-offset")
+		b.WriteString(":0\r\n")
+		bulk("health")
+		bulk("online")
+	}
+	return []byte(b.String())
+}
+
+// TestLoaderReadsReplyLargerThanBuffer: a CLUSTER SHARDS reply several
+// times the topology connection's read buffer (a cluster of 1,000
+// shards) is read whole.
+func TestLoaderReadsReplyLargerThanBuffer(t *testing.T) {
+	ctx := liveCtx(t, 10*time.Second)
+	f := startFakeRedis(t, "healthy")
+	const n = 1000
+	f.shards = manyShardsReply(n)
+	require.Greater(t, len(f.shards), 3*loaderReadBuffer)
+	l := NewLoader(Options{Seeds: []string{f.addr()}})
+	defer l.Close()
+	rep := l.Fetch(ctx, []string{f.addr()})
+	require.Len(t, rep, 1)
+	require.NoError(t, rep[0].Err)
+	require.Len(t, rep[0].View.Shards, n)
+	last := rep[0].View.Shards[n-1]
+	require.NotNil(t, last.Primary)
+	assert.Equal(t, "127.0.0.1:30999", last.Primary.Addr)
 }
 
 func TestLoaderSnapshotFromShards(t *testing.T) {

@@ -43,7 +43,9 @@ type Options struct {
 	// Username, Password, AuthCredentialsFn, TLSConfig, Dialer (its Timeout
 	// is the dial and handshake timeout, default DefaultDialTimeout),
 	// DialCtxFn, ClientName and so on pass through. InitAddress is set per
-	// node; ForceSingleClient, DisableCache and DisableRetry are forced on.
+	// node; ForceSingleClient, DisableCache and DisableRetry are forced on;
+	// ReadBufferEachConn, WriteBufferEachConn and RingScaleEachConn are
+	// capped at 64 KiB, 4 KiB and 4 (a refresh sends a few small commands).
 	ClientOption rueidis.ClientOption
 
 	// MapAddr maps every announced address to a dialable one (see
