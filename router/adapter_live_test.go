@@ -3,6 +3,7 @@ package router_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -239,6 +240,59 @@ func TestPipelineMultiplexLive(t *testing.T) {
 		}
 		assert.Equal(t, tc.want, n, "PipelineMultiplex %d: connections that served GETs", tc.multiplex)
 	}
+}
+
+// TestLoneReadConnectionIsSmallLive: the connection of a node's lone
+// reads (a read with a deadline from a caller alone on the node) has
+// small buffers: it costs the heap well under 256 KiB per node, where a
+// connection of rueidis's blocking pool, which lone reads took before,
+// costs about 1.4 MB (0.5 MiB read and write buffers, a ring of 1,024
+// commands), and the garbage collector's pacing doubles what is live.
+func TestLoneReadConnectionIsSmallLive(t *testing.T) {
+	cl := clustertest.Need(t, cluster)
+	c := newLiveClient(t, cl, router.Options{})
+	var keys []string
+	for i := range 64 {
+		keys = append(keys, testKey(t, fmt.Sprint(i)))
+	}
+	get := func(ctx context.Context, k string) {
+		_, err := c.Do(ctx, "GET", k)
+		if isNil(err) {
+			err = nil
+		}
+		require.NoError(t, err)
+	}
+	heap := func() uint64 {
+		var m runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	// Shared pipelines dialed, commands learnt: without a deadline.
+	for _, k := range keys {
+		get(context.Background(), k)
+	}
+	own := func() (n int64) {
+		for _, p := range c.Primaries() {
+			n += router.OwnReads(c, p.Addr)
+		}
+		return n
+	}
+	before, ownBefore := heap(), own()
+	for _, k := range keys {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		get(ctx, k)
+		cancel()
+	}
+	after := heap()
+	require.Equal(t, int64(len(keys)), own()-ownBefore, "every read alone, on its node's own connection")
+	n := uint64(len(c.Primaries()))
+	grown := uint64(0)
+	if after > before {
+		grown = after - before
+	}
+	t.Logf("lone reads on %d nodes: heap %d -> %d bytes (%d per node)", n, before, after, grown/n)
+	assert.Less(t, grown/n, uint64(256<<10), "live heap per node for its lone reads' connection")
 }
 
 // TestLoneReadsOwnConnectionLive: a caller alone on a node whose reads

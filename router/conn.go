@@ -32,6 +32,12 @@ type connKey struct {
 type nodeConn struct {
 	key    connKey
 	client rueidis.Client
+	// lone is a second client of the node for lone reads with a deadline
+	// (see send): its one connection, with small buffers and ring
+	// (loneReadBuffer...), is dialed by the first such read, with that
+	// read's context, and again after a deadline closed it. Nil when it
+	// could not be made: lone reads then share the pipeline.
+	lone rueidis.Client
 	// closing is set before the pool closes client: a caller that sees it
 	// before sending picks again (nothing was sent). A call already sent
 	// when the client is closed may have been executed: rueidis's
@@ -57,10 +63,53 @@ func (nc *nodeConn) unmirror() {
 	}
 }
 
-// shut marks nc closing and closes its client.
+// shut marks nc closing and closes its clients.
 func (nc *nodeConn) shut() {
 	nc.closing.Store(true)
 	nc.client.Close()
+	if nc.lone != nil {
+		nc.lone.Close()
+	}
+}
+
+// The sizes of a lone client's connection (wire.SmallConn): it carries
+// one read at a time; a larger reply is read through the buffer, and a
+// larger command written through it.
+const (
+	loneReadBuffer  = 64 << 10
+	loneWriteBuffer = 16 << 10
+	loneRingScale   = 2 // 4 commands
+)
+
+// errLoneIdle refuses the dial rueidis makes as a lone client is made
+// (newLoneClient): its connection waits for the first lone read.
+var errLoneIdle = errors.New("slotrouter: lone-read connection dialed on first use")
+
+// newLoneClient returns the lone client (nodeConn.lone) of a node whose
+// shared client was made with opt, or nil and the panic that rueidis
+// raised making it. rueidis dials a client's
+// connection as it makes it; that dial is refused, and ForceSingleClient
+// keeps the client, which dials when first used, with the caller's
+// context.
+func newLoneClient(opt rueidis.ClientOption) (rueidis.Client, error) {
+	var made atomic.Bool
+	dial := opt.DialCtxFn
+	opt.DialCtxFn = func(ctx context.Context, dst string, d *net.Dialer, tc *tls.Config) (net.Conn, error) {
+		if !made.Load() {
+			return nil, errLoneIdle
+		}
+		return dial(ctx, dst, d, tc)
+	}
+	// Tracking and its hooks as the shared client's (OPTOUT tracking
+	// sees the reads of this connection too), one pipeline.
+	opt.PipelineMultiplex = -1
+	wire.SmallConn(&opt, loneReadBuffer, loneWriteBuffer, loneRingScale)
+	var cl rueidis.Client
+	if perr := safe.Call("lone-read client", func() { cl, _ = rueidis.NewClient(opt) }); perr != nil {
+		return nil, perr
+	}
+	made.Store(true)
+	return cl, nil
 }
 
 // dialing is an in-flight dial that concurrent callers share.
@@ -434,14 +483,24 @@ func (p *pool) connect(key connKey, d *dialing) {
 		ns.br.Failure()
 		err = &NodeError{Addr: key.addr, Err: err, counted: true}
 	}
+	var lone rueidis.Client
+	if client != nil {
+		var perr error
+		if lone, perr = newLoneClient(opt); perr != nil && p.onPanic != nil {
+			p.onPanic(key.addr, perr)
+		}
+	}
 	p.mu.Lock()
 	delete(p.pending, key)
 	if client != nil {
 		if p.closed {
 			client.Close()
+			if lone != nil {
+				lone.Close()
+			}
 			client, err = nil, ErrClosed
 		} else {
-			d.nc = &nodeConn{key: key, client: client, ns: ns}
+			d.nc = &nodeConn{key: key, client: client, lone: lone, ns: ns}
 			old := *p.conns.Load()
 			m := make(map[connKey]*nodeConn, len(old)+1)
 			for k, v := range old {

@@ -299,37 +299,40 @@ func (c *Client) getConn(ctx context.Context, st *state, addr string, ro bool) (
 // send sends the attempt of st (args) on nc, after ASKING when st says
 // so: the caller's own command the first time, else one built from args.
 //
-// Where the command goes on the node's rueidis client: a read with a
-// deadline whose caller is alone on the node (lone: no other call in
-// flight) gets a connection of its own from rueidis's pool, with a
-// command built from args, and its deadline is
-// put on that socket (rueidis's synchronous path: no goroutine switch; if
-// the deadline passes only that connection is closed; as with rueidis's
-// own client for a lone caller, a cancellation before the deadline is
-// seen when the reply comes or the deadline passes). Other calls share
-// the node's pipelines, their deadline kept off the shared socket (see
-// sharedConnContext); blocking commands take a pooled connection too,
-// their deadline off its socket, so that an early cancellation ends them.
+// Where the command goes: a read with a deadline whose caller is alone
+// on the node (lone: no other call in flight) goes on the node's lone
+// client (nodeConn.lone), a connection that carries only such reads,
+// and its deadline is put on that socket (rueidis's synchronous path:
+// no goroutine switch; if the deadline passes only that connection is
+// closed; as with rueidis's own client for a lone caller, a cancellation
+// before the deadline is seen when the reply comes or the deadline
+// passes). Other calls share the node's pipelines, their deadline kept
+// off the shared socket (see sharedConnContext); blocking commands take
+// a connection of rueidis's pool, their deadline off its socket, so that
+// an early cancellation ends them.
 func (c *Client) send(ctx context.Context, nc *nodeConn, args []string, st *state, lone bool) rueidis.RedisResult {
 	cl := nc.client
-	own := st.d.blocking
-	if lone && st.d.readOnly && !st.asking {
-		// Reads only: a pooled connection in rueidis's synchronous mode
-		// has no reader of its own, so it learns that its node died only
-		// when it is used; a write sent on it then would have an unknown
+	if lone && st.d.readOnly && !st.asking && nc.lone != nil {
+		// Reads only: a connection in rueidis's synchronous mode has no
+		// reader of its own, so it learns that its node died only when
+		// it is used; a write sent on it then would have an unknown
 		// outcome although it never reached a server, where the shared
 		// pipeline's reader would have seen the EOF first and the write
-		// would fail unsent. A read is simply retried. The caller's own
-		// rueidis command cannot be marked blocking: one is built from
-		// args and the caller's is left unsent (not recycled: rueidis's
-		// builder allocates one more command later). On the shared
+		// would fail unsent. A read is simply retried. On the shared
 		// pipeline instead, a context with a Done channel would switch
 		// rueidis's pipe to its background mode for good (two goroutine
 		// switches per call after that, for every caller).
-		if _, own = ctx.Deadline(); own && st.ns != nil {
+		_, lone = ctx.Deadline()
+	} else {
+		lone = false
+	}
+	if lone {
+		cl = nc.lone
+		if st.ns != nil {
 			st.ns.ownReads.Add(1)
 		}
 	}
+	own := st.d.blocking
 	var cmd rueidis.Completed
 	switch {
 	case st.hasUser && st.user.IsBlock() == own:
@@ -342,11 +345,11 @@ func (c *Client) send(ctx context.Context, nc *nodeConn, args []string, st *stat
 	default:
 		st.hasUser = false
 		cmd = cl.B().Arbitrary(args...).Build()
-		if c.pool.spread {
+		if c.pool.spread && !lone {
 			cmd = cmd.SetSlot(spreadKey)
 		}
 	}
-	if !own || st.d.blocking {
+	if !lone {
 		// Without its deadline (Done still ends the wait at it): on the
 		// shared pipeline, see sharedConnContext; for a blocking command
 		// on a connection of rueidis's pool, rueidis would put the

@@ -316,3 +316,48 @@ func TestFastPathLoneCalls(t *testing.T) {
 	assert.Equal(t, before, fast.Load(), "a lone read with a deadline is the loop's")
 	assert.Equal(t, own+1, router.OwnReads(c, g.nodes[0].addr), "on a connection of its own")
 }
+
+// TestLoneReadDeadlineRedials: a lone read (a deadline, nothing else in
+// flight) whose node does not answer ends at its deadline on its own
+// connection: a write right after, on the shared pipeline, succeeds, and
+// the next lone read dials its connection again and is answered.
+func TestLoneReadDeadlineRedials(t *testing.T) {
+	g := newFakeGroup(t, 1)
+	c := newFakeClient(t, g, router.Options{})
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) }) // before the group stops
+	var stall atomic.Bool
+	g.nodes[0].setHandle(func(_ *fakeConn, args []string) string {
+		if args[0] == "GET" {
+			if stall.Load() {
+				<-release
+			}
+			return bulk("v")
+		}
+		return "+OK\r\n"
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	k := keyOn(t, g, g.nodes[0])
+	_, err := c.Do(ctx, "SET", k, "v")
+	require.NoError(t, err)
+	addr := g.nodes[0].addr
+	own := router.OwnReads(c, addr)
+
+	stall.Store(true)
+	short, cancelShort := context.WithTimeout(ctx, 100*time.Millisecond)
+	_, err = c.Do(short, "GET", k)
+	cancelShort()
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Equal(t, own+1, router.OwnReads(c, addr), "on its own connection")
+	stall.Store(false)
+
+	_, err = c.Do(ctx, "SET", k, "v")
+	require.NoError(t, err, "the shared pipeline is not the lone read's")
+	m, err := c.Do(ctx, "GET", k)
+	require.NoError(t, err)
+	v, err := m.ToString()
+	require.NoError(t, err)
+	assert.Equal(t, "v", v)
+	assert.Equal(t, own+2, router.OwnReads(c, addr), "its connection dialed again")
+}
