@@ -423,11 +423,7 @@ func (c *Client) doFast(ctx context.Context, args []string, d *decision, user *r
 	if h == nil || h.snap != s {
 		return
 	}
-	sh, ok := lookupShard(s, d.slot)
-	if !ok || sh.Primary == nil || sh.Primary.Addr == "" {
-		return
-	}
-	ns, _ := h.get(sh.Primary)
+	ns := h.primary(d.slot)
 	if ns == nil || ns.pruned.Load() || ns.br.State() != retry.Closed {
 		return
 	}
@@ -468,7 +464,7 @@ func (c *Client) doFast(ctx context.Context, args []string, d *decision, user *r
 		msg, err = res.ToMessage()
 		return nil, msg, true, err
 	}
-	return &sentAttempt{addr: sh.Primary.Addr, ns: ns, err: err}, rueidis.RedisMessage{}, false, nil
+	return &sentAttempt{addr: nc.key.addr, ns: ns, err: err}, rueidis.RedisMessage{}, false, nil
 }
 
 // spreadKey is the key a command built from args is given (SetSlot):

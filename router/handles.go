@@ -4,6 +4,7 @@ import (
 	"math/bits"
 	"unsafe"
 
+	"github.com/slotrouter/slotrouter/slots"
 	"github.com/slotrouter/slotrouter/topology"
 )
 
@@ -18,6 +19,11 @@ type nodeHandles struct {
 	keys  []*topology.Node
 	vals  []*nodeState // nil: the pool had no state for the node yet
 	shift uint         // 64 - log2(len(keys))
+	// primaries holds, by shard index (shardIndex), the state of the
+	// shard's primary: nil when it has none, no address, or no state in
+	// the pool yet. The fast path reads it instead of the shard, its
+	// primary and the table above: three cache lines fewer per call.
+	primaries []*nodeState
 }
 
 // slot is the table index a node's pointer hashes to (Fibonacci hashing:
@@ -56,10 +62,11 @@ func newNodeHandles(s *topology.Snapshot, p *pool) *nodeHandles {
 		size *= 2
 	}
 	h := &nodeHandles{
-		snap:  s,
-		keys:  make([]*topology.Node, size),
-		vals:  make([]*nodeState, size),
-		shift: uint(64 - bits.TrailingZeros(uint(size))),
+		snap:      s,
+		keys:      make([]*topology.Node, size),
+		vals:      make([]*nodeState, size),
+		shift:     uint(64 - bits.TrailingZeros(uint(size))),
+		primaries: make([]*nodeState, len(shards)),
 	}
 	mask := size - 1
 	for _, n := range nodes {
@@ -72,7 +79,21 @@ func newNodeHandles(s *topology.Snapshot, p *pool) *nodeHandles {
 			h.vals[i] = p.lookup(n.Addr)
 		}
 	}
+	for i := range shards {
+		if pr := shards[i].Primary; pr != nil && pr.Addr != "" {
+			h.primaries[i], _ = h.get(pr)
+		}
+	}
 	return h
+}
+
+// primary returns the state of the primary of the shard serving slot in
+// h's snapshot, as primaries holds it.
+func (h *nodeHandles) primary(slot slots.Slot) *nodeState {
+	if i, ok := shardIndex(h.snap, slot); ok && i < len(h.primaries) {
+		return h.primaries[i]
+	}
+	return nil
 }
 
 // stateOf returns the pool's state of n's address (creating it), n a

@@ -69,8 +69,38 @@ func TestNodeHandles(t *testing.T) {
 				assert.False(t, ok, "a copy is not the snapshot's node")
 				assert.Nil(t, ns)
 			}
+			// By slot: the state of the slot's primary, the same as
+			// through the shard.
+			for slot := slots.Slot(0); int(slot) < slots.Count; slot += 97 {
+				sh, ok := lookupShard(s, slot)
+				require.True(t, ok)
+				assert.Same(t, p.lookup(sh.Primary.Addr), h.primary(slot), "slot %d", slot)
+			}
 		})
 	}
+}
+
+// TestNodeHandlesPrimaryBySlot: the per-slot primary state is nil for
+// an uncovered slot, a shard without a primary or whose primary has no
+// address, and a primary the pool has no state for yet.
+func TestNodeHandlesPrimaryBySlot(t *testing.T) {
+	s, err := topology.NewSnapshot([]topology.Shard{
+		{Primary: &topology.Node{ID: "a", Addr: "127.0.0.1:7000"}, Ranges: []slots.Range{{Start: 0, End: 99}}},
+		{Primary: &topology.Node{ID: "b", Addr: "127.0.0.1:7001"}, Ranges: []slots.Range{{Start: 100, End: 199}}},
+		{Primary: &topology.Node{ID: "c"}, Ranges: []slots.Range{{Start: 200, End: 299}}},
+	}, topology.SnapshotOptions{})
+	require.NoError(t, err)
+	p := newPool(rueidis.ClientOption{}, retryBreakerDefaults())
+	a := p.node("127.0.0.1:7000")
+	h := newNodeHandles(s, p)
+	assert.Same(t, a, h.primary(0))
+	assert.Same(t, a, h.primary(99))
+	assert.Nil(t, h.primary(100), "no state yet for b")
+	assert.Nil(t, h.primary(250), "no address")
+	assert.Nil(t, h.primary(300), "uncovered")
+	assert.Nil(t, h.primary(slots.Count), "out of range")
+	b := p.node("127.0.0.1:7001")
+	assert.Same(t, b, newNodeHandles(s, p).primary(150), "once the pool has it")
 }
 
 // TestPoolMirrorFollowsTheMap checks that a node state's mirror of its

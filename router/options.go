@@ -173,6 +173,12 @@ type Options struct {
 	// guarded by ReplyLimits. (A caller's deadline is never handed to
 	// rueidis as a deadline on the shared connection: see Do.) Username, Password,
 	// TLSConfig, DialTimeout and CommandTimeout above override it when set.
+	// Two kinds of connection carry little and get smaller buffers and
+	// rings than ReadBufferEachConn, WriteBufferEachConn and
+	// RingScaleEachConn (or rueidis's defaults, 0.5 MiB, 0.5 MiB, 10)
+	// give the others: the topology's (64 KiB, 4 KiB, 4), and a node's
+	// connection for the reads with a deadline of a caller alone on it
+	// (64 KiB, 16 KiB, 2); smaller values given here are kept.
 	ClientOption rueidis.ClientOption
 
 	// Topology tunes the topology refresher (MinInterval, Period,

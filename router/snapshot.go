@@ -19,6 +19,11 @@ func lookupShard(s *topology.Snapshot, slot slots.Slot) (*topology.Shard, bool) 
 	return shared.Lookup(s, slot)
 }
 
+// shardIndex returns the index in shardsOf(s) of the shard serving slot.
+func shardIndex(s *topology.Snapshot, slot slots.Slot) (int, bool) {
+	return shared.Index(s, slot)
+}
+
 // shardsOf returns s's own shards (not a copy: read only).
 func shardsOf(s *topology.Snapshot) []topology.Shard {
 	return shared.Shards(s)

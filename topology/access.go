@@ -8,5 +8,6 @@ func init() {
 	topoaccess.Set(topoaccess.Funcs[Snapshot, Shard]{
 		Lookup: (*Snapshot).lookup,
 		Shards: func(s *Snapshot) []Shard { return s.shards },
+		Index:  (*Snapshot).index,
 	})
 }

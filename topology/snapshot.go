@@ -111,14 +111,24 @@ func (s *Snapshot) Lookup(slot slots.Slot) (Shard, bool) {
 // lookup is Lookup without the copy: the snapshot's own shard, which must
 // not be changed nor handed out. It allocates nothing.
 func (s *Snapshot) lookup(slot slots.Slot) (*Shard, bool) {
-	if int(slot) >= slots.Count {
-		return nil, false
-	}
-	i := int(s.owner[slot])
-	if i >= len(s.shards) { // noShard, or the zero Snapshot (no shards)
+	i, ok := s.index(slot)
+	if !ok {
 		return nil, false
 	}
 	return &s.shards[i], true
+}
+
+// index returns the index in s.shards of the shard serving slot, or
+// false when the slot is uncovered or out of range.
+func (s *Snapshot) index(slot slots.Slot) (int, bool) {
+	if int(slot) >= slots.Count {
+		return 0, false
+	}
+	i := int(s.owner[slot])
+	if i >= len(s.shards) { // noShard, or the zero Snapshot (no shards)
+		return 0, false
+	}
+	return i, true
 }
 
 // Primary returns a copy of the primary serving slot, or false when the

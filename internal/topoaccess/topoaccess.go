@@ -25,6 +25,10 @@ type Funcs[Snap, Shard any] struct {
 	// Shards returns the snapshot's own shards, in the order of the
 	// exported Shards. It allocates nothing.
 	Shards func(s *Snap) []Shard
+	// Index returns the index in Shards of the shard serving slot, or
+	// false when the slot is uncovered or out of range: Lookup without
+	// reading the shard.
+	Index func(s *Snap, slot slots.Slot) (int, bool)
 }
 
 // registered is set once, by Set during package topology's init, and only
@@ -37,7 +41,7 @@ func Set[Snap, Shard any](f Funcs[Snap, Shard]) {
 	if registered != nil {
 		panic("topoaccess: Set called twice")
 	}
-	if f.Lookup == nil || f.Shards == nil {
+	if f.Lookup == nil || f.Shards == nil || f.Index == nil {
 		panic("topoaccess: incomplete Funcs")
 	}
 	registered = f
