@@ -242,6 +242,25 @@ func TestPipelineMultiplexLive(t *testing.T) {
 	}
 }
 
+// loneReadsSetup returns a client of the shared cluster, 64 keys spread
+// over its primaries, and the count of the reads its primaries have had
+// on their lone clients (router.OwnReads).
+func loneReadsSetup(t *testing.T) (*router.Client, []string, func() int64) {
+	cl := clustertest.Need(t, cluster)
+	c := newLiveClient(t, cl, router.Options{})
+	var keys []string
+	for i := range 64 {
+		keys = append(keys, testKey(t, fmt.Sprint(i)))
+	}
+	own := func() (n int64) {
+		for _, p := range c.Primaries() {
+			n += router.OwnReads(c, p.Addr)
+		}
+		return n
+	}
+	return c, keys, own
+}
+
 // TestLoneReadConnectionIsSmallLive: the connection of a node's lone
 // reads (a read with a deadline from a caller alone on the node) has
 // small buffers: it costs the heap well under 256 KiB per node, where a
@@ -249,12 +268,7 @@ func TestPipelineMultiplexLive(t *testing.T) {
 // costs about 1.4 MB (0.5 MiB read and write buffers, a ring of 1,024
 // commands), and the garbage collector's pacing doubles what is live.
 func TestLoneReadConnectionIsSmallLive(t *testing.T) {
-	cl := clustertest.Need(t, cluster)
-	c := newLiveClient(t, cl, router.Options{})
-	var keys []string
-	for i := range 64 {
-		keys = append(keys, testKey(t, fmt.Sprint(i)))
-	}
+	c, keys, own := loneReadsSetup(t)
 	get := func(ctx context.Context, k string) {
 		_, err := c.Do(ctx, "GET", k)
 		if isNil(err) {
@@ -271,12 +285,6 @@ func TestLoneReadConnectionIsSmallLive(t *testing.T) {
 	// Shared pipelines dialed, commands learnt: without a deadline.
 	for _, k := range keys {
 		get(context.Background(), k)
-	}
-	own := func() (n int64) {
-		for _, p := range c.Primaries() {
-			n += router.OwnReads(c, p.Addr)
-		}
-		return n
 	}
 	before, ownBefore := heap(), own()
 	for _, k := range keys {
@@ -302,12 +310,7 @@ func TestLoneReadConnectionIsSmallLive(t *testing.T) {
 // the shared pipeline batches it with the others'), even at the moments
 // when no other call happens to be in flight on the read's node.
 func TestLoneReadsOwnConnectionLive(t *testing.T) {
-	cl := clustertest.Need(t, cluster)
-	c := newLiveClient(t, cl, router.Options{})
-	var keys []string
-	for i := range 64 {
-		keys = append(keys, testKey(t, fmt.Sprint(i)))
-	}
+	c, keys, ownReads := loneReadsSetup(t)
 	do := func(args ...string) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -316,13 +319,6 @@ func TestLoneReadsOwnConnectionLive(t *testing.T) {
 			err = nil
 		}
 		return err
-	}
-	ownReads := func() int64 {
-		var n int64
-		for _, p := range c.Primaries() {
-			n += router.OwnReads(c, p.Addr)
-		}
-		return n
 	}
 	// Alone: every read on a connection of its own.
 	before := ownReads()
