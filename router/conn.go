@@ -36,7 +36,8 @@ type nodeConn struct {
 	// (see send): its one connection, with small buffers and ring
 	// (loneReadBuffer...), is dialed by the first such read, with that
 	// read's context, and again after a deadline closed it. Nil when it
-	// could not be made: lone reads then share the pipeline.
+	// could not be made, or with ClientOption.AlwaysPipelining: lone
+	// reads then share the pipeline.
 	lone rueidis.Client
 	// closing is set before the pool closes client: a caller that sees it
 	// before sending picks again (nothing was sent). A call already sent
@@ -484,7 +485,10 @@ func (p *pool) connect(key connKey, d *dialing) {
 		err = &NodeError{Addr: key.addr, Err: err, counted: true}
 	}
 	var lone rueidis.Client
-	if client != nil {
+	if client != nil && !opt.AlwaysPipelining {
+		// (Always pipelining, rueidis never takes its synchronous path,
+		// and lone reads left in the small ring by a silent node would
+		// fill it: they share the pipeline then.)
 		var perr error
 		if lone, perr = newLoneClient(opt); perr != nil && p.onPanic != nil {
 			p.onPanic(key.addr, perr)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/rueidis"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -360,4 +361,31 @@ func TestLoneReadDeadlineRedials(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "v", v)
 	assert.Equal(t, own+2, router.OwnReads(c, addr), "its connection dialed again")
+}
+
+// TestLoneReadAlwaysPipelining: with ClientOption.AlwaysPipelining
+// rueidis never takes its synchronous path, so a lone read with a
+// deadline shares the node's pipeline (no lone client, whose small ring
+// reads left unanswered by a silent node could fill).
+func TestLoneReadAlwaysPipelining(t *testing.T) {
+	g := newFakeGroup(t, 1)
+	c := newFakeClient(t, g, router.Options{ClientOption: rueidis.ClientOption{AlwaysPipelining: true}})
+	g.nodes[0].setHandle(func(_ *fakeConn, args []string) string {
+		if args[0] == "GET" {
+			return bulk("v")
+		}
+		return "+OK\r\n"
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	k := keyOn(t, g, g.nodes[0])
+	_, err := c.Do(ctx, "SET", k, "v")
+	require.NoError(t, err)
+	own := router.OwnReads(c, g.nodes[0].addr)
+	m, err := c.Do(ctx, "GET", k)
+	require.NoError(t, err)
+	v, err := m.ToString()
+	require.NoError(t, err)
+	assert.Equal(t, "v", v)
+	assert.Equal(t, own, router.OwnReads(c, g.nodes[0].addr), "on the shared pipeline")
 }

@@ -178,7 +178,8 @@ type Options struct {
 	// RingScaleEachConn (or rueidis's defaults, 0.5 MiB, 0.5 MiB, 10)
 	// give the others: the topology's (64 KiB, 4 KiB, 4), and a node's
 	// connection for the reads with a deadline of a caller alone on it
-	// (64 KiB, 16 KiB, 2); smaller values given here are kept.
+	// (64 KiB, 16 KiB, 2; none with AlwaysPipelining: those reads then
+	// share the pipeline); smaller values given here are kept.
 	ClientOption rueidis.ClientOption
 
 	// Topology tunes the topology refresher (MinInterval, Period,
