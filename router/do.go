@@ -312,7 +312,7 @@ func (c *Client) getConn(ctx context.Context, st *state, addr string, ro bool) (
 // an early cancellation ends them.
 func (c *Client) send(ctx context.Context, nc *nodeConn, args []string, st *state, lone bool) rueidis.RedisResult {
 	cl := nc.client
-	if lone && st.d.readOnly && !st.asking && nc.lone != nil {
+	if lone = lone && st.d.readOnly && !st.asking && nc.lone != nil; lone {
 		// Reads only: a connection in rueidis's synchronous mode has no
 		// reader of its own, so it learns that its node died only when
 		// it is used; a write sent on it then would have an unknown
@@ -323,8 +323,6 @@ func (c *Client) send(ctx context.Context, nc *nodeConn, args []string, st *stat
 		// rueidis's pipe to its background mode for good (two goroutine
 		// switches per call after that, for every caller).
 		_, lone = ctx.Deadline()
-	} else {
-		lone = false
 	}
 	if lone {
 		cl = nc.lone

@@ -267,25 +267,60 @@ func (o *stallObs) OnEvent(e router.Event) {
 	}
 }
 
+// loneNode is one fake node whose GETs answer "v" (held until the test
+// ends while stall is set) and whose other commands answer OK, with a
+// client of it and a key it serves, already written once (the node's
+// state and client exist).
+type loneNode struct {
+	c     *router.Client
+	addr  string
+	key   string
+	stall atomic.Bool
+}
+
+func newLoneNode(t *testing.T, ctx context.Context, opts router.Options) *loneNode {
+	t.Helper()
+	g := newFakeGroup(t, 1)
+	n := &loneNode{c: newFakeClient(t, g, opts), addr: g.nodes[0].addr, key: keyOn(t, g, g.nodes[0])}
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) }) // before the group stops
+	g.nodes[0].setHandle(func(_ *fakeConn, args []string) string {
+		if args[0] == "GET" {
+			if n.stall.Load() {
+				<-release
+			}
+			return bulk("v")
+		}
+		return "+OK\r\n"
+	})
+	_, err := n.c.Do(ctx, "SET", n.key, "v")
+	require.NoError(t, err)
+	return n
+}
+
+// get reads the node's key with ctx and checks it answered "v".
+func (n *loneNode) get(t *testing.T, ctx context.Context) {
+	t.Helper()
+	m, err := n.c.Do(ctx, "GET", n.key)
+	require.NoError(t, err)
+	v, err := m.ToString()
+	require.NoError(t, err)
+	assert.Equal(t, "v", v)
+}
+
+// own is the count of the node's reads on its lone client.
+func (n *loneNode) own() int64 { return router.OwnReads(n.c, n.addr) }
+
 // TestFastPathLoneCalls: a caller alone on its node (no concurrent call
 // lately, so the node is not busy) has its write, and its read without
 // a deadline, sent by the fast path as they would be by the loop (on the
 // shared pipeline); its read with a deadline is left to the loop, which
 // sends it on a connection of its own.
 func TestFastPathLoneCalls(t *testing.T) {
-	g := newFakeGroup(t, 1)
-	c := newFakeClient(t, g, router.Options{})
-	g.nodes[0].setHandle(func(_ *fakeConn, args []string) string {
-		if args[0] == "GET" {
-			return bulk("v")
-		}
-		return "+OK\r\n"
-	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	k := keyOn(t, g, g.nodes[0])
-	_, err := c.Do(ctx, "SET", k, "v") // the node's state and client
-	require.NoError(t, err)
+	n := newLoneNode(t, ctx, router.Options{})
+	c, k := n.c, n.key
 	var fast atomic.Int64
 	router.SetFastHook(c, func() { fast.Add(1) })
 	// Until the fast path takes it: a snapshot published between two
@@ -302,20 +337,16 @@ func TestFastPathLoneCalls(t *testing.T) {
 		}
 		t.Fatalf("%v: the fast path never took it", args)
 	}
-	own := router.OwnReads(c, g.nodes[0].addr)
+	own := n.own()
 	takes(ctx, "SET", k, "v")
 	takes(context.Background(), "GET", k)
-	assert.Zero(t, router.CallsInFlight(c, g.nodes[0].addr))
-	assert.Equal(t, own, router.OwnReads(c, g.nodes[0].addr), "on the shared pipeline")
+	assert.Zero(t, router.CallsInFlight(c, n.addr))
+	assert.Equal(t, own, n.own(), "on the shared pipeline")
 
 	before := fast.Load()
-	m, err := c.Do(ctx, "GET", k)
-	require.NoError(t, err)
-	v, err := m.ToString()
-	require.NoError(t, err)
-	assert.Equal(t, "v", v)
+	n.get(t, ctx)
 	assert.Equal(t, before, fast.Load(), "a lone read with a deadline is the loop's")
-	assert.Equal(t, own+1, router.OwnReads(c, g.nodes[0].addr), "on a connection of its own")
+	assert.Equal(t, own+1, n.own(), "on a connection of its own")
 }
 
 // TestLoneReadDeadlineRedials: a lone read (a deadline, nothing else in
@@ -323,44 +354,23 @@ func TestFastPathLoneCalls(t *testing.T) {
 // connection: a write right after, on the shared pipeline, succeeds, and
 // the next lone read dials its connection again and is answered.
 func TestLoneReadDeadlineRedials(t *testing.T) {
-	g := newFakeGroup(t, 1)
-	c := newFakeClient(t, g, router.Options{})
-	release := make(chan struct{})
-	t.Cleanup(func() { close(release) }) // before the group stops
-	var stall atomic.Bool
-	g.nodes[0].setHandle(func(_ *fakeConn, args []string) string {
-		if args[0] == "GET" {
-			if stall.Load() {
-				<-release
-			}
-			return bulk("v")
-		}
-		return "+OK\r\n"
-	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	k := keyOn(t, g, g.nodes[0])
-	_, err := c.Do(ctx, "SET", k, "v")
-	require.NoError(t, err)
-	addr := g.nodes[0].addr
-	own := router.OwnReads(c, addr)
+	n := newLoneNode(t, ctx, router.Options{})
+	own := n.own()
 
-	stall.Store(true)
+	n.stall.Store(true)
 	short, cancelShort := context.WithTimeout(ctx, 100*time.Millisecond)
-	_, err = c.Do(short, "GET", k)
+	_, err := n.c.Do(short, "GET", n.key)
 	cancelShort()
 	require.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Equal(t, own+1, router.OwnReads(c, addr), "on its own connection")
-	stall.Store(false)
+	assert.Equal(t, own+1, n.own(), "on its own connection")
+	n.stall.Store(false)
 
-	_, err = c.Do(ctx, "SET", k, "v")
+	_, err = n.c.Do(ctx, "SET", n.key, "v")
 	require.NoError(t, err, "the shared pipeline is not the lone read's")
-	m, err := c.Do(ctx, "GET", k)
-	require.NoError(t, err)
-	v, err := m.ToString()
-	require.NoError(t, err)
-	assert.Equal(t, "v", v)
-	assert.Equal(t, own+2, router.OwnReads(c, addr), "its connection dialed again")
+	n.get(t, ctx)
+	assert.Equal(t, own+2, n.own(), "its connection dialed again")
 }
 
 // TestLoneReadAlwaysPipelining: with ClientOption.AlwaysPipelining
@@ -368,24 +378,10 @@ func TestLoneReadDeadlineRedials(t *testing.T) {
 // deadline shares the node's pipeline (no lone client, whose small ring
 // reads left unanswered by a silent node could fill).
 func TestLoneReadAlwaysPipelining(t *testing.T) {
-	g := newFakeGroup(t, 1)
-	c := newFakeClient(t, g, router.Options{ClientOption: rueidis.ClientOption{AlwaysPipelining: true}})
-	g.nodes[0].setHandle(func(_ *fakeConn, args []string) string {
-		if args[0] == "GET" {
-			return bulk("v")
-		}
-		return "+OK\r\n"
-	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	k := keyOn(t, g, g.nodes[0])
-	_, err := c.Do(ctx, "SET", k, "v")
-	require.NoError(t, err)
-	own := router.OwnReads(c, g.nodes[0].addr)
-	m, err := c.Do(ctx, "GET", k)
-	require.NoError(t, err)
-	v, err := m.ToString()
-	require.NoError(t, err)
-	assert.Equal(t, "v", v)
-	assert.Equal(t, own, router.OwnReads(c, g.nodes[0].addr), "on the shared pipeline")
+	n := newLoneNode(t, ctx, router.Options{ClientOption: rueidis.ClientOption{AlwaysPipelining: true}})
+	own := n.own()
+	n.get(t, ctx)
+	assert.Equal(t, own, n.own(), "on the shared pipeline")
 }
