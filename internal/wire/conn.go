@@ -54,24 +54,39 @@ func Guard(c net.Conn, addr string, lim Limits) net.Conn {
 	return g
 }
 
-// Conn is a guarded connection.
+// Conn is a guarded connection. rueidis reads it from one goroutine and
+// writes it from another, on different cores under load: the fields each
+// side writes on every call have cache lines of their own (linePad), so
+// that neither side's Read or Write waits for a line the other just
+// wrote.
 type Conn struct {
+	// Read by both sides, written seldom.
 	net.Conn
-	addr string
-
-	rmu     sync.Mutex // one reader at a time (rueidis has one)
-	in      *scanner
-	replies int64 // replies seen by the current Read's feed (under rmu)
-
-	wmu   sync.Mutex
-	out   cmdScanner
-	outOK bool // the write side parsed so far
-
-	waiting atomic.Int64 // commands written and not yet answered
-	counted atomic.Bool  // the write side is trusted for counting
-	subbed  atomic.Bool  // a subscribe-family command was written
+	addr    string
+	counted atomic.Bool // the write side is trusted for counting
+	subbed  atomic.Bool // a subscribe-family command was written
 	closed  atomic.Bool
+	_       linePad
+
+	// The reader's (under rmu).
+	rmu      sync.Mutex // one reader at a time (rueidis has one)
+	in       *scanner
+	replies  int64 // replies seen by the current Read's feed
+	answered int64 // replies seen, pushes aside
+	known    int64 // written as last loaded: answered ≤ known needs no load
+	_        linePad
+
+	// The writer's (under wmu).
+	wmu     sync.Mutex
+	out     cmdScanner
+	outOK   bool         // the write side parsed so far
+	written atomic.Int64 // commands written (counted before the bytes go)
+	_       linePad
 }
+
+// linePad ends a group of Conn's fields on a cache line (64 bytes) of its
+// own.
+type linePad [64]byte
 
 // Close closes the connection.
 func (g *Conn) Close() error {
@@ -85,10 +100,23 @@ func (g *Conn) Closed() bool { return g.closed.Load() }
 
 // reply accounts for one top-level reply from the node: every reply that
 // is not a push answers a command written before it. The replies of one
-// Read are taken from the commands waiting at once, after the feed.
+// Read are checked at once, after the feed (expected).
 func (g *Conn) reply(byte) string {
 	g.replies++
 	return ""
+}
+
+// expected accounts for n more replies (under rmu) and reports whether
+// that many commands were written, or the write side is not counted. The
+// writer's count is loaded only when the replies pass the count last
+// loaded: it only grows, and the load takes the writer's cache line.
+func (g *Conn) expected(n int64) bool {
+	g.answered += n
+	if g.answered <= g.known {
+		return true
+	}
+	g.known = g.written.Load()
+	return g.answered <= g.known || !g.counted.Load()
 }
 
 // foldEqual reports whether b equals the lower-case ASCII s, ignoring
@@ -139,7 +167,7 @@ func (g *Conn) Read(p []byte) (int, error) {
 		g.rmu.Lock()
 		g.replies = 0
 		ferr := g.in.feed(p[:n])
-		if ferr == nil && g.replies > 0 && g.waiting.Add(-g.replies) < 0 && g.counted.Load() {
+		if ferr == nil && g.replies > 0 && !g.expected(g.replies) {
 			ferr = g.in.fail("a reply while no command was waiting for one")
 		}
 		g.rmu.Unlock()
@@ -161,7 +189,9 @@ func (g *Conn) Write(p []byte) (int, error) {
 			g.subbed.Store(true)
 		}
 		if ok {
-			g.waiting.Add(int64(n))
+			if n > 0 {
+				g.written.Add(int64(n))
+			}
 		} else {
 			// Not what rueidis writes: stop counting, keep writing.
 			g.outOK = false

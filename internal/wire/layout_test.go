@@ -1,0 +1,116 @@
+package wire
+
+import (
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/require"
+)
+
+// span is where a group of Conn's fields lies: [from, to).
+type span struct{ from, to uintptr }
+
+func fieldsSpan(offs ...[2]uintptr) span {
+	s := span{from: ^uintptr(0)}
+	for _, o := range offs {
+		s.from = min(s.from, o[0])
+		s.to = max(s.to, o[0]+o[1])
+	}
+	return s
+}
+
+func field[T any](off uintptr, v *T) [2]uintptr { return [2]uintptr{off, unsafe.Sizeof(*v)} }
+
+// TestConnLayout: the fields rueidis's reader writes on every Read, those
+// its writer writes on every Write, and those both read are at least a
+// cache line (64 bytes) apart, so that no two groups share a line
+// wherever the Conn starts.
+func TestConnLayout(t *testing.T) {
+	var g Conn
+	shared := fieldsSpan(field(unsafe.Offsetof(g.Conn), &g.Conn), field(unsafe.Offsetof(g.addr), &g.addr),
+		field(unsafe.Offsetof(g.counted), &g.counted), field(unsafe.Offsetof(g.subbed), &g.subbed),
+		field(unsafe.Offsetof(g.closed), &g.closed))
+	reader := fieldsSpan(field(unsafe.Offsetof(g.rmu), &g.rmu), field(unsafe.Offsetof(g.in), &g.in),
+		field(unsafe.Offsetof(g.replies), &g.replies), field(unsafe.Offsetof(g.answered), &g.answered),
+		field(unsafe.Offsetof(g.known), &g.known))
+	writer := fieldsSpan(field(unsafe.Offsetof(g.wmu), &g.wmu), field(unsafe.Offsetof(g.out), &g.out),
+		field(unsafe.Offsetof(g.outOK), &g.outOK), field(unsafe.Offsetof(g.written), &g.written))
+	groups := []struct {
+		name string
+		s    span
+	}{{"shared", shared}, {"reader", reader}, {"writer", writer}}
+	for i, a := range groups {
+		for _, b := range groups[i+1:] {
+			gap := b.s.from - a.s.to
+			if b.s.from < a.s.to {
+				gap = a.s.from - b.s.to
+			}
+			require.True(t, b.s.to <= a.s.from || a.s.to <= b.s.from, "%s %v and %s %v overlap", a.name, a.s, b.name, b.s)
+			require.GreaterOrEqual(t, gap, uintptr(64), "%s %v and %s %v", a.name, a.s, b.name, b.s)
+		}
+	}
+}
+
+// loopConn is a node that answers every command written to it with
+// reply, in memory: Read waits (spinning) until a command is unanswered.
+// The writer stays at most window commands ahead.
+type loopConn struct {
+	net.Conn // nil: only Read and Write are used
+	reply    []byte
+	window   int64
+	stop     atomic.Bool // the reader gave up: Write returns at once
+	sent     atomic.Int64
+	_        linePad
+	got      atomic.Int64
+}
+
+func (c *loopConn) Write(p []byte) (int, error) {
+	for c.sent.Load()-c.got.Load() >= c.window && !c.stop.Load() {
+		runtime.Gosched()
+	}
+	c.sent.Add(1)
+	return len(p), nil
+}
+
+func (c *loopConn) Read(p []byte) (int, error) {
+	for c.sent.Load() <= c.got.Load() {
+		runtime.Gosched()
+	}
+	c.got.Add(1)
+	return copy(p, c.reply), nil
+}
+
+// BenchmarkGuardConcurrent is the guard's cost on a connection written
+// by one goroutine and read by another at once, as rueidis's pipeline
+// does under load: one GET written and its reply read per iteration,
+// through an in-memory node (no system calls), the writer up to 4
+// commands ahead.
+func BenchmarkGuardConcurrent(b *testing.B) {
+	cmd := []byte("*2\r\n$3\r\nGET\r\n$10\r\nkey:{1}:42\r\n")
+	lc := &loopConn{reply: []byte("$16\r\nvalue-0123456789\r\n"), window: 4}
+	g := Guard(lc, "n", Limits{})
+	buf := make([]byte, 64)
+	b.ReportAllocs()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for range b.N {
+			if _, err := g.Write(cmd); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	for range b.N {
+		if _, err := g.Read(buf); err != nil {
+			b.Error(err)
+			break
+		}
+	}
+	lc.stop.Store(true)
+	wg.Wait()
+}
