@@ -3,6 +3,7 @@ package router
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/slotrouter/slotrouter/internal/wire"
 	"github.com/slotrouter/slotrouter/retry"
 )
 
@@ -93,6 +95,25 @@ func TestClientOptionForcesSingleNode(t *testing.T) {
 	assert.Equal(t, time.Second, co.ConnWriteTimeout)
 	assert.Equal(t, 3*time.Second, co.Dialer.Timeout)
 	assert.Equal(t, DefaultDialTimeout, (&Options{}).clientOption().Dialer.Timeout)
+}
+
+// TestNoWriteYieldOption: the template's dialer guards every connection,
+// yielding after shared writes by default and never with NoWriteYield.
+func TestNoWriteYieldOption(t *testing.T) {
+	for _, off := range []bool{false, true} {
+		o := Options{NoWriteYield: off}
+		o.ClientOption.DialCtxFn = func(context.Context, string, *net.Dialer, *tls.Config) (net.Conn, error) {
+			c, s := net.Pipe()
+			s.Close()
+			return c, nil
+		}
+		c, err := o.clientOption().DialCtxFn(context.Background(), "n:1", &net.Dialer{}, nil)
+		require.NoError(t, err)
+		g, ok := c.(*wire.Conn)
+		require.True(t, ok, "%T", c)
+		assert.Equal(t, !off, g.Yields(), "NoWriteYield %v", off)
+		require.NoError(t, c.Close())
+	}
 }
 
 // TestPoolDialsOncePrunesAndCloses checks the pool: concurrent gets share

@@ -165,6 +165,22 @@ type Options struct {
 	// elements, depth 1024); negative ones are refused by New.
 	ReplyLimits topology.ReplyLimits
 
+	// NoWriteYield makes every connection write as rueidis does. By
+	// default, a connection that callers share (commands in flight)
+	// yields the processor once after each write (runtime.Gosched), so
+	// that callers whose replies just arrived queue their next commands
+	// before rueidis's writer looks for more, and one write carries
+	// several: rueidis flushes whenever its queue is empty, which under
+	// load is about one system call per command. Measured on 2 cores at
+	// 16 goroutines: 0.6 writes per command instead of 0.9 and more
+	// throughput (bench/README.md, "Eleventh run"). A caller alone on
+	// its connection never yields. The cost: in a process whose
+	// processors are saturated by goroutines that do not block, the
+	// writer waits longer for its turn after yielding (the 99th
+	// percentile latency rose by about a fifth in that test). Set
+	// NoWriteYield there.
+	NoWriteYield bool
+
 	// ClientOption is the template for every rueidis connection, for
 	// settings this struct does not name (ClientName, BlockingPoolSize,
 	// DialCtxFn, ...). InitAddress is set per node; ForceSingleClient and
@@ -247,7 +263,11 @@ func (o *Options) clientOption() rueidis.ClientOption {
 		co.PipelineMultiplex = -1
 	}
 	co.InitAddress = nil
-	co.DialCtxFn = wire.Dialer(co.DialCtxFn, o.ReplyLimits)
+	if o.NoWriteYield {
+		co.DialCtxFn = wire.DialerNoYield(co.DialCtxFn, o.ReplyLimits)
+	} else {
+		co.DialCtxFn = wire.Dialer(co.DialCtxFn, o.ReplyLimits)
+	}
 	co.ForceSingleClient = true
 	co.DisableCache = !o.ClientSideCaching
 	co.DisableRetry = true

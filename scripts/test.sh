@@ -45,6 +45,7 @@ go test -count=1 -timeout 5m -run 'TestDoAllocations|TestRouteDoesNotAllocate' .
 # The component benchmarks and the diagnostic clients, once each, so that
 # they keep working (their figures come from longer runs: bench/README.md).
 go test -count=1 -timeout 5m -run '^$' -bench 'BenchmarkDoOverhead|BenchmarkPickConn' -benchtime 1x ./router
+go test -count=1 -timeout 5m -run '^$' -bench 'BenchmarkGuardConcurrent' -benchtime 1x ./internal/wire
 (cd bench && SLOTROUTER_BENCH_CLIENTS=rueidis-nodes,rueidis-nodes-sr go test -count=1 -timeout 5m -run '^$' -bench 'BenchmarkGet$|BenchmarkMixed' -benchtime 1x .)
 (cd bench && SLOTROUTER_BENCH_CLIENTS=rueidis,slotrouter,slotrouter-face,rueidis-nodes-sr go test -count=1 -timeout 5m -run '^$' -bench 'BenchmarkMem' -benchtime 1x .)
 # The peer comparisons (a nested module, so peers stay out of go.mod).

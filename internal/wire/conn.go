@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -22,9 +23,19 @@ func Dial(ctx context.Context, dst string, dialer *net.Dialer, tlsConfig *tls.Co
 }
 
 // Dialer returns a DialCtxFn that dials with base (Dial when nil) and
-// guards the connection with lim. A connection that base already guarded
-// is returned as it is.
+// guards the connection with lim (Guard). A connection that base already
+// guarded is returned as it is.
 func Dialer(base DialFunc, lim Limits) DialFunc {
+	return dialer(base, lim, true)
+}
+
+// DialerNoYield is Dialer for connections that never yield after a write
+// (see Conn.Write): they write as rueidis does.
+func DialerNoYield(base DialFunc, lim Limits) DialFunc {
+	return dialer(base, lim, false)
+}
+
+func dialer(base DialFunc, lim Limits, yield bool) DialFunc {
 	if base == nil {
 		base = Dial
 	}
@@ -34,17 +45,25 @@ func Dialer(base DialFunc, lim Limits) DialFunc {
 		if err != nil {
 			return nil, err
 		}
-		return Guard(c, dst, lim), nil
+		return guard(c, dst, lim, yield), nil
 	}
 }
 
 // Guard wraps c so that what the node at addr sends is checked (see the
-// package documentation).
+// package documentation). The connection yields after a write that
+// shares it with commands in flight (see Conn.Write).
 func Guard(c net.Conn, addr string, lim Limits) net.Conn {
+	return guard(c, addr, lim, true)
+}
+
+func guard(c net.Conn, addr string, lim Limits, yield bool) net.Conn {
 	if g, ok := c.(*Conn); ok {
 		return g
 	}
 	g := &Conn{Conn: c, addr: addr}
+	if yield {
+		g.yield = runtime.Gosched
+	}
 	g.in = newScanner(lim, addr, g.reply)
 	g.in.first, g.in.firstOf = g.push, '>'
 	// Commands written are counted by a scanner of their own
@@ -71,9 +90,9 @@ type Conn struct {
 	// The reader's (under rmu).
 	rmu      sync.Mutex // one reader at a time (rueidis has one)
 	in       *scanner
-	replies  int64 // replies seen by the current Read's feed
-	answered int64 // replies seen, pushes aside
-	known    int64 // written as last loaded: answered ≤ known needs no load
+	replies  int64        // replies seen by the current Read's feed
+	answered atomic.Int64 // replies seen, pushes aside (stored by the reader only)
+	known    int64        // written as last loaded: answered ≤ known needs no load
 	_        linePad
 
 	// The writer's (under wmu).
@@ -81,6 +100,7 @@ type Conn struct {
 	out     cmdScanner
 	outOK   bool         // the write side parsed so far
 	written atomic.Int64 // commands written (counted before the bytes go)
+	yield   func()       // runtime.Gosched; nil: never yield (DialerNoYield)
 	_       linePad
 }
 
@@ -111,12 +131,13 @@ func (g *Conn) reply(byte) string {
 // writer's count is loaded only when the replies pass the count last
 // loaded: it only grows, and the load takes the writer's cache line.
 func (g *Conn) expected(n int64) bool {
-	g.answered += n
-	if g.answered <= g.known {
+	a := g.answered.Load() + n
+	g.answered.Store(a)
+	if a <= g.known {
 		return true
 	}
 	g.known = g.written.Load()
-	return g.answered <= g.known || !g.counted.Load()
+	return a <= g.known || !g.counted.Load()
 }
 
 // foldEqual reports whether b equals the lower-case ASCII s, ignoring
@@ -181,7 +202,17 @@ func (g *Conn) Read(p []byte) (int, error) {
 
 // Write counts the commands in p before writing them, so that their
 // replies are expected by the time they can arrive.
+//
+// When commands written before p are still unanswered (callers share the
+// connection: rueidis's pipeline), Write yields the processor once after
+// writing (runtime.Gosched). Callers whose replies just came in then run
+// and queue their next commands before rueidis's writer looks for more,
+// so that one write carries several commands: rueidis flushes as soon as
+// its queue is empty, which under load means about one system call per
+// command. A caller alone on its connection (rueidis's synchronous path)
+// never yields here, nor does a connection of DialerNoYield.
 func (g *Conn) Write(p []byte) (int, error) {
+	shared := false
 	g.wmu.Lock()
 	if g.outOK {
 		n, sub, ok := g.out.feed(p)
@@ -190,7 +221,7 @@ func (g *Conn) Write(p []byte) (int, error) {
 		}
 		if ok {
 			if n > 0 {
-				g.written.Add(int64(n))
+				shared = g.written.Add(int64(n))-int64(n) > g.answered.Load()
 			}
 		} else {
 			// Not what rueidis writes: stop counting, keep writing.
@@ -199,8 +230,16 @@ func (g *Conn) Write(p []byte) (int, error) {
 		}
 	}
 	g.wmu.Unlock()
-	return g.Conn.Write(p)
+	n, err := g.Conn.Write(p)
+	if shared && err == nil && g.yield != nil {
+		g.yield()
+	}
+	return n, err
 }
+
+// Yields reports whether the connection yields after a write that shares
+// it with commands in flight (Dialer, Guard), or never (DialerNoYield).
+func (g *Conn) Yields() bool { return g.yield != nil }
 
 // NetConn returns the guarded connection.
 func (g *Conn) NetConn() net.Conn { return g.Conn }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -113,4 +114,62 @@ func BenchmarkGuardConcurrent(b *testing.B) {
 	}
 	lc.stop.Store(true)
 	wg.Wait()
+}
+
+// TestGuardYield: a write yields (once, after the bytes went) only when
+// commands written before it are unanswered; never on a connection of
+// DialerNoYield or one whose writes could not be counted.
+func TestGuardYield(t *testing.T) {
+	cmd := []byte("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n")
+	reply := []byte("$1\r\nv\r\n")
+	buf := make([]byte, 64)
+	newConn := func(yield bool) (*Conn, *int) {
+		lc := &loopConn{reply: reply, window: 1 << 20}
+		g := guard(lc, "n", Limits{}, yield).(*Conn)
+		yields := new(int)
+		if g.yield != nil {
+			g.yield = func() { *yields++ }
+		}
+		return g, yields
+	}
+
+	g, yields := newConn(true)
+	require.True(t, g.Yields())
+	write := func() {
+		t.Helper()
+		_, err := g.Write(cmd)
+		require.NoError(t, err)
+	}
+	read := func() {
+		t.Helper()
+		_, err := g.Read(buf)
+		require.NoError(t, err)
+	}
+	write() // alone: rueidis's synchronous path
+	read()
+	write()
+	assert.Equal(t, 0, *yields, "a caller alone never yields")
+	write() // the first still unanswered: shared
+	assert.Equal(t, 1, *yields)
+	write()
+	assert.Equal(t, 2, *yields)
+	read()
+	read()
+	read()
+	write() // all answered again
+	assert.Equal(t, 2, *yields)
+	read()
+
+	g, yields = newConn(false)
+	require.False(t, g.Yields())
+	write()
+	write()
+	assert.Equal(t, 0, *yields, "DialerNoYield")
+
+	g, yields = newConn(true)
+	_, err := g.Write([]byte("PING\r\n")) // inline: not counted from here on
+	require.NoError(t, err)
+	write()
+	write()
+	assert.Equal(t, 0, *yields, "uncounted writes")
 }
