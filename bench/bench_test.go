@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -251,6 +253,75 @@ func mixed(b *testing.B, c client, g int) {
 			i++
 		}
 	})
+}
+
+// BenchmarkMixedBusyCPU is BenchmarkMixed at 16 goroutines in a process
+// whose processors are also kept busy by goroutines that never block
+// (burners: each spins in 2 ms stretches until the load ends), the case
+// where a writer that yields (Options.NoWriteYield) waits longer for its
+// turn. It reports the calls' latency percentiles (p50-us, p99-us,
+// p999-us, max-us) besides the time per call.
+func BenchmarkMixedBusyCPU(b *testing.B) {
+	for _, burners := range []int{0, 4} {
+		b.Run(fmt.Sprintf("burners=%d", burners), func(b *testing.B) {
+			eachClient(b, func(b *testing.B, c client) { mixedBusy(b, c, 16, burners) })
+		})
+	}
+}
+
+// mixedBusy is mixed with burners goroutines spinning alongside, and the
+// latency of every call recorded.
+func mixedBusy(b *testing.B, c client, g, burners int) {
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer stop.Store(true)
+	for range burners {
+		wg.Go(func() {
+			for !stop.Load() {
+				for t := time.Now(); time.Since(t) < 2*time.Millisecond; {
+				}
+			}
+		})
+	}
+	var mu sync.Mutex
+	var lats []time.Duration
+	b.SetParallelism(max(1, g/runtime.GOMAXPROCS(0)))
+	b.RunParallel(func(pb *testing.PB) {
+		i := rand.IntN(numKeys)
+		var mine []time.Duration
+		defer func() {
+			mu.Lock()
+			lats = append(lats, mine...)
+			mu.Unlock()
+		}()
+		for pb.Next() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			start := time.Now()
+			var err error
+			if i%5 == 4 {
+				err = c.Set(ctx, benchKeys[i%numKeys], value)
+			} else {
+				_, err = c.Get(ctx, benchKeys[i%numKeys])
+			}
+			mine = append(mine, time.Since(start))
+			cancel()
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			i++
+		}
+	})
+	if len(lats) == 0 {
+		return
+	}
+	slices.Sort(lats)
+	at := func(q float64) float64 { return float64(lats[int(q*float64(len(lats)-1))]) / 1e3 }
+	b.ReportMetric(at(0.5), "p50-us")
+	b.ReportMetric(at(0.99), "p99-us")
+	b.ReportMetric(at(0.999), "p999-us")
+	b.ReportMetric(at(1), "max-us")
 }
 
 // BenchmarkSet is one SET of a 16-byte value per iteration, from one

@@ -176,9 +176,10 @@ type Options struct {
 	// throughput (bench/README.md, "Eleventh run"). A caller alone on
 	// its connection never yields. The cost: in a process whose
 	// processors are saturated by goroutines that do not block, the
-	// writer waits longer for its turn after yielding (the 99th
-	// percentile latency rose by about a fifth in that test). Set
-	// NoWriteYield there.
+	// writer waits longer for its turn after yielding: the 99th
+	// percentile latency rose by a tenth in that test (BenchmarkMixedBusyCPU),
+	// while the median and the time per call fell. Set NoWriteYield
+	// where that tail matters more.
 	NoWriteYield bool
 
 	// ClientOption is the template for every rueidis connection, for

@@ -16,6 +16,11 @@
 // (other than a RESP3 push) when no command is waiting for one. rueidis
 // then fails the calls on that connection with the error, like any broken
 // connection.
+//
+// A guarded connection that callers share (commands in flight when it is
+// written) also yields the processor once after each write, so that the
+// commands of callers whose replies just arrived go in the next write
+// together (Conn.Write); DialerNoYield makes connections that do not.
 package wire
 
 import (
