@@ -239,12 +239,7 @@ func mixed(b *testing.B, c client, g int) {
 		i := rand.IntN(numKeys)
 		for pb.Next() {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			var err error
-			if i%5 == 4 {
-				err = c.Set(ctx, benchKeys[i%numKeys], value)
-			} else {
-				_, err = c.Get(ctx, benchKeys[i%numKeys])
-			}
+			err := mixedOp(ctx, c, benchKeys[i%numKeys], i)
 			cancel()
 			if err != nil {
 				b.Error(err)
@@ -253,6 +248,16 @@ func mixed(b *testing.B, c client, g int) {
 			i++
 		}
 	})
+}
+
+// mixedOp is the n-th operation of the 80/20 load on key: a SET of value
+// every fifth, else a GET.
+func mixedOp(ctx context.Context, c client, key string, n int) error {
+	if n%5 == 4 {
+		return c.Set(ctx, key, value)
+	}
+	_, err := c.Get(ctx, key)
+	return err
 }
 
 // BenchmarkMixedBusyCPU is BenchmarkMixed at 16 goroutines in a process
@@ -298,12 +303,7 @@ func mixedBusy(b *testing.B, c client, g, burners int) {
 		for pb.Next() {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			start := time.Now()
-			var err error
-			if i%5 == 4 {
-				err = c.Set(ctx, benchKeys[i%numKeys], value)
-			} else {
-				_, err = c.Get(ctx, benchKeys[i%numKeys])
-			}
+			err := mixedOp(ctx, c, benchKeys[i%numKeys], i)
 			mine = append(mine, time.Since(start))
 			cancel()
 			if err != nil {

@@ -189,12 +189,7 @@ func startLoad(ctx context.Context, c client, keys []string) *load {
 				}
 				k := keys[(g*131+n*7)%len(keys)]
 				octx, ocancel := context.WithTimeout(ctx, 5*time.Second)
-				var err error
-				if n%5 == 4 {
-					err = c.Set(octx, k, value)
-				} else {
-					_, err = c.Get(octx, k)
-				}
+				err := mixedOp(octx, c, k, n)
 				ocancel()
 				l.ops.Add(1)
 				if err != nil {

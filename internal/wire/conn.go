@@ -87,7 +87,7 @@ type Conn struct {
 	closed  atomic.Bool
 	_       linePad
 
-	// The reader's (under rmu).
+	// The reader's (under rmu; the writer loads answered).
 	rmu      sync.Mutex // one reader at a time (rueidis has one)
 	in       *scanner
 	replies  int64        // replies seen by the current Read's feed
