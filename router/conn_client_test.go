@@ -97,11 +97,12 @@ func TestClientOptionForcesSingleNode(t *testing.T) {
 	assert.Equal(t, DefaultDialTimeout, (&Options{}).clientOption().Dialer.Timeout)
 }
 
-// TestNoWriteYieldOption: the template's dialer guards every connection,
-// yielding after shared writes by default and never with NoWriteYield.
-func TestNoWriteYieldOption(t *testing.T) {
-	for _, off := range []bool{false, true} {
-		o := Options{NoWriteYield: off}
+// TestWriteYieldOption: the template's dialer guards every connection,
+// never yielding after shared writes by default, yielding with
+// WriteYield.
+func TestWriteYieldOption(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		o := Options{WriteYield: on}
 		o.ClientOption.DialCtxFn = func(context.Context, string, *net.Dialer, *tls.Config) (net.Conn, error) {
 			c, s := net.Pipe()
 			s.Close()
@@ -111,7 +112,7 @@ func TestNoWriteYieldOption(t *testing.T) {
 		require.NoError(t, err)
 		g, ok := c.(*wire.Conn)
 		require.True(t, ok, "%T", c)
-		assert.Equal(t, !off, g.Yields(), "NoWriteYield %v", off)
+		assert.Equal(t, on, g.Yields(), "WriteYield %v", on)
 		require.NoError(t, c.Close())
 	}
 }

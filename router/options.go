@@ -165,24 +165,25 @@ type Options struct {
 	// elements, depth 1024); negative ones are refused by New.
 	ReplyLimits topology.ReplyLimits
 
-	// NoWriteYield makes every connection write as rueidis does. By
-	// default, a connection that callers share (commands in flight)
-	// yields the processor once after each write (runtime.Gosched), so
-	// that callers whose replies just arrived queue their next commands
-	// before rueidis's writer looks for more, and one write carries
-	// several: rueidis flushes whenever its queue is empty, which under
-	// load is about one system call per command. Measured on 2 cores at
-	// 16 goroutines: 0.6 writes per command instead of 0.9 and more
-	// throughput (bench/README.md, "Eleventh run"). A caller alone on
-	// its connection never yields. The cost: in a process whose
-	// processors are saturated by goroutines that do not block, the
-	// writer waits longer for its turn after yielding: the 99th
-	// percentile latency rose by a tenth in that test (BenchmarkMixedBusyCPU),
-	// while the median and the time per call fell. During a live
-	// reshard under 64 goroutines the share of throughput kept fell from
-	// 0.91 to 0.83, at nearly twice the throughput around the move. Set
-	// NoWriteYield where these matter more.
-	NoWriteYield bool
+	// WriteYield makes a connection that callers share (commands in
+	// flight) yield the processor once after each write
+	// (runtime.Gosched), so that callers whose replies just arrived
+	// queue their next commands before rueidis's writer looks for more,
+	// and one write carries several: rueidis flushes whenever its queue
+	// is empty, which under load is about one system call per command.
+	// Measured on 2 cores: 0.6 writes per command instead of 0.9 and
+	// 0.89 of rueidis's time per call at 16 goroutines, 0.24 writes and
+	// 0.59 of the time at 64 (bench/README.md, "Eleventh run"). A caller
+	// alone on its connection never yields. Off by default, for its
+	// costs: with goroutines that never block saturating the
+	// processors, the 99th percentile latency rose by a tenth
+	// (BenchmarkMixedBusyCPU); during a live reshard the share of
+	// throughput kept fell from 0.91 to 0.83; and with one node's
+	// connections reset every 3 ms under DoMulti from 4 goroutines,
+	// TestMultiResetLive failed in 2 runs of 7 with it and 0 of 6
+	// without (calls waiting out their deadline behind the node's open
+	// breaker), not analysed yet.
+	WriteYield bool
 
 	// ClientOption is the template for every rueidis connection, for
 	// settings this struct does not name (ClientName, BlockingPoolSize,
@@ -266,10 +267,10 @@ func (o *Options) clientOption() rueidis.ClientOption {
 		co.PipelineMultiplex = -1
 	}
 	co.InitAddress = nil
-	if o.NoWriteYield {
-		co.DialCtxFn = wire.DialerNoYield(co.DialCtxFn, o.ReplyLimits)
-	} else {
+	if o.WriteYield {
 		co.DialCtxFn = wire.Dialer(co.DialCtxFn, o.ReplyLimits)
+	} else {
+		co.DialCtxFn = wire.DialerNoYield(co.DialCtxFn, o.ReplyLimits)
 	}
 	co.ForceSingleClient = true
 	co.DisableCache = !o.ClientSideCaching
