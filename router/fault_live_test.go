@@ -22,6 +22,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/slotrouter/slotrouter/internal/clustertest"
+	"github.com/slotrouter/slotrouter/retry"
 	"github.com/slotrouter/slotrouter/router"
 	"github.com/slotrouter/slotrouter/slots"
 )
@@ -51,11 +52,22 @@ func faProxies(t *testing.T, cl *clustertest.Cluster) (func(string) string, map[
 // own value or an error (never another command's reply), every INCR an
 // integer or an error, every call returns, and the counters show no
 // silent resend: final value <= successes + unknown outcomes.
+//
+// The victim's breaker never opens (Failures 1<<30) and the failover
+// wait is off, so that every call meets the resets whatever the load.
+// With the defaults, a loaded machine (CI's 2 cores, or two busy loops
+// beside this test) made round trips longer than the 3 ms between
+// resets: nothing on the victim completed, its breaker opened, each
+// half-open probe was cut too and doubled the cool-down (1 s, 2 s, 4 s,
+// 8 s), and the calls waited for a failover, as documented, until
+// their 10 s deadline — 12 of 100 calls in a CI run, 3 of 6 runs beside
+// two busy loops. Here a call that runs to its deadline is a hang.
 func TestMultiResetLive(t *testing.T) {
 	cl := clustertest.Need(t, cluster)
 	ctx := liveCtx(t, 60*time.Second)
 	mapAddr, ps := faProxies(t, cl)
-	c := newLiveClient(t, cl, router.Options{MapAddr: mapAddr})
+	c := newLiveClient(t, cl, router.Options{MapAddr: mapAddr, FailoverWait: -1,
+		Breaker: retry.BreakerOptions{Failures: 1 << 30}})
 	const n = 100
 	keys := make([]string, n)
 	for i := range keys {
