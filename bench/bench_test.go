@@ -263,7 +263,7 @@ func mixedOp(ctx context.Context, c client, key string, n int) error {
 // BenchmarkMixedBusyCPU is BenchmarkMixed at 16 goroutines in a process
 // whose processors are also kept busy by goroutines that never block
 // (burners: each spins in 2 ms stretches until the load ends), the case
-// where a writer that yields (Options.WriteYield) waits longer for its
+// where a writer that yields (Options.NoWriteYield) waits longer for its
 // turn. It reports the calls' latency percentiles (p50-us, p99-us,
 // p999-us, max-us) besides the time per call.
 func BenchmarkMixedBusyCPU(b *testing.B) {

@@ -49,13 +49,13 @@ var clientNames = []string{"slotrouter", "go-redis", "rueidis"}
 // rueidis's AlwaysPipelining, to compare the two ways of keeping one
 // caller's deadline off the shared connection) and "slotrouter-face"
 // (slotrouter through its rueidis face, Client.Rueidis, driven by the
-// same code as rueidis's client), "slotrouter-yield" (slotrouter with
-// Options.WriteYield: shared connections yield after a write); and two
+// same code as rueidis's client), "slotrouter-noyield" (slotrouter with
+// Options.NoWriteYield: its connections write as rueidis's do); and two
 // diagnostic clients that only
 // Get and Set (diag_clients_test.go): "rueidis-nodes" (one rueidis
 // single-node client per primary behind a fixed slot table) and
 // "rueidis-nodes-sr" (the same with slotrouter's ClientOption for a node).
-var extraClientNames = []string{"slotrouter-pipelined", "slotrouter-face", "slotrouter-yield", "rueidis-nodes", "rueidis-nodes-sr"}
+var extraClientNames = []string{"slotrouter-pipelined", "slotrouter-face", "slotrouter-noyield", "rueidis-nodes", "rueidis-nodes-sr"}
 
 // benchClients are the clients the benchmarks compare: clientNames, or the
 // comma-separated list in $SLOTROUTER_BENCH_CLIENTS, which may also name
@@ -90,8 +90,8 @@ func newClient(ctx context.Context, name string, seeds []string) (client, error)
 // for a memCluster. go-redis dials on its own.
 func newClientDial(ctx context.Context, name string, seeds []string, dial wire.DialFunc) (client, error) {
 	switch name {
-	case "slotrouter", "slotrouter-pipelined", "slotrouter-yield":
-		o := router.Options{Seeds: seeds, WriteYield: name == "slotrouter-yield"}
+	case "slotrouter", "slotrouter-pipelined", "slotrouter-noyield":
+		o := router.Options{Seeds: seeds, NoWriteYield: name == "slotrouter-noyield"}
 		o.ClientOption.AlwaysPipelining = name == "slotrouter-pipelined"
 		o.ClientOption.DialCtxFn = dial
 		c, err := router.New(ctx, o)

@@ -47,7 +47,7 @@ func newNodesClient(ctx context.Context, seeds []string, srOptions bool, dial wi
 			o := rueidis.ClientOption{InitAddress: []string{p.Addr()}, ForceSingleClient: true, PipelineMultiplex: -1, DialCtxFn: dial}
 			if srOptions {
 				o.Dialer.Timeout = router.DefaultDialTimeout
-				o.DialCtxFn = wire.DialerNoYield(dial, topology.ReplyLimits{})
+				o.DialCtxFn = wire.Dialer(dial, topology.ReplyLimits{})
 				o.DisableCache = true
 				o.DisableRetry = true
 			}

@@ -97,12 +97,11 @@ func TestClientOptionForcesSingleNode(t *testing.T) {
 	assert.Equal(t, DefaultDialTimeout, (&Options{}).clientOption().Dialer.Timeout)
 }
 
-// TestWriteYieldOption: the template's dialer guards every connection,
-// never yielding after shared writes by default, yielding with
-// WriteYield.
-func TestWriteYieldOption(t *testing.T) {
-	for _, on := range []bool{false, true} {
-		o := Options{WriteYield: on}
+// TestNoWriteYieldOption: the template's dialer guards every connection,
+// yielding after shared writes by default and never with NoWriteYield.
+func TestNoWriteYieldOption(t *testing.T) {
+	for _, off := range []bool{false, true} {
+		o := Options{NoWriteYield: off}
 		o.ClientOption.DialCtxFn = func(context.Context, string, *net.Dialer, *tls.Config) (net.Conn, error) {
 			c, s := net.Pipe()
 			s.Close()
@@ -112,7 +111,7 @@ func TestWriteYieldOption(t *testing.T) {
 		require.NoError(t, err)
 		g, ok := c.(*wire.Conn)
 		require.True(t, ok, "%T", c)
-		assert.Equal(t, on, g.Yields(), "WriteYield %v", on)
+		assert.Equal(t, !off, g.Yields(), "NoWriteYield %v", off)
 		require.NoError(t, c.Close())
 	}
 }

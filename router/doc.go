@@ -26,10 +26,10 @@
 // New starts a Client over a topology.Refresher. Each node is reached
 // through its own rueidis single-node client (auto-pipelined, with
 // rueidis's retries off so that this package decides); replica reads go
-// over connections in READONLY mode. With Options.WriteYield a
-// connection that callers share yields the processor once after each
-// write, so that more commands go in each write system call than
-// rueidis's own client puts there. Do sends one command, DoMulti many
+// over connections in READONLY mode. A connection that callers share
+// yields the processor once after each write, so that more commands go
+// in each write system call than rueidis's own client puts there
+// (Options.NoWriteYield turns it off). Do sends one command, DoMulti many
 // (one pipeline per node, nodes in parallel, results in the caller's
 // order; MULTI ... EXEC blocks stay together), Route tells where a
 // command would go without any I/O.

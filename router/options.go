@@ -165,22 +165,26 @@ type Options struct {
 	// elements, depth 1024); negative ones are refused by New.
 	ReplyLimits topology.ReplyLimits
 
-	// WriteYield makes a connection that callers share (commands in
-	// flight) yield the processor once after each write
-	// (runtime.Gosched), so that callers whose replies just arrived
-	// queue their next commands before rueidis's writer looks for more,
-	// and one write carries several: rueidis flushes whenever its queue
-	// is empty, which under load is about one system call per command.
-	// Measured on 2 cores: 0.6 writes per command instead of 0.9 and
-	// 0.89 of rueidis's time per call at 16 goroutines, 0.24 writes and
-	// 0.59 of the time at 64 (bench/README.md, "Eleventh run"). A caller
-	// alone on its connection never yields. Off by default, for its
-	// costs: with goroutines that never block saturating the
-	// processors, the 99th percentile latency rose by a tenth
-	// (BenchmarkMixedBusyCPU); during a live reshard the share of
-	// throughput kept fell from 0.91 to 0.83 (at nearly twice the
-	// throughput around it).
-	WriteYield bool
+	// NoWriteYield makes every connection write as rueidis does. By
+	// default, a connection that callers share (commands in flight)
+	// yields the processor once after each write (runtime.Gosched), so
+	// that callers whose replies just arrived queue their next commands
+	// before rueidis's writer looks for more, and one write carries
+	// several: rueidis flushes whenever its queue is empty, which under
+	// load is about one system call per command. Measured on 2 cores:
+	// 0.67 writes per command instead of 1.0 and 0.88 of rueidis's time
+	// per call at 16 goroutines, 0.32 writes and 0.67 of the time at 64
+	// (bench/README.md, "Twelfth run"). A caller alone on its connection
+	// never yields. When a yield takes longer than a few milliseconds
+	// (goroutines that do not block saturate the processors, and the
+	// writer waited for its turn), that connection stops yielding for a
+	// second, so that the 99th percentile latency stays within a few
+	// hundredths of rueidis's (BenchmarkMixedBusyCPU). The cost left:
+	// during a live reshard on a machine whose cores the servers share,
+	// the share of throughput kept is lower (0.77-0.84 against
+	// 0.86-0.92), at about 1.5 times the throughput during the move.
+	// Set NoWriteYield where these matter more.
+	NoWriteYield bool
 
 	// ClientOption is the template for every rueidis connection, for
 	// settings this struct does not name (ClientName, BlockingPoolSize,
@@ -264,10 +268,10 @@ func (o *Options) clientOption() rueidis.ClientOption {
 		co.PipelineMultiplex = -1
 	}
 	co.InitAddress = nil
-	if o.WriteYield {
-		co.DialCtxFn = wire.Dialer(co.DialCtxFn, o.ReplyLimits)
-	} else {
+	if o.NoWriteYield {
 		co.DialCtxFn = wire.DialerNoYield(co.DialCtxFn, o.ReplyLimits)
+	} else {
+		co.DialCtxFn = wire.Dialer(co.DialCtxFn, o.ReplyLimits)
 	}
 	co.ForceSingleClient = true
 	co.DisableCache = !o.ClientSideCaching

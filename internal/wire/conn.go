@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // DialFunc is rueidis's ClientOption.DialCtxFn.
@@ -62,7 +63,7 @@ func guard(c net.Conn, addr string, lim Limits, yield bool) net.Conn {
 	}
 	g := &Conn{Conn: c, addr: addr}
 	if yield {
-		g.yield = runtime.Gosched
+		g.yield, g.since, g.born = runtime.Gosched, time.Since, time.Now()
 	}
 	g.in = newScanner(lim, addr, g.reply)
 	g.in.first, g.in.firstOf = g.push, '>'
@@ -98,11 +99,26 @@ type Conn struct {
 	// The writer's (under wmu).
 	wmu     sync.Mutex
 	out     cmdScanner
-	outOK   bool         // the write side parsed so far
-	written atomic.Int64 // commands written (counted before the bytes go)
-	yield   func()       // runtime.Gosched; nil: never yield (DialerNoYield)
+	outOK   bool                          // the write side parsed so far
+	written atomic.Int64                  // commands written (counted before the bytes go)
+	yield   func()                        // runtime.Gosched; nil: never yield (DialerNoYield)
+	since   func(time.Time) time.Duration // time.Since (a test's clock)
+	born    time.Time                     // the clock's origin
+	quiet   atomic.Int64                  // no yield before this time (ns since born)
 	_       linePad
 }
+
+// A yield that takes longer than yieldSlow means that the processors are
+// saturated by goroutines that do not block: the yielding writer waited
+// in the scheduler's global queue (measured on 2 cores with 16 callers:
+// every yield under 2.1 ms without busy goroutines beside them, most of
+// them 16-64 ms with four). The connection then writes without yielding
+// for yieldPause, so that such a wait costs its callers at most once
+// per pause, then tries again.
+const (
+	yieldSlow  = 4 * time.Millisecond
+	yieldPause = time.Second
+)
 
 // linePad ends a group of Conn's fields on a cache line (64 bytes) of its
 // own.
@@ -210,7 +226,10 @@ func (g *Conn) Read(p []byte) (int, error) {
 // so that one write carries several commands: rueidis flushes as soon as
 // its queue is empty, which under load means about one system call per
 // command. A caller alone on its connection (rueidis's synchronous path)
-// never yields here, nor does a connection of DialerNoYield.
+// never yields here, nor does a connection of DialerNoYield. After a
+// yield that took longer than yieldSlow (the processors are saturated:
+// the writer waited for its turn), the connection does not yield for
+// yieldPause.
 func (g *Conn) Write(p []byte) (int, error) {
 	shared := false
 	g.wmu.Lock()
@@ -232,9 +251,22 @@ func (g *Conn) Write(p []byte) (int, error) {
 	g.wmu.Unlock()
 	n, err := g.Conn.Write(p)
 	if shared && err == nil && g.yield != nil {
-		g.yield()
+		g.yieldOnce()
 	}
 	return n, err
+}
+
+// yieldOnce yields the processor, unless a yield took longer than
+// yieldSlow less than yieldPause ago.
+func (g *Conn) yieldOnce() {
+	now := int64(g.since(g.born))
+	if now < g.quiet.Load() {
+		return
+	}
+	g.yield()
+	if took := int64(g.since(g.born)) - now; took > int64(yieldSlow) {
+		g.quiet.Store(now + took + int64(yieldPause))
+	}
 }
 
 // Yields reports whether the connection yields after a write that shares

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/stretchr/testify/assert"
@@ -172,4 +173,39 @@ func TestGuardYield(t *testing.T) {
 	write()
 	write()
 	assert.Equal(t, 0, *yields, "uncounted writes")
+}
+
+// TestGuardYieldPause: a yield that took longer than yieldSlow (the
+// writer waited for a saturated processor) stops the yields of that
+// connection for yieldPause; then they resume, and a quick yield
+// changes nothing.
+func TestGuardYieldPause(t *testing.T) {
+	cmd := []byte("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n")
+	lc := &loopConn{reply: []byte("$1\r\nv\r\n"), window: 1 << 20}
+	g := guard(lc, "n", Limits{}, true).(*Conn)
+	var clock time.Duration
+	g.since = func(time.Time) time.Duration { return clock }
+	yields, took := 0, time.Duration(0)
+	g.yield = func() { yields++; clock += took }
+	write := func() {
+		t.Helper()
+		_, err := g.Write(cmd)
+		require.NoError(t, err)
+	}
+	write() // alone
+	took = yieldSlow
+	write() // shared; a yield of yieldSlow is not slow
+	assert.Equal(t, 1, yields)
+	took = yieldSlow + time.Microsecond
+	write() // a slow yield: the pause begins when it ended
+	assert.Equal(t, 2, yields)
+	took = 0
+	clock += yieldPause - time.Microsecond
+	write()
+	assert.Equal(t, 2, yields, "paused")
+	clock += time.Microsecond
+	write()
+	assert.Equal(t, 3, yields, "the pause is over")
+	write()
+	assert.Equal(t, 4, yields)
 }

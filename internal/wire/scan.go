@@ -20,7 +20,8 @@
 // A guarded connection that callers share (commands in flight when it is
 // written) also yields the processor once after each write, so that the
 // commands of callers whose replies just arrived go in the next write
-// together (Conn.Write); DialerNoYield makes connections that do not.
+// together (Conn.Write), unless a recent yield took long (the processors
+// are saturated); DialerNoYield makes connections that never yield.
 package wire
 
 import (
