@@ -182,8 +182,8 @@ type Options struct {
 	// hundredths of rueidis's (BenchmarkMixedBusyCPU). The cost left:
 	// during a live reshard on a machine whose cores the servers share,
 	// the share of throughput kept is lower (0.77-0.84 against
-	// 0.86-0.92), at about 1.5 times the throughput during the move.
-	// Set NoWriteYield where these matter more.
+	// 0.84-0.92 without the yield), at about 1.5 times the throughput
+	// during the move. Set NoWriteYield where these matter more.
 	NoWriteYield bool
 
 	// ClientOption is the template for every rueidis connection, for
