@@ -38,9 +38,8 @@
 // next. If the source were told first and the run stopped before the
 // target heard it, the source would no longer serve the slot while the
 // target would still only be importing it: the slot would have no owner
-// (redis/redis#7116). The source comes second so that it stops answering
-// for the slot (and stops redirecting with ASK) at once; the other
-// primaries would learn it by gossip, they are told to make it quick.
+// (redis/redis#7116). The other primaries would learn the new owner by
+// gossip; they are told to make it quick.
 //
 // Because telling the other primaries is only a speed-up, a failure there
 // does not fail the run: when one of them is frozen, unreachable or
@@ -50,13 +49,41 @@
 // timeouts once), lists it in Result.Untold, and goes on; the node learns
 // the new owners from the target's bumped config epoch by gossip once it
 // is back. Failures on the target or the source still stop the run.
-// For comparison, redis-cli --cluster reshard (7.0) uses the same order
-// (target, source, other masters) but stops the reshard on any error reply
-// of another master except "only with masters", and waits for a frozen
-// master's reply with no timeout of its own (it hangs). A
-// source that gave away its last slot may already be a replica
+// For comparison, redis-cli --cluster reshard (7.0) tells the target,
+// then the source, then the other masters; it stops the reshard on any
+// error reply of another master except "only with masters", and waits for
+// a frozen master's reply with no timeout of its own (it hangs). A source
+// that gave away its last slot may already be a replica
 // (cluster-allow-replica-migration, or an operator's CLUSTER REPLICATE)
 // and refuses SETSLOT with "only with masters": that is accepted.
+//
+// # Why the source is told last
+//
+// The other primaries are told before the source, so that none of them
+// still names the source as the owner when the source stops claiming the
+// slot. A primary that hears the owner it knows no longer claim a slot
+// marks the slot "owner not claiming", and on the versions whose SETSLOT
+// NODE does not clear that mark (7.0.13 to 7.0.15 and 7.2.0 to 7.2.3,
+// fixed by redis/redis#12564 in 7.2.4; the replicas' side of the same bug
+// is what Restart is about) the mark outlives the slot's next move: when
+// that primary later becomes the slot's target, a stale message from a
+// node that still claims the slot, however old its config epoch, takes
+// the slot back from it, and the keys that came with it are deleted
+// there. Told in this order, the others already name the target when the
+// source stops claiming the slot, so the mark is not made. Until its own
+// SETSLOT NODE the source still has the slot migrating: it holds none of
+// the slot's keys any more and sends a client asking for one to the
+// target (ASK), so the wait costs clients a redirect at most. A frozen
+// other primary delays the source's SETSLOT NODE by its timeouts, once
+// per run.
+//
+// A target can still lose a slot this way when the mark was made earlier
+// (by another tool, or by gossip around a failover): its own CLUSTER NODES
+// no longer lists the slot while every other primary says it owns it.
+// Apply checks each target's own view at the end and tells it again
+// (SETSLOT NODE, EventReclaimed, Result.Reclaimed); a resumed run does
+// the same for such a slot. Keys Redis deleted there cannot be brought
+// back.
 //
 // # Retries and errors
 //
@@ -72,7 +99,8 @@
 // slot, the move, the step and the slot's state; Result.Open lists the
 // plan's slots left importing or migrating. Success is only reported
 // after every step succeeded and a final read of the cluster shows every
-// slot of the plan at its target and none open (ErrNotFinished otherwise).
+// slot of the plan at its target, in the target's own view too, and none
+// open (ErrNotFinished otherwise).
 //
 // # Resuming
 //
@@ -90,8 +118,9 @@
 //   - a slot owned by its target, with no marker left and every primary
 //     agreeing, is done;
 //   - a slot owned by its target but still migrating on the source, or
-//     still claimed by the source, or seen elsewhere at another node, gets
-//     step 4 again (SETSLOT NODE is idempotent);
+//     still claimed by the source, or seen elsewhere at another node, or
+//     missing from the target's own view, gets step 4 again (SETSLOT NODE
+//     is idempotent);
 //   - a slot with no owner that the target imports from the source (the
 //     source was told first, by another tool) gets step 4;
 //   - a slot owned by its source gets steps 1-4; the SETSLOT commands are

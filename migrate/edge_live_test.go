@@ -419,3 +419,80 @@ func TestApplyACLUser(t *testing.T) {
 	defer arc.Close()
 	requireSlots(t, ctx, c, arc, tags, moved, 10, 5)
 }
+
+// TestApplyReclaimsForgottenSlot makes a target drop a slot it has just
+// taken from its own view (CLUSTER DELSLOTS on it, the state a stale
+// gossip message leaves on Redis 7.0.13-7.0.15, see the package doc):
+// every other primary still says the target owns it. Apply notices it at
+// the end of the run and tells the target again (EventReclaimed,
+// Result.Reclaimed); a run of the same plan after such a loss does it as
+// step 4. Either way the target claims the slot again with its keys. It
+// also checks the order SETSLOT NODE is sent in: target, others, source.
+func TestApplyReclaimsForgottenSlot(t *testing.T) {
+	c := startCluster(t, clustertest.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	l := layoutOf(t, ctx, c)
+	src, dst := l.Nodes[1], l.Nodes[0]
+	p, err := plan.Reshard(l, plan.ReshardRequest{Target: dst.ID, Take: map[string]int{src.ID: 4}})
+	require.NoError(t, err)
+	require.Len(t, p.Moves, 1)
+	moved := p.Moves[0].Ranges
+	tags := slotTags()
+	rc := newRouter(t, ctx, c)
+	fillSlots(t, ctx, rc, tags, moved, 3, 11)
+	lostSlot := moved[0].Start
+	target := c.NodeByID(dst.ID)
+	forget := func() error {
+		_, err := c.Do(ctx, target, "CLUSTER", "DELSLOTS", strconv.Itoa(int(lostSlot)))
+		return err
+	}
+	// Seeded with a node other than the target: its view names the target
+	// as the owner, as the others' do.
+	seeds := []string{c.NodeByID(src.ID).Addr}
+
+	var mu sync.Mutex
+	var steps []Step
+	var reclaimed []Event
+	var forgetErr error
+	res, err := Apply(ctx, p, Options{Seeds: seeds, SlotsPerRound: 4, Observer: func(e Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e.Kind {
+		case EventStep:
+			switch e.Step {
+			case StepNodeTarget, StepNodeOthers, StepNodeSource:
+				steps = append(steps, e.Step)
+			}
+		case EventSlotsDone:
+			forgetErr = forget() // after the run's only round
+		case EventReclaimed:
+			reclaimed = append(reclaimed, e)
+		}
+	}})
+	require.NoError(t, err)
+	mu.Lock()
+	require.NoError(t, forgetErr)
+	require.Equal(t, []Step{StepNodeTarget, StepNodeOthers, StepNodeSource, // the move
+		StepNodeTarget, StepNodeOthers, StepNodeSource}, steps, "target, others, source; then again for the reclaimed slot")
+	require.Len(t, reclaimed, 1)
+	require.Equal(t, lostSlot, reclaimed[0].Slot)
+	require.Equal(t, 1, reclaimed[0].Slots)
+	mu.Unlock()
+	require.Equal(t, 4, res.Slots)
+	require.Equal(t, 1, res.Reclaimed)
+	requireOwners(t, ctx, c, p.Final())
+	requireNoOpenSlot(t, ctx, c)
+	requireSlots(t, ctx, c, rc, tags, moved, 3, 11)
+
+	// Lost after the run: the same plan again gives it back.
+	require.NoError(t, forget())
+	res, err = Apply(ctx, p, Options{Seeds: seeds})
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Slots, "the forgotten slot is finished again")
+	require.Equal(t, 3, res.AlreadyDone)
+	require.Zero(t, res.Reclaimed)
+	requireOwners(t, ctx, c, p.Final())
+	requireNoOpenSlot(t, ctx, c)
+	requireSlots(t, ctx, c, rc, tags, moved, 3, 11)
+}

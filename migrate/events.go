@@ -157,6 +157,13 @@ const (
 	// ErrSkipped), so that a frozen node costs its timeouts once, not once
 	// per round. Result.Untold lists such nodes.
 	EventOthersFailed
+	// EventReclaimed: Slots slots of the move (the first is Slot) that
+	// its target had taken were missing from the target's own view at
+	// the end of the run, while the other primaries said the target owns
+	// them; SETSLOT NODE is sent to it again (steps StepNodeTarget,
+	// StepNodeOthers, StepNodeSource follow). See the package doc, "Why
+	// the source is told last": keys Redis deleted there are lost.
+	EventReclaimed
 )
 
 var eventNames = [...]string{
@@ -170,6 +177,7 @@ var eventNames = [...]string{
 	EventDone:      "done",
 
 	EventOthersFailed: "others-failed",
+	EventReclaimed:    "reclaimed",
 }
 
 // String names the kind.
@@ -288,6 +296,11 @@ type Result struct {
 	// the slots moved all the same, and these nodes learn their new
 	// owners by gossip once they are reachable.
 	Untold []string `json:"untold,omitempty"`
+	// Reclaimed is the number of the plan's slots that a target had
+	// taken and then lost from its own view, and that Apply gave back to
+	// it (EventReclaimed). Not 0 means a node dropped a slot on stale
+	// gossip: check that slot's keys.
+	Reclaimed int `json:"reclaimed,omitempty"`
 	// Restart lists the replicas to restart (one at a time) after the
 	// run, on Redis versions whose replicas may lose a slot their primary
 	// imported at a later failover (see Restart). Empty on other

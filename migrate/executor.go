@@ -40,6 +40,7 @@ type executor struct {
 	keys        atomic.Int64
 	slotsMoved  atomic.Int64
 	atomicSlots atomic.Int64
+	reclaimed   atomic.Int64
 
 	capMu sync.Mutex
 	caps  map[string]Capability
@@ -99,6 +100,7 @@ func Apply(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 	err = e.run(ctx, res)
 	res.Slots = int(e.slotsMoved.Load())
 	res.AtomicSlots = int(e.atomicSlots.Load())
+	res.Reclaimed = int(e.reclaimed.Load())
 	res.Keys = e.keys.Load()
 	res.Untold = e.untold.sorted()
 	res.Restart = e.restarts(ctx)
@@ -230,7 +232,7 @@ func (e *executor) run(ctx context.Context, res *Result) error {
 			return err
 		}
 	}
-	if err := e.verify(ctx); err != nil {
+	if err := e.settle(ctx, works); err != nil {
 		return err
 	}
 	e.emit(Event{Kind: EventDone, Batch: -1, Slots: int(e.slotsMoved.Load()), Keys: int(e.keys.Load())})
@@ -411,7 +413,10 @@ func (e *executor) classify(cs *clusterState) ([]*moveWork, int, error) {
 					stale = true
 				}
 			}
-			if sMig != "" || tImp != "" || srcClaims || stale {
+			// The target may have lost its own word for the slot (stale
+			// gossip, see the package doc): telling it again is step 4.
+			lost := dst.reached && dst.primary && !dst.own.Has(slot)
+			if sMig != "" || tImp != "" || srcClaims || stale || lost {
 				w.finish = append(w.finish, slot)
 			} else {
 				done++
@@ -757,12 +762,15 @@ func (e *executor) drainRound(ctx context.Context, w *moveWork, base Event, ss [
 	}
 }
 
-// assign sends SETSLOT NODE target to the target, then the source, then
-// every other primary. The target must be first: once it owns the slot
-// (with a bumped config epoch) the slot always has an owner, whatever
+// assign sends SETSLOT NODE target to the target, then to every other
+// primary, then to the source. The target must be first: once it owns the
+// slot (with a bumped config epoch) the slot always has an owner, whatever
 // happens to the later steps; telling the source first would leave the
-// slot with no owner if the run stopped in between (redis#7116). A
-// failure on another primary does not fail the run (EventOthersFailed).
+// slot with no owner if the run stopped in between (redis#7116). The
+// source comes last so that no primary still names it as the owner when it
+// stops claiming the slot (see the package doc, "Why the source is told
+// last"). A failure on another primary does not fail the run
+// (EventOthersFailed).
 func (e *executor) assign(ctx context.Context, w *moveWork, base Event, ss []slots.Slot) error {
 	node := func(s slots.Slot) []string { return []string{"CLUSTER", "SETSLOT", itoa(s), "NODE", w.dst.id} }
 	ev := base
@@ -771,12 +779,6 @@ func (e *executor) assign(ctx context.Context, w *moveWork, base Event, ss []slo
 	e.importers.add(w.dst.id) // its replicas may keep the mark Restart describes
 	if s, err := e.pipe(ctx, ev, w.dst.addr, ss, node, nil, nil); err != nil {
 		return e.stepErr(w, s, StepNodeTarget, "", err, "keys moved; importing on the target, migrating on the source")
-	}
-	if w.src != nil && w.src.addr != "" && w.src.reached {
-		ev.Step = StepNodeSource
-		if s, err := e.pipe(ctx, ev, w.src.addr, ss, node, notPrimary, nil); err != nil {
-			return e.stepErr(w, s, StepNodeSource, "", err, "owned by the target; the source may still show it migrating")
-		}
 	}
 	ev.Step = StepNodeOthers
 	for _, o := range w.others {
@@ -792,6 +794,12 @@ func (e *executor) assign(ctx context.Context, w *moveWork, base Event, ss []slo
 			// it by gossip. Not a reason to fail the run.
 			e.untold.add(o.id)
 			e.othersFailed(base, o.id, ss[0], len(ss), fmt.Errorf("SETSLOT NODE on %s: %w", short(o.id), err))
+		}
+	}
+	if w.src != nil && w.src.addr != "" && w.src.reached {
+		ev.Step = StepNodeSource
+		if s, err := e.pipe(ctx, ev, w.src.addr, ss, node, notPrimary, nil); err != nil {
+			return e.stepErr(w, s, StepNodeSource, "", err, "owned by the target; the source may still show it migrating")
 		}
 	}
 	return nil
@@ -970,14 +978,73 @@ func (e *executor) migrateArgs(to *nodeState, timeout time.Duration, replace boo
 	return append(args, keys...)
 }
 
-// verify reads the cluster once more: every slot of the plan must be
-// owned by its target and none left open.
-func (e *executor) verify(ctx context.Context) error {
+// settle reads the cluster once more and checks it (verifyState). Slots
+// of the plan that the other primaries say their target owns but that are
+// missing from the target's own view (see the package doc, "Why the
+// source is told last") are given back to it first: SETSLOT NODE again,
+// EventReclaimed, and the cluster is read again.
+func (e *executor) settle(ctx context.Context, works []*moveWork) error {
 	cs, err := e.readStateRetry(ctx)
 	if err != nil {
 		return err
 	}
+	told := false
+	for _, w := range works {
+		if w == nil {
+			continue
+		}
+		lost := forgotten(cs, w.move)
+		for i := 0; i < len(lost); i += e.opts.SlotsPerRound {
+			ss := lost[i:min(i+e.opts.SlotsPerRound, len(lost))]
+			base := Event{Batch: w.batch, Source: w.move.Source, Target: w.move.Target}
+			ev := base
+			ev.Kind, ev.Slot, ev.Slots = EventReclaimed, ss[0], len(ss)
+			e.emit(ev)
+			if err := e.assign(ctx, w, base, ss); err != nil {
+				return err
+			}
+			e.reclaimed.Add(int64(len(ss)))
+			told = true
+		}
+	}
+	if told {
+		if cs, err = e.readStateRetry(ctx); err != nil {
+			return err
+		}
+	}
 	return e.verifyState(cs)
+}
+
+// forgotten returns the slots of move m that its target, reached and a
+// primary, does not list as its own while no reached primary claims them
+// and another primary says the target owns them: the target lost its word
+// on stale gossip, and only telling it again brings the slot back.
+func forgotten(cs *clusterState, m plan.Move) []slots.Slot {
+	dst := cs.nodes[m.Target]
+	if dst == nil || !dst.reached || !dst.primary || dst.failed {
+		return nil
+	}
+	prims := cs.primaries()
+	var out []slots.Slot
+	for _, r := range m.Ranges {
+		for s := int(r.Start); s <= int(r.End); s++ {
+			slot := slots.Slot(s)
+			if dst.own.Has(slot) {
+				continue
+			}
+			claimed, named := false, false
+			for _, p := range prims {
+				claimed = claimed || p.own.Has(slot)
+				if b := p.believes[m.Target]; p != dst && b != nil && b.Has(slot) {
+					named = true
+				}
+			}
+			if named && !claimed {
+				out = append(out, slot)
+			}
+		}
+	}
+	return out
 }
 
 // verifyState is verify's check of the state read: every slot of the plan
@@ -995,6 +1062,13 @@ func (e *executor) verifyState(cs *clusterState) error {
 					n++
 					if len(bad) < 5 {
 						bad = append(bad, fmt.Sprintf("slot %d owned by %s, not %s", s, short(cs.owner[s]), short(m.Target)))
+					}
+					continue
+				}
+				if t := cs.nodes[m.Target]; t != nil && t.reached && t.primary && !t.own.Has(slots.Slot(s)) {
+					n++
+					if len(bad) < 5 {
+						bad = append(bad, fmt.Sprintf("slot %d is %s's by the others' account, but not in its own view", s, short(m.Target)))
 					}
 					continue
 				}

@@ -193,8 +193,8 @@ func TestKillAndResume(t *testing.T) {
 		{StepMigrate, 2, true, false},    // between two MIGRATE batches of a slot
 		{StepMigrate, 5, true, false},    // the second slot, mid-way
 		{StepNodeTarget, 1, true, false}, // keys moved, no SETSLOT NODE yet
-		{StepNodeSource, 1, true, false}, // the target owns, the source still migrating
-		{StepNodeOthers, 2, false, false},
+		{StepNodeOthers, 2, true, false}, // the target owns, the source still migrating
+		{StepNodeSource, 1, true, false}, // the others told, the source still migrating
 		{StepImporting, 3, false, false}, // between rounds
 		// Killed while a MIGRATE is in flight: the target's writes are
 		// paused, the source is blocked in MIGRATE, the executor waits

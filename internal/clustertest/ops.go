@@ -275,20 +275,22 @@ func (c *Cluster) WaitFailover(ctx context.Context, deadPrimary *Node) (*Node, e
 	return n, nil
 }
 
-// primariesForSetSlot returns the running primaries ordered target, source,
-// then the others: the order in which SETSLOT NODE is sent.
+// primariesForSetSlot returns the running primaries ordered target, the
+// others, then the source: the order in which SETSLOT NODE is sent (the
+// one package migrate uses: no primary still names the source as the
+// owner when it stops claiming the slot, see migrate's package doc).
 func (c *Cluster) primariesForSetSlot(ctx context.Context, from, to *Node) ([]*Node, error) {
 	ps, err := c.Primaries(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := []*Node{to, from}
+	out := []*Node{to}
 	for _, p := range ps {
 		if p != to && p != from {
 			out = append(out, p)
 		}
 	}
-	return out, nil
+	return append(out, from), nil
 }
 
 // migrateKeys moves keys from owner to target with MIGRATE ... KEYS.
