@@ -179,11 +179,13 @@ type Options struct {
 	// (goroutines that do not block saturate the processors, and the
 	// writer waited for its turn), that connection stops yielding for a
 	// second, so that the 99th percentile latency stays within a few
-	// hundredths of rueidis's (BenchmarkMixedBusyCPU). The cost left:
-	// during a live reshard on a machine whose cores the servers share,
-	// the share of throughput kept is lower (0.77-0.84 against
-	// 0.84-0.92 without the yield), at about 1.5 times the throughput
-	// during the move. Set NoWriteYield where these matter more.
+	// hundredths of rueidis's (BenchmarkMixedBusyCPU). During a live
+	// reshard on a machine whose cores the servers share, the share of
+	// throughput kept is lower (0.77-0.85 against 0.84-0.92 without the
+	// yield), at about 1.5 times the throughput during the move; a
+	// yielding client that never meets the moving slots keeps the same
+	// share, so that is the machine's limit, not the redirects'. Set
+	// NoWriteYield where the share matters more than the throughput.
 	NoWriteYield bool
 
 	// ClientOption is the template for every rueidis connection, for
