@@ -18,6 +18,29 @@ import (
 // is needed did not answer (its connection may have been dropped).
 var errNoAnswer = errors.New("migrate: no answer")
 
+// errEpochLag is the Err of the EventRetry of a check before SETSLOT
+// NODE that waits for the target to hear of the source's config epoch
+// (see outbids).
+var errEpochLag = errors.New("migrate: the target does not know the source's config epoch yet")
+
+// outbids reports whether dst, importing a slot, will own it with a
+// config epoch greater than srcEpoch, the source's own, once it gets
+// SETSLOT NODE: Redis then bumps the importing node's epoch past the
+// greatest it knows, unless its own is that greatest already (and not
+// 0). So dst outbids the source when its epoch is greater already, or
+// when it will be bumped (its epoch is 0 or not the greatest it knows)
+// and it knows an epoch at least as great as the source's. A
+// target that has not heard of the source's epoch (the source took slots
+// a moment ago, and gossip has not told the target yet) would keep its
+// own, and the source's next message, still claiming the slot, would
+// take the slot back from it and make it delete the slot's keys. An
+// epoch equal to the source's that would not be bumped (a collision,
+// which the cluster resolves) waits too.
+func outbids(dst *nodeState, srcEpoch uint64) bool {
+	bumped := dst.epoch == 0 || dst.epoch < dst.maxKnown
+	return dst.epoch > srcEpoch || (bumped && dst.maxKnown >= srcEpoch)
+}
+
 // maxGiveBackPasses bounds the give-back passes of one slot: keys that a
 // client wrote to our target (ASKING) just before SETSLOT STABLE closed
 // it are moved in one more pass.
@@ -315,8 +338,28 @@ func (e *executor) awaitExclusive(ctx context.Context, w *moveWork, base Event, 
 			}
 		}
 		if busy == "" {
-			w.last = cs // the next round's check before opening
-			return waited, nil
+			dst := cs.nodes[w.dst.id]
+			if dst == nil || !dst.reached || outbids(dst, src.epoch) {
+				w.last = cs // the next round's check before opening
+				return waited, nil
+			}
+			// The target has not heard of the source's config epoch
+			// yet: its SETSLOT NODE would not outbid the source's claim,
+			// which it takes from the source's next message (and drops
+			// the slot's keys). Gossip brings the epoch; the slots stay
+			// importing meanwhile, which no claim overrides.
+			if time.Now().After(deadline) || poll == maxAwaitPolls {
+				return waited, e.stepErr(w, ss[0], StepCheck, "", fmt.Errorf("after %v the target (config epoch %d, greatest it knows %d) has still not heard of the source's config epoch %d; its SETSLOT NODE would not outbid the source's claim",
+					e.opts.ConflictWait, dst.epoch, dst.maxKnown, src.epoch), "importing on the target, migrating on the source")
+			}
+			r := base
+			r.Kind, r.Step, r.Slot, r.Slots, r.Attempt = EventRetry, StepCheck, ss[0], len(ss), poll+1
+			r.Err = fmt.Errorf("%w: the target (config epoch %d, greatest it knows %d) has not heard of the source's config epoch %d yet: waiting", errEpochLag, dst.epoch, dst.maxKnown, src.epoch)
+			e.emit(r)
+			if werr := retry.Wait(ctx, e.opts.Backoff.Delay(min(poll, 8), rand.Uint64)); werr != nil {
+				return waited, stopErr(ctx)
+			}
+			continue
 		}
 		if time.Now().After(deadline) || poll == maxAwaitPolls {
 			return waited, fmt.Errorf("%w: slot %d (%s -> %s): %s still imports it from the source after %v (another run moving it that did not give its keys back?); the slot is left open to our target, run the same plan again once that is settled",

@@ -77,6 +77,17 @@
 // other primary delays the source's SETSLOT NODE by its timeouts, once
 // per run.
 //
+// Until then the source still claims the slot, which is safe only while
+// the target's config epoch is above the source's: a claim with a greater
+// epoch takes the slot back, and the keys with it (the same holds for the
+// one round trip redis-cli leaves). The importing target is bumped past
+// the greatest epoch it knows (and tells every node at once), but a
+// source that took slots a moment ago may have a newer one than the
+// target has heard of, if that message is late. So the check before
+// SETSLOT NODE waits, the slot still importing (which no claim
+// overrides), until the target knows an epoch at least as great as the
+// source's (EventRetry, bounded by Options.ConflictWait).
+//
 // A target can still lose a slot this way when the mark was made earlier
 // (by another tool, or by gossip around a failover): its own CLUSTER NODES
 // no longer lists the slot while every other primary says it owns it.

@@ -105,6 +105,10 @@ type nodeState struct {
 	primaryOf   string // a replica's primary, as the seed sees it
 	failed      bool
 	epoch       uint64
+	// maxKnown is the greatest config epoch in the node's view (its own
+	// included): Redis bumps an importing node's epoch past the greatest
+	// it knows when it takes a slot (SETSLOT NODE).
+	maxKnown uint64
 	own         slots.Set // slots the node serves by its own account
 	migrating   map[slots.Slot]string
 	importing   map[slots.Slot]string
@@ -329,6 +333,7 @@ func (e *executor) readStateFrom(ctx context.Context, seeds []string, skip func(
 		n.believes = map[string]*slots.Set{}
 		for i := range r.view.Facts {
 			f := &r.view.Facts[i]
+			n.maxKnown = max(n.maxKnown, f.ConfigEpoch)
 			if len(f.Ranges) == 0 {
 				continue
 			}
