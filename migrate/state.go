@@ -108,10 +108,10 @@ type nodeState struct {
 	// maxKnown is the greatest config epoch in the node's view (its own
 	// included): Redis bumps an importing node's epoch past the greatest
 	// it knows when it takes a slot (SETSLOT NODE).
-	maxKnown uint64
-	own         slots.Set // slots the node serves by its own account
-	migrating   map[slots.Slot]string
-	importing   map[slots.Slot]string
+	maxKnown  uint64
+	own       slots.Set // slots the node serves by its own account
+	migrating map[slots.Slot]string
+	importing map[slots.Slot]string
 	// believes[id] is the set of slots this node thinks id owns.
 	believes map[string]*slots.Set
 }
