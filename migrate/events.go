@@ -142,7 +142,8 @@ const (
 	// again (Attempt counts from 1). The check before SETSLOT NODE
 	// (StepCheck) also reports each wait for another run that still
 	// imports the slot from the source this way, with Err matching
-	// ErrConflict.
+	// ErrConflict, and each wait for the target to hear of the source's
+	// config epoch (see the package doc, "Why the source is told last").
 	EventRetry
 	// EventDone: every slot of the plan is at its target.
 	EventDone

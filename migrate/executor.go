@@ -1047,7 +1047,7 @@ func forgotten(cs *clusterState, m plan.Move) []slots.Slot {
 	return out
 }
 
-// verifyState is verify's check of the state read: every slot of the plan
+// verifyState is settle's check of the state read: every slot of the plan
 // owned by its target, claimed by no other primary reached (two primaries
 // that both serve a slot have not settled: whichever the cluster keeps,
 // the other's keys are lost), and none open.

@@ -127,10 +127,14 @@ func runApply(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 }
 
 // printAfterApply tells what the operator should know after a run
-// besides its outcome: the primaries that were not told the new owners
-// (they learn them by gossip), and the replicas to restart (see
-// migrate.Restart).
+// besides its outcome: the slots a target had dropped and was given
+// back (their keys may be gone), the primaries that were not told the
+// new owners (they learn them by gossip), and the replicas to restart
+// (see migrate.Restart).
 func printAfterApply(w io.Writer, res *migrate.Result) {
+	if res.Reclaimed > 0 {
+		fmt.Fprintf(w, "%d slots were dropped by their new owner after the move (a stale cluster message) and given back to it: check their keys, which that node may have deleted (the JSON progress names them: event \"reclaimed\")\n", res.Reclaimed)
+	}
 	if len(res.Untold) > 0 {
 		fmt.Fprintf(w, "not told the new owners (unreachable; they learn them by gossip): %s\n", strings.Join(res.Untold, ", "))
 	}
