@@ -161,9 +161,9 @@ const (
 	// EventReclaimed: Slots slots of the move (the first is Slot) that
 	// its target had taken were missing from the target's own view at
 	// the end of the run, while the other primaries said the target owns
-	// them; SETSLOT NODE is sent to it again (steps StepNodeTarget,
-	// StepNodeOthers, StepNodeSource follow). See the package doc, "Why
-	// the source is told last": keys Redis deleted there are lost.
+	// them; SETSLOT NODE is sent to it again (a StepNodeTarget step
+	// follows). See the package doc, "Why the source is told last": keys
+	// Redis deleted there are lost.
 	EventReclaimed
 )
 

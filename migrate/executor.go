@@ -772,14 +772,12 @@ func (e *executor) drainRound(ctx context.Context, w *moveWork, base Event, ss [
 // last"). A failure on another primary does not fail the run
 // (EventOthersFailed).
 func (e *executor) assign(ctx context.Context, w *moveWork, base Event, ss []slots.Slot) error {
+	if err := e.tellTarget(ctx, w, base, ss, "keys moved; importing on the target, migrating on the source"); err != nil {
+		return err
+	}
 	node := func(s slots.Slot) []string { return []string{"CLUSTER", "SETSLOT", itoa(s), "NODE", w.dst.id} }
 	ev := base
 	ev.Kind = EventStep
-	ev.Step = StepNodeTarget
-	e.importers.add(w.dst.id) // its replicas may keep the mark Restart describes
-	if s, err := e.pipe(ctx, ev, w.dst.addr, ss, node, nil, nil); err != nil {
-		return e.stepErr(w, s, StepNodeTarget, "", err, "keys moved; importing on the target, migrating on the source")
-	}
 	ev.Step = StepNodeOthers
 	for _, o := range w.others {
 		if e.untold.has(o.id) {
@@ -801,6 +799,19 @@ func (e *executor) assign(ctx context.Context, w *moveWork, base Event, ss []slo
 		if s, err := e.pipe(ctx, ev, w.src.addr, ss, node, notPrimary, nil); err != nil {
 			return e.stepErr(w, s, StepNodeSource, "", err, "owned by the target; the source may still show it migrating")
 		}
+	}
+	return nil
+}
+
+// tellTarget sends SETSLOT NODE target to the target for the slots ss
+// (step StepNodeTarget); state describes the slots for a StepError.
+func (e *executor) tellTarget(ctx context.Context, w *moveWork, base Event, ss []slots.Slot, state string) error {
+	ev := base
+	ev.Kind, ev.Step = EventStep, StepNodeTarget
+	e.importers.add(w.dst.id) // its replicas may keep the mark Restart describes
+	node := func(s slots.Slot) []string { return []string{"CLUSTER", "SETSLOT", itoa(s), "NODE", w.dst.id} }
+	if s, err := e.pipe(ctx, ev, w.dst.addr, ss, node, nil, nil); err != nil {
+		return e.stepErr(w, s, StepNodeTarget, "", err, state)
 	}
 	return nil
 }
@@ -981,8 +992,8 @@ func (e *executor) migrateArgs(to *nodeState, timeout time.Duration, replace boo
 // settle reads the cluster once more and checks it (verifyState). Slots
 // of the plan that the other primaries say their target owns but that are
 // missing from the target's own view (see the package doc, "Why the
-// source is told last") are given back to it first: SETSLOT NODE again,
-// EventReclaimed, and the cluster is read again.
+// source is told last") are given back to it first: SETSLOT NODE to the
+// target again, EventReclaimed, and the cluster is read again.
 func (e *executor) settle(ctx context.Context, works []*moveWork) error {
 	cs, err := e.readStateRetry(ctx)
 	if err != nil {
@@ -1000,7 +1011,9 @@ func (e *executor) settle(ctx context.Context, works []*moveWork) error {
 			ev := base
 			ev.Kind, ev.Slot, ev.Slots = EventReclaimed, ss[0], len(ss)
 			e.emit(ev)
-			if err := e.assign(ctx, w, base, ss); err != nil {
+			// The others name the target already, and the source was
+			// told during the move: only the target needs telling.
+			if err := e.tellTarget(ctx, w, base, ss, "owned by the target by the others' account, not in its own view"); err != nil {
 				return err
 			}
 			e.reclaimed.Add(int64(len(ss)))
