@@ -4,10 +4,11 @@
 // ratio of each client's figure to the base client's (a client met again
 // also starts a round, for files without those lines), and prints the
 // median ratio over the rounds with a 95 % bootstrap confidence interval
-// and how many rounds the client was slower in. Clients measured in the
-// same round share the machine's state of that moment, so their ratio
-// leaves out the drift between rounds that an unpaired comparison
-// (benchstat's) counts as noise.
+// and how many rounds the client was slower in (its figure above the
+// base's: for a unit where more is better, the rounds it did better).
+// Clients measured in the same round share the machine's state of that
+// moment, so their ratio leaves out the drift between rounds that an
+// unpaired comparison (benchstat's) counts as noise.
 //
 //	go run ./cmd/paired -base rueidis testdata/mixed64-paired.txt
 package main
@@ -68,7 +69,10 @@ type rounds struct {
 
 var (
 	roundLine = regexp.MustCompile(`^#\s*round\b`)
-	clientRE  = regexp.MustCompile(`/client=([^/\s]+?)(-\d+)?$`)
+	// clientRE finds the client element of a benchmark's name: last
+	// (with the -N of GOMAXPROCS), or followed by more elements
+	// (BenchmarkReshard/client=rueidis/move=there).
+	clientRE = regexp.MustCompile(`/client=([^/\s]+?)(-\d+)?(/|$)`)
 )
 
 // read adds the rounds of r. A round starts at a "# round" line, or at a
@@ -92,7 +96,7 @@ func (rs *rounds) read(r io.Reader, unit string) error {
 		if m == nil {
 			continue // not a per-client benchmark
 		}
-		bench := strings.TrimSuffix(f[0], m[0])
+		bench := strings.Replace(f[0], m[0], m[3], 1) // the name without its client
 		var v float64
 		found := false
 		for i := 2; i+1 < len(f); i += 2 {

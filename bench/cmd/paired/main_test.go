@@ -51,6 +51,27 @@ BenchmarkSlot/len=8-2                              	  400000	      1 ns/op
 	assert.ErrorContains(t, err, "invalid syntax")
 }
 
+// TestPairedClientInside: a client element followed by others
+// (TestReshardThroughput's lines) is taken out of the benchmark's name,
+// which keeps the elements after it.
+func TestPairedClientInside(t *testing.T) {
+	in := `BenchmarkReshard/client=control/move=there 1 0.80 during/before 100 lost-ops
+BenchmarkReshard/client=control/move=back 1 0.90 during/before 100 lost-ops
+BenchmarkReshard/client=slotrouter/move=there 1 0.88 during/before 100 lost-ops
+BenchmarkReshard/client=slotrouter/move=back 1 0.90 during/before 100 lost-ops
+BenchmarkReshard/client=control/move=there 1 0.50 during/before 100 lost-ops
+BenchmarkReshard/client=slotrouter/move=there 1 0.60 during/before 100 lost-ops
+`
+	var rs rounds
+	require.NoError(t, rs.read(strings.NewReader(in), "during/before"))
+	require.Len(t, rs.list, 2, "the second round starts with control met again")
+	out, err := rs.report("control")
+	require.NoError(t, err)
+	// there: 1.1 and 1.2; back: 1.0
+	assert.Regexp(t, `BenchmarkReshard/move=there\s+slotrouter\s+2\s+1\.150`, out)
+	assert.Regexp(t, `BenchmarkReshard/move=back\s+slotrouter\s+1\s+1\.000`, out)
+}
+
 func TestMedian(t *testing.T) {
 	assert.Equal(t, 2.0, median([]float64{3, 1, 2}))
 	assert.Equal(t, 2.5, median([]float64{4, 1, 2, 3}))
