@@ -18,11 +18,6 @@ import (
 // is needed did not answer (its connection may have been dropped).
 var errNoAnswer = errors.New("migrate: no answer")
 
-// errEpochLag is the Err of the EventRetry of a check before SETSLOT
-// NODE that waits for the target to hear of the source's config epoch
-// (see outbids).
-var errEpochLag = errors.New("migrate: the target does not know the source's config epoch yet")
-
 // outbids reports whether dst, importing a slot, will own it with a
 // config epoch greater than srcEpoch, the source's own, once it gets
 // SETSLOT NODE: Redis then bumps the importing node's epoch past the
@@ -337,38 +332,35 @@ func (e *executor) awaitExclusive(ctx context.Context, w *moveWork, base Event, 
 				}
 			}
 		}
-		if busy == "" {
+		// Why to wait: another run still imports a slot from the source,
+		// or the target has not heard of the source's config epoch yet
+		// (its SETSLOT NODE would not outbid the source's claim, which
+		// it would take from the source's next message, dropping the
+		// slot's keys; gossip brings the epoch, and the slots stay
+		// importing meanwhile, which no claim overrides).
+		r := base
+		r.Kind, r.Step, r.Attempt = EventRetry, StepCheck, poll+1
+		var stop error
+		if busy != "" {
+			r.Slot, r.Slots = busySlot, 1
+			r.Err = fmt.Errorf("%w: slot %d is importing on %s from the source (another run giving its keys back?): waiting", ErrConflict, busySlot, short(busy))
+			stop = fmt.Errorf("%w: slot %d (%s -> %s): %s still imports it from the source after %v (another run moving it that did not give its keys back?); the slot is left open to our target, run the same plan again once that is settled",
+				ErrConflict, busySlot, short(w.src.id), short(w.dst.id), short(busy), e.opts.ConflictWait)
+		} else {
 			dst := cs.nodes[w.dst.id]
 			if dst == nil || !dst.reached || outbids(dst, src.epoch) {
 				w.last = cs // the next round's check before opening
 				return waited, nil
 			}
-			// The target has not heard of the source's config epoch
-			// yet: its SETSLOT NODE would not outbid the source's claim,
-			// which it takes from the source's next message (and drops
-			// the slot's keys). Gossip brings the epoch; the slots stay
-			// importing meanwhile, which no claim overrides.
-			if time.Now().After(deadline) || poll == maxAwaitPolls {
-				return waited, e.stepErr(w, ss[0], StepCheck, "", fmt.Errorf("after %v the target (config epoch %d, greatest it knows %d) has still not heard of the source's config epoch %d; its SETSLOT NODE would not outbid the source's claim",
-					e.opts.ConflictWait, dst.epoch, dst.maxKnown, src.epoch), "importing on the target, migrating on the source")
-			}
-			r := base
-			r.Kind, r.Step, r.Slot, r.Slots, r.Attempt = EventRetry, StepCheck, ss[0], len(ss), poll+1
-			r.Err = fmt.Errorf("%w: the target (config epoch %d, greatest it knows %d) has not heard of the source's config epoch %d yet: waiting", errEpochLag, dst.epoch, dst.maxKnown, src.epoch)
-			e.emit(r)
-			if werr := retry.Wait(ctx, e.opts.Backoff.Delay(min(poll, 8), rand.Uint64)); werr != nil {
-				return waited, stopErr(ctx)
-			}
-			continue
+			lag := fmt.Sprintf("the target (config epoch %d, greatest it knows %d) has not heard of the source's config epoch %d", dst.epoch, dst.maxKnown, src.epoch)
+			r.Slot, r.Slots = ss[0], len(ss)
+			r.Err = fmt.Errorf("migrate: %s yet: waiting", lag)
+			stop = e.stepErr(w, ss[0], StepCheck, "", fmt.Errorf("after %v %s; its SETSLOT NODE would not outbid the source's claim", e.opts.ConflictWait, lag), "importing on the target, migrating on the source")
 		}
 		if time.Now().After(deadline) || poll == maxAwaitPolls {
-			return waited, fmt.Errorf("%w: slot %d (%s -> %s): %s still imports it from the source after %v (another run moving it that did not give its keys back?); the slot is left open to our target, run the same plan again once that is settled",
-				ErrConflict, busySlot, short(w.src.id), short(w.dst.id), short(busy), e.opts.ConflictWait)
+			return waited, stop
 		}
-		waited = true
-		r := base
-		r.Kind, r.Step, r.Slot, r.Slots, r.Attempt = EventRetry, StepCheck, busySlot, 1, poll+1
-		r.Err = fmt.Errorf("%w: slot %d is importing on %s from the source (another run giving its keys back?): waiting", ErrConflict, busySlot, short(busy))
+		waited = waited || busy != "" // drain again after another run gave keys back
 		e.emit(r)
 		if werr := retry.Wait(ctx, e.opts.Backoff.Delay(min(poll, 8), rand.Uint64)); werr != nil {
 			return waited, stopErr(ctx)

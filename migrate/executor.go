@@ -415,8 +415,7 @@ func (e *executor) classify(cs *clusterState) ([]*moveWork, int, error) {
 			}
 			// The target may have lost its own word for the slot (stale
 			// gossip, see the package doc): telling it again is step 4.
-			lost := dst.reached && dst.primary && !dst.own.Has(slot)
-			if sMig != "" || tImp != "" || srcClaims || stale || lost {
+			if sMig != "" || tImp != "" || srcClaims || stale || dst.disowns(slot) {
 				w.finish = append(w.finish, slot)
 			} else {
 				done++
@@ -1034,7 +1033,7 @@ func (e *executor) settle(ctx context.Context, works []*moveWork) error {
 // on stale gossip, and only telling it again brings the slot back.
 func forgotten(cs *clusterState, m plan.Move) []slots.Slot {
 	dst := cs.nodes[m.Target]
-	if dst == nil || !dst.reached || !dst.primary || dst.failed {
+	if dst == nil || dst.failed {
 		return nil
 	}
 	prims := cs.primaries()
@@ -1042,7 +1041,7 @@ func forgotten(cs *clusterState, m plan.Move) []slots.Slot {
 	for _, r := range m.Ranges {
 		for s := int(r.Start); s <= int(r.End); s++ {
 			slot := slots.Slot(s)
-			if dst.own.Has(slot) {
+			if !dst.disowns(slot) {
 				continue
 			}
 			claimed, named := false, false
@@ -1078,7 +1077,7 @@ func (e *executor) verifyState(cs *clusterState) error {
 					}
 					continue
 				}
-				if t := cs.nodes[m.Target]; t != nil && t.reached && t.primary && !t.own.Has(slots.Slot(s)) {
+				if cs.nodes[m.Target].disowns(slots.Slot(s)) {
 					n++
 					if len(bad) < 5 {
 						bad = append(bad, fmt.Sprintf("slot %d is %s's by the others' account, but not in its own view", s, short(m.Target)))

@@ -116,6 +116,12 @@ type nodeState struct {
 	believes map[string]*slots.Set
 }
 
+// disowns reports whether n, reached and a primary, does not list slot s
+// as its own.
+func (n *nodeState) disowns(s slots.Slot) bool {
+	return n != nil && n.reached && n.primary && !n.own.Has(s)
+}
+
 // clusterState is the cluster as Apply read it.
 type clusterState struct {
 	nodes map[string]*nodeState
