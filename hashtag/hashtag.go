@@ -89,9 +89,11 @@ func Shared(keys ...string) (string, bool) {
 // span finds the hashed part of key: the bytes between the first '{' and
 // the first '}' after it, when that part is non-empty.
 func span(key string) (start, end int, ok bool) {
-	if n := len(key); n >= 8 && n <= 16 && !wordscan.HasBrace(key[:8]) && !wordscan.HasBrace(key[n-8:]) {
-		// A key of 8 to 16 bytes without '{' (the common case), found
-		// without the call into IndexByte.
+	// A key of 4 to 16 bytes without '{' (the common case), found
+	// without the call into IndexByte: its first and last 8 (or 4)
+	// bytes, which overlap in a shorter key, as two words.
+	if n := len(key); n >= 8 && n <= 16 && wordscan.Braces(key[:8])|wordscan.Braces(key[n-8:]) == 0 ||
+		n >= 4 && n < 8 && wordscan.Braces4(key[:4])|wordscan.Braces4(key[n-4:]) == 0 {
 		return 0, 0, false
 	}
 	open := strings.IndexByte(key, '{')

@@ -150,12 +150,12 @@ func BenchmarkExtract(b *testing.B) {
 	}
 }
 
-// TestExtractShortKeysEveryBrace: keys of 7 to 17 bytes (around the
-// word-at-a-time scan for 8 to 16 bytes) with '{' and '}' at every pair
+// TestExtractShortKeysEveryBrace: keys of 0 to 17 bytes (around the
+// word-at-a-time scans for 4 to 7 and 8 to 16 bytes) with '{' and '}' at every pair
 // of positions, and bytes next to '{' (0x7a, 0x7c, 0xfb), agree with the
 // reference.
 func TestExtractShortKeysEveryBrace(t *testing.T) {
-	for n := 7; n <= 17; n++ {
+	for n := 0; n <= 17; n++ {
 		base := make([]byte, n)
 		for i := range base {
 			base[i] = []byte{'a', 0x7a, 0x7c, 0xfb, 0x00, 0x80}[i%6]

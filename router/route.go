@@ -39,7 +39,16 @@ func Route(s *topology.Snapshot, t *command.Table, policy ReadPolicy, args ...st
 	if !policy.valid() {
 		return 0, topology.NodeRef{}, fmt.Errorf("%w: unknown read policy %d", command.ErrBadCommand, policy)
 	}
-	if len(args) > 0 && args[0] != "" {
+	if len(args) > 0 {
+		// The slot of args[1], computed before the name is looked up:
+		// the two computations do not depend on each other, so the
+		// processor runs them side by side, and most commands with one
+		// key have it there. (Lookup finds no empty name: decideInto
+		// below refuses it.)
+		var slot1 slots.Slot
+		if len(args) > 1 {
+			slot1 = slots.Of(args[1])
+		}
 		if c, ok := t.Lookup(args[0]); ok {
 			if c.Class() == 0 {
 				// The common shape (GET k, SET k v, HGET k f...): a
@@ -48,7 +57,10 @@ func Route(s *topology.Snapshot, t *command.Table, policy ReadPolicy, args ...st
 				// fixed key: its subcommand decides.)
 				if i := c.FixedKey(args); i > 0 {
 					// nodeFor for a decision with keys, without one.
-					slot := slots.Of(args[i])
+					slot := slot1
+					if i != 1 {
+						slot = slots.Of(args[i])
+					}
 					if s == nil {
 						return slot, topology.NodeRef{}, ErrNoNode
 					}

@@ -12,13 +12,35 @@ func View(b []byte) string {
 	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
-// HasBrace reports whether one of the first 8 bytes of s is '{' (s has
-// at least 8 bytes): it XORs them, as one word, with '{' in every byte
-// and tests the word for a zero byte (exactly, without false positives).
-func HasBrace(s string) bool {
+// Braces is non-zero exactly when one of the first 8 bytes of s is '{'
+// (s has at least 8 bytes): it XORs them, as one word, with '{' in every
+// byte and tests the word for a zero byte (exactly, without false
+// positives). A word, not a bool, so that a caller tests two with one
+// branch: Braces(a)|Braces(b) != 0.
+func Braces(s string) uint64 {
+	return zeroBytes(word(s) ^ braces)
+}
+
+// Braces4 is Braces for the first 4 bytes of s (at least 4).
+func Braces4(s string) uint32 {
+	_ = s[3]
+	x := uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
+	x ^= braces & 0xffffffff
+	return (x - 0x01010101) &^ x & 0x80808080
+}
+
+// braces is '{' in every byte of a word.
+const braces = 0x7b7b7b7b7b7b7b7b
+
+// word returns the first 8 bytes of s (at least 8) as a little-endian
+// word.
+func word(s string) uint64 {
 	_ = s[7]
-	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
 		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-	x ^= 0x7b7b7b7b7b7b7b7b
-	return (x-0x0101010101010101)&^x&0x8080808080808080 != 0
+}
+
+// zeroBytes is non-zero exactly when x has a zero byte.
+func zeroBytes(x uint64) uint64 {
+	return (x - 0x0101010101010101) &^ x & 0x8080808080808080
 }

@@ -10,19 +10,23 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// TestHasBrace compares HasBrace with strings.IndexByte on every byte
+// TestBraces compares Braces (and Braces4) with strings.IndexByte on every byte
 // value at every one of the 8 positions, and on bytes next to '{'.
-func TestHasBrace(t *testing.T) {
+func TestBraces(t *testing.T) {
 	for pos := range 8 {
 		for c := range 256 {
 			b := []byte("abcdefgh")
 			b[pos] = byte(c)
 			s := string(b)
-			assert.Equal(t, strings.IndexByte(s, '{') >= 0, HasBrace(s), "%q", s)
+			assert.Equal(t, strings.IndexByte(s, '{') >= 0, Braces(s) != 0, "%q", s)
+			if pos < 4 {
+				assert.Equal(t, strings.IndexByte(s[:4], '{') >= 0, Braces4(s) != 0, "%q", s[:4])
+			}
 		}
 	}
 	for _, s := range []string{"zzzzzzzz", "{{{{{{{{", "zzzzzzz{", "{zzzzzzz", "|||||||z", "zzzzzzzz{"} {
-		assert.Equal(t, strings.IndexByte(s[:8], '{') >= 0, HasBrace(s), "%q", s)
+		assert.Equal(t, strings.IndexByte(s[:8], '{') >= 0, Braces(s) != 0, "%q", s)
+		assert.Equal(t, strings.IndexByte(s[:4], '{') >= 0, Braces4(s) != 0, "%q", s)
 	}
 }
 

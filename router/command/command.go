@@ -295,25 +295,17 @@ var defaultTable = sync.OnceValue(func() *Table {
 // Lookup returns the command named name, in any case. For a subcommand
 // use Command.Subcommand, or Table.Command with the arguments.
 func (t *Table) Lookup(name string) (*Command, bool) {
-	if t == nil || !t.fast || name == "" {
-		return t.lookupMap(name)
-	}
-	if len(name) > 8 {
-		if c, ok := t.idx.lookup(name); ok || len(name) <= 64 {
-			return c, ok
-		}
-		// lookupFold folds the case of a name longer than 64 bytes with
-		// strings.ToLower, which maps a few non-ASCII runes (the Kelvin
-		// sign) to ASCII letters.
-		return lookupFold(t.cmds, name)
+	n := len(name)
+	if t == nil || uint(n-1) >= 8 || len(t.idx.entries) == 0 {
+		// No table, no fold index (!t.fast), the empty name or one
+		// longer than 8 bytes.
+		return t.lookupLong(name)
 	}
 	// Most names, 1 to 8 bytes: the fold index (foldIndex.lookup),
 	// comparing the name as one word with the lower- and the upper-case
 	// spelling, and lower-cased with the first only for a mixed-case
 	// name (a free entry, whose words and hash are 0, has no name: the
 	// name's length tells them apart).
-	x := &t.idx
-	n := len(name)
 	var w uint64
 	if n >= 4 {
 		w = loadWord4(name)
@@ -321,6 +313,18 @@ func (t *Table) Lookup(name string) (*Command, bool) {
 		w = loadWord3(name)
 	}
 	h := mixHash(w|foldBits, n)
+	x := &t.idx
+	// The first probe, where most names are found in their lower- or
+	// upper-case spelling, without the loop.
+	if e := &x.entries[h&x.mask]; len(e.name) == n && (e.word == w || e.upper == w) {
+		return e.cmd, true
+	}
+	return x.probe(h, w, n)
+}
+
+// probe is the fold index's lookup of a name of n bytes, 1 to 8, that
+// hashes to h and reads as the word w (Table.Lookup's word path).
+func (x *foldIndex) probe(h uint32, w uint64, n int) (*Command, bool) {
 	for i, probes := h&x.mask, 0; probes < len(x.entries); i, probes = (i+1)&x.mask, probes+1 {
 		e := &x.entries[i]
 		if e.hash == h && len(e.name) == n && (e.word == w || e.upper == w || e.word == lowerWord(w)) {
@@ -331,6 +335,20 @@ func (t *Table) Lookup(name string) (*Command, bool) {
 		}
 	}
 	return nil, false
+}
+
+// lookupLong is Lookup for the names its word path does not take.
+func (t *Table) lookupLong(name string) (*Command, bool) {
+	if t == nil || !t.fast || name == "" {
+		return t.lookupMap(name)
+	}
+	if c, ok := t.idx.lookup(name); ok || len(name) <= 64 {
+		return c, ok
+	}
+	// lookupFold folds the case of a name longer than 64 bytes with
+	// strings.ToLower, which maps a few non-ASCII runes (the Kelvin
+	// sign) to ASCII letters.
+	return lookupFold(t.cmds, name)
 }
 
 // lookupMap is Lookup for a table without its fold index (and for the

@@ -139,9 +139,25 @@ func TestLookupKnownSpellings(t *testing.T) {
 		require.True(t, ok, n)
 		assert.Equal(t, "get", c.Name)
 	}
-	for _, n := range []string{"", "ge", "gets", "GÉT", "ge\u212a", "\x00"} {
+	// The word of a name shorter than 8 bytes is padded with zero bytes:
+	// a name ending in them reads as the same word, and its length tells
+	// it apart (on the first probe too).
+	for _, n := range []string{"", "ge", "gets", "GÉT", "ge\u212a", "\x00", "get\x00", "GET\x00\x00", "\x00get", "incr\x00\x00\x00\x00"} {
 		_, ok := tab.Lookup(n)
 		assert.False(t, ok, "%q", n)
+	}
+	// Every known name padded with zero bytes up to 8, and 1 to 8 zero
+	// bytes alone (whose word, 0, is also a free entry's): none is a
+	// command.
+	for _, name := range tab.Names() {
+		for pad := 1; len(name)+pad <= 8; pad++ {
+			_, ok := tab.Lookup(name + strings.Repeat("\x00", pad))
+			assert.False(t, ok, "%q + %d zero bytes", name, pad)
+		}
+	}
+	for n := 1; n <= 8; n++ {
+		_, ok := tab.Lookup(strings.Repeat("\x00", n))
+		assert.False(t, ok, "%d zero bytes", n)
 	}
 	long := strings.Repeat("k", 65)
 	lt := command.TableOfNames(long)
