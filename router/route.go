@@ -39,15 +39,14 @@ func Route(s *topology.Snapshot, t *command.Table, policy ReadPolicy, args ...st
 	if !policy.valid() {
 		return 0, topology.NodeRef{}, fmt.Errorf("%w: unknown read policy %d", command.ErrBadCommand, policy)
 	}
-	if len(args) > 0 {
+	if len(args) > 0 && args[0] != "" {
 		// The slot of args[1], computed before the name is looked up
 		// when args are as short as GET k, SET k v or HSET k f v with a
 		// key of at most 16 bytes: the two computations do not depend
 		// on each other, so the processor runs them side by side, and
 		// such commands mostly have their one key there. (Longer args
 		// are mostly commands with several keys, or a script first,
-		// whose slot would be computed for nothing.) Lookup finds no
-		// empty name: decideInto below refuses it.
+		// whose slot would be computed for nothing.)
 		slot1 := NoSlot
 		if len(args) > 1 && len(args) <= 4 && len(args[1]) <= 16 {
 			slot1 = slots.Of(args[1])
