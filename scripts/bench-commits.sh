@@ -9,6 +9,13 @@
 # /client=new before its -N, for bench/cmd/paired (which pairs the two
 # figures of a round) and for benchstat.
 #
+# NOCLUSTER=1 is for benchmarks that need no server (BenchmarkRoute):
+# the binaries run with REDIS_SERVER naming no file and without
+# REQUIRE_CLUSTER, so that their TestMain starts no cluster (tests that
+# need one skip). A process then takes a fraction of a second instead
+# of a cluster's start, and the two runs of a round are that much closer
+# in time, so the machine's state changes less between them.
+#
 #   scripts/bench-commits.sh fb424a8 HEAD ./router 'BenchmarkRoute/(GET|SET)$' > r.txt
 #   (cd bench && go run ./cmd/paired -base old ../r.txt)
 #   benchstat -col '/client@(old new)' r.txt
@@ -33,13 +40,19 @@ for v in old new; do
 	git worktree add --detach --quiet "$dir/$v" "$rev"
 	(cd "$dir/$v" && go test -c -o "$dir/$v.test" "$pkg")
 done
-echo "# old: $(git rev-parse --short "$old"), new: $(git rev-parse --short "$new"), $pkg '$pattern', -test.benchtime $benchtime"
+echo "# old: $(git rev-parse --short "$old"), new: $(git rev-parse --short "$new"), $pkg '$pattern', -test.benchtime $benchtime, NOCLUSTER=${NOCLUSTER:-}"
 i=1
 while [ "$i" -le "$rounds" ]; do
 	echo "# round $i"
 	for v in $(printf 'old\nnew\n' | shuf); do
-		"$dir/$v.test" -test.run '^$' -test.bench "$pattern" -test.benchmem \
-			-test.benchtime "$benchtime" >"$dir/out" 2>&1 || { cat "$dir/out" >&2; exit 1; }
+		if [ "${NOCLUSTER:-}" = 1 ]; then
+			env -u REQUIRE_CLUSTER REDIS_SERVER=/nonexistent/redis-server \
+				"$dir/$v.test" -test.run '^$' -test.bench "$pattern" -test.benchmem \
+				-test.benchtime "$benchtime" >"$dir/out" 2>&1 || { cat "$dir/out" >&2; exit 1; }
+		else
+			"$dir/$v.test" -test.run '^$' -test.bench "$pattern" -test.benchmem \
+				-test.benchtime "$benchtime" >"$dir/out" 2>&1 || { cat "$dir/out" >&2; exit 1; }
+		fi
 		grep '^Benchmark' "$dir/out" | sed -E "s#^(Benchmark[^[:space:]]*)-([0-9]+)([[:space:]])#\1/client=$v-\2\3#"
 	done
 	i=$((i + 1))
