@@ -89,20 +89,41 @@ func Shared(keys ...string) (string, bool) {
 // span finds the hashed part of key: the bytes between the first '{' and
 // the first '}' after it, when that part is non-empty.
 func span(key string) (start, end int, ok bool) {
-	// A key of 4 to 16 bytes without '{' (the common case), found
-	// without the call into IndexByte: its first and last 8 (or 4)
-	// bytes, which overlap in a shorter key, as two words.
-	if n := len(key); n >= 8 && n <= 16 && wordscan.Braces(key[:8])|wordscan.Braces(key[n-8:]) == 0 ||
-		n >= 4 && n < 8 && wordscan.Braces4(key[:4])|wordscan.Braces4(key[n-4:]) == 0 {
-		return 0, 0, false
-	}
-	open := strings.IndexByte(key, '{')
-	if open < 0 {
-		return 0, 0, false
+	// A key of 4 to 16 bytes: its first and last 8 (or 4) bytes, which
+	// overlap in a shorter key, tested as two words for '{' without the
+	// call into IndexByte. Without one (the common case) it has no tag;
+	// with one, the words say where the first is.
+	var open int
+	switch n := len(key); {
+	case n >= 8 && n <= 16:
+		a, b := wordscan.Braces(key[:8]), wordscan.Braces(key[n-8:])
+		if a|b == 0 {
+			return 0, 0, false
+		}
+		open = firstOf(a, b, n-8)
+	case n >= 4 && n < 8:
+		a, b := wordscan.Braces4(key[:4]), wordscan.Braces4(key[n-4:])
+		if a|b == 0 {
+			return 0, 0, false
+		}
+		open = firstOf(uint64(a), uint64(b), n-4)
+	default:
+		if open = strings.IndexByte(key, '{'); open < 0 {
+			return 0, 0, false
+		}
 	}
 	n := strings.IndexByte(key[open+1:], '}')
 	if n <= 0 { // no '}' after the '{', or "{}" (empty tag)
 		return 0, 0, false
 	}
 	return open + 1, open + 1 + n, true
+}
+
+// firstOf is the position of the first '{' in a key whose first word's
+// and last word's (at offset off) Braces are a and b, not both zero.
+func firstOf(a, b uint64, off int) int {
+	if a != 0 {
+		return wordscan.First(a)
+	}
+	return off + wordscan.First(b)
 }

@@ -4,7 +4,10 @@
 // small enough to be inlined into their callers.
 package wordscan
 
-import "unsafe"
+import (
+	"math/bits"
+	"unsafe"
+)
 
 // View returns b as a string without copying. The string must not
 // outlive b or be retained; it is only scanned.
@@ -27,6 +30,13 @@ func Braces4(s string) uint32 {
 	x := uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
 	x ^= braces & 0xffffffff
 	return (x - 0x01010101) &^ x & 0x80808080
+}
+
+// First is the position of the first '{' in the bytes whose Braces (or
+// Braces4) is m, not zero: the lowest bit of m is exact (only the bits
+// above it may be set by a borrow).
+func First(m uint64) int {
+	return bits.TrailingZeros64(m) >> 3
 }
 
 // braces is '{' in every byte of a word.
