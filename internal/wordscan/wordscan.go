@@ -1,7 +1,7 @@
 // Package wordscan has the byte tricks that package slots and package
-// hashtag share on their hot paths: a byte test eight bytes at a time,
-// and a []byte viewed as a string without copying. Its functions are
-// small enough to be inlined into their callers.
+// hashtag share on their hot paths: a test for '{' four or eight bytes
+// at a time, and a []byte viewed as a string without copying. Its
+// functions are small enough to be inlined into their callers.
 package wordscan
 
 import (
