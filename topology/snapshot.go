@@ -141,12 +141,10 @@ func (s *Snapshot) Primary(slot slots.Slot) (Node, bool) {
 // (the zero NodeRef when the slot is uncovered or out of range): Primary
 // without the copy, for code that must not copy or allocate.
 func (s *Snapshot) PrimaryRef(slot slots.Slot) NodeRef {
-	// s.primary spelled out, so that the compiler inlines PrimaryRef into
-	// the router's hot path.
-	if int(slot) < slots.Count {
-		if i := int(s.owner[slot]); i < len(s.shards) {
-			return NodeRef{n: s.shards[i].Primary}
-		}
+	// Through index, not primary: small enough for the compiler to
+	// inline PrimaryRef into the router's hot path.
+	if i, ok := s.index(slot); ok {
+		return NodeRef{n: s.shards[i].Primary}
 	}
 	return NodeRef{}
 }
