@@ -774,7 +774,7 @@ func (e *executor) assign(ctx context.Context, w *moveWork, base Event, ss []slo
 	if err := e.tellTarget(ctx, w, base, ss, "keys moved; importing on the target, migrating on the source"); err != nil {
 		return err
 	}
-	node := func(s slots.Slot) []string { return []string{"CLUSTER", "SETSLOT", itoa(s), "NODE", w.dst.id} }
+	node := setslotNode(w.dst.id)
 	ev := base
 	ev.Kind = EventStep
 	ev.Step = StepNodeOthers
@@ -808,11 +808,15 @@ func (e *executor) tellTarget(ctx context.Context, w *moveWork, base Event, ss [
 	ev := base
 	ev.Kind, ev.Step = EventStep, StepNodeTarget
 	e.importers.add(w.dst.id) // its replicas may keep the mark Restart describes
-	node := func(s slots.Slot) []string { return []string{"CLUSTER", "SETSLOT", itoa(s), "NODE", w.dst.id} }
-	if s, err := e.pipe(ctx, ev, w.dst.addr, ss, node, nil, nil); err != nil {
+	if s, err := e.pipe(ctx, ev, w.dst.addr, ss, setslotNode(w.dst.id), nil, nil); err != nil {
 		return e.stepErr(w, s, StepNodeTarget, "", err, state)
 	}
 	return nil
+}
+
+// setslotNode is the command that gives a slot to the node id, for pipe.
+func setslotNode(id string) func(slots.Slot) []string {
+	return func(s slots.Slot) []string { return []string{"CLUSTER", "SETSLOT", itoa(s), "NODE", id} }
 }
 
 // othersFailed reports that SETSLOT NODE for n slots from s could not be
